@@ -1,0 +1,323 @@
+import { doneError, now, withDeadline } from './deadline.js';
+import { BallastError } from './errors.js';
+import { channels } from './events.js';
+import type { InferOptions, Model } from './model.js';
+
+/** Options of {@link batching}. */
+export interface BatchingOptions<I = unknown> {
+  /** Most items in one `inferBatch` call. Default 32. */
+  maxBatchSize?: number;
+  /** Longest an item waits for a batch to fill while another batch is in flight, ms. Default 2. */
+  maxDelayMs?: number;
+  /** Most items waiting (not yet dispatched); beyond it calls fail at once with `OVERLOADED`. Default 1024. */
+  maxQueue?: number;
+  /** Most `inferBatch` calls running at once. Default 1. */
+  maxInFlight?: number;
+  /**
+   * Items with different keys never share a batch (for example inputs whose trailing shapes
+   * differ). Default: one group.
+   */
+  groupBy?: (input: I) => string;
+}
+
+interface Item<I, O> {
+  input: I;
+  options: InferOptions | undefined;
+  enqueuedAt: number;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new BallastError('CONFIG', `batching: ${name} must be a positive integer, got ${value}`, { details: { path: name } });
+  }
+  return value;
+}
+
+/*
+ * Why not dispatch on a fixed timer: at low load that adds maxDelayMs to every call. Instead a
+ * batch goes out at once (on the next microtask, so callers of the same tick share it) when
+ * nothing is in flight; while a batch runs, new items gather and go out when it completes, when
+ * the batch is full, or after maxDelayMs if another in-flight slot is free. Under load the batch
+ * size follows the model's own latency, which is what makes batching pay.
+ */
+class Batcher<I, O> {
+  private readonly groups = new Map<string, Item<I, O>[]>();
+  private queued = 0;
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushScheduled = false;
+  private closing = false;
+  private idleWaiters: (() => void)[] = [];
+  private meanBatchMs = 1;
+
+  constructor(
+    private readonly next: Model<I, O> & { inferBatch: NonNullable<Model<I, O>['inferBatch']> },
+    private readonly maxBatchSize: number,
+    private readonly maxDelayMs: number,
+    private readonly maxQueue: number,
+    private readonly maxInFlight: number,
+    private readonly groupBy: ((input: I) => string) | undefined,
+  ) {}
+
+  infer(input: I, options: InferOptions | undefined): Promise<O> {
+    if (this.closing) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `model "${this.next.name}" is closing`));
+    const early = doneError(options);
+    if (early) return Promise.reject(early);
+    if (this.queued >= this.maxQueue) {
+      if (channels.rejection.hasSubscribers) {
+        channels.rejection.publish({ model: this.next.name, code: 'OVERLOADED', source: 'batching' });
+      }
+      const retryAfterMs = Math.max(1, Math.ceil((this.meanBatchMs * Math.ceil(this.queued / this.maxBatchSize)) / this.maxInFlight));
+      return Promise.reject(
+        new BallastError('OVERLOADED', `batch queue of "${this.next.name}" is full (${this.maxQueue} waiting)`, {
+          retryAfterMs,
+          details: { queued: this.queued, maxQueue: this.maxQueue },
+        }),
+      );
+    }
+    let key = '';
+    if (this.groupBy) {
+      try {
+        key = this.groupBy(input);
+      } catch (error) {
+        return Promise.reject(new BallastError('INVALID_INPUT', 'batching: groupBy failed on this input', { cause: error }));
+      }
+    }
+    return new Promise<O>((resolve, reject) => {
+      let queue = this.groups.get(key);
+      if (queue === undefined) {
+        queue = [];
+        this.groups.set(key, queue);
+      }
+      queue.push({ input, options, enqueuedAt: now(), resolve, reject });
+      this.queued++;
+      this.schedule(queue);
+    });
+  }
+
+  private schedule(queue: Item<I, O>[]): void {
+    if (this.inFlight >= this.maxInFlight) return; // a completing batch pumps the queue
+    if (queue.length >= this.maxBatchSize) {
+      this.dispatch(queue);
+      return;
+    }
+    if (this.inFlight === 0) {
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(this.flush);
+      }
+      return;
+    }
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (this.timer !== undefined || this.queued === 0) return;
+    const oldest = this.oldestGroup();
+    const waited = oldest ? now() - (oldest[0] as Item<I, O>).enqueuedAt : 0;
+    this.timer = setTimeout(this.onTimer, Math.max(0, this.maxDelayMs - waited));
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.pump(true);
+  };
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.pump(true);
+  };
+
+  private oldestGroup(): Item<I, O>[] | undefined {
+    let oldest: Item<I, O>[] | undefined;
+    for (const queue of this.groups.values()) {
+      if (queue.length === 0) continue;
+      if (oldest === undefined || (queue[0] as Item<I, O>).enqueuedAt < (oldest[0] as Item<I, O>).enqueuedAt) oldest = queue;
+    }
+    return oldest;
+  }
+
+  private fullGroup(): Item<I, O>[] | undefined {
+    for (const queue of this.groups.values()) if (queue.length >= this.maxBatchSize) return queue;
+    return undefined;
+  }
+
+  /** Dispatches what may go now: full batches always, one partial batch when `partial`. */
+  private pump(partial: boolean): void {
+    let allowPartial = partial || this.inFlight === 0 || this.closing;
+    while (this.inFlight < this.maxInFlight && this.queued > 0) {
+      let queue = this.fullGroup();
+      if (queue === undefined && allowPartial) {
+        queue = this.oldestGroup();
+        // After one partial batch, the rest waits to fill or for maxDelayMs (unless draining).
+        allowPartial = this.closing || this.inFlight === 0;
+      }
+      if (queue === undefined) break;
+      this.dispatch(queue);
+    }
+    if (this.queued > 0 && this.inFlight < this.maxInFlight) this.armTimer();
+    if (this.queued === 0 && this.inFlight === 0) this.notifyIdle();
+  }
+
+  private dispatch(queue: Item<I, O>[]): void {
+    const batch: Item<I, O>[] = [];
+    let taken = 0;
+    while (batch.length < this.maxBatchSize && taken < queue.length) {
+      const item = queue[taken++] as Item<I, O>;
+      const gone = doneError(item.options);
+      if (gone) item.reject(gone);
+      else batch.push(item);
+    }
+    queue.splice(0, taken);
+    this.queued -= taken;
+    for (const [key, q] of this.groups) if (q.length === 0) this.groups.delete(key);
+    if (batch.length === 0) return;
+
+    this.inFlight++;
+    const started = now();
+    let waitSum = 0;
+    let waitMax = 0;
+    let deadline = 0;
+    for (const item of batch) {
+      const wait = started - item.enqueuedAt;
+      waitSum += wait;
+      if (wait > waitMax) waitMax = wait;
+      const d = item.options?.deadline ?? Number.POSITIVE_INFINITY;
+      if (d > deadline) deadline = d;
+    }
+    const model = this.next.name;
+    if (channels.batch.hasSubscribers) {
+      channels.batch.publish({
+        model,
+        size: batch.length,
+        queueWaitMs: waitSum / batch.length,
+        maxQueueWaitMs: waitMax,
+        queued: this.queued,
+        phase: 'dispatch',
+      });
+    }
+    const inputs = batch.map((item) => item.input);
+    const batchOptions: InferOptions = deadline === Number.POSITIVE_INFINITY ? {} : { deadline };
+    let work: Promise<O[]>;
+    try {
+      work = this.next.inferBatch(inputs, batchOptions);
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    work.then(
+      (results) => {
+        if (!Array.isArray(results) || results.length !== batch.length) {
+          const got = Array.isArray(results) ? `${results.length} results` : typeof results;
+          const error = new BallastError('UPSTREAM', `inferBatch of "${model}" returned ${got} for ${batch.length} inputs`, {
+            details: { expected: batch.length, received: Array.isArray(results) ? results.length : null },
+          });
+          for (const item of batch) item.reject(error);
+          this.complete(started, batch.length, waitSum, waitMax, true);
+          return;
+        }
+        for (let i = 0; i < batch.length; i++) (batch[i] as Item<I, O>).resolve(results[i] as O);
+        this.complete(started, batch.length, waitSum, waitMax, false);
+      },
+      (error) => {
+        for (const item of batch) item.reject(error);
+        this.complete(started, batch.length, waitSum, waitMax, true);
+      },
+    );
+  }
+
+  private complete(started: number, size: number, waitSum: number, waitMax: number, failed: boolean): void {
+    const durationMs = now() - started;
+    this.meanBatchMs = 0.8 * this.meanBatchMs + 0.2 * durationMs;
+    this.inFlight--;
+    if (channels.batch.hasSubscribers) {
+      channels.batch.publish({
+        model: this.next.name,
+        size,
+        queueWaitMs: waitSum / size,
+        maxQueueWaitMs: waitMax,
+        queued: this.queued,
+        durationMs,
+        phase: 'complete',
+        failed,
+      });
+    }
+    this.pump(this.inFlight === 0);
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.queued > 0 || this.inFlight > 0) {
+      const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      this.pump(true);
+      await idle;
+    }
+    await this.next.close?.();
+  }
+}
+
+/**
+ * Groups concurrent `infer` calls into `inferBatch` calls of a natively batchable model.
+ *
+ * A batch is dispatched when it is full, after `maxDelayMs` while another batch is in flight, and
+ * at once when nothing is in flight, so a lone caller waits for nothing. Cancelled or expired
+ * items are dropped before dispatch (`CANCELLED`/`TIMEOUT`); if `inferBatch` fails, every item of
+ * that batch fails with its error; a wrong number of results fails every item with `UPSTREAM`;
+ * a full queue fails at once with `OVERLOADED` and a `retryAfterMs` estimate. Items are served
+ * in arrival order (`priority` is not used). Publishes `ballast:batch` events.
+ *
+ * @example
+ * const model = pipeline(onnxLikeModel, batching({ maxBatchSize: 64, maxDelayMs: 1 }));
+ * const outputs = await Promise.all(rows.map((row) => model.infer(row)));
+ */
+export function batching<I = unknown>(options: BatchingOptions<I> = {}): <In, Out>(next: Model<In, Out>) => Model<In, Out> {
+  const maxBatchSize = positiveInteger(options.maxBatchSize, 32, 'maxBatchSize');
+  const maxQueue = positiveInteger(options.maxQueue, 1024, 'maxQueue');
+  const maxInFlight = positiveInteger(options.maxInFlight, 1, 'maxInFlight');
+  const maxDelayMs = options.maxDelayMs ?? 2;
+  if (!(maxDelayMs >= 0) || !Number.isFinite(maxDelayMs)) {
+    throw new BallastError('CONFIG', `batching: maxDelayMs must be a finite number >= 0, got ${maxDelayMs}`, {
+      details: { path: 'maxDelayMs' },
+    });
+  }
+  return function batchingMiddleware<In, Out>(next: Model<In, Out>): Model<In, Out> {
+    if (typeof next.inferBatch !== 'function') {
+      throw new BallastError('CONFIG', `batching: model "${next.name}" has no inferBatch()`);
+    }
+    const batcher = new Batcher<In, Out>(
+      next as Model<In, Out> & { inferBatch: NonNullable<Model<In, Out>['inferBatch']> },
+      maxBatchSize,
+      maxDelayMs,
+      maxQueue,
+      maxInFlight,
+      options.groupBy as ((input: In) => string) | undefined,
+    );
+    const enqueue = (input: In) => (scoped: InferOptions | undefined) => batcher.infer(input, scoped);
+    const model: Model<In, Out> = {
+      name: next.name,
+      ...(next.version === undefined ? {} : { version: next.version }),
+      kind: next.kind ?? 'internal',
+      infer(input: In, callOptions?: InferOptions): Promise<Out> {
+        // Standalone use still honours the budget; under pipeline() the outer scope already does.
+        if (callOptions === undefined) return batcher.infer(input, undefined);
+        return withDeadline(callOptions, enqueue(input));
+      },
+      inferBatch: (inputs, callOptions) => next.inferBatch?.(inputs, callOptions) as Promise<Out[]>,
+      close: () => batcher.close(),
+      ...(next.health ? { health: () => next.health?.() as ReturnType<NonNullable<Model['health']>> } : {}),
+    };
+    return model;
+  };
+}

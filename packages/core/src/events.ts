@@ -1,0 +1,242 @@
+import diagnostics from 'node:diagnostics_channel';
+import type { InferOptions, ModelKind } from './model.js';
+
+/**
+ * The `diagnostics_channel` names Ballast publishes on. `@ballast/otel` subscribes to them;
+ * so can any app. Publishing is skipped entirely when a channel has no subscribers.
+ * See docs/events.md for every payload.
+ */
+export const CHANNEL_NAMES = {
+  /** A `TracingChannel` around every `infer` of a `pipeline()` model: `tracing:ballast:infer:start` ... */
+  infer: 'ballast:infer',
+  /** A batch dispatched by `batching()`. */
+  batch: 'ballast:batch',
+  /** A retry scheduled after a failed attempt. */
+  retry: 'ballast:retry',
+  /** A hedged attempt started. */
+  hedge: 'ballast:hedge',
+  /** A fallback source tried (and whether it served). */
+  fallback: 'ballast:fallback',
+  /** A result-cache lookup. */
+  cache: 'ballast:cache',
+  /** A circuit-breaker state change. */
+  breaker: 'ballast:breaker',
+  /** A call rejected before it ran: rate limit, full bulkhead or queue, open breaker. */
+  rejection: 'ballast:rejection',
+  /** A model loaded or reloaded (in-process models). */
+  modelLoad: 'ballast:model-load',
+  /** Token or unit usage reported by a model. */
+  usage: 'ballast:usage',
+  /** A drift test result. */
+  drift: 'ballast:drift',
+} as const;
+
+/** The context object of the `ballast:infer` tracing channel. Middleware add `attributes` during the call. */
+export interface InferContext {
+  /** Model name. */
+  model: string;
+  /** Model version, when known. */
+  version: string | undefined;
+  /** Operation name: `infer`. */
+  operation: 'infer';
+  /** `internal` for in-process models, `client` for remote ones. */
+  kind: ModelKind;
+  /** The input (subscribers must not mutate it). */
+  input: unknown;
+  /** The options the call was made with. */
+  options: InferOptions | undefined;
+  /**
+   * Facts added during the call by middleware: `ballast.cache.result`, `ballast.attempts`,
+   * `ballast.fallback.source`, `ballast.breaker.state`, `ballast.provider`, `ballast.batch.size`,
+   * `ballast.queue.wait_ms` ... (see docs/events.md).
+   */
+  attributes: Record<string, string | number | boolean>;
+  /** Set on success (asyncStart/asyncEnd). */
+  result?: unknown;
+  /** Set on failure (error event). */
+  error?: unknown;
+}
+
+/** Payload of `ballast:batch`. */
+export interface BatchEvent {
+  model: string;
+  /** Items in the batch. */
+  size: number;
+  /** Mean time the items waited in the queue, ms. */
+  queueWaitMs: number;
+  /** Longest wait of an item in the batch, ms. */
+  maxQueueWaitMs: number;
+  /** Items still queued after this dispatch. */
+  queued: number;
+  /** How long `inferBatch` took, ms (set on completion; `undefined` in the dispatch event). */
+  durationMs?: number;
+  /** `dispatch` when the batch starts, `complete` when it settles. */
+  phase: 'dispatch' | 'complete';
+  /** Whether the batch failed (complete phase). */
+  failed?: boolean;
+}
+
+/** Payload of `ballast:retry`. */
+export interface RetryEvent {
+  model: string;
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  /** Wait before the next attempt, ms. */
+  delayMs: number;
+  /** The error of the failed attempt. */
+  error: unknown;
+}
+
+/** Payload of `ballast:hedge`. */
+export interface HedgeEvent {
+  model: string;
+  /** How long the first attempt had run when the hedge started, ms. */
+  afterMs: number;
+  /** Which attempt won, once known (`primary` | `hedge`), on the settle event. */
+  winner?: 'primary' | 'hedge';
+}
+
+/** Payload of `ballast:fallback`. */
+export interface FallbackEvent {
+  model: string;
+  /** Name of the fallback source (`static`, `stale-cache`, a model's name, a function's name). */
+  source: string;
+  /** Position in the chain (0 = first fallback). */
+  index: number;
+  /** The error that triggered the fallback. */
+  error: unknown;
+  /** Whether this source served the call. */
+  served: boolean;
+}
+
+/** Payload of `ballast:cache`. */
+export interface CacheEvent {
+  model: string;
+  /** `hit`, `miss`, `stale` (served stale), or `coalesced` (joined an in-flight call). */
+  result: 'hit' | 'miss' | 'stale' | 'coalesced';
+}
+
+/** Circuit-breaker states. */
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** Payload of `ballast:breaker`. */
+export interface BreakerEvent {
+  model: string;
+  /** The breaker key when breakers are per key. */
+  key?: string;
+  from: BreakerState;
+  to: BreakerState;
+  /** Why: `consecutive-failures`, `failure-ratio`, `slow-call-ratio`, `half-open-failure`, `trial-succeeded`, `isolate`, `reset`, `timer`. */
+  reason: string;
+}
+
+/** Payload of `ballast:rejection`. */
+export interface RejectionEvent {
+  model: string;
+  code: 'RATE_LIMITED' | 'OVERLOADED' | 'CIRCUIT_OPEN';
+  /** Which mechanism rejected: `rate-limit`, `bulkhead`, `batching`, `breaker`. */
+  source: string;
+  /** Key of the limiter or breaker, when keyed. */
+  key?: string;
+}
+
+/** Payload of `ballast:model-load`. */
+export interface ModelLoadEvent {
+  model: string;
+  version?: string;
+  /** Provider in use after loading (cpu, cuda, webgpu, ...). */
+  provider: string;
+  /** Load time, ms. */
+  durationMs: number;
+  /** Every provider tried, in order, with the reason it failed. */
+  attempts: readonly { provider: string; ok: boolean; reason?: string }[];
+  /** `load` or `reload`. */
+  phase: 'load' | 'reload';
+  /** Set when a reload failed and the old model keeps serving. */
+  error?: unknown;
+}
+
+/** Payload of `ballast:usage`. */
+export interface UsageEvent {
+  model: string;
+  provider?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** Rows or items processed (for per-prediction costs). */
+  items?: number;
+}
+
+/** Payload of `ballast:drift`. */
+export interface DriftEvent {
+  /** Monitor name. */
+  monitor: string;
+  /** Feature (or `__prediction__`, `__confidence__`, `__dataset__`). */
+  feature: string;
+  /** Test used: `ks`, `chi-square`, `wasserstein`, `jensen-shannon`, `psi`, `adwin`, ... */
+  test: string;
+  /** The test statistic or distance. */
+  statistic: number;
+  /** p-value, for hypothesis tests (after correction). */
+  pValue?: number;
+  /** The threshold the verdict used. */
+  threshold: number;
+  /** Verdict. */
+  drifted: boolean;
+  /** Rows in the current window. */
+  windowSize: number;
+}
+
+/** The channels, created once. Check `hasSubscribers` before building a payload. */
+export const channels = {
+  infer: diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer),
+  batch: diagnostics.channel(CHANNEL_NAMES.batch),
+  retry: diagnostics.channel(CHANNEL_NAMES.retry),
+  hedge: diagnostics.channel(CHANNEL_NAMES.hedge),
+  fallback: diagnostics.channel(CHANNEL_NAMES.fallback),
+  cache: diagnostics.channel(CHANNEL_NAMES.cache),
+  breaker: diagnostics.channel(CHANNEL_NAMES.breaker),
+  rejection: diagnostics.channel(CHANNEL_NAMES.rejection),
+  modelLoad: diagnostics.channel(CHANNEL_NAMES.modelLoad),
+  usage: diagnostics.channel(CHANNEL_NAMES.usage),
+  drift: diagnostics.channel(CHANNEL_NAMES.drift),
+};
+
+/** Payload type of each plain channel. */
+export interface EventPayloads {
+  batch: BatchEvent;
+  retry: RetryEvent;
+  hedge: HedgeEvent;
+  fallback: FallbackEvent;
+  cache: CacheEvent;
+  breaker: BreakerEvent;
+  rejection: RejectionEvent;
+  modelLoad: ModelLoadEvent;
+  usage: UsageEvent;
+  drift: DriftEvent;
+}
+
+/**
+ * Publishes `payload` on a Ballast channel if anyone listens. For hot paths, check
+ * `channels[name].hasSubscribers` first so the payload is not even built.
+ *
+ * @example
+ * if (channels.cache.hasSubscribers) emit('cache', { model: 'm', result: 'hit' });
+ */
+export function emit<K extends keyof EventPayloads>(name: K, payload: EventPayloads[K]): void {
+  const channel = channels[name];
+  if (channel.hasSubscribers) channel.publish(payload);
+}
+
+/**
+ * Subscribes to a Ballast channel with a typed handler; returns the unsubscribe function.
+ *
+ * @example
+ * const stop = subscribe('breaker', (e) => console.log(`${e.model}: ${e.from} -> ${e.to}`));
+ */
+export function subscribe<K extends keyof EventPayloads>(name: K, handler: (payload: EventPayloads[K]) => void): () => void {
+  const listener = (message: unknown) => handler(message as EventPayloads[K]);
+  diagnostics.subscribe(CHANNEL_NAMES[name], listener);
+  return () => {
+    diagnostics.unsubscribe(CHANNEL_NAMES[name], listener);
+  };
+}

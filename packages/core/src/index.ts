@@ -1,0 +1,42 @@
+/**
+ * @packageDocumentation
+ * Contracts for Ballast: `Model`, `Middleware`, `pipeline()`, `BallastError`, call deadlines,
+ * diagnostics-channel events and the `batching()` micro-batcher.
+ */
+
+export type { BatchingOptions } from './batching.js';
+export { batching } from './batching.js';
+export {
+  annotate,
+  cancelledError,
+  deadlineOf,
+  doneError,
+  now,
+  remainingMs,
+  SIGNAL_GRACE_MS,
+  signalOf,
+  throwIfDone,
+  timeoutError,
+  withDeadline,
+} from './deadline.js';
+export type { BallastErrorOptions, ErrorCode } from './errors.js';
+export { BallastError, ERROR_CODES, httpStatusFor, isBallastError, isRetryableCode, toBallastError } from './errors.js';
+export type {
+  BatchEvent,
+  BreakerEvent,
+  BreakerState,
+  CacheEvent,
+  DriftEvent,
+  EventPayloads,
+  FallbackEvent,
+  HedgeEvent,
+  InferContext,
+  ModelLoadEvent,
+  RejectionEvent,
+  RetryEvent,
+  UsageEvent,
+} from './events.js';
+export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
+export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
+export { defineModel } from './model.js';
+export { pipeline } from './pipeline.js';

@@ -1,0 +1,128 @@
+import { BallastError } from './errors.js';
+
+/** Who is calling. Set by `@ballast/guard` or an adapter; middleware may key limits on it. */
+export interface Principal {
+  /** Stable identifier (an API key id, a user id). */
+  readonly id: string;
+  /** Roles granted to the principal. */
+  readonly roles?: readonly string[];
+  /** Extra facts about the principal (tenant, plan). */
+  readonly attributes?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** Per-call options. Every middleware passes them down, possibly with fields added. */
+export interface InferOptions {
+  /** Caller cancellation; honoured everywhere, including queues. */
+  signal?: AbortSignal;
+  /** One budget for the whole call, in milliseconds: queueing, retries, backoff and fallbacks. */
+  timeoutMs?: number;
+  /**
+   * The absolute deadline on the `performance.now()` clock. Ballast derives it from `timeoutMs`
+   * at the outermost layer; pass it yourself to hand a budget across layers. When both are given
+   * the earlier one wins.
+   */
+  deadline?: number;
+  /** Higher runs first where a queue supports priorities. */
+  priority?: number;
+  /** Overrides the derived result-cache key. */
+  cacheKey?: string;
+  /** Who calls. */
+  principal?: Principal;
+  /** Extra telemetry attributes. */
+  attributes?: Record<string, string | number | boolean>;
+}
+
+/** What `health()` reports. */
+export interface HealthReport {
+  /** True when the model can serve now. */
+  readonly ready: boolean;
+  /** `ready`, `degraded` (serving, something is off) or `unavailable`. */
+  readonly status: 'ready' | 'degraded' | 'unavailable';
+  /** A human-readable reason when not plainly ready. */
+  readonly message?: string;
+  /** Structured facts (provider, last error, golden-sample check). */
+  readonly details?: Record<string, unknown>;
+}
+
+/** Where a model runs: in this process (`internal`) or behind the network (`client`). */
+export type ModelKind = 'internal' | 'client';
+
+/**
+ * The contract every Ballast piece speaks. A wrapped model is again a `Model`, so clients,
+ * fallbacks, routers and rollouts compose.
+ */
+export interface Model<I = unknown, O = unknown> {
+  /** Name used in errors, events and metrics. */
+  readonly name: string;
+  /** Version label, when known. */
+  readonly version?: string;
+  /** Where the model runs; telemetry uses it for the span kind. Defaults to `internal`. */
+  readonly kind?: ModelKind;
+  /** Runs one inference. */
+  infer(input: I, options?: InferOptions): Promise<O>;
+  /** Runs many inputs in one call, for natively batchable models. Returns one output per input, in order. */
+  inferBatch?(inputs: readonly I[], options?: InferOptions): Promise<O[]>;
+  /** Reports whether the model can serve. */
+  health?(): Promise<HealthReport>;
+  /** Releases resources. */
+  close?(): Promise<void>;
+}
+
+/** A function that wraps a model in another model with the same interface. */
+export type Middleware = <I, O>(next: Model<I, O>) => Model<I, O>;
+
+/** What {@link defineModel} takes. */
+export interface ModelDefinition<I, O> {
+  /** Name used in errors, events and metrics. */
+  name: string;
+  /** Version label. */
+  version?: string;
+  /** `internal` (default) or `client` for remote models. */
+  kind?: ModelKind;
+  /** Runs one inference. */
+  infer(input: I, options?: InferOptions): Promise<O>;
+  /** Runs a batch; one output per input, in order. */
+  inferBatch?(inputs: readonly I[], options?: InferOptions): Promise<O[]>;
+  /** Health check. */
+  health?(): Promise<HealthReport>;
+  /** Releases resources. */
+  close?(): Promise<void>;
+}
+
+/**
+ * Builds a {@link Model} from plain functions, checking the definition.
+ *
+ * @example
+ * const double = defineModel({ name: 'double', infer: async (x: number) => x * 2 });
+ * await double.infer(21); // 42
+ */
+export function defineModel<I, O>(definition: ModelDefinition<I, O>): Model<I, O> {
+  if (typeof definition !== 'object' || definition === null) {
+    throw new BallastError('CONFIG', 'defineModel expects an object');
+  }
+  if (typeof definition.name !== 'string' || definition.name.length === 0) {
+    throw new BallastError('CONFIG', 'defineModel: "name" must be a non-empty string', { details: { path: 'name' } });
+  }
+  if (typeof definition.infer !== 'function') {
+    throw new BallastError('CONFIG', `defineModel(${definition.name}): "infer" must be a function`, {
+      details: { path: 'infer' },
+    });
+  }
+  for (const key of ['inferBatch', 'health', 'close'] as const) {
+    if (definition[key] !== undefined && typeof definition[key] !== 'function') {
+      throw new BallastError('CONFIG', `defineModel(${definition.name}): "${key}" must be a function`, {
+        details: { path: key },
+      });
+    }
+  }
+  const model: Model<I, O> = {
+    name: definition.name,
+    ...(definition.version === undefined ? {} : { version: definition.version }),
+    kind: definition.kind ?? 'internal',
+    infer: definition.infer,
+    ...(definition.inferBatch ? { inferBatch: definition.inferBatch } : {}),
+    ...(definition.health ? { health: definition.health } : {}),
+    ...(definition.close ? { close: definition.close } : {}),
+  };
+  return Object.freeze(model);
+}

@@ -1,0 +1,2 @@
+/** @packageDocumentation Express 5 middleware and Open Inference Protocol v2 routes for Ballast models */
+export {};

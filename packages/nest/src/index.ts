@@ -1,0 +1,2 @@
+/** @packageDocumentation NestJS module, guard, interceptor and exception filter for Ballast models */
+export {};

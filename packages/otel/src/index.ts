@@ -1,0 +1,2 @@
+/** @packageDocumentation OpenTelemetry traces and metrics for every Ballast inference */
+export {};

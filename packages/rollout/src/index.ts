@@ -1,0 +1,2 @@
+/** @packageDocumentation Model versions, canary, blue-green, shadow traffic and automatic rollback */
+export {};

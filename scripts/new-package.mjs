@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Creates packages/<name> with the shape every Ballast package shares:
+// ESM + CJS build with tsup, an `exports` map with a `source` condition for tests,
+// a strict tsconfig, a first test and a docs page.
+//   pnpm new-package <name> "<one-line description>"
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const [name, description = `Ballast ${process.argv[2]} package`] = process.argv.slice(2);
+if (!name || !/^[a-z][a-z0-9-]*$/.test(name)) {
+  console.error('usage: pnpm new-package <kebab-name> "<description>"');
+  process.exit(2);
+}
+const dir = join(root, 'packages', name);
+if (existsSync(dir)) {
+  console.error(`packages/${name} already exists`);
+  process.exit(1);
+}
+
+const write = (path, text) => {
+  mkdirSync(dirname(join(dir, path)), { recursive: true });
+  writeFileSync(join(dir, path), text);
+};
+
+write(
+  'package.json',
+  `${JSON.stringify(
+    {
+      name: `@ballast/${name}`,
+      version: '0.1.0',
+      description,
+      license: 'Apache-2.0',
+      type: 'module',
+      sideEffects: false,
+      engines: { node: '>=20.19' },
+      main: './dist/index.cjs',
+      module: './dist/index.js',
+      types: './dist/index.d.cts',
+      exports: {
+        '.': {
+          source: './src/index.ts',
+          import: { types: './dist/index.d.ts', default: './dist/index.js' },
+          require: { types: './dist/index.d.cts', default: './dist/index.cjs' },
+        },
+        './package.json': './package.json',
+      },
+      files: ['dist', 'src', '!src/**/*.test.ts'],
+      scripts: {
+        build: 'tsup',
+      },
+      dependencies: name === 'core' ? {} : { '@ballast/core': 'workspace:^' },
+    },
+    null,
+    2,
+  )}\n`,
+);
+write('tsconfig.json', `${JSON.stringify({ extends: '../../tsconfig.base.json', include: ['src'] }, null, 2)}\n`);
+write(
+  'tsup.config.ts',
+  `import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared';
+
+export default defineConfig(packageBuild());
+`,
+);
+write('src/index.ts', `/** @packageDocumentation ${description} */\nexport {};\n`);
+write('README.md', `# @ballast/${name}\n\n${description}\n\nSee [docs/${name}.md](../../docs/${name}.md).\n`);
+console.log(`created packages/${name}`);
