@@ -29,6 +29,11 @@ export const CHANNEL_NAMES = {
   usage: 'ballast:usage',
   /** A drift test result. */
   drift: 'ballast:drift',
+  /**
+   * Published synchronously just before a remote model sends an HTTP request, inside the call's
+   * async context; subscribers may add headers (telemetry injects W3C `traceparent` here).
+   */
+  httpRequest: 'ballast:http-request',
 } as const;
 
 /** The context object of the `ballast:infer` tracing channel. Middleware add `attributes` during the call. */
@@ -186,6 +191,15 @@ export interface DriftEvent {
   windowSize: number;
 }
 
+/** Payload of `ballast:http-request`. `headers` is mutable: subscribers may add to it. */
+export interface HttpRequestEvent {
+  model: string;
+  url: string;
+  method: string;
+  /** Request headers (lower-case names); add entries to send them. */
+  headers: Record<string, string>;
+}
+
 /** The channels, created once. Check `hasSubscribers` before building a payload. */
 export const channels = {
   infer: diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer),
@@ -199,6 +213,7 @@ export const channels = {
   modelLoad: diagnostics.channel(CHANNEL_NAMES.modelLoad),
   usage: diagnostics.channel(CHANNEL_NAMES.usage),
   drift: diagnostics.channel(CHANNEL_NAMES.drift),
+  httpRequest: diagnostics.channel(CHANNEL_NAMES.httpRequest),
 };
 
 /** Payload type of each plain channel. */
@@ -213,6 +228,7 @@ export interface EventPayloads {
   modelLoad: ModelLoadEvent;
   usage: UsageEvent;
   drift: DriftEvent;
+  httpRequest: HttpRequestEvent;
 }
 
 /**

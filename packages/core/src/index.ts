@@ -30,6 +30,7 @@ export type {
   EventPayloads,
   FallbackEvent,
   HedgeEvent,
+  HttpRequestEvent,
   InferContext,
   ModelLoadEvent,
   RejectionEvent,
@@ -40,3 +41,5 @@ export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
 export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
 export { defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
+export type { TensorType, TensorValue, V2Datatype, V2InferRequest, V2InferResponse, V2Tensor } from './tensor.js';
+export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';

@@ -1,0 +1,119 @@
+/*
+ * The tensor shapes packages exchange: in-process ONNX outputs, remote models and the
+ * Open Inference Protocol v2 routes all speak these, so a remote copy of a model and the
+ * local one return the same thing.
+ */
+
+/** Element types, named as ONNX Runtime's JavaScript API names them. */
+export type TensorType =
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'bool'
+  | 'string';
+
+/** A tensor value: element type, dimensions and the flat row-major data. */
+export interface TensorValue {
+  /** Element type. */
+  readonly type: TensorType;
+  /** Dimensions. */
+  readonly dims: readonly number[];
+  /** Flat, row-major data (a typed array for numeric types, an array for strings and booleans). */
+  readonly data: ArrayLike<number> | ArrayLike<bigint> | readonly string[] | readonly boolean[] | Uint8Array;
+}
+
+/** Open Inference Protocol v2 datatype names. */
+export type V2Datatype =
+  | 'BOOL'
+  | 'UINT8'
+  | 'UINT16'
+  | 'UINT32'
+  | 'UINT64'
+  | 'INT8'
+  | 'INT16'
+  | 'INT32'
+  | 'INT64'
+  | 'FP16'
+  | 'FP32'
+  | 'FP64'
+  | 'BYTES';
+
+const TO_V2: Record<TensorType, V2Datatype> = {
+  bool: 'BOOL',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  float16: 'FP16',
+  float32: 'FP32',
+  float64: 'FP64',
+  string: 'BYTES',
+};
+
+const FROM_V2 = Object.fromEntries(Object.entries(TO_V2).map(([k, v]) => [v, k])) as Record<V2Datatype, TensorType>;
+
+/**
+ * The Open Inference Protocol v2 datatype for a tensor type.
+ *
+ * @example
+ * toV2Datatype('float32'); // 'FP32'
+ */
+export function toV2Datatype(type: TensorType): V2Datatype {
+  return TO_V2[type];
+}
+
+/**
+ * The tensor type for an Open Inference Protocol v2 datatype, or `undefined` if unknown.
+ *
+ * @example
+ * fromV2Datatype('INT64'); // 'int64'
+ */
+export function fromV2Datatype(datatype: string): TensorType | undefined {
+  return Object.hasOwn(FROM_V2, datatype) ? FROM_V2[datatype as V2Datatype] : undefined;
+}
+
+/** One tensor in an Open Inference Protocol v2 request or response. */
+export interface V2Tensor {
+  name: string;
+  shape: number[];
+  datatype: V2Datatype;
+  /** Flat row-major data (JSON numbers, booleans or strings; int64 as numbers). */
+  data: (number | boolean | string)[];
+  parameters?: Record<string, unknown>;
+}
+
+/** Open Inference Protocol v2 inference request (`POST /v2/models/{name}/infer`). */
+export interface V2InferRequest {
+  id?: string;
+  parameters?: Record<string, unknown>;
+  inputs: V2Tensor[];
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+}
+
+/** Open Inference Protocol v2 inference response. */
+export interface V2InferResponse {
+  model_name: string;
+  model_version?: string;
+  id?: string;
+  parameters?: Record<string, unknown>;
+  outputs: V2Tensor[];
+}
+
+/** Number of elements a shape holds. */
+export function elementCount(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
