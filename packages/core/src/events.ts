@@ -34,6 +34,8 @@ export const CHANNEL_NAMES = {
    * async context; subscribers may add headers (telemetry injects W3C `traceparent` here).
    */
   httpRequest: 'ballast:http-request',
+  /** A rollout decision: a canary step, a blue-green switch, a promotion or a rollback. */
+  rollout: 'ballast:rollout',
 } as const;
 
 /** The context object of the `ballast:infer` tracing channel. Middleware add `attributes` during the call. */
@@ -200,6 +202,44 @@ export interface HttpRequestEvent {
   headers: Record<string, string>;
 }
 
+/** One version's numbers over a rollout's analysis window (the snapshot a decision was taken on). */
+export interface RolloutWindowMetrics {
+  /** Calls completed in the window. */
+  requests: number;
+  /** Calls that failed in the window. */
+  errors: number;
+  /** `errors / requests` (0 without requests). */
+  errorRate: number;
+  /** 95th percentile latency of the window's calls, ms (`undefined` without calls). */
+  p95Ms?: number;
+  /** Latest drift score reported for the version, when a drift source is configured. */
+  driftScore?: number;
+  /** Shadow comparisons made in the window (candidate only). */
+  shadowCompared?: number;
+  /** Share of shadow comparisons that disagreed (candidate only). */
+  disagreementRate?: number;
+}
+
+/** Payload of `ballast:rollout`: every decision a rollout takes, automatic or manual, with its reason. */
+export interface RolloutEvent {
+  /** The rollout (model) name. */
+  model: string;
+  /** Version that served before the decision. */
+  fromVersion?: string;
+  /** Version that serves (or gets more traffic) after the decision. */
+  toVersion?: string;
+  /** `step` (canary weight changed), `switch` (blue-green traffic moved), `promote` or `rollback`. */
+  decision: 'promote' | 'rollback' | 'step' | 'switch';
+  /** Why, e.g. `healthy-windows`, `error-rate`, `p95-latency`, `drift`, `disagreement`, `manual`, `ramp`. */
+  reason: string;
+  /** Whether the rollout decided by itself (`false` for `promote()`/`rollback()` calls). */
+  automatic: boolean;
+  /** Candidate traffic share after the decision (0..1). */
+  weight?: number;
+  /** The analysis window the decision was taken on, per version. */
+  metrics: { stable?: RolloutWindowMetrics; candidate?: RolloutWindowMetrics };
+}
+
 /** The channels, created once. Check `hasSubscribers` before building a payload. */
 export const channels = {
   infer: diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer),
@@ -214,6 +254,7 @@ export const channels = {
   usage: diagnostics.channel(CHANNEL_NAMES.usage),
   drift: diagnostics.channel(CHANNEL_NAMES.drift),
   httpRequest: diagnostics.channel(CHANNEL_NAMES.httpRequest),
+  rollout: diagnostics.channel(CHANNEL_NAMES.rollout),
 };
 
 /** Payload type of each plain channel. */
@@ -229,6 +270,7 @@ export interface EventPayloads {
   usage: UsageEvent;
   drift: DriftEvent;
   httpRequest: HttpRequestEvent;
+  rollout: RolloutEvent;
 }
 
 /**
