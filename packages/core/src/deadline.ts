@@ -191,6 +191,7 @@ class TimerWheel {
   private readonly keys = new MinHeap();
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Number.POSITIVE_INFINITY;
+  private armedWith: typeof setTimeout | undefined;
   private stored = 0;
   /** Calls being guarded now; the timer keeps the process alive only while this is > 0. */
   live = 0;
@@ -214,11 +215,11 @@ class TimerWheel {
   };
 
   enter(): void {
-    if (++this.live === 1) this.timer?.ref();
+    if (++this.live === 1) this.timer?.ref?.();
   }
 
   leave(): void {
-    if (--this.live === 0) this.timer?.unref();
+    if (--this.live === 0) this.timer?.unref?.();
   }
 
   add(scope: CallScope, at: number): void {
@@ -231,14 +232,23 @@ class TimerWheel {
       if (key < this.armedAt) this.arm(key);
     }
     scopes.push(scope);
+    // A swapped timer implementation (fake timers installed or removed in tests) orphans the
+    // armed timer: re-arm on the current one. One identity check per call.
+    if (this.armedWith !== setTimeout) this.arm(this.keys.peek() as number);
     if (++this.stored > 4096 && this.stored > 4 * this.live) this.compact();
   }
 
   private arm(key: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined && this.armedWith === setTimeout) clearTimeout(this.timer);
     this.armedAt = key;
+    this.armedWith = setTimeout;
     this.timer = setTimeout(this.fire, Math.max(1, key - now()));
-    if (this.live === 0) this.timer.unref();
+    if (this.live === 0) this.timer.unref?.();
+  }
+
+  /** Entries held (live and not yet swept). */
+  get size(): number {
+    return this.stored;
   }
 
   private compact(): void {
@@ -381,7 +391,7 @@ export function guardScoped<O>(scoped: ScopedOptions, work: Promise<O>): Promise
   return scope.parent === undefined ? scope.guard(work) : work;
 }
 
-/** @internal For tests: how many calls the wheel guards now. */
-export function liveScopes(): number {
-  return wheel.live;
+/** @internal For tests: how many calls the wheel guards now, and how many entries it holds. */
+export function wheelStats(): { live: number; stored: number } {
+  return { live: wheel.live, stored: wheel.size };
 }
