@@ -51,7 +51,8 @@ describe('BallastError', () => {
   it('is recognised across duplicated copies of the package', async () => {
     // A query string gives a second, independent instance of the module, as a duplicated
     // dependency would.
-    const copy = (await import('./errors.ts?duplicate')) as typeof import('./errors.js');
+    const duplicate = './errors.ts?duplicate';
+    const copy = (await import(/* @vite-ignore */ duplicate)) as typeof import('./errors.js');
     expect(copy.BallastError).not.toBe(BallastError);
     const foreign = new copy.BallastError('TIMEOUT', 'from the other copy');
     expect(foreign instanceof BallastError).toBe(false);

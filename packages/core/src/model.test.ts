@@ -15,10 +15,10 @@ describe('defineModel', () => {
 
   it.each([
     [{}, 'name'],
-    [{ name: '', infer: async () => 1 }, 'name'],
+    [{ name: '', infer: async (): Promise<number> => 1 }, 'name'],
     [{ name: 'm' }, 'infer'],
-    [{ name: 'm', infer: async () => 1, inferBatch: 3 }, 'inferBatch'],
-    [{ name: 'm', infer: async () => 1, close: 'x' }, 'close'],
+    [{ name: 'm', infer: async (): Promise<number> => 1, inferBatch: 3 }, 'inferBatch'],
+    [{ name: 'm', infer: async (): Promise<number> => 1, close: 'x' }, 'close'],
   ])('rejects a bad definition %j with CONFIG naming %s', (definition, path) => {
     try {
       defineModel(definition as never);
