@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isBallastError } from '@ballast/core';
+import { describe, expect, it } from 'vitest';
+import { apiKeys } from './api-keys.js';
+import { fileKeyStore, memoryKeyStore } from './key-store.js';
+
+const secret = 'server-secret-of-at-least-32-bytes!!';
+
+async function reasonOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isBallastError(error) && error.code === 'UNAUTHENTICATED') return error.details?.reason as string;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('apiKeys', () => {
+  it('creates a prefixed key, stores only its hash and verifies it', async () => {
+    const store = memoryKeyStore();
+    const keys = apiKeys({ secret, store, prefix: 'test' });
+    const { key, record } = await keys.create({ principalId: 'app', roles: ['infer'], models: ['fraud*'], label: 'ci' });
+    expect(key).toMatch(/^test_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(keys.idOf(key)).toBe(record.id);
+    const stored = await store.get(record.id);
+    expect(JSON.stringify(stored)).not.toContain(key.split('_').slice(2).join('_'));
+    expect(stored?.hash).toMatch(/^[0-9a-f]{64}$/);
+    const principal = await keys.verify(key);
+    expect(principal).toEqual({ id: 'app', keyId: record.id, roles: ['infer'], models: ['fraud*'] });
+  });
+
+  it('rejects missing, malformed and wrong keys with a reason', async () => {
+    const keys = apiKeys({ secret, store: memoryKeyStore() });
+    const { key } = await keys.create({ principalId: 'app' });
+    expect(await reasonOf(keys.verify(undefined))).toBe('missing');
+    expect(await reasonOf(keys.verify('nonsense'))).toBe('malformed');
+    const wrongSecret = `${key.slice(0, -4)}AAAA` === key ? `${key.slice(0, -4)}BBBB` : `${key.slice(0, -4)}AAAA`;
+    expect(await reasonOf(keys.verify(wrongSecret))).toBe('invalid');
+    const unknownId = `bk_${'0'.repeat(16)}_${key.slice(-43)}`;
+    expect(await reasonOf(keys.verify(unknownId))).toBe('invalid');
+    // A key hashed under another server secret does not verify.
+    const other = apiKeys({ secret: `${secret}-other`, store: memoryKeyStore() });
+    expect(await reasonOf(other.verify(key))).toBe('invalid');
+  });
+
+  it('expires, revokes and rotates keys with a grace period', async () => {
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const keys = apiKeys({ secret, store: memoryKeyStore(), clock: () => clock });
+    const short = await keys.create({ principalId: 'app', roles: ['infer'], expiresInMs: 1000 });
+    await expect(keys.verify(short.key)).resolves.toMatchObject({ id: 'app' });
+    clock += 1000;
+    expect(await reasonOf(keys.verify(short.key))).toBe('expired');
+
+    const old = await keys.create({ principalId: 'svc', roles: ['read'] });
+    const next = await keys.rotate(old.record.id, { graceMs: 500 });
+    expect(next.record).toMatchObject({ principalId: 'svc', roles: ['read'] });
+    await expect(keys.verify(old.key)).resolves.toMatchObject({ id: 'svc' });
+    clock += 500;
+    expect(await reasonOf(keys.verify(old.key))).toBe('expired');
+    await expect(keys.verify(next.key)).resolves.toMatchObject({ id: 'svc', keyId: next.record.id });
+
+    expect(await keys.revoke(next.record.id)).toBe(true);
+    expect(await reasonOf(keys.verify(next.key))).toBe('revoked');
+    expect(await keys.revoke('ffffffffffffffff')).toBe(false);
+    await expect(keys.rotate('ffffffffffffffff')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('refuses weak configuration', () => {
+    expect(() => apiKeys({ secret: 'short', store: memoryKeyStore() })).toThrow(/32 bytes/);
+    expect(() => apiKeys({ secret, store: memoryKeyStore(), prefix: 'Bad_Prefix' })).toThrow(/prefix/);
+  });
+
+  it('persists records in a JSON file that a new store reads back', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ballast-keys-')), 'keys.json');
+    const keys = apiKeys({ secret, store: fileKeyStore({ path }) });
+    const { key, record } = await keys.create({ principalId: 'app', roles: ['infer'] });
+    const reopened = apiKeys({ secret, store: fileKeyStore({ path }) });
+    await expect(reopened.verify(key)).resolves.toMatchObject({ id: 'app' });
+    await reopened.revoke(record.id);
+    const json = JSON.parse(readFileSync(path, 'utf8'));
+    expect(json.keys[0].revokedAt).toBeTypeOf('string');
+    expect(await reasonOf(apiKeys({ secret, store: fileKeyStore({ path }) }).verify(key))).toBe('revoked');
+  });
+
+  it('reports a corrupt key file as CONFIG', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ballast-keys-')), 'keys.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(path, '{"keys":[{"id":"x"}]}');
+    await expect(fileKeyStore({ path }).list()).rejects.toMatchObject({ code: 'CONFIG' });
+  });
+});

@@ -1,0 +1,228 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { BallastError } from '@ballast/core';
+import type { ApiKeyRecord, KeyStore } from './key-store.js';
+import type { GuardPrincipal } from './principal.js';
+
+/*
+ * Key format: `<prefix>_<id>_<secret>`.
+ * - prefix: a short product tag ("bk") so leaked keys are recognisable by secret scanners;
+ * - id: 16 lower-case hex characters, public, used to look the record up in O(1);
+ * - secret: 32 random bytes, base64url (256 bits of entropy).
+ *
+ * Hashing: HMAC-SHA256(serverSecret, id + "." + secret), compared with timingSafeEqual.
+ * Not scrypt: scrypt and friends exist to slow down guessing of low-entropy passwords, at
+ * ~tens of ms of CPU per check, which would be paid on every request. A 256-bit random secret
+ * cannot be guessed, so a fast keyed hash is enough; the server secret (a "pepper") kept outside
+ * the key store means a stolen store alone cannot even confirm a leaked key.
+ */
+
+const ID_BYTES = 8;
+const SECRET_BYTES = 32;
+const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
+const ID_PATTERN = /^[0-9a-f]{16}$/;
+const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** Options of {@link apiKeys}. */
+export interface ApiKeysOptions {
+  /** The server secret the key hashes are keyed with (at least 32 characters). Keep it out of the key store. */
+  secret: string | Uint8Array;
+  /** Where records live. */
+  store: KeyStore;
+  /** The key prefix (lower-case letters and digits, starting with a letter). Default `bk`. */
+  prefix?: string;
+  /** The clock, ms since the epoch (for tests). Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** What {@link ApiKeys.create} takes. */
+export interface CreateKeyOptions {
+  /** The principal the key authenticates as. */
+  principalId: string;
+  /** Roles granted. Default `[]`. */
+  roles?: readonly string[];
+  /** Models the key is restricted to (names or `prefix*`). Default: no restriction. */
+  models?: readonly string[];
+  /** Actions granted directly on top of the roles. */
+  actions?: readonly string[];
+  /** Extra principal attributes (tenant, plan). */
+  attributes?: Record<string, string | number | boolean>;
+  /** A human label. */
+  label?: string;
+  /** Lifetime in ms from now; absent means no expiry. */
+  expiresInMs?: number;
+  /** Absolute expiry (wins over `expiresInMs`). */
+  expiresAt?: Date;
+}
+
+/** A newly created key: the only time the full key string is visible. */
+export interface CreatedKey {
+  /** The full key to hand to the client. It is not stored anywhere. */
+  key: string;
+  /** The stored record (hash only). */
+  record: ApiKeyRecord;
+}
+
+/** Options of {@link ApiKeys.rotate}. */
+export interface RotateKeyOptions {
+  /** How long the old key keeps working, ms. Default 0 (it stops at once). */
+  graceMs?: number;
+  /** Lifetime of the new key, ms; default: the old key's remaining lifetime rule (none if it had none). */
+  expiresInMs?: number;
+}
+
+/** Why a key failed to authenticate (in `details.reason` of the `UNAUTHENTICATED` error). */
+export type KeyFailure = 'missing' | 'malformed' | 'invalid' | 'revoked' | 'expired';
+
+/** Creates, verifies, rotates and revokes API keys. Build it with {@link apiKeys}. */
+export interface ApiKeys {
+  /** Creates a key; returns the full key once and stores only its hash. */
+  create(options: CreateKeyOptions): Promise<CreatedKey>;
+  /**
+   * Verifies a key string and returns its principal, or throws `UNAUTHENTICATED` with
+   * `details.reason` (`missing`, `malformed`, `invalid`, `revoked`, `expired`). `revoked` and
+   * `expired` are only reported to a caller that presented the right secret.
+   */
+  verify(key: string | undefined | null): Promise<GuardPrincipal>;
+  /** Issues a new key for the same principal and grants; the old one stops after `graceMs`. */
+  rotate(id: string, options?: RotateKeyOptions): Promise<CreatedKey>;
+  /** Revokes a key at once. Returns false if the id is unknown. */
+  revoke(id: string): Promise<boolean>;
+  /** Every record (hashes only). */
+  list(): Promise<readonly ApiKeyRecord[]>;
+  /** The key id inside a key string, or `undefined` when it is not a well-formed key. */
+  idOf(key: string): string | undefined;
+}
+
+function unauthenticated(reason: KeyFailure, message: string): BallastError {
+  return new BallastError('UNAUTHENTICATED', message, { details: { reason } });
+}
+
+/**
+ * API key management over a {@link KeyStore}.
+ *
+ * @example
+ * const keys = apiKeys({ secret: process.env.KEY_SECRET!, store: memoryKeyStore() });
+ * const { key } = await keys.create({ principalId: 'checkout', roles: ['infer'], expiresInMs: 90 * 86_400_000 });
+ * const principal = await keys.verify(key); // { id: 'checkout', roles: ['infer'], keyId: '…' }
+ */
+export function apiKeys(options: ApiKeysOptions): ApiKeys {
+  const { store, prefix = 'bk', clock = Date.now } = options;
+  const secret = typeof options.secret === 'string' ? Buffer.from(options.secret, 'utf8') : Buffer.from(options.secret);
+  if (secret.length < 32) {
+    throw new BallastError('CONFIG', 'apiKeys: "secret" must be at least 32 bytes', { details: { path: 'secret' } });
+  }
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new BallastError('CONFIG', 'apiKeys: "prefix" must be 1-16 lower-case letters or digits, starting with a letter', {
+      details: { path: 'prefix' },
+    });
+  }
+  if (store === undefined || typeof store.get !== 'function' || typeof store.put !== 'function') {
+    throw new BallastError('CONFIG', 'apiKeys: "store" must be a KeyStore', { details: { path: 'store' } });
+  }
+  const head = `${prefix}_`;
+  const hashOf = (id: string, keySecret: string): Buffer => createHmac('sha256', secret).update(`${id}.${keySecret}`).digest();
+  // Used when the id is unknown, so that an unknown id costs the same HMAC + compare as a known one.
+  const decoy = Buffer.alloc(32);
+
+  const parse = (key: string): { id: string; secret: string } | undefined => {
+    if (!key.startsWith(head)) return undefined;
+    const id = key.slice(head.length, head.length + 16);
+    if (key.charCodeAt(head.length + 16) !== 95 /* _ */) return undefined;
+    const keySecret = key.slice(head.length + 17);
+    if (!ID_PATTERN.test(id) || !SECRET_PATTERN.test(keySecret)) return undefined;
+    return { id, secret: keySecret };
+  };
+
+  const create = async (create: CreateKeyOptions): Promise<CreatedKey> => {
+    if (typeof create?.principalId !== 'string' || create.principalId.length === 0) {
+      throw new BallastError('CONFIG', 'apiKeys.create: "principalId" must be a non-empty string', {
+        details: { path: 'principalId' },
+      });
+    }
+    const id = randomBytes(ID_BYTES).toString('hex');
+    const keySecret = randomBytes(SECRET_BYTES).toString('base64url');
+    const createdAt = clock();
+    const expiresAt = create.expiresAt?.getTime() ?? (create.expiresInMs === undefined ? undefined : createdAt + create.expiresInMs);
+    const record: ApiKeyRecord = {
+      id,
+      hash: hashOf(id, keySecret).toString('hex'),
+      principalId: create.principalId,
+      roles: [...(create.roles ?? [])],
+      ...(create.models === undefined ? {} : { models: [...create.models] }),
+      ...(create.actions === undefined ? {} : { actions: [...create.actions] }),
+      ...(create.attributes === undefined ? {} : { attributes: { ...create.attributes } }),
+      ...(create.label === undefined ? {} : { label: create.label }),
+      createdAt: new Date(createdAt).toISOString(),
+      ...(expiresAt === undefined ? {} : { expiresAt: new Date(expiresAt).toISOString() }),
+    };
+    await store.put(record);
+    return { key: `${head}${id}_${keySecret}`, record };
+  };
+
+  const verify = async (key: string | undefined | null): Promise<GuardPrincipal> => {
+    if (key === undefined || key === null || key === '') throw unauthenticated('missing', 'an API key is required');
+    if (typeof key !== 'string') throw unauthenticated('malformed', 'the API key is malformed');
+    const parts = parse(key);
+    if (parts === undefined) throw unauthenticated('malformed', 'the API key is malformed');
+    const record = await store.get(parts.id);
+    const presented = hashOf(parts.id, parts.secret);
+    const expected = record !== undefined && /^[0-9a-f]{64}$/.test(record.hash) ? Buffer.from(record.hash, 'hex') : decoy;
+    const match = timingSafeEqual(presented, expected) && record !== undefined;
+    if (!match || record === undefined) throw unauthenticated('invalid', 'the API key is not valid');
+    const at = clock();
+    if (record.revokedAt !== undefined && Date.parse(record.revokedAt) <= at) {
+      throw unauthenticated('revoked', 'the API key has been revoked');
+    }
+    if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= at) {
+      throw unauthenticated('expired', 'the API key has expired');
+    }
+    return {
+      id: record.principalId,
+      keyId: record.id,
+      roles: record.roles,
+      ...(record.models === undefined ? {} : { models: record.models }),
+      ...(record.actions === undefined ? {} : { actions: record.actions }),
+      ...(record.attributes === undefined ? {} : { attributes: record.attributes }),
+    };
+  };
+
+  const rotate = async (id: string, rotation: RotateKeyOptions = {}): Promise<CreatedKey> => {
+    const old = await store.get(id);
+    if (old === undefined) throw new BallastError('NOT_FOUND', `no API key with id "${id}"`, { details: { id } });
+    if (old.revokedAt !== undefined) {
+      throw new BallastError('INVALID_INPUT', `API key "${id}" is revoked and cannot be rotated`, { details: { id } });
+    }
+    const at = clock();
+    const remaining = old.expiresAt === undefined ? undefined : Date.parse(old.expiresAt) - Date.parse(old.createdAt);
+    const next = await create({
+      principalId: old.principalId,
+      roles: old.roles,
+      ...(old.models === undefined ? {} : { models: old.models }),
+      ...(old.actions === undefined ? {} : { actions: old.actions }),
+      ...(old.attributes === undefined ? {} : { attributes: { ...old.attributes } }),
+      ...(old.label === undefined ? {} : { label: old.label }),
+      ...((rotation.expiresInMs ?? remaining) === undefined ? {} : { expiresInMs: rotation.expiresInMs ?? remaining }),
+    });
+    const graceMs = Math.max(0, rotation.graceMs ?? 0);
+    const oldExpiry = old.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(old.expiresAt);
+    const stopAt = Math.min(oldExpiry, at + graceMs);
+    await store.put({ ...old, expiresAt: new Date(stopAt).toISOString(), replacedBy: next.record.id });
+    return next;
+  };
+
+  const revoke = async (id: string): Promise<boolean> => {
+    const old = await store.get(id);
+    if (old === undefined) return false;
+    if (old.revokedAt === undefined) await store.put({ ...old, revokedAt: new Date(clock()).toISOString() });
+    return true;
+  };
+
+  return {
+    create,
+    verify,
+    rotate,
+    revoke,
+    list: async () => store.list(),
+    idOf: (key) => (typeof key === 'string' ? parse(key)?.id : undefined),
+  };
+}

@@ -1,0 +1,158 @@
+import { BallastError } from '@ballast/core';
+import type { z } from 'zod';
+import { INJECTION_PATTERNS, type InjectionOptions, scoreInjection } from './injection.js';
+
+/** An inclusive numeric range. */
+export interface NumericRange {
+  /** Smallest allowed value. */
+  min?: number;
+  /** Largest allowed value. */
+  max?: number;
+}
+
+/** Input rules for one model (or for every model, as the guard's default). */
+export interface InputPolicy {
+  /** A zod schema the input must satisfy; its parsed output replaces the input. */
+  schema?: z.ZodType;
+  /** Largest request body in bytes; adapters answer 413 above it. Default 1 MiB (set by the guard). */
+  maxBodyBytes?: number;
+  /**
+   * Numeric ranges by field name: every number found under a key of that name (at any depth,
+   * including arrays under it) must lie in the range. For v2 requests the key is the input name.
+   */
+  ranges?: Record<string, NumericRange>;
+  /** Longest allowed string anywhere in the input, in UTF-16 code units. */
+  maxTextLength?: number;
+  /** Prompt-injection check of every string in the input: `true` for the defaults, or options. */
+  injection?: boolean | InjectionOptions;
+}
+
+/** Formats a path as `a.b[0].c`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+/** An issue reported in `details.issues` of an `INVALID_INPUT` error. */
+export interface InputIssue {
+  /** Where, as `a.b[0]` (empty for the root). */
+  path: string;
+  /** What is wrong. */
+  message: string;
+  /** A stable kind: the zod issue code, `range`, `text-length`, `prompt-injection`, `not-finite`. */
+  code: string;
+}
+
+/** Builds the `INVALID_INPUT` error for a zod failure, with field paths. */
+export function schemaError(error: z.ZodError, message = 'the input does not match the schema'): BallastError {
+  const issues: InputIssue[] = error.issues.map((issue) => ({
+    path: formatPath(issue.path),
+    message: issue.message,
+    code: issue.code,
+  }));
+  return new BallastError('INVALID_INPUT', message, { details: { issues } });
+}
+
+const MAX_DEPTH = 64;
+
+/**
+ * Checks `input` against `policy` for `model`: schema, then numeric ranges, text lengths and the
+ * prompt-injection check. Returns the (schema-parsed) input, or throws `INVALID_INPUT` with
+ * `details.issues` (each with a `path`).
+ *
+ * @example
+ * await checkInput({ ranges: { age: { min: 0, max: 130 } } }, 'risk', { age: 200 }); // throws INVALID_INPUT at "age"
+ */
+export async function checkInput(policy: InputPolicy | undefined, model: string, input: unknown): Promise<unknown> {
+  if (policy === undefined) return input;
+  let value = input;
+  if (policy.schema !== undefined) {
+    const parsed = await policy.schema.safeParseAsync(input);
+    if (!parsed.success) throw schemaError(parsed.error);
+    value = parsed.data;
+  }
+  const ranges = policy.ranges;
+  const maxText = policy.maxTextLength;
+  const injection = policy.injection === true ? {} : policy.injection === false ? undefined : policy.injection;
+  if (ranges === undefined && maxText === undefined && injection === undefined) return value;
+
+  const issues: InputIssue[] = [];
+  const texts: { text: string; path: string }[] = [];
+  const walk = (node: unknown, path: PropertyKey[], range: NumericRange | undefined, depth: number): void => {
+    if (issues.length >= 20) return;
+    if (typeof node === 'number') {
+      if (range === undefined) return;
+      if (!Number.isFinite(node)) issues.push({ path: formatPath(path), message: 'must be a finite number', code: 'not-finite' });
+      else if ((range.min !== undefined && node < range.min) || (range.max !== undefined && node > range.max)) {
+        issues.push({
+          path: formatPath(path),
+          message: `must be between ${range.min ?? '-Infinity'} and ${range.max ?? 'Infinity'}, got ${node}`,
+          code: 'range',
+        });
+      }
+      return;
+    }
+    if (typeof node === 'string') {
+      if (maxText !== undefined && node.length > maxText) {
+        issues.push({ path: formatPath(path), message: `must be at most ${maxText} characters, got ${node.length}`, code: 'text-length' });
+      } else if (injection !== undefined) texts.push({ text: node, path: formatPath(path) });
+      return;
+    }
+    if (typeof node !== 'object' || node === null || depth > MAX_DEPTH) return;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) walk(node[i], [...path, i], range, depth + 1);
+      return;
+    }
+    if (ArrayBuffer.isView(node)) {
+      if (range === undefined || !('length' in node)) return;
+      const list = node as unknown as ArrayLike<number>;
+      for (let i = 0; i < list.length; i++) walk(Number(list[i]), [...path, i], range, depth + 1);
+      return;
+    }
+    for (const [key, child] of Object.entries(node)) {
+      const childRange = ranges !== undefined && Object.hasOwn(ranges, key) ? ranges[key] : range;
+      walk(child, [...path, key], childRange, depth + 1);
+    }
+  };
+  walk(value, [], undefined, 0);
+
+  if (issues.length === 0 && injection !== undefined) {
+    const threshold = injection.threshold ?? 0.7;
+    const patterns = injection.patterns ?? INJECTION_PATTERNS;
+    for (const { text, path } of texts) {
+      const heuristic = scoreInjection(text, patterns);
+      let score = heuristic.score;
+      if (injection.classifier !== undefined) {
+        let classified: number;
+        try {
+          classified = await injection.classifier(text, { model, path });
+        } catch (error) {
+          throw new BallastError('INTERNAL', 'the prompt-injection classifier failed', { cause: error });
+        }
+        if (Number.isFinite(classified)) score = Math.max(score, classified);
+      }
+      if (score >= threshold) {
+        issues.push({
+          path,
+          message: `looks like a prompt-injection attempt (score ${score.toFixed(2)})`,
+          code: 'prompt-injection',
+        });
+        break;
+      }
+    }
+  }
+  if (issues.length > 0) {
+    throw new BallastError(
+      'INVALID_INPUT',
+      issues[0]?.message ? `invalid input at "${issues[0].path}": ${issues[0].message}` : 'invalid input',
+      {
+        details: { issues },
+      },
+    );
+  }
+  return value;
+}
