@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BallastError, type ErrorCode } from '@ballast/core';
 import { type RedactionOptions, redactor } from './redact.js';
@@ -183,7 +183,8 @@ export function fileSink(options: FileSinkOptions): FileSink {
   let lastError: unknown;
   let sequence = 0;
   const open = (): WriteStream => {
-    const stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+    // Opened synchronously so the file exists at once and a rotation can rename it right away.
+    const stream = createWriteStream(path, { fd: openSync(path, 'a', 0o600) });
     stream.on('error', (error) => {
       lastError = error;
     });

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { apiKeys } from './api-keys.js';
+import { createGuard, credentialOf } from './guard.js';
+import { memoryKeyStore } from './key-store.js';
+
+const secret = 'server-secret-of-at-least-32-bytes!!';
+
+describe('credentialOf', () => {
+  it('reads Bearer, ApiKey, x-api-key, Fetch headers and raw strings', () => {
+    expect(credentialOf({ headers: { authorization: 'Bearer abc' } })).toBe('abc');
+    expect(credentialOf({ headers: { authorization: 'ApiKey abc' } })).toBe('abc');
+    expect(credentialOf({ headers: { 'x-api-key': ['abc', 'def'] } })).toBe('abc');
+    expect(credentialOf({ headers: new Headers({ 'X-Api-Key': 'abc' }) })).toBe('abc');
+    expect(credentialOf('Bearer  abc ')).toBe('abc');
+    expect(credentialOf('abc')).toBe('abc');
+    expect(credentialOf({ headers: { authorization: 'Basic dXNlcjpwYXNz' } })).toBe('');
+    expect(credentialOf({ headers: {} })).toBeUndefined();
+  });
+});
+
+describe('createGuard', () => {
+  it('authenticates requests, authorizes, limits, checks input and filters output', async () => {
+    const keys = apiKeys({ secret, store: memoryKeyStore() });
+    const { key } = await keys.create({ principalId: 'app', roles: ['infer'] });
+    const guard = createGuard({
+      keys,
+      limits: { rate: { ratePerSecond: 1, burst: 1 } },
+      input: { maxTextLength: 10 },
+      models: { big: { input: { maxBodyBytes: 5_000_000 } } },
+      output: { fields: ['secret'] },
+    });
+    const principal = await guard.authenticate({ headers: { authorization: `Bearer ${key}` } });
+    expect(principal.id).toBe('app');
+    expect(() => guard.authorize(principal, 'infer', 'm')).not.toThrow();
+    expect(() => guard.authorize(principal, 'admin')).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+    guard.admit(principal, 'm');
+    expect(() => guard.admit(principal, 'm')).toThrow(expect.objectContaining({ code: 'RATE_LIMITED' }));
+    await expect(guard.checkInput('m', { text: 'x'.repeat(11) })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(guard.filterOutput('m', { secret: 's', ok: 1 })).toEqual({ secret: '[REDACTED]', ok: 1 });
+    expect(guard.maxBodyBytes('m')).toBe(1024 * 1024);
+    expect(guard.maxBodyBytes()).toBe(5_000_000);
+    await expect(guard.authenticate({ headers: {} })).rejects.toMatchObject({ code: 'UNAUTHENTICATED', details: { reason: 'missing' } });
+    await expect(guard.authenticate('Basic abc')).rejects.toMatchObject({ details: { reason: 'malformed' } });
+  });
+
+  it('supports a custom authenticator and an anonymous principal', async () => {
+    const guard = createGuard({
+      authenticate: (credential) => (credential === 'token-1' ? { id: 'jwt-user', roles: ['read'] } : undefined),
+      anonymous: { id: 'anonymous', roles: [] },
+    });
+    await expect(guard.authenticate('Bearer token-1')).resolves.toMatchObject({ id: 'jwt-user' });
+    await expect(guard.authenticate(undefined)).resolves.toMatchObject({ id: 'anonymous' });
+    await expect(guard.authenticate('Bearer other')).rejects.toMatchObject({ code: 'UNAUTHENTICATED', details: { reason: 'invalid' } });
+    expect(() => createGuard({})).toThrow(/keys/);
+  });
+});
