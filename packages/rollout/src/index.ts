@@ -1,2 +1,25 @@
 /** @packageDocumentation Model versions, canary, blue-green, shadow traffic and automatic rollback */
-export {};
+export type { AdminResponse, RolloutAdmin, RolloutAdminOptions } from './admin.js';
+export { rolloutAdmin } from './admin.js';
+export type { Comparator, OutputComparatorOptions } from './comparator.js';
+export { outputComparator } from './comparator.js';
+export { bucketOf, hashKey } from './hash.js';
+export type { ModelRegistry, VersionInfo, VersionSource, VersionState } from './registry.js';
+export { createRegistry } from './registry.js';
+export type {
+  AnalysisOptions,
+  BlueGreenStrategy,
+  CanaryStep,
+  CanaryStrategy,
+  DecisionOptions,
+  DriftSource,
+  Rollout,
+  RolloutOptions,
+  RolloutStatus,
+  RolloutStrategy,
+  ShadowStrategy,
+} from './rollout.js';
+export { rollout } from './rollout.js';
+export type { DecisionRecord, RolloutRecord, RolloutStore } from './store.js';
+export { jsonFileStore, memoryStore } from './store.js';
+export type { RolloutEvent, RolloutWindowMetrics, VersionRole } from './types.js';
