@@ -1,0 +1,507 @@
+import { availableParallelism } from 'node:os';
+import { basename, extname } from 'node:path';
+import {
+  annotate,
+  BallastError,
+  type BatchingOptions,
+  batching,
+  channels,
+  type HealthReport,
+  type InferOptions,
+  type Model,
+  now,
+  pipeline,
+  toBallastError,
+} from '@ballast/core';
+import { z } from 'zod';
+import { type Backend, createBackend, type SessionOptions } from './backend.js';
+import { autoProviders, PROVIDER_NAMES, type ProviderAttempt, type ProviderName } from './providers.js';
+import { loadSource, type ModelSource } from './source.js';
+import {
+  type Feed,
+  type InputValue,
+  isSymbolic,
+  type OnnxInputs,
+  type OnnxOutputs,
+  type PreparedInputs,
+  prepareInputs,
+  singleFeeds,
+  splitOutputs,
+  stackFeeds,
+  type TensorSpec,
+  wholeOutputs,
+} from './tensors.js';
+
+/** A sample whose outputs `health()` checks. */
+export interface GoldenSample {
+  /** Inputs of one call. */
+  input: OnnxInputs | InputValue;
+  /** Expected values per output name (flat, row-major). */
+  output: Record<string, ArrayLike<number> | ArrayLike<bigint>>;
+  /** Largest allowed absolute difference per element. Default 1e-4. */
+  tolerance?: number;
+}
+
+/** Options of {@link onnxModel}. */
+export interface OnnxModelOptions extends ModelSource {
+  /** Name in errors, events and metrics. Default: the file name without extension, or `onnx`. */
+  name?: string;
+  /**
+   * Execution providers to try, in order, or `'auto'` (per platform: tensorrt, cuda, webgpu on
+   * Linux x64; dml, webgpu on Windows; coreml, webgpu on macOS; then cpu). Default `['cpu']`.
+   */
+  providers?: 'auto' | readonly ProviderName[];
+  /**
+   * Fail with `MODEL_UNAVAILABLE` instead of falling back: `true` requires the first listed
+   * provider, a name requires that one. Default false.
+   */
+  requireProvider?: boolean | ProviderName;
+  /** Worker threads, one session each; 0 runs on the calling thread. Default 0. */
+  workers?: number;
+  /**
+   * Intra-op threads in total, divided between the workers (at least one each). Default: the
+   * machine's available parallelism with workers, onnxruntime's own choice without.
+   */
+  intraOpThreads?: number;
+  /**
+   * Micro-batching of concurrent calls (the core `batching()` middleware; inputs with different
+   * trailing shapes never share a batch). Default on when the first input dimension is dynamic,
+   * with `maxBatchSize` 64 and one batch in flight per worker. `false` turns it off.
+   */
+  batching?: boolean | Omit<BatchingOptions, 'groupBy'>;
+  /**
+   * Run one inference per session at load (and reload) so the first caller does not pay for
+   * lazy initialisation: `true` (default) uses zeros, an input object uses that input, `false` skips.
+   */
+  warmUp?: boolean | OnnxInputs;
+  /** A sample `health()` runs and compares. */
+  golden?: GoldenSample;
+  /** Extra onnxruntime session options (graph optimisation level, logging). */
+  sessionOptions?: SessionOptions;
+}
+
+/** What `reload()` takes: a new source; fields left out keep their current values. */
+export type ReloadSource = ModelSource;
+
+/** A loaded ONNX model. */
+export interface OnnxModel extends Model<OnnxInputs | InputValue, OnnxOutputs> {
+  /** The provider serving now. */
+  readonly provider: ProviderName;
+  /** Every provider tried by the last successful load, with the reasons of failures. */
+  readonly providerAttempts: readonly ProviderAttempt[];
+  /** The model's inputs (names, types, dims; symbolic dims are strings). */
+  readonly inputs: readonly TensorSpec[];
+  /** The model's outputs. */
+  readonly outputs: readonly TensorSpec[];
+  /** Whether calls take one example each and are batched (first dimension dynamic). */
+  readonly perExample: boolean;
+  /**
+   * Loads a new model and swaps it in without failing calls in flight or arriving meanwhile. A
+   * failed load (or a model with other inputs/outputs) leaves the old one serving and rejects.
+   */
+  reload(source?: ReloadSource): Promise<void>;
+  health(): Promise<HealthReport>;
+  /** Waits for queued calls, then releases the sessions and workers. */
+  close(): Promise<void>;
+}
+
+const providerSchema = z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]]);
+const optionsSchema = z.object({
+  name: z.string().min(1).optional(),
+  path: z.string().min(1).optional(),
+  bytes: z.instanceof(Uint8Array).optional(),
+  sha256: z.string().optional(),
+  key: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+  version: z.string().optional(),
+  providers: z.union([z.literal('auto'), z.array(providerSchema).min(1)]).optional(),
+  requireProvider: z.union([z.boolean(), providerSchema]).optional(),
+  workers: z.number().int().min(0).max(256).optional(),
+  intraOpThreads: z.number().int().min(1).optional(),
+  batching: z.union([z.boolean(), z.object({}).passthrough()]).optional(),
+  warmUp: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
+  golden: z.object({ input: z.unknown(), output: z.record(z.string(), z.unknown()), tolerance: z.number().min(0).optional() }).optional(),
+  sessionOptions: z.object({}).passthrough().optional(),
+});
+
+interface RunResult {
+  outputs: OnnxOutputs;
+  batchSize: number;
+}
+
+/** A backend with its in-flight count, so a replaced one is closed only once it drains. */
+interface Slot {
+  backend: Backend;
+  active: number;
+  retired: boolean;
+}
+
+function sameSignature(a: readonly TensorSpec[], b: readonly TensorSpec[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((spec, i) => {
+      const other = b[i] as TensorSpec;
+      return (
+        spec.name === other.name &&
+        spec.type === other.type &&
+        spec.dims.length === other.dims.length &&
+        spec.dims.every((d, j) => isSymbolic(d) === isSymbolic(other.dims[j] as number | string) && (isSymbolic(d) || d === other.dims[j]))
+      );
+    })
+  );
+}
+
+function zeroFeeds(specs: readonly TensorSpec[], perExample: boolean): Feed[] {
+  return specs.map((spec) => {
+    const dims = spec.dims.map((d) => (isSymbolic(d) ? 1 : (d as number)));
+    if (perExample) dims[0] = 1;
+    let count = 1;
+    for (const d of dims) count *= d;
+    const data =
+      spec.type === 'string'
+        ? new Array<string>(count).fill('')
+        : spec.type === 'int64'
+          ? new BigInt64Array(count)
+          : spec.type === 'uint64'
+            ? new BigUint64Array(count)
+            : spec.type === 'float64'
+              ? new Float64Array(count)
+              : spec.type === 'float32'
+                ? new Float32Array(count)
+                : spec.type === 'int32'
+                  ? new Int32Array(count)
+                  : spec.type === 'uint32'
+                    ? new Uint32Array(count)
+                    : spec.type === 'int16'
+                      ? new Int16Array(count)
+                      : spec.type === 'uint16' || spec.type === 'float16'
+                        ? new Uint16Array(count)
+                        : spec.type === 'int8'
+                          ? new Int8Array(count)
+                          : new Uint8Array(count);
+    return { name: spec.name, type: spec.type, dims, data };
+  });
+}
+
+function compareGolden(golden: GoldenSample, outputs: OnnxOutputs): { ok: boolean; maxError: number; problem?: string } {
+  const tolerance = golden.tolerance ?? 1e-4;
+  let maxError = 0;
+  for (const [name, expected] of Object.entries(golden.output)) {
+    const actual = outputs[name];
+    if (actual === undefined) return { ok: false, maxError: Number.POSITIVE_INFINITY, problem: `output "${name}" is missing` };
+    if (actual.data.length !== expected.length) {
+      return {
+        ok: false,
+        maxError: Number.POSITIVE_INFINITY,
+        problem: `output "${name}" has ${actual.data.length} values, expected ${expected.length}`,
+      };
+    }
+    for (let i = 0; i < expected.length; i++) {
+      const error = Math.abs(Number(actual.data[i]) - Number(expected[i]));
+      if (!(error <= maxError)) maxError = Number.isNaN(error) ? Number.POSITIVE_INFINITY : error;
+    }
+  }
+  return maxError <= tolerance
+    ? { ok: true, maxError }
+    : { ok: false, maxError, problem: `largest difference ${maxError} exceeds ${tolerance}` };
+}
+
+/**
+ * Loads an ONNX model into this process and returns a Ballast {@link Model}: inputs validated
+ * against the model, execution providers tried in order with clear reasons, concurrent calls
+ * batched, optional worker threads, warm-up, health checks and hot reload. Calls take one
+ * example each (without the batch dimension) when the model's first dimension is dynamic, and
+ * return `{ [output]: { type, dims, data } }`. The model is built with `pipeline()`, so
+ * `timeoutMs`, `signal` and the `ballast:infer` tracing apply.
+ *
+ * @example
+ * const model = await onnxModel({ path: 'classifier.onnx', providers: 'auto', workers: 2 });
+ * const { probabilities } = await model.infer({ features: [0.1, 2.3, 4.5, 1.0] }, { timeoutMs: 50 });
+ * console.log(model.provider, probabilities.data);
+ */
+export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new BallastError(
+      'CONFIG',
+      `onnxModel: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      {
+        details: { issues: parsed.error.issues },
+      },
+    );
+  }
+  const name = options.name ?? (options.path ? basename(options.path, extname(options.path)).replace(/\.onnx$/, '') : 'onnx');
+  const providers =
+    options.providers === 'auto' || options.providers === undefined
+      ? options.providers === 'auto'
+        ? autoProviders()
+        : ['cpu' as const]
+      : [...options.providers];
+  const workers = options.workers ?? 0;
+  const threadsPerSession =
+    workers > 0 ? Math.max(1, Math.floor((options.intraOpThreads ?? availableParallelism()) / workers)) : options.intraOpThreads;
+  let source: ModelSource = { ...options };
+  let version = options.version;
+
+  async function load(from: ModelSource): Promise<Backend> {
+    const bytes = await loadSource(from);
+    return createBackend({
+      bytes,
+      providers,
+      requireProvider: options.requireProvider ?? false,
+      workers,
+      threadsPerSession,
+      sessionOptions: options.sessionOptions ?? {},
+      modelName: name,
+    });
+  }
+
+  function publishLoad(phase: 'load' | 'reload', started: number, backend: Backend | undefined, error?: unknown): void {
+    if (!channels.modelLoad.hasSubscribers) return;
+    const attempts = backend?.attempts ?? ((error as BallastError | undefined)?.details?.attempts as ProviderAttempt[] | undefined) ?? [];
+    channels.modelLoad.publish({
+      model: name,
+      ...(version === undefined ? {} : { version }),
+      provider: backend?.provider ?? slot?.backend.provider ?? 'none',
+      durationMs: now() - started,
+      attempts,
+      phase,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  async function warmUp(backend: Backend, perExample: boolean): Promise<void> {
+    if (options.warmUp === false) return;
+    if (options.warmUp === undefined || options.warmUp === true) {
+      try {
+        await backend.warmUp(() => zeroFeeds(backend.inputs, perExample));
+      } catch {
+        // Zeros are only a guess at a valid input; a model that rejects them still serves.
+      }
+      return;
+    }
+    const sample = options.warmUp;
+    const prepared = prepareInputs(backend.inputs, sample, perExample);
+    await backend.warmUp(() =>
+      perExample
+        ? singleFeeds(prepareInputs(backend.inputs, sample, true))
+        : prepared.feeds.map((f) => ({ ...f, data: f.data.slice() as Feed['data'] })),
+    );
+  }
+
+  let slot: Slot | undefined;
+  const started = now();
+  let first: Backend;
+  try {
+    first = await load(source);
+  } catch (error) {
+    publishLoad('load', started, undefined, error);
+    throw error;
+  }
+  const first0 = first.inputs[0];
+  const perExample =
+    first0 !== undefined &&
+    first0.dims.length > 0 &&
+    isSymbolic(first0.dims[0] as number | string) &&
+    first.inputs.every((s) => s.dims.length > 0 && isSymbolic(s.dims[0] as number | string));
+  try {
+    await warmUp(first, perExample);
+  } catch (error) {
+    await first.close();
+    publishLoad('load', started, undefined, error);
+    throw toBallastError(error, 'CONFIG', `model "${name}" failed its warm-up: ${(error as Error).message}`);
+  }
+  slot = { backend: first, active: 0, retired: false };
+  publishLoad('load', started, first);
+  let closed = false;
+  let lastReloadError: unknown;
+  let reloads = 0;
+
+  async function runFeeds(feeds: Feed[]): Promise<Feed[]> {
+    const current = slot as Slot;
+    current.active++;
+    try {
+      return await current.backend.run(feeds);
+    } finally {
+      current.active--;
+      if (current.retired && current.active === 0) void current.backend.close();
+    }
+  }
+
+  async function runBatch(items: readonly PreparedInputs[]): Promise<RunResult[]> {
+    if (items.length === 0) return [];
+    const outputs = await runFeeds(items.length === 1 ? singleFeeds(items[0] as PreparedInputs) : stackFeeds(items));
+    const batchSize = items.length;
+    return splitOutputs(outputs, batchSize).map((o) => ({ outputs: o, batchSize }));
+  }
+
+  const runner: Model<PreparedInputs, RunResult> = {
+    name,
+    kind: 'internal',
+    async infer(item: PreparedInputs): Promise<RunResult> {
+      if (!perExample) return { outputs: wholeOutputs(await runFeeds(item.feeds)), batchSize: 1 };
+      const outputs = await runFeeds(singleFeeds(item));
+      return { outputs: splitOutputs(outputs, 1)[0] as OnnxOutputs, batchSize: 1 };
+    },
+    inferBatch: (items: readonly PreparedInputs[]) => runBatch(items),
+  };
+
+  const batchingEnabled = perExample && options.batching !== false;
+  const batchingOptions = typeof options.batching === 'object' ? options.batching : {};
+  const maxBatchSize = batchingOptions.maxBatchSize ?? 64;
+  const queued = batchingEnabled
+    ? batching<PreparedInputs>({
+        maxBatchSize,
+        maxInFlight: Math.max(1, workers),
+        ...batchingOptions,
+        groupBy: (item) => item.groupKey,
+      })(runner)
+    : runner;
+
+  const unwrap =
+    (options: InferOptions | undefined) =>
+    (result: RunResult): OnnxOutputs => {
+      annotate(options, 'ballast.batch.size', result.batchSize);
+      return result.outputs;
+    };
+
+  const front: Model<OnnxInputs | InputValue, OnnxOutputs> = {
+    name,
+    ...(version === undefined ? {} : { version }),
+    kind: 'internal',
+    infer(input, callOptions) {
+      if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`));
+      let prepared: PreparedInputs;
+      try {
+        prepared = prepareInputs((slot as Slot).backend.inputs, input, perExample);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
+      return queued.infer(prepared, callOptions).then(unwrap(callOptions));
+    },
+    async inferBatch(inputs, callOptions) {
+      if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
+      const prepared = inputs.map((input) => prepareInputs((slot as Slot).backend.inputs, input, perExample));
+      annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
+      if (!perExample) return Promise.all(prepared.map(async (p) => (await runner.infer(p)).outputs));
+      // Rows with the same trailing shapes run together, in chunks of maxBatchSize.
+      const results = new Array<OnnxOutputs>(prepared.length);
+      const groups = new Map<string, number[]>();
+      prepared.forEach((p, i) => {
+        const list = groups.get(p.groupKey) ?? [];
+        list.push(i);
+        groups.set(p.groupKey, list);
+      });
+      for (const indexes of groups.values()) {
+        for (let start = 0; start < indexes.length; start += maxBatchSize) {
+          const chunk = indexes.slice(start, start + maxBatchSize);
+          const outputs = await runBatch(chunk.map((i) => prepared[i] as PreparedInputs));
+          chunk.forEach((index, k) => {
+            results[index] = (outputs[k] as RunResult).outputs;
+          });
+        }
+      }
+      return results;
+    },
+  };
+  const piped = pipeline(front);
+
+  let reloading: Promise<void> = Promise.resolve();
+
+  async function reloadNow(next: ReloadSource | undefined): Promise<void> {
+    if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
+    const from: ModelSource = next === undefined ? source : { ...next };
+    const begun = now();
+    let backend: Backend | undefined;
+    try {
+      backend = await load(from);
+      const current = (slot as Slot).backend;
+      if (!sameSignature(backend.inputs, current.inputs) || !sameSignature(backend.outputs, current.outputs)) {
+        throw new BallastError('CONFIG', `reload of "${name}": the new model has other inputs or outputs; load it as a new model instead`, {
+          details: { inputs: backend.inputs, outputs: backend.outputs },
+        });
+      }
+      await warmUp(backend, perExample);
+    } catch (error) {
+      if (backend !== undefined) await backend.close();
+      lastReloadError = error;
+      publishLoad('reload', begun, undefined, error);
+      throw toBallastError(error, 'CONFIG');
+    }
+    const old = slot as Slot;
+    slot = { backend, active: 0, retired: false };
+    source = from;
+    if (next?.version !== undefined) version = next.version;
+    lastReloadError = undefined;
+    reloads++;
+    old.retired = true;
+    if (old.active === 0) await old.backend.close();
+    publishLoad('reload', begun, backend);
+  }
+
+  const model: OnnxModel = {
+    name,
+    get version() {
+      return version;
+    },
+    kind: 'internal',
+    get provider() {
+      return (slot as Slot).backend.provider;
+    },
+    get providerAttempts() {
+      return (slot as Slot).backend.attempts;
+    },
+    get inputs() {
+      return (slot as Slot).backend.inputs;
+    },
+    get outputs() {
+      return (slot as Slot).backend.outputs;
+    },
+    perExample,
+    infer: piped.infer,
+    inferBatch: piped.inferBatch as NonNullable<Model<OnnxInputs | InputValue, OnnxOutputs>['inferBatch']>,
+    reload(next?: ReloadSource): Promise<void> {
+      // Reloads run one at a time, in call order.
+      const run = reloading.then(() => reloadNow(next));
+      reloading = run.catch(() => undefined);
+      return run;
+    },
+    async health(): Promise<HealthReport> {
+      const current = slot as Slot;
+      const details: Record<string, unknown> = {
+        loaded: !closed,
+        provider: current.backend.provider,
+        attempts: current.backend.attempts,
+        workers,
+        reloads,
+        ...(lastReloadError === undefined ? {} : { lastReloadError: (lastReloadError as Error).message }),
+      };
+      if (closed) return { ready: false, status: 'unavailable', message: 'closed', details };
+      if (options.golden !== undefined) {
+        try {
+          const outputs = await piped.infer(options.golden.input, { timeoutMs: 10_000 });
+          const check = compareGolden(options.golden, outputs);
+          details.golden = check;
+          if (!check.ok) return { ready: false, status: 'degraded', message: `golden sample: ${check.problem}`, details };
+        } catch (error) {
+          details.golden = { ok: false, error: (error as Error).message };
+          return { ready: false, status: 'degraded', message: `golden sample failed: ${(error as Error).message}`, details };
+        }
+      }
+      if (lastReloadError !== undefined) {
+        return { ready: true, status: 'degraded', message: `last reload failed: ${(lastReloadError as Error).message}`, details };
+      }
+      return { ready: true, status: 'ready', details };
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await reloading;
+      await queued.close?.();
+      const current = slot as Slot;
+      current.retired = true;
+      if (current.active === 0) await current.backend.close();
+    },
+  };
+  return model;
+}

@@ -1,0 +1,435 @@
+import { BallastError, type TensorType, type TensorValue } from '@ballast/core';
+
+/*
+ * Input conversion and validation. Every value a caller passes is checked against the model's
+ * inputMetadata here, on the calling thread, before it reaches a batch: a bad row fails alone
+ * with INVALID_INPUT naming the input, what was expected and what was received, instead of
+ * failing the whole batch later with onnxruntime's message.
+ */
+
+/** A numeric typed array. */
+export type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** A nested array of scalars (any depth). */
+export interface NestedArray<T> extends ReadonlyArray<T | NestedArray<T>> {}
+
+/**
+ * One input value, per example (without the batch dimension) unless the model's first dimension
+ * is fixed: a scalar, a nested array, a typed array (flat, row-major), or `{ data, dims }`.
+ * int64/uint64 take `bigint`s, a `BigInt64Array`/`BigUint64Array` or plain safe integers; bool
+ * takes booleans; string takes strings; float16 takes numbers (converted) or a `Uint16Array` of
+ * half-precision bits.
+ */
+export type InputValue =
+  | number
+  | bigint
+  | boolean
+  | string
+  | TypedArray
+  | NestedArray<number | bigint | boolean | string>
+  | { readonly data: TypedArray | readonly (number | bigint | boolean | string)[]; readonly dims: readonly number[] };
+
+/** Inputs of one call, keyed by input name. */
+export type OnnxInputs = Record<string, InputValue>;
+
+/** Outputs of one call, keyed by output name; the batch dimension is removed for batched models. */
+export type OnnxOutputs = Record<string, TensorValue>;
+
+/** A model input or output as the runtime describes it. Symbolic dimensions are strings. */
+export interface TensorSpec {
+  /** Name. */
+  readonly name: string;
+  /** Element type. */
+  readonly type: TensorType;
+  /** Dimensions: numbers when fixed, names (or -1) when symbolic. */
+  readonly dims: readonly (number | string)[];
+}
+
+/** A tensor ready for the runtime: data is always owned by Ballast (safe to transfer). */
+export interface Feed {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly dims: number[];
+  readonly data: TypedArray | string[];
+}
+
+/** One call's validated inputs, and the key of the batch group they may share. */
+export interface PreparedInputs {
+  readonly feeds: Feed[];
+  readonly groupKey: string;
+}
+
+const ARRAY_TYPES = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
+  float16: Uint16Array,
+} as const;
+
+const INTEGER_RANGES: Partial<Record<TensorType, readonly [number, number]>> = {
+  int8: [-128, 127],
+  int16: [-32768, 32767],
+  int32: [-2147483648, 2147483647],
+  uint8: [0, 255],
+  uint16: [0, 65535],
+  uint32: [0, 4294967295],
+};
+
+/** Whether a dimension is symbolic (named or unknown). */
+export function isSymbolic(dim: number | string): boolean {
+  return typeof dim !== 'number' || dim < 0;
+}
+
+function formatDims(dims: readonly (number | string)[]): string {
+  return `[${dims.join(', ')}]`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `array(${value.length})`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as TypedArray).length})`;
+  if (typeof value === 'object') return 'object';
+  if (typeof value === 'string') return `string "${value.length > 20 ? `${value.slice(0, 20)}…` : value}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function invalid(spec: TensorSpec, expectedDims: readonly (number | string)[], received: string, problem?: string): BallastError {
+  const expected = `${spec.type} ${formatDims(expectedDims)}`;
+  return new BallastError(
+    'INVALID_INPUT',
+    `input "${spec.name}": expected ${expected}, received ${received}${problem ? ` (${problem})` : ''}`,
+    {
+      details: { input: spec.name, expected: { type: spec.type, dims: [...expectedDims] }, received, ...(problem ? { problem } : {}) },
+    },
+  );
+}
+
+/** Infers the shape of a nested array; throws a string on ragged or non-array leaves mixed with arrays. */
+function nestedShape(value: readonly unknown[], depthLimit: number): number[] {
+  const dims: number[] = [];
+  let level: unknown = value;
+  while (Array.isArray(level)) {
+    if (dims.length > depthLimit) throw 'nested deeper than the model input';
+    dims.push(level.length);
+    level = level[0];
+  }
+  return dims;
+}
+
+function flattenInto(value: readonly unknown[], dims: readonly number[], depth: number, out: unknown[]): void {
+  const expected = dims[depth] as number;
+  if (value.length !== expected) throw `ragged array: a dimension ${depth} of length ${value.length} where ${expected} was expected`;
+  if (depth === dims.length - 1) {
+    for (const item of value) {
+      if (Array.isArray(item)) throw 'ragged array: an array where a scalar was expected';
+      out.push(item);
+    }
+    return;
+  }
+  for (const item of value) {
+    if (!Array.isArray(item)) throw 'ragged array: a scalar where an array was expected';
+    flattenInto(item, dims, depth + 1, out);
+  }
+}
+
+// float32 → IEEE half bits (round to nearest even). Node 20 has no Float16Array, and ORT takes
+// float16 data as raw Uint16Array bits.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+export function toHalf(value: number): number {
+  f32[0] = value;
+  const x = u32[0] as number;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  let e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    let half = mantissa >> shift;
+    const remainder = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (remainder > halfway || (remainder === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >> 13);
+  const remainder = mantissa & 0x1fff;
+  if (remainder > 0x1000 || (remainder === 0x1000 && half & 1)) half++;
+  if (half >> 10 >= 0x1f) e = 0x1f;
+  return sign | (e === 0x1f ? 0x7c00 : half);
+}
+
+/** IEEE half bits → number. */
+export function fromHalf(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (mantissa / 1024);
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+}
+
+/** Converts flat scalars to the runtime's array for `type`; throws a string describing the first bad element. */
+function convertScalars(type: TensorType, values: ArrayLike<unknown>): TypedArray | string[] {
+  const n = values.length;
+  if (type === 'string') {
+    const out = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') throw `element ${i} is ${describe(v)}, not a string`;
+      out[i] = v;
+    }
+    return out;
+  }
+  if (type === 'bool') {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v !== 'boolean') throw `element ${i} is ${describe(v)}, not a boolean`;
+      out[i] = v ? 1 : 0;
+    }
+    return out;
+  }
+  if (type === 'int64' || type === 'uint64') {
+    const out = type === 'int64' ? new BigInt64Array(n) : new BigUint64Array(n);
+    const [min, max] = type === 'int64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      let b: bigint;
+      if (typeof v === 'bigint') b = v;
+      else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+      else throw `element ${i} is ${describe(v)}, not a bigint or safe integer`;
+      if (b < min || b > max) throw `element ${i} (${b}) is out of ${type} range`;
+      out[i] = b;
+    }
+    return out;
+  }
+  const range = INTEGER_RANGES[type];
+  const Constructor = ARRAY_TYPES[type as keyof typeof ARRAY_TYPES];
+  const out = new Constructor(n) as Exclude<TypedArray, BigInt64Array | BigUint64Array>;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw `element ${i} is ${describe(v)}, not a finite number`;
+    if (range !== undefined && (!Number.isInteger(v) || v < range[0] || v > range[1])) throw `element ${i} (${v}) is not a ${type} integer`;
+    out[i] = type === 'float16' ? toHalf(v) : v;
+  }
+  return out;
+}
+
+/** Copies a typed array given for `type`, accepting the matching kind (bigint or number) only. */
+function convertTyped(type: TensorType, value: TypedArray): TypedArray | string[] {
+  if (type === 'float16' && value instanceof Uint16Array) return value.slice();
+  const expected = type === 'string' ? undefined : ARRAY_TYPES[type];
+  if (expected !== undefined && value instanceof expected && type !== 'bool') {
+    if (type === 'float32' || type === 'float64') {
+      for (let i = 0; i < value.length; i++) {
+        if (!Number.isFinite(value[i] as number)) throw `element ${i} is ${value[i]}, not a finite number`;
+      }
+    }
+    return value.slice();
+  }
+  if (type === 'bool' && value instanceof Uint8Array) {
+    for (let i = 0; i < value.length; i++) if ((value[i] as number) > 1) throw `element ${i} (${value[i]}) is not 0 or 1`;
+    return value.slice();
+  }
+  return convertScalars(type, value as ArrayLike<unknown>);
+}
+
+/**
+ * Validates one input value against its spec. `batched`: the value is one example (the batch
+ * dimension is left out); otherwise it is the whole tensor.
+ */
+export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean): Feed {
+  const expectedDims = batched ? spec.dims.slice(1) : spec.dims;
+  if (value === undefined) throw invalid(spec, expectedDims, 'nothing', 'the input is missing');
+  let data: TypedArray | string[];
+  let dims: number[];
+  try {
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+      data = convertTyped(spec.type, value as TypedArray);
+      dims = [data.length];
+    } else if (Array.isArray(value)) {
+      dims = nestedShape(value, expectedDims.length);
+      const flat: unknown[] = [];
+      if (dims.length > 0 && (dims[dims.length - 1] as number) > 0) flattenInto(value, dims, 0, flat);
+      else if (dims.includes(0) && dims.length > 0) {
+        // An empty array: shape is what we saw, no data.
+      }
+      data = convertScalars(spec.type, flat);
+    } else if (typeof value === 'object' && value !== null) {
+      const tensor = value as { data?: unknown; dims?: unknown };
+      if (!Array.isArray(tensor.dims) || !tensor.dims.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+        throw 'an object must be { data, dims } with dims a list of non-negative integers';
+      }
+      if (!(Array.isArray(tensor.data) || (ArrayBuffer.isView(tensor.data) && !(tensor.data instanceof DataView)))) {
+        throw '"data" must be an array or a typed array';
+      }
+      dims = [...(tensor.dims as number[])];
+      data = Array.isArray(tensor.data) ? convertScalars(spec.type, tensor.data) : convertTyped(spec.type, tensor.data as TypedArray);
+      let count = 1;
+      for (const d of dims) count *= d;
+      if (count !== data.length) throw `dims ${formatDims(dims)} hold ${count} values but data has ${data.length}`;
+    } else {
+      data = convertScalars(spec.type, [value]);
+      dims = [];
+    }
+  } catch (problem) {
+    if (typeof problem === 'string') throw invalid(spec, expectedDims, describe(value), problem);
+    throw problem;
+  }
+  // A flat value (typed array, flat array) for a higher-rank input whose dims are all fixed is
+  // reshaped; otherwise the rank must match.
+  if (dims.length !== expectedDims.length && dims.length <= 1) {
+    const fixed = expectedDims.every((d) => !isSymbolic(d));
+    let count = 1;
+    for (const d of expectedDims) count *= d as number;
+    if (fixed && data.length === count) dims = expectedDims.map((d) => d as number);
+  }
+  if (dims.length !== expectedDims.length) {
+    throw invalid(
+      spec,
+      expectedDims,
+      `${spec.type === 'string' ? 'strings' : 'values'} of shape ${formatDims(dims)}`,
+      `rank ${dims.length} where ${expectedDims.length} was expected`,
+    );
+  }
+  for (let i = 0; i < dims.length; i++) {
+    const want = expectedDims[i] as number | string;
+    if (!isSymbolic(want) && dims[i] !== want) {
+      throw invalid(spec, expectedDims, `shape ${formatDims(dims)}`, `dimension ${i} is ${dims[i]}, expected ${want}`);
+    }
+  }
+  return { name: spec.name, type: spec.type, dims, data };
+}
+
+/**
+ * Validates a call's inputs. A model with one input also takes the bare value (an array, typed
+ * array or scalar) instead of `{ [name]: value }`.
+ */
+export function prepareInputs(specs: readonly TensorSpec[], input: unknown, batched: boolean): PreparedInputs {
+  let record: Record<string, unknown>;
+  const single = specs.length === 1 ? (specs[0] as TensorSpec) : undefined;
+  if (single && (Array.isArray(input) || ArrayBuffer.isView(input) || (typeof input !== 'object' && input !== undefined))) {
+    record = { [single.name]: input };
+  } else if (typeof input === 'object' && input !== null && !Array.isArray(input) && !ArrayBuffer.isView(input)) {
+    record = input as Record<string, unknown>;
+  } else {
+    const names = specs.map((s) => s.name).join(', ');
+    throw new BallastError('INVALID_INPUT', `expected an object keyed by input name (${names}), received ${describe(input)}`, {
+      details: { expected: specs.map((s) => s.name), received: describe(input) },
+    });
+  }
+  for (const key of Object.keys(record)) {
+    if (!specs.some((s) => s.name === key)) {
+      const names = specs.map((s) => s.name).join(', ');
+      throw new BallastError('INVALID_INPUT', `unknown input "${key}"; the model takes ${names}`, {
+        details: { input: key, expected: specs.map((s) => s.name) },
+      });
+    }
+  }
+  const feeds: Feed[] = [];
+  let groupKey = '';
+  for (const spec of specs) {
+    const feed = prepareValue(spec, Object.hasOwn(record, spec.name) ? record[spec.name] : undefined, batched);
+    feeds.push(feed);
+    // Only symbolic trailing dims can differ between calls; fixed ones are equal by validation.
+    if (feed.dims.length > 0) groupKey += `${feed.dims.join('x')};`;
+  }
+  return { feeds, groupKey };
+}
+
+/** Stacks per-example feeds along a new first dimension (all items share a group, so shapes match). */
+export function stackFeeds(items: readonly PreparedInputs[]): Feed[] {
+  const first = items[0] as PreparedInputs;
+  const n = items.length;
+  return first.feeds.map((feed, index) => {
+    const dims = [n, ...feed.dims];
+    if (Array.isArray(feed.data)) {
+      const data: string[] = [];
+      for (const item of items) for (const s of (item.feeds[index] as Feed).data as string[]) data.push(s);
+      return { name: feed.name, type: feed.type, dims, data };
+    }
+    const size = feed.data.length;
+    const Constructor = feed.data.constructor as new (length: number) => TypedArray;
+    const data = new Constructor(size * n);
+    for (let i = 0; i < n; i++) (data as Float32Array).set((items[i] as PreparedInputs).feeds[index]?.data as Float32Array, i * size);
+    return { name: feed.name, type: feed.type, dims, data };
+  });
+}
+
+/** A feed as one example: the same data with a batch dimension of 1 in front. */
+export function singleFeeds(item: PreparedInputs): Feed[] {
+  return item.feeds.map((feed) => ({ ...feed, dims: [1, ...feed.dims] }));
+}
+
+/** Runtime output data → the TensorValue data Ballast returns (float16 decoded to Float32Array). */
+function outputData(type: TensorType, data: Feed['data'] | readonly boolean[]): TensorValue['data'] {
+  if (type === 'float16' && data instanceof Uint16Array) {
+    const out = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = fromHalf(data[i] as number);
+    return out;
+  }
+  if (type === 'bool' && data instanceof Uint8Array) return Array.from(data, (v) => v !== 0);
+  return data as TensorValue['data'];
+}
+
+/** Splits batch outputs into per-example outputs (the batch dimension removed). */
+export function splitOutputs(outputs: readonly Feed[], n: number): OnnxOutputs[] {
+  const results: OnnxOutputs[] = Array.from({ length: n }, () => ({}));
+  for (const output of outputs) {
+    if (output.dims[0] !== n) {
+      // An output without the batch dimension (a constant, a summary): every example gets all of it.
+      const whole: TensorValue = { type: output.type, dims: output.dims, data: outputData(output.type, output.data) };
+      for (const result of results) result[output.name] = whole;
+      continue;
+    }
+    const dims = output.dims.slice(1);
+    const size = n === 0 ? 0 : output.data.length / n;
+    for (let i = 0; i < n; i++) {
+      const part = output.data.slice(i * size, (i + 1) * size) as Feed['data'];
+      (results[i] as OnnxOutputs)[output.name] = { type: output.type, dims, data: outputData(output.type, part) };
+    }
+  }
+  return results;
+}
+
+/** Whole-tensor outputs (models whose first dimension is fixed). */
+export function wholeOutputs(outputs: readonly Feed[]): OnnxOutputs {
+  const result: OnnxOutputs = {};
+  for (const output of outputs) result[output.name] = { type: output.type, dims: output.dims, data: outputData(output.type, output.data) };
+  return result;
+}
+
+/** Specs from onnxruntime's metadata; non-tensor values are refused (sequences and maps are not supported). */
+export function specsFrom(
+  metadata: readonly { name: string; isTensor: boolean; type?: string; shape?: readonly (number | string)[] }[],
+  kind: 'input' | 'output',
+): TensorSpec[] {
+  return metadata.map((m) => {
+    if (!m.isTensor || m.type === undefined || !(m.type in ARRAY_TYPES || m.type === 'string')) {
+      throw new BallastError('CONFIG', `${kind} "${m.name}" is not a supported tensor (type ${m.type ?? 'non-tensor'})`);
+    }
+    return { name: m.name, type: m.type as TensorType, dims: [...(m.shape ?? [])] };
+  });
+}
