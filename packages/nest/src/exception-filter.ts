@@ -1,0 +1,118 @@
+import { BallastError, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { currentRequestContext } from './context.js';
+
+/** The JSON body of every error answer: `{ error: { code, message, details } }`. */
+export interface BallastErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+// What a Nest HttpException (thrown by Nest itself or by user code) means in Ballast codes.
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {
+  400: 'INVALID_INPUT',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  408: 'TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  422: 'INVALID_INPUT',
+  429: 'RATE_LIMITED',
+  499: 'CANCELLED',
+  502: 'UPSTREAM',
+  503: 'MODEL_UNAVAILABLE',
+  504: 'TIMEOUT',
+};
+
+interface ResponseLike {
+  headersSent: boolean;
+  status(code: number): ResponseLike;
+  setHeader(name: string, value: string): void;
+  json(body: unknown): void;
+  end(): void;
+}
+
+/**
+ * Turns whatever a route throws into one HTTP answer. A `BallastError` answers with the status of
+ * its code (core `httpStatusFor`) and `{ error: { code, message, details } }`; 429 and 503 carry
+ * `Retry-After` (seconds, from `retryAfterMs`, at least 1). Malformed JSON bodies answer 400
+ * `INVALID_INPUT` and oversized ones 413; Nest's `HttpException`s keep their status with the
+ * matching code; anything else is a 500 `INTERNAL` whose message does not leak internals (it is
+ * logged instead).
+ *
+ * @example
+ * const app = await NestFactory.create(AppModule);
+ * app.useGlobalFilters(new BallastExceptionFilter());
+ */
+@Catch()
+export class BallastExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Ballast');
+
+  /** Maps `exception` to a Ballast error and writes the answer. */
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const response = host.switchToHttp().getResponse<ResponseLike>();
+    const error = this.toError(exception);
+    const status = httpStatusFor(error.code);
+    if (response.headersSent) {
+      // The answer is under way (a stream failed mid-body): all that is left is to end it.
+      response.end();
+      return;
+    }
+    if (status === 429 || status === 503) {
+      response.setHeader('Retry-After', String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000))));
+    }
+    const requestId = currentRequestContext()?.requestId;
+    if (requestId !== undefined) response.setHeader('X-Request-Id', requestId);
+    const body: BallastErrorBody = {
+      error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) },
+    };
+    response.status(status).json(body);
+  }
+
+  /** The Ballast error an exception stands for. */
+  toError(exception: unknown): BallastError {
+    if (isBallastError(exception)) return exception;
+    if (exception instanceof HttpException) return fromHttpException(exception);
+    const parser = fromBodyParser(exception);
+    if (parser !== undefined) return parser;
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    return new BallastError('INTERNAL', 'internal error', { cause: exception });
+  }
+}
+
+function fromHttpException(exception: HttpException): BallastError {
+  const status = exception.getStatus();
+  const code = CODE_FOR_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_INPUT');
+  // A parse failure wrapped by Nest keeps the body-parser's meaning.
+  const inner = fromBodyParser(exception.cause);
+  if (inner !== undefined) return inner;
+  const answer = exception.getResponse();
+  const message =
+    typeof answer === 'object' && answer !== null && typeof (answer as { message?: unknown }).message === 'string'
+      ? (answer as { message: string }).message
+      : exception.message;
+  return new BallastError(code, message, { cause: exception });
+}
+
+// body-parser (used by Express and Nest) marks its errors with `type` and `status`.
+function fromBodyParser(exception: unknown): BallastError | undefined {
+  if (typeof exception !== 'object' || exception === null) return undefined;
+  const type = (exception as { type?: unknown }).type;
+  if (type === 'entity.parse.failed') {
+    return new BallastError('INVALID_INPUT', 'the request body is not valid JSON', {
+      cause: exception,
+      details: { reason: 'malformed-json' },
+    });
+  }
+  if (type === 'entity.too.large') {
+    const limit = (exception as { limit?: unknown }).limit;
+    return new BallastError('PAYLOAD_TOO_LARGE', 'the request body is too large', {
+      cause: exception,
+      ...(typeof limit === 'number' ? { details: { limitBytes: limit } } : {}),
+    });
+  }
+  if ((typeof type === 'string' && type.startsWith('encoding.')) || type === 'charset.unsupported' || type === 'request.aborted') {
+    return new BallastError('INVALID_INPUT', 'the request body could not be read', { cause: exception, details: { reason: type } });
+  }
+  return undefined;
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { type InferOptions, now, type Principal } from '@ballast/core';
+import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { type BallastRequestContext, runWithContext } from './context.js';
+import type { ResolvedOptions } from './options.js';
+import { BALLAST_OPTIONS } from './tokens.js';
+
+/** The request fields the interceptor reads and writes (Express 5 under Nest's platform-express). */
+export interface BallastHttpRequest {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+  route?: { path?: unknown };
+  /** Set by `BallastAuthGuard`. */
+  ballastPrincipal?: Principal;
+  /** Set by `BallastContextInterceptor`. */
+  ballastContext?: BallastRequestContext;
+}
+
+interface HttpResponse {
+  setHeader(name: string, value: string): void;
+  writableFinished: boolean;
+  once(event: 'close', listener: () => void): void;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Opens the Ballast context of a request: a request id (the caller's, when well-formed, else a
+ * UUID, echoed in the response header), the principal `BallastAuthGuard` authenticated, the route,
+ * a deadline from the module's `timeoutMs`, and a signal that aborts when the client goes away.
+ * Models injected with `@InjectModel` (or looked up in `BallastModels`) receive all of it in their
+ * `InferOptions`: `principal`, `deadline`, `signal` and the attributes `ballast.request.id`,
+ * `http.route` and `http.request.method`.
+ *
+ * @example
+ * @Controller('score')
+ * @UseGuards(BallastAuthGuard)
+ * @UseInterceptors(BallastContextInterceptor)
+ * class ScoreController {}
+ */
+@Injectable()
+export class BallastContextInterceptor implements NestInterceptor {
+  /** @param options the module options (`timeoutMs`, `requestIdHeader`). */
+  constructor(@Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions) {}
+
+  /** Runs the rest of the request inside its Ballast context. */
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const http = context.switchToHttp();
+    const request = http.getRequest<BallastHttpRequest>();
+    const response = http.getResponse<HttpResponse>();
+    const requestContext = this.contextOf(request, response, context);
+    request.ballastContext = requestContext;
+    response.setHeader('X-Request-Id', requestContext.requestId);
+    // next.handle() binds the handler to the async scope it is called in, so the handler (and
+    // every await inside it) sees this request's context.
+    return runWithContext(requestContext, () => next.handle());
+  }
+
+  private contextOf(request: BallastHttpRequest, response: HttpResponse, context: ExecutionContext): BallastRequestContext {
+    const given = request.headers[this.options.requestIdHeader];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const path = request.route?.path;
+    const route = `${request.method} ${typeof path === 'string' ? path : `${context.getClass().name}.${context.getHandler().name}`}`;
+    // One controller per request (not per call): the client hanging up cancels the model calls.
+    const controller = new AbortController();
+    response.once('close', () => {
+      if (!response.writableFinished) controller.abort();
+    });
+    const principal = request.ballastPrincipal;
+    const options: InferOptions = {
+      signal: controller.signal,
+      attributes: { 'ballast.request.id': requestId, 'http.route': route, 'http.request.method': request.method },
+      ...(principal === undefined ? {} : { principal }),
+      ...(this.options.timeoutMs === undefined ? {} : { deadline: now() + this.options.timeoutMs }),
+    };
+    return { requestId, principal, route, options };
+  }
+}

@@ -1,0 +1,145 @@
+import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { BallastAuthGuard, BallastPublic } from './auth-guard.js';
+import { BallastExceptionFilter } from './exception-filter.js';
+import { BallastContextInterceptor } from './interceptor.js';
+import { BallastModels } from './models.js';
+import type { ResolvedOptions } from './options.js';
+import { BALLAST_OPTIONS } from './tokens.js';
+import { decodeV2Request, encodeV2Response } from './v2-codec.js';
+
+interface StatusResponse {
+  status(code: number): unknown;
+}
+
+/** Model metadata as the v2 protocol answers it. */
+export interface V2ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  outputs: { name: string; datatype: string; shape: number[] }[];
+}
+
+/**
+ * The Open Inference Protocol v2 routes (the REST protocol of KServe and Triton) over the models
+ * of `BallastModule`, mounted with `forRoot({ v2: true })`:
+ * `GET /v2/health/live`, `GET /v2/health/ready` (public), `GET /v2/models/:name[/versions/:version]`,
+ * `GET .../ready` and `POST .../infer`. Model routes are authorized as `read` and `infer` on
+ * `:name` by `BallastAuthGuard` when a guard is configured.
+ */
+@Controller('v2')
+@UseGuards(BallastAuthGuard)
+@UseInterceptors(BallastContextInterceptor)
+@UseFilters(BallastExceptionFilter)
+export class BallastV2Controller {
+  /**
+   * @param models the registered models.
+   * @param options the module options (`maxBatchSize`).
+   */
+  constructor(
+    @Inject(BallastModels) private readonly models: BallastModels,
+    @Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions,
+  ) {}
+
+  /** Liveness: the process answers. */
+  @Get('health/live')
+  @BallastPublic()
+  live(): { live: boolean } {
+    return { live: true };
+  }
+
+  /** Readiness: 200 when every model is ready, else 503 (load balancers stop sending traffic). */
+  @Get('health/ready')
+  @BallastPublic()
+  async ready(@Res({ passthrough: true }) response: StatusResponse): Promise<{ ready: boolean }> {
+    const ready = await this.models.ready();
+    if (!ready) response.status(503);
+    return { ready };
+  }
+
+  /** Metadata of a model. */
+  @Get('models/:name')
+  metadata(@Param('name') name: string): V2ModelMetadata {
+    return this.describe(name, undefined);
+  }
+
+  /** Metadata of one version of a model. */
+  @Get('models/:name/versions/:version')
+  versionMetadata(@Param('name') name: string, @Param('version') version: string): V2ModelMetadata {
+    return this.describe(name, version);
+  }
+
+  /** Readiness of a model: 200 when ready, 503 when not. */
+  @Get('models/:name/ready')
+  modelReady(@Param('name') name: string, @Res({ passthrough: true }) response: StatusResponse): Promise<{ name: string; ready: boolean }> {
+    return this.modelReadiness(name, undefined, response);
+  }
+
+  /** Readiness of one version of a model. */
+  @Get('models/:name/versions/:version/ready')
+  versionReady(
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Res({ passthrough: true }) response: StatusResponse,
+  ): Promise<{ name: string; ready: boolean }> {
+    return this.modelReadiness(name, version, response);
+  }
+
+  /** Runs an inference; the request `id` is echoed. */
+  @Post('models/:name/infer')
+  @HttpCode(200)
+  infer(@Param('name') name: string, @Body() body: unknown): Promise<V2InferResponse> {
+    return this.run(name, undefined, body);
+  }
+
+  /** Runs an inference on one version of a model. */
+  @Post('models/:name/versions/:version/infer')
+  @HttpCode(200)
+  inferVersion(@Param('name') name: string, @Param('version') version: string, @Body() body: unknown): Promise<V2InferResponse> {
+    return this.run(name, version, body);
+  }
+
+  private async modelReadiness(
+    name: string,
+    version: string | undefined,
+    response: StatusResponse,
+  ): Promise<{ name: string; ready: boolean }> {
+    const report = await this.models.health(name, version);
+    if (!report.ready) response.status(503);
+    return { name, ready: report.ready };
+  }
+
+  private describe(name: string, version: string | undefined): V2ModelMetadata {
+    this.models.get(name, version);
+    const signature = this.models.signature(name, version);
+    return {
+      name,
+      versions: this.models.versions(name).filter((v): v is string => v !== undefined),
+      platform: 'ballast',
+      inputs: signature.inputs,
+      outputs: signature.outputs,
+    };
+  }
+
+  private async run(name: string, version: string | undefined, body: unknown): Promise<V2InferResponse> {
+    const model: Model = this.models.get(name, version);
+    const guard = this.options.guard;
+    // The guard's input policy (schema, ranges, text limits) applies to the JSON the caller sent.
+    const checked = guard === undefined ? body : await guard.checkInput(name, body);
+    const request = decodeV2Request(checked, this.options.maxBatchSize);
+    const outputs =
+      request.rows.length === 0
+        ? []
+        : model.inferBatch
+          ? await model.inferBatch(request.rows)
+          : await Promise.all(request.rows.map((row) => model.infer(row)));
+    if (outputs.length !== request.rows.length) {
+      throw new BallastError('INTERNAL', `model "${name}" returned ${outputs.length} outputs for ${request.rows.length} rows`, {
+        details: { model: name },
+      });
+    }
+    const response = encodeV2Response(model, request.id, outputs, request.outputs);
+    return guard === undefined ? response : guard.filterOutput(name, response);
+  }
+}
