@@ -1,2 +1,41 @@
 /** @packageDocumentation Drift detection: scipy-exact statistical tests, reference profiles, streaming monitors, online detectors and reports */
-export {};
+
+export type { AdwinOptions } from './adwin.js';
+export { ADWIN } from './adwin.js';
+export type { BinnedShares, Binning } from './binning.js';
+export {
+  binCategorical,
+  binNumeric,
+  categoryCounts,
+  doaneEdges,
+  histogram,
+  quantileEdges,
+  shares,
+  sturgesEdges,
+} from './binning.js';
+export type { ChiSquareResult, Counts } from './chi-square.js';
+export { chiSquareContingency, chiSquareGoodnessOfFit } from './chi-square.js';
+export type { CramerVonMisesOptions } from './cramer-von-mises.js';
+export { cramerVonMises } from './cramer-von-mises.js';
+export type { DriftDetector } from './detector.js';
+export type {
+  BinnedDistanceOptions,
+  BinnedDistanceResult,
+  BinnedMetric,
+  JensenShannonOptions,
+  WassersteinOptions,
+} from './distances.js';
+export {
+  binnedDistance,
+  fillEmptyBins,
+  hellinger,
+  jensenShannon,
+  klDivergence,
+  psi,
+  wassersteinDistance,
+} from './distances.js';
+export type { NumericSample } from './input.js';
+export type { KsTestOptions, KsTestResult, TestResult } from './ks.js';
+export { ksTest } from './ks.js';
+export type { PageHinkleyOptions } from './page-hinkley.js';
+export { PageHinkley } from './page-hinkley.js';
