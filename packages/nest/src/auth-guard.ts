@@ -8,6 +8,12 @@ import { BALLAST_OPTIONS } from './tokens.js';
 
 const AUTHORIZE = 'ballast:authorize';
 const PUBLIC = 'ballast:public';
+const OPEN_WITHOUT_GUARD = 'ballast:open-without-guard';
+
+/** @internal Routes marked so are open when the module has no guard (the v2 routes); others fail closed. */
+export function OpenWithoutGuard(): ClassDecorator {
+  return SetMetadata(OPEN_WITHOUT_GUARD, true);
+}
 
 /** What a route asks `BallastAuthGuard` to check. */
 export interface BallastAuthorizeOptions {
@@ -77,6 +83,7 @@ export class BallastAuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets) === true) return true;
     const guard = this.options.guard;
     if (guard === undefined) {
+      if (this.reflector.getAllAndOverride<boolean>(OPEN_WITHOUT_GUARD, targets) === true) return true;
       throw new BallastError('UNAUTHENTICATED', 'authentication is not configured for this route', {
         details: { reason: 'no-guard' },
       });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type InferOptions, now, type Principal } from '@ballast/core';
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
-import type { Observable } from 'rxjs';
+import { type Observable, tap } from 'rxjs';
 import { type BallastRequestContext, runWithContext } from './context.js';
+import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
@@ -18,6 +19,7 @@ export interface BallastHttpRequest {
 }
 
 interface HttpResponse {
+  headersSent: boolean;
   setHeader(name: string, value: string): void;
   writableFinished: boolean;
   once(event: 'close', listener: () => void): void;
@@ -41,8 +43,14 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  */
 @Injectable()
 export class BallastContextInterceptor implements NestInterceptor {
-  /** @param options the module options (`timeoutMs`, `requestIdHeader`). */
-  constructor(@Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions) {}
+  /**
+   * @param options the module options (`timeoutMs`, `requestIdHeader`).
+   * @param models the registered models (for the shutdown state).
+   */
+  constructor(
+    @Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions,
+    @Inject(BallastModels) private readonly models: BallastModels,
+  ) {}
 
   /** Runs the rest of the request inside its Ballast context. */
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -55,7 +63,12 @@ export class BallastContextInterceptor implements NestInterceptor {
     response.setHeader('X-Request-Id', requestContext.requestId);
     // next.handle() binds the handler to the async scope it is called in, so the handler (and
     // every await inside it) sees this request's context.
-    return runWithContext(requestContext, () => next.handle());
+    const handled = runWithContext(requestContext, () => next.handle());
+    // During shutdown, answers close their connection so keep-alive clients do not hold the drain.
+    const closeIfDraining = (): void => {
+      if (this.models.isDraining && !response.headersSent) response.setHeader('Connection', 'close');
+    };
+    return handled.pipe(tap({ next: closeIfDraining, error: closeIfDraining }));
   }
 
   private contextOf(request: BallastHttpRequest, response: HttpResponse, context: ExecutionContext): BallastRequestContext {

@@ -1,13 +1,4 @@
-import {
-  BallastError,
-  fromV2Datatype,
-  type HealthReport,
-  type InferOptions,
-  type Model,
-  type TensorType,
-  toV2Datatype,
-  withDeadline,
-} from '@ballast/core';
+import { BallastError, type HealthReport, type InferOptions, type Model, type TensorType, toV2Datatype, withDeadline } from '@ballast/core';
 import { withRequestOptions } from './context.js';
 
 /** A tensor in v2 model metadata. */
@@ -24,8 +15,8 @@ function describeTensors(list: unknown): V2TensorMetadata[] {
     if (typeof item !== 'object' || item === null) continue;
     const { name, type, datatype, dims, shape } = item as Record<string, unknown>;
     if (typeof name !== 'string') continue;
-    const elementType = typeof type === 'string' ? fromV2Datatype(toV2Datatype(type as TensorType) ?? '') : undefined;
-    const v2 = typeof datatype === 'string' ? datatype : elementType === undefined ? 'UNKNOWN' : toV2Datatype(elementType);
+    const fromType = typeof type === 'string' ? (toV2Datatype(type as TensorType) as string | undefined) : undefined;
+    const v2 = typeof datatype === 'string' ? datatype : (fromType ?? 'UNKNOWN');
     const dimensions = Array.isArray(dims) ? dims : Array.isArray(shape) ? shape : [];
     described.push({ name, datatype: v2, shape: dimensions.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) });
   }
@@ -48,6 +39,7 @@ export class BallastModels {
   private inFlight = 0;
   private drained: (() => void) | undefined;
   private closed = false;
+  private draining = false;
 
   /** @param models the models to serve; names (with versions) must be unique. */
   constructor(models: readonly Model[]) {
@@ -137,6 +129,19 @@ export class BallastModels {
     }
     const reports = await Promise.all(checks);
     return reports.every((report) => report.ready);
+  }
+
+  /**
+   * True once shutdown began: the HTTP server stops taking connections, and answers still being
+   * written ask keep-alive clients to reconnect elsewhere (`Connection: close`).
+   */
+  get isDraining(): boolean {
+    return this.draining || this.closed;
+  }
+
+  /** Marks the start of shutdown (see {@link isDraining}); calls are still served. */
+  beginDrain(): void {
+    this.draining = true;
   }
 
   /**

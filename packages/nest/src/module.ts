@@ -1,5 +1,6 @@
 import type { Model } from '@ballast/core';
 import {
+  type BeforeApplicationShutdown,
   type DynamicModule,
   Inject,
   Injectable,
@@ -42,13 +43,17 @@ export interface BallastModuleAsyncOptions {
 
 /** Closes the models when the application shuts down (after the HTTP server stopped taking requests). */
 @Injectable()
-class BallastShutdown implements OnApplicationShutdown {
+class BallastShutdown implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Ballast');
 
   constructor(
     @Inject(BallastModels) private readonly models: BallastModels,
     @Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
+
+  beforeApplicationShutdown(): void {
+    this.models.beginDrain();
+  }
 
   async onApplicationShutdown(): Promise<void> {
     const errors = await this.models.close(this.options.drainTimeoutMs);

@@ -1,6 +1,6 @@
 import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
-import { BallastAuthGuard, BallastPublic } from './auth-guard.js';
+import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModels } from './models.js';
@@ -26,9 +26,10 @@ export interface V2ModelMetadata {
  * of `BallastModule`, mounted with `forRoot({ v2: true })`:
  * `GET /v2/health/live`, `GET /v2/health/ready` (public), `GET /v2/models/:name[/versions/:version]`,
  * `GET .../ready` and `POST .../infer`. Model routes are authorized as `read` and `infer` on
- * `:name` by `BallastAuthGuard` when a guard is configured.
+ * `:name` by `BallastAuthGuard` when the module has a guard, and open when it has none.
  */
 @Controller('v2')
+@OpenWithoutGuard()
 @UseGuards(BallastAuthGuard)
 @UseInterceptors(BallastContextInterceptor)
 @UseFilters(BallastExceptionFilter)
