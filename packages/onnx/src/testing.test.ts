@@ -12,7 +12,9 @@ describe('@ballast/onnx/testing', () => {
       const result = await session.run({ input: new ort.Tensor('float32', new Float32Array(row), [1, 5]) });
       const reference = mlpForward(layers, row, activation === 'tanh');
       const data = result.output?.data as Float32Array;
-      reference.forEach((value, j) => expect(data[j] as number).toBeCloseTo(value, 5));
+      reference.forEach((value, j) => {
+        expect(data[j] as number).toBeCloseTo(value, 5);
+      });
       await session.release();
     }
   });
@@ -38,7 +40,10 @@ describe('@ballast/onnx/testing', () => {
     const both = await session.run({ x: new ort.Tensor('float32', Float32Array.from([...a, ...b]), [2, 8]) });
     const alone = await session.run({ x: new ort.Tensor('float32', b, [1, 8]) });
     const y = both.y?.data as Float32Array;
-    (alone.y?.data as Float32Array).forEach((v, i) => expect(y[8 + i] as number).toBeCloseTo(v, 5));
+    const single = alone.y?.data as Float32Array;
+    single.forEach((v, i) => {
+      expect(y[8 + i] as number).toBeCloseTo(v, 5);
+    });
     await session.release();
   });
 });
