@@ -4,7 +4,32 @@
  * hedging, fallbacks, result cache and remote HTTP models.
  */
 
+export type { BreakerMiddleware, BreakerOptions, BreakerStats } from './breaker.js';
+export { circuitBreaker } from './breaker.js';
+export type { BulkheadMiddleware, BulkheadOptions, BulkheadStats } from './bulkhead.js';
+export { bulkhead } from './bulkhead.js';
+export type { CacheEntry, CacheOptions, CacheStats, CacheStore, LruCacheStoreOptions, ResultCacheMiddleware } from './cache.js';
+export { bypassCache, estimateBytes, lruCacheStore, resultCache } from './cache.js';
+export { cacheKeyOf, canonicalKey } from './cache-key.js';
+export type { ChaosLatency, ChaosMiddleware, ChaosOptions, ChaosStats } from './chaos.js';
+export { chaos, seededRandom } from './chaos.js';
+export type { Client, ClientOptions, ClientStats } from './client.js';
+export { createClient } from './client.js';
+export type {
+  FallbackMiddleware,
+  FallbackOptions,
+  FallbackSource,
+  FallbackStats,
+  RuleFallback,
+  StaleCacheFallback,
+  StaticFallback,
+} from './fallback.js';
+export { fallback, staleCache } from './fallback.js';
+export type { HedgeMiddleware, HedgeOptions, HedgeStats } from './hedge.js';
+export { hedge } from './hedge.js';
 export type { RateLimitMiddleware, RateLimitOptions } from './rate-limit.js';
 export { rateLimit } from './rate-limit.js';
+export type { RetryBudgetOptions, RetryMiddleware, RetryOptions, RetryStats } from './retry.js';
+export { retry } from './retry.js';
 export type { TakeResult, TokenBucketOptions } from './token-bucket.js';
 export { TokenBucketLimiter } from './token-bucket.js';

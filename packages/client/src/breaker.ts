@@ -1,0 +1,337 @@
+import {
+  annotate,
+  BallastError,
+  type BreakerState,
+  channels,
+  type InferOptions,
+  isBallastError,
+  type Middleware,
+  type Model,
+  now,
+} from '@ballast/core';
+import { LRUCache } from 'lru-cache';
+import { callModel, wrapModel } from './model-wrap.js';
+import { checkFunction, checkNumber } from './options-check.js';
+import { SlidingWindow } from './sliding-window.js';
+
+/** Options of {@link circuitBreaker}. */
+export interface BreakerOptions {
+  /** Open after this many failures in a row. Default 5; `0` turns the rule off. */
+  consecutiveFailures?: number;
+  /** Open when failures / calls in the window reach this ratio (0..1). Default off. */
+  failureRatio?: number;
+  /** Open when calls slower than `slowCallMs` / calls reach this ratio (0..1). Default off. */
+  slowCallRatio?: number;
+  /** A call taking longer than this is slow, ms. Required for `slowCallRatio`. */
+  slowCallMs?: number;
+  /** Sliding window for the ratios, ms. Default 10,000 (in 10 buckets). */
+  windowMs?: number;
+  /** Calls the window must hold before a ratio can open the breaker. Default 20. */
+  minThroughput?: number;
+  /** How long the breaker stays open before admitting trial calls, ms. Default 5,000. */
+  openMs?: number;
+  /** Trial calls admitted while half-open; all must succeed to close. Default 1. */
+  halfOpenTrials?: number;
+  /** Whether an error counts as a failure. Default: every error except caller faults (see docs). */
+  isFailure?: (error: unknown) => boolean;
+  /** Separate breakers per key (for example per upstream host). Default: one breaker. */
+  key?: (input: unknown, options: InferOptions | undefined) => string;
+  /** Most keys tracked (LRU). Default 1,000. */
+  maxKeys?: number;
+}
+
+/** Counters and state of one breaker key. */
+export interface BreakerStats {
+  state: BreakerState;
+  /** Failures in a row now. */
+  consecutiveFailures: number;
+  /** Times it opened. */
+  opened: number;
+  /** Calls rejected with CIRCUIT_OPEN. */
+  rejected: number;
+}
+
+/** A {@link circuitBreaker} middleware with manual control. */
+export interface BreakerMiddleware extends Middleware {
+  /** The state of a key's breaker (default key `''`). */
+  state(key?: string): BreakerState;
+  /** Counters of every key. */
+  stats(): Record<string, BreakerStats>;
+  /** Forces a breaker open until {@link BreakerMiddleware.reset} (default key `''`). */
+  isolate(key?: string): void;
+  /** Closes a breaker and clears its counts; every breaker when no key is given. */
+  reset(key?: string): void;
+}
+
+// Caller faults say nothing about the upstream's health.
+const NOT_FAILURES = new Set([
+  'INVALID_INPUT',
+  'CANCELLED',
+  'CIRCUIT_OPEN',
+  'NOT_FOUND',
+  'PAYLOAD_TOO_LARGE',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'CONFIG',
+]);
+
+function defaultIsFailure(error: unknown): boolean {
+  return !(isBallastError(error) && NOT_FAILURES.has(error.code));
+}
+
+const CALLS = 0;
+const FAILURES = 1;
+const SLOW = 2;
+
+interface Settings {
+  consecutive: number;
+  failureRatio: number;
+  slowCallRatio: number;
+  slowCallMs: number;
+  windowMs: number;
+  minThroughput: number;
+  openMs: number;
+  trials: number;
+  isFailure: (error: unknown) => boolean;
+}
+
+/*
+ * Why not cockatiel's circuitBreaker(): it has no slow-call rule, admits one half-open trial only,
+ * and has no per-key breakers. State moves lazily on calls (open -> half-open when a call arrives
+ * after openMs), so a breaker costs no timer. A generation number makes calls admitted under an
+ * earlier state unable to move the current one.
+ */
+class Circuit {
+  state: BreakerState = 'closed';
+  consecutiveFailures = 0;
+  opened = 0;
+  rejected = 0;
+  /** The model name last seen, for events raised by hand. */
+  model = '';
+  private openUntil = 0;
+  private generation = 0;
+  private trialsStarted = 0;
+  private trialsSucceeded = 0;
+  private trialsStartedAt = 0;
+  private readonly window: SlidingWindow;
+
+  constructor(
+    private readonly settings: Settings,
+    readonly key: string,
+  ) {
+    this.window = new SlidingWindow(settings.windowMs, 10, 3);
+  }
+
+  /** Returns the generation the call runs under, or -1 when rejected. Negative numbers mark trials. */
+  admit(at: number, model: string): number {
+    this.model = model;
+    if (this.state === 'closed') return this.generation;
+    if (this.state === 'open' && at >= this.openUntil) this.move('half-open', 'timer', model);
+    if (this.state === 'half-open') {
+      // A trial that never settled (a hung upstream ignoring its signal) must not wedge the breaker.
+      if (this.trialsStarted >= this.settings.trials && at - this.trialsStartedAt >= this.settings.openMs) {
+        this.open('half-open-failure', model, at);
+        return -1;
+      }
+      if (this.trialsStarted < this.settings.trials) {
+        if (this.trialsStarted === 0) this.trialsStartedAt = at;
+        this.trialsStarted++;
+        return -(this.generation + 2);
+      }
+    }
+    return -1;
+  }
+
+  retryAfterMs(at: number): number | undefined {
+    if (this.state === 'open') return Math.max(1, Math.ceil(this.openUntil - at));
+    if (this.state === 'half-open') return Math.max(1, Math.ceil(this.trialsStartedAt + this.settings.openMs - at));
+    return undefined;
+  }
+
+  record(ticket: number, failed: boolean, durationMs: number, at: number, model: string): void {
+    const trial = ticket < 0;
+    const generation = trial ? -ticket - 2 : ticket;
+    if (generation !== this.generation) return;
+    const s = this.settings;
+    if (trial) {
+      if (this.state !== 'half-open') return;
+      if (failed) this.open('half-open-failure', model, at);
+      else if (++this.trialsSucceeded >= s.trials) this.move('closed', 'trial-succeeded', model);
+      return;
+    }
+    if (this.state !== 'closed') return;
+    const window = this.window;
+    window.add(CALLS, at);
+    const slow = durationMs >= s.slowCallMs;
+    if (slow) window.add(SLOW, at);
+    if (failed) {
+      window.add(FAILURES, at);
+      if (++this.consecutiveFailures >= s.consecutive) {
+        this.open('consecutive-failures', model, at);
+        return;
+      }
+    } else {
+      this.consecutiveFailures = 0;
+    }
+    if (!failed && !slow) return;
+    if (s.failureRatio > 1 && s.slowCallRatio > 1) return;
+    const calls = window.sum(CALLS, at);
+    if (calls < s.minThroughput) return;
+    if (failed && window.sum(FAILURES, at) >= s.failureRatio * calls) this.open('failure-ratio', model, at);
+    else if (slow && window.sum(SLOW, at) >= s.slowCallRatio * calls) this.open('slow-call-ratio', model, at);
+  }
+
+  open(reason: string, model: string, at: number): void {
+    this.openUntil = at + this.settings.openMs;
+    this.opened++;
+    this.move('open', reason, model);
+  }
+
+  move(to: BreakerState, reason: string, model: string): void {
+    const from = this.state;
+    this.state = to;
+    this.generation++;
+    this.trialsStarted = 0;
+    this.trialsSucceeded = 0;
+    if (to === 'closed') {
+      this.consecutiveFailures = 0;
+      this.window.clear();
+    }
+    if (from !== to && channels.breaker.hasSubscribers) {
+      channels.breaker.publish({ model, ...(this.key === '' ? {} : { key: this.key }), from, to, reason });
+    }
+  }
+}
+
+function defaultKey(): string {
+  return '';
+}
+
+/**
+ * Stops calling a failing upstream. The breaker opens after `consecutiveFailures` failures in a
+ * row, or when the failure ratio or slow-call ratio over a sliding window reaches its threshold
+ * (once the window holds `minThroughput` calls). While open every call fails at once with
+ * `CIRCUIT_OPEN` and `retryAfterMs`; after `openMs` it admits `halfOpenTrials` trial calls, closing
+ * when all succeed and opening again on the first failure. `isolate()`/`reset()` control it by
+ * hand; `key` gives separate breakers per key. Publishes `ballast:breaker` on state changes and
+ * `ballast:rejection` on rejections; annotates `ballast.breaker.state`.
+ *
+ * @example
+ * const breaker = circuitBreaker({ consecutiveFailures: 5, failureRatio: 0.5, minThroughput: 20, openMs: 10_000 });
+ * const model = pipeline(remote, breaker);
+ * breaker.state(); // 'closed'
+ */
+export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware {
+  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'circuitBreaker: options must be an object');
+  const owner = 'circuitBreaker';
+  checkNumber(owner, 'consecutiveFailures', options.consecutiveFailures, 0, { integer: true });
+  checkNumber(owner, 'failureRatio', options.failureRatio, 0, { max: 1 });
+  checkNumber(owner, 'slowCallRatio', options.slowCallRatio, 0, { max: 1 });
+  checkNumber(owner, 'slowCallMs', options.slowCallMs, 0);
+  checkNumber(owner, 'windowMs', options.windowMs, 10);
+  checkNumber(owner, 'minThroughput', options.minThroughput, 1, { integer: true });
+  checkNumber(owner, 'openMs', options.openMs, 0);
+  checkNumber(owner, 'halfOpenTrials', options.halfOpenTrials, 1, { integer: true });
+  checkNumber(owner, 'maxKeys', options.maxKeys, 1, { integer: true });
+  checkFunction(owner, 'isFailure', options.isFailure);
+  checkFunction(owner, 'key', options.key);
+  if (options.slowCallRatio !== undefined && options.slowCallMs === undefined) {
+    throw new BallastError('CONFIG', 'circuitBreaker: slowCallRatio needs slowCallMs', { details: { path: 'slowCallMs' } });
+  }
+  const consecutive = options.consecutiveFailures ?? 5;
+  const settings: Settings = {
+    consecutive: consecutive === 0 ? Number.POSITIVE_INFINITY : consecutive,
+    failureRatio: options.failureRatio ?? 2,
+    slowCallRatio: options.slowCallRatio ?? 2,
+    slowCallMs: options.slowCallMs ?? Number.POSITIVE_INFINITY,
+    windowMs: options.windowMs ?? 10_000,
+    minThroughput: options.minThroughput ?? 20,
+    openMs: options.openMs ?? 5000,
+    trials: options.halfOpenTrials ?? 1,
+    isFailure: options.isFailure ?? defaultIsFailure,
+  };
+  const keyOf = options.key ?? defaultKey;
+  const keyed = options.key !== undefined;
+  const single = new Circuit(settings, '');
+  const circuits = new LRUCache<string, Circuit>({ max: options.maxKeys ?? 1000 });
+  const circuitFor = (key: string): Circuit => {
+    if (!keyed) return single;
+    let circuit = circuits.get(key);
+    if (circuit === undefined) {
+      circuit = new Circuit(settings, key);
+      circuits.set(key, circuit);
+    }
+    return circuit;
+  };
+
+  async function guarded<I, O>(
+    next: Model<I, O>,
+    circuit: Circuit,
+    ticket: number,
+    input: I,
+    callOptions: InferOptions | undefined,
+  ): Promise<O> {
+    const start = now();
+    let value: O;
+    try {
+      value = await callModel(next, input, callOptions);
+    } catch (error) {
+      let failed: boolean;
+      try {
+        failed = settings.isFailure(error) === true;
+      } catch {
+        failed = true;
+      }
+      const at = now();
+      circuit.record(ticket, failed, at - start, at, next.name);
+      throw error;
+    }
+    const at = now();
+    circuit.record(ticket, false, at - start, at, next.name);
+    return value;
+  }
+
+  const middleware = function breakerMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
+    const name = next.name;
+    return wrapModel(next, function breaking(input: I, callOptions?: InferOptions): Promise<O> {
+      let circuit: Circuit;
+      try {
+        circuit = keyed ? circuitFor(keyOf(input, callOptions)) : single;
+      } catch (error) {
+        return Promise.reject(new BallastError('INVALID_INPUT', 'circuitBreaker: key function failed', { cause: error }));
+      }
+      const at = now();
+      const ticket = circuit.admit(at, name);
+      annotate(callOptions, 'ballast.breaker.state', circuit.state);
+      if (ticket !== -1) return guarded(next, circuit, ticket, input, callOptions);
+      circuit.rejected++;
+      if (channels.rejection.hasSubscribers) {
+        channels.rejection.publish({ model: name, code: 'CIRCUIT_OPEN', source: 'breaker', ...(keyed ? { key: circuit.key } : {}) });
+      }
+      const retryAfterMs = circuit.retryAfterMs(at);
+      return Promise.reject(
+        new BallastError('CIRCUIT_OPEN', `circuit of "${name}"${keyed ? ` for "${circuit.key}"` : ''} is ${circuit.state}`, {
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          details: { state: circuit.state, ...(keyed ? { key: circuit.key } : {}) },
+        }),
+      );
+    });
+  } as BreakerMiddleware;
+  middleware.state = (key = '') => (keyed ? (circuits.peek(key)?.state ?? 'closed') : single.state);
+  middleware.stats = () => {
+    const out: Record<string, BreakerStats> = {};
+    const all = keyed ? [...circuits.values()] : [single];
+    for (const c of all)
+      out[c.key] = { state: c.state, consecutiveFailures: c.consecutiveFailures, opened: c.opened, rejected: c.rejected };
+    return out;
+  };
+  middleware.isolate = (key = '') => {
+    const c = circuitFor(key);
+    c.move('isolated', 'isolate', c.model);
+  };
+  middleware.reset = (key?: string) => {
+    const all = key !== undefined ? [circuitFor(key)] : keyed ? [...circuits.values()] : [single];
+    for (const c of all) c.move('closed', 'reset', c.model);
+  };
+  return middleware;
+}

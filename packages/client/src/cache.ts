@@ -1,0 +1,420 @@
+import { annotate, BallastError, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
+import { LRUCache } from 'lru-cache';
+import { cacheKeyOf } from './cache-key.js';
+import { detachedOptions } from './call-options.js';
+import { callModel, wrapModel } from './model-wrap.js';
+import { checkFunction, checkNumber } from './options-check.js';
+
+/** A cached result with its timestamps (ms on the cache's clock). */
+export interface CacheEntry<O = unknown> {
+  /** The model's output. Shared by every caller that hits it: do not mutate. */
+  readonly value: O;
+  /** When it was stored. */
+  readonly storedAt: number;
+  /** When it stops being fresh. */
+  readonly expiresAt: number;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Where results live. The default is an in-process LRU ({@link lruCacheStore}); a shared store
+ * (Redis, memcached) implements the same three methods, synchronously or with promises. Stores
+ * keep entries past `expiresAt` (for stale-while-revalidate, stale-if-error and `staleCache()`);
+ * `set`'s `retainMs` says how long an entry is still useful.
+ */
+export interface CacheStore<O = unknown> {
+  /** The entry for `key`, fresh or not. */
+  get(key: string): MaybePromise<CacheEntry<O> | undefined>;
+  /** Stores an entry; `retainMs` is how long it may still be served (at least until `expiresAt`). */
+  set(key: string, entry: CacheEntry<O>, retainMs: number): MaybePromise<void>;
+  /** Removes an entry. */
+  delete(key: string): MaybePromise<void>;
+  /** Removes every entry. */
+  clear?(): MaybePromise<void>;
+}
+
+/** Options of {@link lruCacheStore}. */
+export interface LruCacheStoreOptions {
+  /** Most entries. Default 1,000 (when `maxBytes` is not given). */
+  max?: number;
+  /** Most bytes (as `sizeOf` counts them). */
+  maxBytes?: number;
+  /** Size of an entry in bytes. Default: an estimate (typed arrays by byteLength, strings 2 bytes a char, 8 per number). */
+  sizeOf?: (value: unknown, key: string) => number;
+}
+
+/** Rough byte size of a value, for `maxBytes`. */
+export function estimateBytes(value: unknown, depth = 0): number {
+  switch (typeof value) {
+    case 'string':
+      return 2 * value.length;
+    case 'number':
+    case 'bigint':
+      return 8;
+    case 'boolean':
+      return 4;
+    case 'object': {
+      if (value === null) return 4;
+      if (ArrayBuffer.isView(value)) return value.byteLength;
+      if (value instanceof ArrayBuffer) return value.byteLength;
+      if (depth > 16) return 64;
+      let total = 16;
+      if (Array.isArray(value)) for (const item of value) total += estimateBytes(item, depth + 1);
+      else for (const key in value) total += 2 * key.length + estimateBytes((value as Record<string, unknown>)[key], depth + 1);
+      return total;
+    }
+    default:
+      return 8;
+  }
+}
+
+/**
+ * The default {@link CacheStore}: lru-cache bounded by entries and/or bytes. Expiry is checked by
+ * the cache middleware, not by lru-cache, so stale entries stay available for stale serving until
+ * evicted.
+ *
+ * @example
+ * const store = lruCacheStore({ maxBytes: 64 * 1024 * 1024 });
+ */
+export function lruCacheStore<O = unknown>(options: LruCacheStoreOptions = {}): CacheStore<O> {
+  checkNumber('lruCacheStore', 'max', options.max, 1, { integer: true });
+  checkNumber('lruCacheStore', 'maxBytes', options.maxBytes, 1, { integer: true });
+  checkFunction('lruCacheStore', 'sizeOf', options.sizeOf);
+  const sizeOf = options.sizeOf ?? ((value: unknown, key: string) => estimateBytes(value) + 2 * key.length);
+  const lru =
+    options.maxBytes === undefined
+      ? new LRUCache<string, CacheEntry<O>>({ max: options.max ?? 1000 })
+      : new LRUCache<string, CacheEntry<O>>({
+          ...(options.max === undefined ? {} : { max: options.max }),
+          maxSize: options.maxBytes,
+          sizeCalculation: (entry: CacheEntry<O>, key: string) => Math.max(1, Math.ceil(sizeOf(entry.value, key))),
+        });
+  return {
+    get: (key) => lru.get(key),
+    set: (key, entry) => {
+      lru.set(key, entry);
+    },
+    delete: (key) => {
+      lru.delete(key);
+    },
+    clear: () => lru.clear(),
+  };
+}
+
+/** Options of {@link resultCache}. */
+export interface CacheOptions extends LruCacheStoreOptions {
+  /** How long a result is fresh, ms. Default 60,000. */
+  ttlMs?: number;
+  /** After expiry, serve the stale result for this long while one call refreshes it in the background, ms. Default 0. */
+  staleWhileRevalidateMs?: number;
+  /** After expiry, serve the stale result for this long when the refresh fails, ms. Default 0. */
+  staleIfErrorMs?: number;
+  /** Derives the key part for an input; return `undefined` to not cache the call. Default: the canonical form (see docs). */
+  key?: (input: unknown, options: InferOptions | undefined) => string | undefined;
+  /** Skip the lookup for calls where this returns true (the fresh result is still stored). */
+  bypass?: (input: unknown, options: InferOptions | undefined) => boolean;
+  /** A shared store instead of the in-process LRU (`max`/`maxBytes`/`sizeOf` then do not apply). */
+  store?: CacheStore;
+  /** Wall clock for entry timestamps, ms. Default `Date.now` (shared stores compare across processes). */
+  clock?: () => number;
+}
+
+/** Counters of a result cache. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** Stale results served (stale-while-revalidate or stale-if-error). */
+  stale: number;
+  /** Calls that joined an identical call in flight. */
+  coalesced: number;
+  /** Calls that skipped the cache (bypass, or no canonical key). */
+  bypassed: number;
+}
+
+/** A {@link resultCache} middleware with its store and counters. */
+export interface ResultCacheMiddleware extends Middleware {
+  /** Counters since creation. */
+  stats(): CacheStats;
+  /** The last good value stored for a call, however old; `undefined` when none. Used by `staleCache()`. */
+  lastGood<I>(
+    model: Pick<Model<I, unknown>, 'name' | 'version'>,
+    input: I,
+    options?: InferOptions,
+  ): Promise<{ value: unknown } | undefined>;
+  /** Removes every entry. */
+  clear(): Promise<void>;
+  /** The store in use. */
+  readonly store: CacheStore;
+}
+
+const BYPASS = Symbol.for('ballast.cache.bypass');
+
+/**
+ * Marks a call to skip result-cache lookups (its fresh result is still stored).
+ *
+ * @example
+ * await client.infer(input, bypassCache({ timeoutMs: 200 }));
+ */
+export function bypassCache(options: InferOptions = {}): InferOptions {
+  return { ...options, [BYPASS]: true } as InferOptions;
+}
+
+function isBypassed(options: InferOptions | undefined): boolean {
+  return options !== undefined && (options as Record<symbol, unknown>)[BYPASS] === true;
+}
+
+function publish(model: string, result: 'hit' | 'miss' | 'stale' | 'coalesced'): void {
+  if (channels.cache.hasSubscribers) channels.cache.publish({ model, result });
+}
+
+// The leader's own budget or cancellation ended its call; a joiner with budget left runs its own.
+function isLeaderEnd(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'TIMEOUT' || code === 'CANCELLED';
+}
+
+/*
+ * Why not an existing cache middleware: none knows the call's deadline, single-flight and stale
+ * serving together. lru-cache does the storage; this class adds the policy. The hit path is a key
+ * derivation, one Map lookup and Promise.resolve: no timer, listener or closure.
+ */
+class ResultCache {
+  readonly counters: CacheStats = { hits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 0 };
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly store: CacheStore,
+    private readonly ttlMs: number,
+    private readonly swrMs: number,
+    private readonly sieMs: number,
+    private readonly keyFn: CacheOptions['key'],
+    private readonly bypassFn: CacheOptions['bypass'],
+    private readonly clock: () => number,
+  ) {}
+
+  keyOf(model: Pick<Model, 'name' | 'version'>, input: unknown, options: InferOptions | undefined): string | undefined {
+    if (options?.cacheKey !== undefined) return cacheKeyOf(model, input, options.cacheKey);
+    if (this.keyFn) {
+      const part = this.keyFn(input, options);
+      return part === undefined ? undefined : cacheKeyOf(model, input, part);
+    }
+    try {
+      return cacheKeyOf(model, input);
+    } catch {
+      return undefined;
+    }
+  }
+
+  infer<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
+    let key: string | undefined;
+    let skipLookup: boolean;
+    try {
+      key = this.keyOf(next, input, options);
+      skipLookup = isBypassed(options) || (this.bypassFn !== undefined && this.bypassFn(input, options) === true);
+    } catch (error) {
+      return Promise.reject(new BallastError('INVALID_INPUT', 'cache: key or bypass function failed', { cause: error }));
+    }
+    if (key === undefined) {
+      this.counters.bypassed++;
+      annotate(options, 'ballast.cache.result', 'bypass');
+      return callModel(next, input, options);
+    }
+    if (skipLookup) {
+      this.counters.bypassed++;
+      annotate(options, 'ballast.cache.result', 'bypass');
+      return this.load(next, input, options, key, undefined);
+    }
+    let found: MaybePromise<CacheEntry | undefined>;
+    try {
+      found = this.store.get(key);
+    } catch {
+      found = undefined;
+    }
+    if (found instanceof Promise) return this.afterAsyncLookup(next, input, options, key, found);
+    return this.afterLookup(next, input, options, key, found);
+  }
+
+  private async afterAsyncLookup<I, O>(
+    next: Model<I, O>,
+    input: I,
+    options: InferOptions | undefined,
+    key: string,
+    found: Promise<CacheEntry | undefined>,
+  ): Promise<O> {
+    let entry: CacheEntry | undefined;
+    try {
+      entry = await found;
+    } catch {
+      entry = undefined; // a failing shared store must not fail the call
+    }
+    return this.afterLookup(next, input, options, key, entry);
+  }
+
+  private afterLookup<I, O>(
+    next: Model<I, O>,
+    input: I,
+    options: InferOptions | undefined,
+    key: string,
+    entry: CacheEntry | undefined,
+  ): Promise<O> {
+    if (entry !== undefined) {
+      const at = this.clock();
+      if (at < entry.expiresAt) {
+        this.counters.hits++;
+        annotate(options, 'ballast.cache.result', 'hit');
+        publish(next.name, 'hit');
+        return Promise.resolve(entry.value as O);
+      }
+      if (at < entry.expiresAt + this.swrMs) {
+        this.counters.stale++;
+        annotate(options, 'ballast.cache.result', 'stale');
+        publish(next.name, 'stale');
+        if (!this.inflight.has(key)) {
+          // Refresh in the background, detached from this call's scope (which ends now), within
+          // what is left of the caller's budget.
+          this.load(next, input, detachedOptions(options, undefined), key, undefined).catch(() => {});
+        }
+        return Promise.resolve(entry.value as O);
+      }
+    }
+    const running = this.inflight.get(key);
+    if (running !== undefined) {
+      this.counters.coalesced++;
+      annotate(options, 'ballast.cache.result', 'coalesced');
+      publish(next.name, 'coalesced');
+      return this.join(next, input, options, key, running as Promise<O>, entry);
+    }
+    this.counters.misses++;
+    annotate(options, 'ballast.cache.result', 'miss');
+    publish(next.name, 'miss');
+    return this.load(next, input, options, key, entry);
+  }
+
+  private async join<I, O>(
+    next: Model<I, O>,
+    input: I,
+    options: InferOptions | undefined,
+    key: string,
+    running: Promise<O>,
+    entry: CacheEntry | undefined,
+  ): Promise<O> {
+    try {
+      return await running;
+    } catch (error) {
+      if (isLeaderEnd(error)) return this.load(next, input, options, key, entry);
+      throw error;
+    }
+  }
+
+  private load<I, O>(
+    next: Model<I, O>,
+    input: I,
+    options: InferOptions | undefined,
+    key: string,
+    entry: CacheEntry | undefined,
+  ): Promise<O> {
+    const work = this.fill(next, input, options, key, entry);
+    this.inflight.set(key, work);
+    return work;
+  }
+
+  private async fill<I, O>(
+    next: Model<I, O>,
+    input: I,
+    options: InferOptions | undefined,
+    key: string,
+    entry: CacheEntry | undefined,
+  ): Promise<O> {
+    let value: O;
+    try {
+      value = await callModel(next, input, options);
+    } catch (error) {
+      this.inflight.delete(key);
+      if (entry !== undefined && this.clock() < entry.expiresAt + this.sieMs) {
+        this.counters.stale++;
+        annotate(options, 'ballast.cache.result', 'stale');
+        publish(next.name, 'stale');
+        return entry.value as O;
+      }
+      throw error; // errors are never cached
+    }
+    this.inflight.delete(key);
+    const at = this.clock();
+    try {
+      const stored = this.store.set(
+        key,
+        { value, storedAt: at, expiresAt: at + this.ttlMs },
+        this.ttlMs + Math.max(this.swrMs, this.sieMs),
+      );
+      if (stored instanceof Promise) stored.catch(() => {});
+    } catch {
+      // A failing store loses one entry, not the call.
+    }
+    return value;
+  }
+}
+
+/**
+ * Caches successful results per model and input. Keys are derived from the model's name and
+ * version and a canonical form of the input (`cacheKeyOf`; `options.cacheKey` overrides). Identical
+ * calls in flight share one upstream call (single-flight); expired results can be served while
+ * one call refreshes them (`staleWhileRevalidateMs`) or when the refresh fails (`staleIfErrorMs`);
+ * errors are never cached; `bypassCache()` or `bypass` skip the lookup. Publishes `ballast:cache`
+ * and annotates `ballast.cache.result`.
+ *
+ * @example
+ * const cache = resultCache({ max: 10_000, ttlMs: 30_000, staleIfErrorMs: 300_000 });
+ * const model = pipeline(remote, cache);
+ * await model.infer(new Float32Array(16)); // miss, then hits
+ */
+export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
+  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'resultCache: options must be an object');
+  checkNumber('resultCache', 'ttlMs', options.ttlMs, 0);
+  checkNumber('resultCache', 'staleWhileRevalidateMs', options.staleWhileRevalidateMs, 0);
+  checkNumber('resultCache', 'staleIfErrorMs', options.staleIfErrorMs, 0);
+  checkFunction('resultCache', 'key', options.key);
+  checkFunction('resultCache', 'bypass', options.bypass);
+  checkFunction('resultCache', 'clock', options.clock);
+  if (options.store !== undefined && (typeof options.store?.get !== 'function' || typeof options.store?.set !== 'function')) {
+    throw new BallastError('CONFIG', 'resultCache: store must implement get() and set()', { details: { path: 'store' } });
+  }
+  const store =
+    options.store ??
+    lruCacheStore({
+      ...(options.max === undefined ? {} : { max: options.max }),
+      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+      ...(options.sizeOf === undefined ? {} : { sizeOf: options.sizeOf }),
+    });
+  const cache = new ResultCache(
+    store,
+    options.ttlMs ?? 60_000,
+    options.staleWhileRevalidateMs ?? 0,
+    options.staleIfErrorMs ?? 0,
+    options.key,
+    options.bypass,
+    options.clock ?? Date.now,
+  );
+  const middleware = function cacheMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
+    return wrapModel(next, function caching(input: I, callOptions?: InferOptions): Promise<O> {
+      return cache.infer(next, input, callOptions);
+    });
+  } as ResultCacheMiddleware;
+  middleware.stats = () => ({ ...cache.counters });
+  middleware.lastGood = async (model, input, callOptions) => {
+    let key: string | undefined;
+    try {
+      key = cache.keyOf(model, input, callOptions);
+    } catch {
+      return undefined;
+    }
+    if (key === undefined) return undefined;
+    const entry = await store.get(key);
+    return entry === undefined ? undefined : { value: entry.value };
+  };
+  middleware.clear = async () => {
+    await store.clear?.();
+  };
+  Object.defineProperty(middleware, 'store', { value: store, enumerable: true });
+  return middleware;
+}

@@ -1,0 +1,136 @@
+import { BallastError, doneError, type InferOptions, type Middleware, type Model, remainingMs, signalOf } from '@ballast/core';
+import { callModel, wrapModel } from './model-wrap.js';
+import { checkFunction, checkNumber } from './options-check.js';
+
+/** Added latency: fixed, uniform in a range, or exponential with a mean (ms). */
+export type ChaosLatency =
+  | { readonly kind: 'fixed'; readonly ms: number }
+  | { readonly kind: 'uniform'; readonly minMs: number; readonly maxMs: number }
+  | { readonly kind: 'exponential'; readonly meanMs: number };
+
+/** Options of {@link chaos}. */
+export interface ChaosOptions {
+  /** Seed of the random source: the same seed injects the same faults in the same order. Default 1. */
+  seed?: number;
+  /** Share of calls (0..1) that fail with `error()`. Default 0. */
+  errorRate?: number;
+  /** The injected error. Default a retryable `MODEL_UNAVAILABLE` BallastError. */
+  error?: () => unknown;
+  /** Share of calls (0..1) that hang until their signal aborts (forever without a deadline). Default 0. */
+  hangRate?: number;
+  /** Share of calls (0..1) that get `latency` added. Default 1 when `latency` is set. */
+  latencyRate?: number;
+  /** Latency added before the call runs (never past the call's deadline). */
+  latency?: ChaosLatency;
+}
+
+/** Counters of a chaos policy. */
+export interface ChaosStats {
+  calls: number;
+  errors: number;
+  hangs: number;
+  delayed: number;
+}
+
+/** A {@link chaos} middleware with its counters. */
+export interface ChaosMiddleware extends Middleware {
+  /** Counters since creation. */
+  stats(): ChaosStats;
+}
+
+/** A seeded pseudo-random source in [0, 1) (mulberry32): small, fast, reproducible. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function defaultError(): BallastError {
+  return new BallastError('MODEL_UNAVAILABLE', 'chaos: injected failure', { details: { injected: true } });
+}
+
+function hang(options: InferOptions | undefined): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const signal = signalOf(options);
+    if (signal === undefined) return; // no budget and no signal: hangs, as a real stuck upstream would
+    if (signal.aborted) {
+      reject(doneError(options) ?? signal.reason);
+      return;
+    }
+    signal.addEventListener('abort', () => reject(doneError(options) ?? signal.reason), { once: true });
+  });
+}
+
+/**
+ * Injects faults for tests and game days: errors, hangs and latency, drawn from a seeded random
+ * source so a run can be replayed. Off unless configured. Place it innermost, where the upstream
+ * would fail.
+ *
+ * @example
+ * const model = pipeline(remote, retry(), chaos({ seed: 42, errorRate: 0.3, hangRate: 0.01 }));
+ */
+export function chaos(options: ChaosOptions = {}): ChaosMiddleware {
+  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'chaos: options must be an object');
+  checkNumber('chaos', 'seed', options.seed, 0, { integer: true });
+  checkNumber('chaos', 'errorRate', options.errorRate, 0, { max: 1 });
+  checkNumber('chaos', 'hangRate', options.hangRate, 0, { max: 1 });
+  checkNumber('chaos', 'latencyRate', options.latencyRate, 0, { max: 1 });
+  checkFunction('chaos', 'error', options.error);
+  const latency = options.latency;
+  if (latency !== undefined) {
+    if (latency.kind === 'fixed') checkNumber('chaos', 'latency.ms', latency.ms, 0);
+    else if (latency.kind === 'uniform') {
+      checkNumber('chaos', 'latency.minMs', latency.minMs, 0);
+      checkNumber('chaos', 'latency.maxMs', latency.maxMs, latency.minMs);
+    } else if (latency.kind === 'exponential') checkNumber('chaos', 'latency.meanMs', latency.meanMs, 0);
+    else
+      throw new BallastError('CONFIG', 'chaos: latency.kind must be fixed, uniform or exponential', { details: { path: 'latency.kind' } });
+  }
+  const random = seededRandom(options.seed ?? 1);
+  const errorRate = options.errorRate ?? 0;
+  const hangRate = options.hangRate ?? 0;
+  const latencyRate = latency === undefined ? 0 : (options.latencyRate ?? 1);
+  const makeError = options.error ?? defaultError;
+  const stats: ChaosStats = { calls: 0, errors: 0, hangs: 0, delayed: 0 };
+
+  const draw = (): number => {
+    if (latency === undefined) return 0;
+    if (latency.kind === 'fixed') return latency.ms;
+    if (latency.kind === 'uniform') return latency.minMs + random() * (latency.maxMs - latency.minMs);
+    return -latency.meanMs * Math.log(1 - random());
+  };
+
+  async function delayed<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined, ms: number): Promise<O> {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(ms, remainingMs(callOptions))));
+    const done = doneError(callOptions);
+    if (done) throw done;
+    return callModel(next, input, callOptions);
+  }
+
+  const middleware = function chaosMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
+    return wrapModel(next, function chaotic(input: I, callOptions?: InferOptions): Promise<O> {
+      stats.calls++;
+      const r = random();
+      if (r < hangRate) {
+        stats.hangs++;
+        return hang(callOptions);
+      }
+      if (r < hangRate + errorRate) {
+        stats.errors++;
+        return Promise.reject(makeError());
+      }
+      if (latencyRate > 0 && random() < latencyRate) {
+        stats.delayed++;
+        return delayed(next, input, callOptions, draw());
+      }
+      return callModel(next, input, callOptions);
+    });
+  } as ChaosMiddleware;
+  middleware.stats = () => ({ ...stats });
+  return middleware;
+}

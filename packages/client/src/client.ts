@@ -1,0 +1,223 @@
+import { BallastError, type InferOptions, isBallastError, type Middleware, type Model, pipeline } from '@ballast/core';
+import { type BreakerMiddleware, type BreakerOptions, type BreakerStats, circuitBreaker } from './breaker.js';
+import { type BulkheadMiddleware, type BulkheadOptions, type BulkheadStats, bulkhead } from './bulkhead.js';
+import { type CacheOptions, type CacheStats, type ResultCacheMiddleware, resultCache } from './cache.js';
+import { type ChaosMiddleware, type ChaosOptions, type ChaosStats, chaos } from './chaos.js';
+import { checkClientOptions } from './client-options.js';
+import {
+  type FallbackMiddleware,
+  type FallbackOptions,
+  type FallbackSource,
+  type FallbackStats,
+  fallback,
+  type StaleCacheFallback,
+} from './fallback.js';
+import { type HedgeMiddleware, type HedgeOptions, type HedgeStats, hedge } from './hedge.js';
+import { type RateLimitMiddleware, type RateLimitOptions, rateLimit } from './rate-limit.js';
+import { type RetryMiddleware, type RetryOptions, type RetryStats, retry } from './retry.js';
+
+/** Options of {@link createClient}. Every section is optional and off unless given (`true` = defaults). */
+export interface ClientOptions<I = unknown, O = unknown> {
+  /** The model to call: a `remoteModel()`, an in-process model, any `Model`. */
+  model: Model<I, O>;
+  /** Budget for calls that bring no `timeoutMs`/`deadline` of their own, ms. */
+  timeoutMs?: number;
+  /** Token-bucket rate limit per key. */
+  rateLimit?: RateLimitOptions;
+  /** Result cache. */
+  cache?: CacheOptions | true;
+  /** Concurrency cap. */
+  bulkhead?: BulkheadOptions | true;
+  /** Retries with backoff and a retry budget. */
+  retry?: RetryOptions | boolean;
+  /** Circuit breaker. */
+  breaker?: BreakerOptions | boolean;
+  /** Hedged second attempts. */
+  hedge?: HedgeOptions;
+  /** Fallback chain (a list of sources, or the full options). `staleCache()` here reads this client's cache. */
+  fallback?: FallbackOptions<I, O> | readonly FallbackSource<I, O>[];
+  /** Fault injection, for tests and game days. */
+  chaos?: ChaosOptions;
+}
+
+/** What {@link Client.stats} reports. Sections appear when configured. */
+export interface ClientStats {
+  /** Calls made. */
+  calls: number;
+  /** Calls that resolved (fallbacks included). */
+  succeeded: number;
+  /** Calls that failed. */
+  failed: number;
+  /** Failures by error code (`UNKNOWN` for non-Ballast errors). */
+  errors: Record<string, number>;
+  rateLimit?: { rejected: number };
+  cache?: CacheStats;
+  bulkhead?: BulkheadStats;
+  retry?: RetryStats;
+  breaker?: Record<string, BreakerStats>;
+  hedge?: HedgeStats;
+  fallback?: FallbackStats;
+  chaos?: ChaosStats;
+}
+
+/** A resilient model: a `Model` with counters, breaker control and `close()`. */
+export interface Client<I = unknown, O = unknown> extends Model<I, O> {
+  /** Counters and breaker state. */
+  stats(): ClientStats;
+  /** The breaker, when configured (`isolate()`, `reset()`, `state()`). */
+  readonly breaker: BreakerMiddleware | undefined;
+  /** The result cache, when configured. */
+  readonly cache: ResultCacheMiddleware | undefined;
+  /** Refuses new calls (`MODEL_UNAVAILABLE`) and closes the model. */
+  close(): Promise<void>;
+}
+
+/*
+ * Composition order, outermost first:
+ *
+ *   fallback → rateLimit → cache → bulkhead → retry → breaker → hedge → chaos → model
+ *
+ * - fallback outermost: it answers for every failure below, rejections included (rate limited,
+ *   overloaded, circuit open), and keeps part of the budget for itself.
+ * - rateLimit before the cache: a quota counts calls, whether or not they hit.
+ * - cache before the bulkhead: hits and joined in-flight calls add no upstream load, so they
+ *   should not take a slot or be shed.
+ * - bulkhead outside retry: one slot per logical call across its attempts; retries do not jump
+ *   the queue.
+ * - retry outside the breaker: the breaker sees every attempt, and once it opens CIRCUIT_OPEN is
+ *   not retryable, so the retries stop at once instead of hammering a failing upstream.
+ * - hedge inside the breaker: a hedged pair counts as one call for the breaker's ratios.
+ * - chaos innermost: it stands for the upstream failing.
+ *
+ * The budget (`timeoutMs`) is owned by pipeline(): one deadline for queueing, every attempt,
+ * backoff sleeps and fallbacks.
+ */
+
+function section<T extends object>(value: T | boolean | undefined): T | undefined {
+  if (value === undefined || value === false) return undefined;
+  return value === true ? ({} as T) : value;
+}
+
+function codeOf(error: unknown): string {
+  return isBallastError(error) ? error.code : 'UNKNOWN';
+}
+
+/**
+ * Assembles the resilience policies around a model in the documented order, from one validated
+ * options object. The result is itself a `Model` (built with `pipeline()`, so it owns the call's
+ * deadline and is traced on `ballast:infer`) with `stats()` and `close()`. Invalid options throw
+ * `BallastError('CONFIG')` naming the bad path.
+ *
+ * @example
+ * const client = createClient({
+ *   model: remoteModel({ url: 'http://scorer:8080', protocol: 'open-inference-v2', name: 'scorer' }),
+ *   timeoutMs: 500,
+ *   retry: { maxAttempts: 3 },
+ *   breaker: { failureRatio: 0.5, minThroughput: 20 },
+ *   bulkhead: { maxConcurrent: 32, maxQueue: 64 },
+ *   cache: { ttlMs: 30_000 },
+ *   fallback: [staleCache(), { value: { score: 0 } }],
+ * });
+ * const out = await client.infer(input);
+ */
+export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
+  checkClientOptions(options);
+  const model = options.model;
+  const limit = options.rateLimit ? rateLimit(options.rateLimit) : undefined;
+  const cacheOptions = section(options.cache);
+  const cache = cacheOptions ? resultCache(cacheOptions) : undefined;
+  const bulkheadOptions = section(options.bulkhead);
+  const bulk: BulkheadMiddleware | undefined = bulkheadOptions ? bulkhead(bulkheadOptions) : undefined;
+  const retryOptions = section(options.retry);
+  const retrying: RetryMiddleware | undefined = retryOptions ? retry(retryOptions) : undefined;
+  const breakerOptions = section(options.breaker);
+  const breaker = breakerOptions ? circuitBreaker(breakerOptions) : undefined;
+  const hedging: HedgeMiddleware | undefined = options.hedge ? hedge(options.hedge) : undefined;
+  const chaotic: ChaosMiddleware | undefined = options.chaos ? chaos(options.chaos) : undefined;
+  const limitRejected = { count: 0 };
+
+  let falling: FallbackMiddleware | undefined;
+  if (options.fallback !== undefined) {
+    const given = Array.isArray(options.fallback) ? { chain: options.fallback } : (options.fallback as FallbackOptions<I, O>);
+    const chain = given.chain.map((source, index) => {
+      const stale = source as StaleCacheFallback;
+      if (typeof source === 'object' && source !== null && stale.kind === 'stale-cache' && stale.cache === undefined) {
+        if (cache === undefined) {
+          throw new BallastError('CONFIG', `createClient: fallback.chain.${index}: staleCache() needs the cache section`, {
+            details: { path: `fallback.chain.${index}` },
+          });
+        }
+        return { kind: 'stale-cache', cache } as StaleCacheFallback;
+      }
+      return source;
+    });
+    falling = fallback({ ...given, chain });
+  }
+
+  const policies: Middleware[] = [];
+  if (limit) policies.push(limit);
+  if (cache) policies.push(cache);
+  if (bulk) policies.push(bulk);
+  if (retrying) policies.push(retrying);
+  if (breaker) policies.push(breaker);
+  if (hedging) policies.push(hedging);
+  if (chaotic) policies.push(chaotic);
+  // With a fallback chain the primary path is its own pipeline: the chain gives it a deadline scope
+  // that ends early (the reserve), and its policies' annotations land on its own traced call.
+  const inner = falling ? pipeline(pipeline(model, ...policies), falling) : pipeline(model, ...policies);
+
+  const counters = { calls: 0, succeeded: 0, failed: 0, errors: {} as Record<string, number> };
+  let closed = false;
+  const defaultTimeout = options.timeoutMs;
+  const onSuccess = (value: O): O => {
+    counters.succeeded++;
+    return value;
+  };
+  const onFailure = (error: unknown): never => {
+    counters.failed++;
+    const code = codeOf(error);
+    counters.errors[code] = (counters.errors[code] ?? 0) + 1;
+    if (code === 'RATE_LIMITED' && isBallastError(error) && error.details?.ratePerSecond !== undefined) limitRejected.count++;
+    throw error;
+  };
+
+  const client: Client<I, O> = {
+    name: inner.name,
+    ...(inner.version === undefined ? {} : { version: inner.version }),
+    kind: inner.kind ?? 'internal',
+    infer(input: I, callOptions?: InferOptions): Promise<O> {
+      counters.calls++;
+      if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `client of "${inner.name}" is closed`)).catch(onFailure);
+      if (defaultTimeout !== undefined && callOptions?.timeoutMs === undefined && callOptions?.deadline === undefined) {
+        callOptions = callOptions === undefined ? { timeoutMs: defaultTimeout } : { ...callOptions, timeoutMs: defaultTimeout };
+      }
+      return inner.infer(input, callOptions).then(onSuccess, onFailure);
+    },
+    stats(): ClientStats {
+      const out: ClientStats = {
+        calls: counters.calls,
+        succeeded: counters.succeeded,
+        failed: counters.failed,
+        errors: { ...counters.errors },
+      };
+      if (limit) out.rateLimit = { rejected: limitRejected.count };
+      if (cache) out.cache = cache.stats();
+      if (bulk) out.bulkhead = bulk.stats();
+      if (retrying) out.retry = retrying.stats();
+      if (breaker) out.breaker = breaker.stats();
+      if (hedging) out.hedge = hedging.stats();
+      if (falling) out.fallback = falling.stats();
+      if (chaotic) out.chaos = chaotic.stats();
+      return out;
+    },
+    breaker,
+    cache,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await model.close?.();
+    },
+  };
+  if (inner.health) client.health = inner.health;
+  return client;
+}

@@ -1,0 +1,214 @@
+import {
+  annotate,
+  BallastError,
+  channels,
+  doneError,
+  type InferOptions,
+  isBallastError,
+  type Middleware,
+  type Model,
+  now,
+  remainingMs,
+} from '@ballast/core';
+import { sleep } from './call-options.js';
+import { callModel, wrapModel } from './model-wrap.js';
+import { checkFunction, checkNumber } from './options-check.js';
+import { SlidingWindow } from './sliding-window.js';
+
+/** The retry budget: extra load from retries capped at a share of recent traffic. */
+export interface RetryBudgetOptions {
+  /** Retries allowed as a share of calls in the window. Default 0.2 (20 % extra load at most). */
+  ratio?: number;
+  /** Retries allowed per second regardless of traffic, so a quiet service can still retry. Default 10. */
+  minPerSecond?: number;
+  /** Window the ratio is measured over, ms. Default 10,000. */
+  windowMs?: number;
+}
+
+/** Options of {@link retry}. */
+export interface RetryOptions {
+  /** Attempts in all, the first included. Default 3. */
+  maxAttempts?: number;
+  /** Backoff before the second attempt, ms; doubles each attempt. Default 50. */
+  baseDelayMs?: number;
+  /** Longest backoff, ms. Default 2,000. */
+  maxDelayMs?: number;
+  /** `full` jitter (a random wait in [0, backoff]) or `none`. Default `full`. */
+  jitter?: 'full' | 'none';
+  /**
+   * Whether to retry after `error` failed attempt `attempt` (1-based). Default: Ballast errors
+   * whose `retryable` is true; other errors are not retried.
+   */
+  shouldRetry?: (error: unknown, attempt: number) => boolean;
+  /** The retry budget, or `false` for none. Default `{ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 }`. */
+  budget?: RetryBudgetOptions | false;
+  /** Random source in [0, 1) for jitter. Default `Math.random`. */
+  random?: () => number;
+}
+
+/** Counters of a retry policy. */
+export interface RetryStats {
+  /** Retries scheduled. */
+  retries: number;
+  /** Retries refused because the budget was spent. */
+  budgetExhausted: number;
+  /** Retries skipped because the backoff would pass the call's deadline. */
+  deadlineSkipped: number;
+}
+
+/** A {@link retry} middleware with its counters. */
+export interface RetryMiddleware extends Middleware {
+  /** Counters since creation. */
+  stats(): RetryStats;
+}
+
+function defaultShouldRetry(error: unknown): boolean {
+  return isBallastError(error) && error.retryable;
+}
+
+const CALLS = 0;
+const RETRIES = 1;
+
+/*
+ * Why not cockatiel's retry(): its backoff sleeps do not know the call's deadline, it has no retry
+ * budget and no Retry-After hint, and wrap()+timeout() costs ~15 us a call here. This loop is an
+ * async function around the model call: no timer, listener or closure unless an attempt fails.
+ */
+class RetryPolicy {
+  readonly counters: RetryStats = { retries: 0, budgetExhausted: 0, deadlineSkipped: 0 };
+  private readonly window: SlidingWindow | undefined;
+  private readonly ratio: number;
+  private readonly floor: number;
+
+  constructor(
+    readonly maxAttempts: number,
+    private readonly baseDelayMs: number,
+    private readonly maxDelayMs: number,
+    private readonly jitter: boolean,
+    private readonly shouldRetry: (error: unknown, attempt: number) => boolean,
+    budget: RetryBudgetOptions | false,
+    private readonly random: () => number,
+  ) {
+    if (budget === false) {
+      this.ratio = Number.POSITIVE_INFINITY;
+      this.floor = Number.POSITIVE_INFINITY;
+    } else {
+      const windowMs = budget.windowMs ?? 10_000;
+      this.window = new SlidingWindow(windowMs, 10, 2);
+      this.ratio = budget.ratio ?? 0.2;
+      this.floor = (budget.minPerSecond ?? 10) * (windowMs / 1000);
+    }
+  }
+
+  private budgetAllows(at: number): boolean {
+    const window = this.window;
+    if (window === undefined) return true;
+    const allowed = Math.max(this.floor, this.ratio * window.sum(CALLS, at));
+    if (window.sum(RETRIES, at) + 1 > allowed) return false;
+    window.add(RETRIES, at);
+    return true;
+  }
+
+  private backoff(attempt: number): number {
+    const exp = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
+    return this.jitter ? this.random() * exp : exp;
+  }
+
+  async run<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
+    this.window?.add(CALLS, now());
+    let attempt = 1;
+    for (;;) {
+      try {
+        const value = await callModel(next, input, options);
+        if (attempt > 1) annotate(options, 'ballast.attempts', attempt);
+        return value;
+      } catch (error) {
+        if (attempt >= this.maxAttempts || !this.safeShouldRetry(error, attempt) || doneError(options) !== undefined) {
+          annotate(options, 'ballast.attempts', attempt);
+          throw error;
+        }
+        let delayMs = this.backoff(attempt);
+        const hint = isBallastError(error) ? error.retryAfterMs : undefined;
+        if (hint !== undefined) {
+          if (hint > this.maxDelayMs) {
+            // The upstream asked for more than we will wait: retrying sooner would be refused again.
+            annotate(options, 'ballast.attempts', attempt);
+            throw error;
+          }
+          if (hint > delayMs) delayMs = hint;
+        }
+        // Never sleep past the deadline: a retry that cannot start in time is not worth the wait,
+        // and answering now leaves the rest of the budget to a fallback.
+        if (delayMs >= remainingMs(options)) {
+          this.counters.deadlineSkipped++;
+          annotate(options, 'ballast.attempts', attempt);
+          throw error;
+        }
+        if (!this.budgetAllows(now())) {
+          this.counters.budgetExhausted++;
+          annotate(options, 'ballast.attempts', attempt);
+          throw error;
+        }
+        this.counters.retries++;
+        if (channels.retry.hasSubscribers) channels.retry.publish({ model: next.name, attempt, delayMs, error });
+        if (delayMs > 0) await sleep(delayMs);
+        const done = doneError(options);
+        if (done) throw done;
+        attempt++;
+      }
+    }
+  }
+
+  private safeShouldRetry(error: unknown, attempt: number): boolean {
+    try {
+      return this.shouldRetry(error, attempt) === true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * Retries failed attempts with exponential backoff and full jitter. Only `retryable` Ballast
+ * errors are retried unless `shouldRetry` says otherwise; a `retryAfterMs` hint is honoured (up to
+ * `maxDelayMs`; a longer hint ends the retries); no backoff sleeps past the call's deadline; a
+ * retry budget caps the extra load so a failing upstream gets no retry storm. Publishes
+ * `ballast:retry` and annotates `ballast.attempts`.
+ *
+ * @example
+ * const model = pipeline(remote, retry({ maxAttempts: 3, baseDelayMs: 25, maxDelayMs: 500 }));
+ * await model.infer(input, { timeoutMs: 1000 });
+ */
+export function retry(options: RetryOptions = {}): RetryMiddleware {
+  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'retry: options must be an object');
+  checkNumber('retry', 'maxAttempts', options.maxAttempts, 1, { integer: true });
+  checkNumber('retry', 'baseDelayMs', options.baseDelayMs, 0);
+  checkNumber('retry', 'maxDelayMs', options.maxDelayMs, 0);
+  checkFunction('retry', 'shouldRetry', options.shouldRetry);
+  checkFunction('retry', 'random', options.random);
+  if (options.jitter !== undefined && options.jitter !== 'full' && options.jitter !== 'none') {
+    throw new BallastError('CONFIG', `retry: jitter must be "full" or "none"`, { details: { path: 'jitter' } });
+  }
+  if (options.budget) {
+    checkNumber('retry', 'budget.ratio', options.budget.ratio, 0);
+    checkNumber('retry', 'budget.minPerSecond', options.budget.minPerSecond, 0);
+    checkNumber('retry', 'budget.windowMs', options.budget.windowMs, 1);
+  }
+  const policy = new RetryPolicy(
+    options.maxAttempts ?? 3,
+    options.baseDelayMs ?? 50,
+    options.maxDelayMs ?? 2000,
+    (options.jitter ?? 'full') === 'full',
+    options.shouldRetry ?? defaultShouldRetry,
+    options.budget ?? {},
+    options.random ?? Math.random,
+  );
+  const middleware = function retryMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
+    if (policy.maxAttempts === 1) return next;
+    return wrapModel(next, function retrying(input: I, callOptions?: InferOptions): Promise<O> {
+      return policy.run(next, input, callOptions);
+    });
+  } as RetryMiddleware;
+  middleware.stats = () => ({ ...policy.counters });
+  return middleware;
+}
