@@ -359,9 +359,10 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     }
   };
 
-  const metricsAt = (at: number) => ({
-    stable: windows.stable.snapshot(at, readDrift('stable'), false),
-    candidate: windows.candidate.snapshot(at, readDrift('candidate'), type === 'shadow'),
+  type Period = Record<VersionRole, WindowTotals>;
+  const metricsAt = (at: number, period?: Period) => ({
+    stable: windows.stable.snapshot(at, readDrift('stable'), false, period?.stable),
+    candidate: windows.candidate.snapshot(at, readDrift('candidate'), type === 'shadow', period?.candidate),
   });
 
   const toRecord = (): RolloutRecord => ({
@@ -390,7 +391,14 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     return saving;
   };
 
-  const decide = (decision: DecisionRecord['decision'], reason: string, automatic: boolean, by?: string): Promise<void> => {
+  /** Takes a decision; `period` holds the window it was judged on, when a window closing took it. */
+  const decide = (
+    decision: DecisionRecord['decision'],
+    reason: string,
+    automatic: boolean,
+    by?: string,
+    period?: Period,
+  ): Promise<void> => {
     if (decision === 'promote') phase = 'promoted';
     else if (decision === 'rollback') phase = 'rolled-back';
     else if (decision === 'switch') switched = true;
@@ -406,7 +414,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
       reason,
       automatic,
       weight: entry.weight,
-      metrics: metricsAt(now()),
+      metrics: metricsAt(now(), period),
     });
     schedule();
     return persist();
@@ -437,10 +445,11 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     });
   };
 
-  const onWindow = (at: number): void => {
+  const onWindow = (): void => {
     if (phase !== 'running') return;
     checkCandidateHealth();
-    const totals = windows.candidate.totals(at);
+    const period: Period = { stable: windows.stable.takePeriod(), candidate: windows.candidate.takePeriod() };
+    const totals = period.candidate;
     let reason = breachOf(totals);
     if (reason === undefined && maxDriftScore !== undefined) {
       const score = readDrift('candidate');
@@ -448,14 +457,14 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     }
     if (reason !== undefined) {
       healthy = 0;
-      if (autoRollback) void decide('rollback', reason, true);
+      if (autoRollback) void decide('rollback', reason, true, undefined, period);
       return;
     }
     // A window without enough traffic tells nothing: it neither counts nor resets the streak.
     if (totals.requests < minRequests || (type === 'shadow' && totals.compared < minRequests)) return;
     healthy++;
     if (autoPromote && healthy >= healthyWindows && rampDone && (type !== 'blue-green' || switched)) {
-      void decide('promote', 'healthy-windows', true);
+      void decide('promote', 'healthy-windows', true, undefined, period);
     }
   };
 
@@ -480,7 +489,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
       onStep(due);
     }
     if (phase === 'running' && at >= nextWindowAt) {
-      onWindow(at);
+      onWindow();
       nextWindowAt += windowMs * (Math.floor((at - nextWindowAt) / windowMs) + 1);
     }
     schedule();
@@ -604,6 +613,9 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
 
   const start = (): void => {
     restored = true;
+    // Calls that waited for the store were not part of any window yet.
+    windows.stable.takePeriod();
+    windows.candidate.takePeriod();
     nextWindowAt = now() + windowMs;
     schedule();
     checkCandidateHealth();

@@ -38,6 +38,10 @@ export class SlidingWindow {
   private readonly bucketMs: number;
   private readonly slots: Bucket[];
   private readonly sampleCap: number;
+  // Totals since the last analysis tick. Promotion judges whole windows (tumbling), while breaches
+  // are checked on the sliding totals after every call; a sliding view alone would let calls made
+  // at the very start of a window slip out before the tick that judges it.
+  private period: WindowTotals = { requests: 0, errors: 0, slow: 0, compared: 0, disagreed: 0 };
 
   /**
    * @param windowMs length of the window, ms
@@ -77,8 +81,15 @@ export class SlidingWindow {
   record(at: number, latencyMs: number, failed: boolean): void {
     const bucket = this.slot(at);
     bucket.requests++;
-    if (failed) bucket.errors++;
-    if (this.slowMs !== undefined && latencyMs > this.slowMs) bucket.slow++;
+    this.period.requests++;
+    if (failed) {
+      bucket.errors++;
+      this.period.errors++;
+    }
+    if (this.slowMs !== undefined && latencyMs > this.slowMs) {
+      bucket.slow++;
+      this.period.slow++;
+    }
     if (bucket.latencies.length < this.sampleCap) bucket.latencies.push(latencyMs);
     else {
       bucket.latencies[bucket.next] = latencyMs;
@@ -90,7 +101,18 @@ export class SlidingWindow {
   compare(at: number, agreed: boolean): void {
     const bucket = this.slot(at);
     bucket.compared++;
-    if (!agreed) bucket.disagreed++;
+    this.period.compared++;
+    if (!agreed) {
+      bucket.disagreed++;
+      this.period.disagreed++;
+    }
+  }
+
+  /** Totals since the previous call of `takePeriod()` (one analysis window), and starts a new period. */
+  takePeriod(): WindowTotals {
+    const period = this.period;
+    this.period = { requests: 0, errors: 0, slow: 0, compared: 0, disagreed: 0 };
+    return period;
   }
 
   private live(at: number): Bucket[] {
@@ -121,9 +143,9 @@ export class SlidingWindow {
     return all[Math.ceil(0.95 * all.length) - 1];
   }
 
-  /** The window as reported in events and status. */
-  snapshot(at: number, driftScore: number | undefined, withShadow: boolean): RolloutWindowMetrics {
-    const t = this.totals(at);
+  /** The window as reported in events and status (`totals` overrides the sliding counts, e.g. with a period's). */
+  snapshot(at: number, driftScore: number | undefined, withShadow: boolean, totals?: WindowTotals): RolloutWindowMetrics {
+    const t = totals ?? this.totals(at);
     const metrics: RolloutWindowMetrics = {
       requests: t.requests,
       errors: t.errors,
