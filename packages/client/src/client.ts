@@ -13,7 +13,7 @@ import {
   type StaleCacheFallback,
 } from './fallback.js';
 import { type HedgeMiddleware, type HedgeOptions, type HedgeStats, hedge } from './hedge.js';
-import { type RateLimitMiddleware, type RateLimitOptions, rateLimit } from './rate-limit.js';
+import { type RateLimitOptions, rateLimit } from './rate-limit.js';
 import { type RetryMiddleware, type RetryOptions, type RetryStats, retry } from './retry.js';
 
 /** Options of {@link createClient}. Every section is optional and off unless given (`true` = defaults). */
@@ -134,7 +134,6 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
   const breaker = breakerOptions ? circuitBreaker(breakerOptions) : undefined;
   const hedging: HedgeMiddleware | undefined = options.hedge ? hedge(options.hedge) : undefined;
   const chaotic: ChaosMiddleware | undefined = options.chaos ? chaos(options.chaos) : undefined;
-  const limitRejected = { count: 0 };
 
   let falling: FallbackMiddleware | undefined;
   if (options.fallback !== undefined) {
@@ -177,7 +176,6 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
     counters.failed++;
     const code = codeOf(error);
     counters.errors[code] = (counters.errors[code] ?? 0) + 1;
-    if (code === 'RATE_LIMITED' && isBallastError(error) && error.details?.ratePerSecond !== undefined) limitRejected.count++;
     throw error;
   };
 
@@ -200,7 +198,7 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
         failed: counters.failed,
         errors: { ...counters.errors },
       };
-      if (limit) out.rateLimit = { rejected: limitRejected.count };
+      if (limit) out.rateLimit = limit.stats();
       if (cache) out.cache = cache.stats();
       if (bulk) out.bulkhead = bulk.stats();
       if (retrying) out.retry = retrying.stats();

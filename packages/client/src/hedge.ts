@@ -52,7 +52,7 @@ class HedgePolicy {
   private readonly window = new SlidingWindow(10_000, 10, 2);
 
   constructor(
-    private readonly fixedMs: number | undefined,
+    fixedMs: number | undefined,
     private readonly percentile: number | undefined,
     private readonly minSamples: number,
     private readonly maxRatio: number,

@@ -32,6 +32,8 @@ function principalKey(_input: unknown, options: InferOptions | undefined): strin
 export interface RateLimitMiddleware extends Middleware {
   /** The token buckets behind the policy. */
   readonly limiter: TokenBucketLimiter;
+  /** Counters since creation. */
+  stats(): { rejected: number };
 }
 
 /**
@@ -55,6 +57,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     });
   const keyOf = options.key ?? principalKey;
   const costOf = options.cost;
+  let rejected = 0;
   const middleware = function rateLimitMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
     const name = next.name;
     return wrapModel(next, function rateLimited(input: I, callOptions?: InferOptions): Promise<O> {
@@ -71,6 +74,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
         );
       }
       if (result.ok) return callModel(next, input, callOptions);
+      rejected++;
       if (channels.rejection.hasSubscribers) {
         channels.rejection.publish({ model: name, code: 'RATE_LIMITED', source: 'rate-limit', key });
       }
@@ -82,6 +86,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       );
     });
   } as RateLimitMiddleware;
+  middleware.stats = () => ({ rejected });
   Object.defineProperty(middleware, 'limiter', { value: limiter, enumerable: true });
   return middleware;
 }
