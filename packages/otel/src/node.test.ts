@@ -1,0 +1,178 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BallastError, batching, defineModel, emit, pipeline } from '@ballast/core';
+import { metrics, trace } from '@opentelemetry/api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTelemetry, type Telemetry } from './node.js';
+
+/** Parses the Prometheus text format into samples. */
+function parseSamples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[pair[1] as string] = pair[2] as string;
+    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+describe('startTelemetry() with Prometheus, end to end', () => {
+  let telemetry: Telemetry;
+  let app: Server;
+  let appUrl: string;
+
+  beforeAll(async () => {
+    telemetry = await startTelemetry({
+      serviceName: 'scoring-api',
+      prometheus: { port: 0, host: '127.0.0.1' },
+      instrument: { costs: [{ model: 'scorer', perCall: 0.002 }] },
+    });
+    // The app: one HTTP route that scores with a batched in-process model.
+    const scorer = pipeline(
+      defineModel({
+        name: 'scorer',
+        version: '1.4.0',
+        infer: async (x: number) => x / 10,
+        inferBatch: async (xs: readonly number[]) => {
+          await new Promise((resolve) => setTimeout(resolve, 3));
+          if (xs.includes(13)) throw new BallastError('UPSTREAM', 'unlucky batch');
+          return xs.map((x) => x / 10);
+        },
+      }),
+      batching({ maxBatchSize: 8 }),
+    );
+    app = createServer(async (request, response) => {
+      const x = Number(new URL(request.url ?? '/', 'http://x').searchParams.get('x'));
+      try {
+        const score = await scorer.infer(x, { timeoutMs: 1000 });
+        response.end(JSON.stringify({ score }));
+      } catch (error) {
+        response.statusCode = (error as BallastError).status ?? 500;
+        response.end();
+      }
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+    await telemetry.shutdown();
+  });
+
+  it('serves the Ballast series with plausible values after real traffic', async () => {
+    expect(telemetry.instrumentation.enabled).toEqual({ traces: false, metrics: true });
+    expect(telemetry.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+
+    // 40 requests, 8 at a time; x = 13 fails its whole batch.
+    const statuses: number[] = [];
+    for (let wave = 0; wave < 5; wave++) {
+      const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => fetch(`${appUrl}/score?x=${wave * 8 + i}`)));
+      for (const response of responses) {
+        statuses.push(response.status);
+        await response.arrayBuffer();
+      }
+    }
+    const failed = statuses.filter((s) => s !== 200).length;
+    expect(failed).toBeGreaterThan(0);
+    emit('breaker', { model: 'scorer', from: 'closed', to: 'open', reason: 'failure-ratio' });
+
+    const scrape = await fetch(telemetry.metricsUrl as string);
+    expect(scrape.status).toBe(200);
+    const samples = parseSamples(await scrape.text());
+    const find = (name: string, labels: Record<string, string> = {}) =>
+      samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    const sum = (name: string, labels: Record<string, string> = {}) => find(name, labels).reduce((total, s) => total + s.value, 0);
+    const model = { gen_ai_request_model: 'scorer' };
+
+    // This exporter keeps OTel names (dots to underscores), adds `_total` to counters and no unit suffix.
+    // Every request shows up once in the duration histogram, split by outcome.
+    expect(sum('ballast_inference_duration_count', model)).toBe(40);
+    expect(sum('ballast_inference_requests_total', { ...model, ballast_outcome: 'success' })).toBe(40 - failed);
+    expect(sum('ballast_inference_requests_total', { ...model, ballast_outcome: 'error', error_type: 'UPSTREAM' })).toBe(failed);
+    const [successCount] = find('ballast_inference_duration_count', { ...model, ballast_outcome: 'success' });
+    expect(successCount?.labels).toMatchObject({
+      gen_ai_operation_name: 'infer',
+      ballast_model_version: '1.4.0',
+      ballast_call_nested: 'false',
+    });
+    // Each call waited for a batch that slept 3 ms: a mean of at least 3 ms and well under a second.
+    const meanSeconds = sum('ballast_inference_duration_sum', model) / 40;
+    expect(meanSeconds).toBeGreaterThan(0.0025);
+    expect(meanSeconds).toBeLessThan(1);
+    const plusInf = find('ballast_inference_duration_bucket', { ...model, ballast_outcome: 'success', le: '+Inf' });
+    expect(plusInf[0]?.value).toBe(40 - failed);
+
+    // Batches: 40 items in batches of at most 8.
+    expect(sum('ballast_batch_size_sum', model)).toBe(40);
+    const batches = sum('ballast_batch_size_count', model);
+    expect(batches).toBeGreaterThanOrEqual(5);
+    expect(batches).toBeLessThanOrEqual(40);
+    expect(sum('ballast_queue_wait_count', model)).toBe(batches);
+    expect(sum('ballast_inference_active', model)).toBe(0);
+
+    // Cost of the successful calls, and the breaker gauge.
+    expect(sum('ballast_cost_total', model)).toBeCloseTo((40 - failed) * 0.002, 9);
+    expect(find('ballast_breaker_state', { ...model, ballast_breaker_state: 'open' })[0]?.value).toBe(1);
+    expect(find('ballast_breaker_state', { ...model, ballast_breaker_state: 'closed' })[0]?.value).toBe(0);
+
+    // The resource names the service.
+    expect(find('target_info')[0]?.labels.service_name).toBe('scoring-api');
+  });
+
+  it('answers 404 off the metrics path', async () => {
+    const response = await fetch(new URL('/other', telemetry.metricsUrl).href);
+    expect(response.status).toBe(404);
+    await response.arrayBuffer();
+  });
+});
+
+describe('startTelemetry() configuration', () => {
+  it('rejects missing exporters and bad values with CONFIG', async () => {
+    await expect(startTelemetry({})).rejects.toMatchObject({ code: 'CONFIG' });
+    await expect(startTelemetry({ prometheus: { port: 70000 } })).rejects.toMatchObject({ code: 'CONFIG' });
+    await expect(startTelemetry({ otlp: { url: 'ftp://collector' } })).rejects.toMatchObject({ code: 'CONFIG' });
+  });
+
+  it('reports a busy port as CONFIG', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      await expect(startTelemetry({ prometheus: { port, host: '127.0.0.1' } })).rejects.toMatchObject({ code: 'CONFIG' });
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+
+  it('exports traces and metrics over OTLP/HTTP to the given collector', async () => {
+    const paths: string[] = [];
+    const collector = createServer((request, response) => {
+      paths.push(request.url ?? '');
+      request.resume();
+      request.on('end', () => {
+        response.setHeader('content-type', 'application/json');
+        response.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    const telemetry = await startTelemetry({ serviceName: 'otlp-test', otlp: { url, metricsIntervalMs: 60_000 } });
+    try {
+      expect(telemetry.instrumentation.enabled).toEqual({ traces: true, metrics: true });
+      const model = pipeline(defineModel({ name: 'echo', infer: async (x: number) => x }));
+      await model.infer(1);
+    } finally {
+      await telemetry.shutdown();
+      await new Promise<void>((resolve) => collector.close(() => resolve()));
+    }
+    // Shutting down flushes both signals; the globals are cleared afterwards.
+    expect(paths.sort()).toEqual(['/v1/metrics', '/v1/traces']);
+    expect(trace.getTracerProvider().getTracer('x').startSpan('y').isRecording()).toBe(false);
+    expect(metrics.getMeterProvider().getMeter('x').constructor.name).toBe('NoopMeter');
+  });
+});
