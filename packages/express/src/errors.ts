@@ -1,0 +1,123 @@
+import { BallastError, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
+import type { ErrorRequestHandler, Response } from 'express';
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+// Errors from Express and body-parser (http-errors) carry `status` and `type`; map the ones a
+// client can cause to Ballast codes so they get a 4xx and the same JSON body.
+const FOREIGN_TYPES: Record<string, ErrorCode> = {
+  'entity.too.large': 'PAYLOAD_TOO_LARGE',
+  'entity.parse.failed': 'INVALID_INPUT',
+  'entity.verify.failed': 'INVALID_INPUT',
+  'encoding.unsupported': 'INVALID_INPUT',
+  'charset.unsupported': 'INVALID_INPUT',
+  'request.size.invalid': 'INVALID_INPUT',
+  'stream.encoding.set': 'INTERNAL',
+  'request.aborted': 'CANCELLED',
+  'parameters.too.many': 'PAYLOAD_TOO_LARGE',
+};
+
+const FOREIGN_STATUS: Record<number, ErrorCode> = {
+  400: 'INVALID_INPUT',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  408: 'TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'INVALID_INPUT',
+  415: 'INVALID_INPUT',
+  429: 'RATE_LIMITED',
+};
+
+const FOREIGN_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  PAYLOAD_TOO_LARGE: 'the request body is too large',
+  INVALID_INPUT: 'the request body is not valid JSON',
+};
+
+/**
+ * Converts anything thrown while serving a request into a {@link BallastError}: Ballast errors
+ * pass through, body-parser/Express client errors map to 4xx codes, the rest is `INTERNAL`
+ * (its message is not sent to clients).
+ *
+ * @example
+ * toHttpError(Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 })).code; // 'PAYLOAD_TOO_LARGE'
+ */
+export function toHttpError(error: unknown): BallastError {
+  if (isBallastError(error)) return error;
+  if (typeof error === 'object' && error !== null) {
+    const { type, status, statusCode, limit, length } = error as {
+      type?: unknown;
+      status?: unknown;
+      statusCode?: unknown;
+      limit?: unknown;
+      length?: unknown;
+    };
+    const code = (typeof type === 'string' && FOREIGN_TYPES[type]) || FOREIGN_STATUS[Number(status ?? statusCode)];
+    if (code !== undefined) {
+      const message =
+        (type === 'entity.parse.failed' || code === 'PAYLOAD_TOO_LARGE' ? FOREIGN_MESSAGES[code] : undefined) ??
+        String((error as Error).message ?? code);
+      const details: Record<string, unknown> = {};
+      if (typeof limit === 'number') details.limitBytes = limit;
+      if (typeof length === 'number') details.lengthBytes = length;
+      return new BallastError(code, message, { cause: error, ...(Object.keys(details).length > 0 ? { details } : {}) });
+    }
+  }
+  return new BallastError('INTERNAL', 'internal error', { cause: error });
+}
+
+/** Default `Retry-After` for 503 answers without a hint, seconds. */
+const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Sends an error answer: the status from core's `httpStatusFor`, `Retry-After` (seconds) on 429 and
+ * 503, and `{ error: { code, message, details } }`. `INTERNAL`, `CONFIG` and `INTEGRITY` errors
+ * are answered without their message or details (logged by `onError` instead).
+ * Returns the BallastError sent.
+ */
+export function sendError(res: Response, error: unknown): BallastError {
+  const ballast = toHttpError(error);
+  if (res.headersSent) {
+    // Too late for a status: end the response so the client is not left waiting.
+    res.end();
+    return ballast;
+  }
+  const status = httpStatusFor(ballast.code);
+  if (status === 429 || status === 503) {
+    const seconds = ballast.retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_SECONDS : Math.max(1, Math.ceil(ballast.retryAfterMs / 1000));
+    res.setHeader('Retry-After', String(seconds));
+  }
+  const hidden = status >= 500 && status !== 503 && status !== 504 && status !== 502;
+  const body: ErrorBody = {
+    error: {
+      code: ballast.code,
+      message: hidden ? 'internal error' : ballast.message,
+      ...(hidden || ballast.details === undefined ? {} : { details: ballast.details }),
+    },
+  };
+  res.status(status).json(body);
+  return ballast;
+}
+
+/** Options of {@link errorHandler}. */
+export interface ErrorHandlerOptions {
+  /** Called with every error answered with a 5xx (log it here). */
+  onError?: (error: BallastError, request: unknown) => void;
+}
+
+/**
+ * Express error middleware answering every error as Ballast does (status, `Retry-After`, JSON
+ * body). Install it last, after your routes.
+ *
+ * @example
+ * app.use(errorHandler({ onError: (e) => logger.error(e) }));
+ */
+export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+  return function ballastErrorHandler(error, request, res, _next) {
+    const sent = sendError(res, error);
+    if (options.onError !== undefined && httpStatusFor(sent.code) >= 500) options.onError(sent, request);
+  };
+}

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { BallastError, type InferOptions, now } from '@ballast/core';
+import { DEFAULT_MAX_BODY_BYTES, type Guard, type GuardPrincipal } from '@ballast/guard';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+
+/** Options shared by {@link ballastRouter} and {@link inferHandler} for each served call. */
+export interface ServeOptions {
+  /** The security layer; without it requests are not authenticated, limited or filtered. */
+  guard?: Guard;
+  /** Time budget of each inference, ms. A request's `x-timeout-ms` header may shorten it. Default 30,000. */
+  timeoutMs?: number;
+  /** Header read and echoed as the request id (a valid incoming id is kept). Default `x-request-id`. */
+  requestIdHeader?: string;
+  /**
+   * Extra attributes for the inference (they reach telemetry as `InferOptions.attributes`).
+   * Do not put secrets here: telemetry may export them.
+   */
+  attributes?: (request: Request) => Record<string, string | number | boolean> | undefined;
+  /**
+   * Request headers copied onto `InferOptions.attributes` as `http.request.header.<name>`, so a
+   * telemetry subscriber of the `ballast:infer` tracing channel can continue the caller's trace.
+   * Default `['traceparent', 'tracestate']`. Never list credentials.
+   */
+  propagateHeaders?: readonly string[];
+  /**
+   * Runs around the handling of each request, e.g. to enter an extracted trace context:
+   * `around: (req, run) => context.with(propagation.extract(ROOT_CONTEXT, req.headers), run)`.
+   */
+  around?: <T>(request: Request, run: () => Promise<T>) => Promise<T>;
+}
+
+/** Default time budget per inference, ms. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
+const REQUEST_ID = Symbol('ballast.requestId');
+
+/**
+ * The request id of `request`: a well-formed incoming `x-request-id` (or the configured header),
+ * else a new UUID. Set once per request and echoed on the response.
+ */
+export function requestIdOf(request: Request, res: Response, header = 'x-request-id'): string {
+  const holder = request as unknown as Record<symbol, string | undefined>;
+  let id = holder[REQUEST_ID];
+  if (id === undefined) {
+    const incoming = request.headers[header];
+    id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    holder[REQUEST_ID] = id;
+    if (!res.headersSent) res.setHeader(header, id);
+  }
+  return id;
+}
+
+/**
+ * Express middleware that assigns every request an id (kept from a valid incoming header) and
+ * echoes it on the response.
+ *
+ * @example
+ * app.use(requestId());
+ */
+export function requestId(options: { header?: string } = {}): RequestHandler {
+  const header = (options.header ?? 'x-request-id').toLowerCase();
+  return function ballastRequestId(request, res, next) {
+    requestIdOf(request, res, header);
+    next();
+  };
+}
+
+const parsers = new Map<number, RequestHandler>();
+
+/**
+ * Reads the JSON body with express.json (body-parser) under `limitBytes`, whatever the content
+ * type says (v2 clients do not all send one). A body parsed earlier by the app is returned as is.
+ * Rejects with body-parser's errors (mapped to 400/413 by the error answer).
+ */
+export function readJson(request: Request, res: Response, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<unknown> {
+  if (request.body !== undefined) return Promise.resolve(request.body);
+  let parser = parsers.get(limitBytes);
+  if (parser === undefined) {
+    parser = express.json({ limit: limitBytes, type: () => true, strict: false });
+    parsers.set(limitBytes, parser);
+  }
+  const run = parser;
+  return new Promise((resolve, reject) => {
+    run(request, res, (error?: unknown) => {
+      if (error !== undefined && error !== null) reject(error);
+      else if (request.body === undefined) reject(new BallastError('INVALID_INPUT', 'a JSON request body is required'));
+      else resolve(request.body);
+    });
+  });
+}
+
+/** The per-request call state built by {@link startCall}. */
+export interface CallState {
+  /** The request id. */
+  readonly requestId: string;
+  /** When the request started on the `performance.now()` clock. */
+  readonly startedAt: number;
+  /** Aborted when the client goes away or a sibling row fails. */
+  readonly controller: AbortController;
+  /** The options every inference of this request gets. */
+  readonly options: InferOptions;
+}
+
+/**
+ * Builds the inference options of a request: one absolute deadline for all its rows, a signal
+ * that aborts when the client disconnects, the principal and the telemetry attributes.
+ * One AbortController and one `close` listener per request: cheap next to HTTP parsing, and the
+ * only way to stop work for a client that has gone.
+ */
+export function startCall(request: Request, res: Response, serve: ServeOptions, principal: GuardPrincipal | undefined): CallState {
+  const requestIdValue = requestIdOf(request, res, serve.requestIdHeader);
+  const startedAt = now();
+  let budget = serve.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const asked = request.headers['x-timeout-ms'];
+  if (typeof asked === 'string') {
+    const value = Number(asked);
+    if (Number.isFinite(value) && value > 0 && value < budget) budget = value;
+  }
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new BallastError('CANCELLED', 'the client closed the connection'));
+  });
+  const attributes: Record<string, string | number | boolean> = { 'ballast.request.id': requestIdValue };
+  for (const name of serve.propagateHeaders ?? ['traceparent', 'tracestate']) {
+    const value = request.headers[name];
+    if (typeof value === 'string') attributes[`http.request.header.${name}`] = value;
+  }
+  const extra = serve.attributes?.(request);
+  if (extra !== undefined) Object.assign(attributes, extra);
+  const options: InferOptions = {
+    deadline: startedAt + budget,
+    signal: controller.signal,
+    attributes,
+    ...(principal === undefined ? {} : { principal }),
+  };
+  return { requestId: requestIdValue, startedAt, controller, options };
+}

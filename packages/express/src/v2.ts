@@ -1,0 +1,277 @@
+import {
+  BallastError,
+  elementCount,
+  fromV2Datatype,
+  type TensorType,
+  type TensorValue,
+  toV2Datatype,
+  type V2InferRequest,
+  type V2Tensor,
+} from '@ballast/core';
+import { schemaError } from '@ballast/guard';
+import { z } from 'zod';
+
+/*
+ * Open Inference Protocol v2 request decoding and response encoding. Convention: every input
+ * carries the batch dimension first. A request is split into one input record per row (input name
+ * → `{ data, dims }` without the batch dimension, what an in-process ONNX model takes), the rows
+ * run concurrently (so a batching model batches them), and per-row outputs (output name →
+ * TensorValue) are stacked back with the batch dimension.
+ */
+
+/** The most dimensions a tensor may have. */
+const MAX_RANK = 16;
+
+const tensorSchema = z.object({
+  name: z.string().min(1).max(256),
+  shape: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31),
+    )
+    .min(1)
+    .max(MAX_RANK),
+  datatype: z.string().max(16),
+  data: z.array(z.unknown()),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** The zod schema of a v2 infer request envelope (tensor contents are checked separately). */
+export const v2RequestSchema = z.object({
+  id: z.string().max(256).optional(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+  inputs: z.array(tensorSchema).min(1).max(256),
+  outputs: z
+    .array(z.object({ name: z.string().min(1).max(256), parameters: z.record(z.string(), z.unknown()).optional() }))
+    .max(256)
+    .optional(),
+});
+
+/** One input tensor of one row: flat data without the batch dimension, and its dims. */
+export interface RowTensor {
+  /** Flat, row-major data: a typed array for numeric types, an array for BOOL and BYTES. */
+  readonly data: ArrayLike<number> | ArrayLike<bigint> | readonly boolean[] | readonly string[];
+  /** Dimensions without the batch dimension. */
+  readonly dims: readonly number[];
+}
+
+/** A decoded request: its id, the number of rows and one input record per row. */
+export interface DecodedV2Request {
+  /** The request `id`, echoed in the response. */
+  id: string | undefined;
+  /** Rows (the shared first dimension). */
+  batch: number;
+  /** One input record per row. */
+  rows: Record<string, RowTensor>[];
+  /** Every input's full flat data by name (what input guards see). */
+  view: Record<string, unknown[]>;
+  /** Output names requested, when the request limits them. */
+  outputs: string[] | undefined;
+}
+
+const INTEGER_RANGES: Partial<Record<TensorType, [number, number]>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1],
+  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  uint64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+function invalid(message: string, path: string, extra: Record<string, unknown> = {}): BallastError {
+  return new BallastError('INVALID_INPUT', message, { details: { issues: [{ path, message, code: 'tensor' }], ...extra } });
+}
+
+function typedArrayFor(type: TensorType, values: readonly unknown[]): ArrayLike<number> | ArrayLike<bigint> | boolean[] | string[] {
+  switch (type) {
+    case 'float32':
+      return Float32Array.from(values as number[]);
+    case 'float64':
+      return Float64Array.from(values as number[]);
+    case 'float16':
+      return [...(values as number[])] as unknown as number[];
+    case 'int8':
+      return Int8Array.from(values as number[]);
+    case 'uint8':
+      return Uint8Array.from(values as number[]);
+    case 'int16':
+      return Int16Array.from(values as number[]);
+    case 'uint16':
+      return Uint16Array.from(values as number[]);
+    case 'int32':
+      return Int32Array.from(values as number[]);
+    case 'uint32':
+      return Uint32Array.from(values as number[]);
+    case 'int64':
+      return BigInt64Array.from(values as number[], (v) => BigInt(v));
+    case 'uint64':
+      return BigUint64Array.from(values as number[], (v) => BigInt(v));
+    case 'bool':
+      return values as boolean[];
+    case 'string':
+      return values as string[];
+  }
+}
+
+/** Checks every element of a flat data array against the datatype; returns the first bad index or -1. */
+function badElement(type: TensorType, values: readonly unknown[]): number {
+  if (type === 'bool') return values.findIndex((v) => typeof v !== 'boolean');
+  if (type === 'string') return values.findIndex((v) => typeof v !== 'string');
+  const range = INTEGER_RANGES[type];
+  if (range === undefined) return values.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+  const [min, max] = range;
+  return values.findIndex((v) => typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max);
+}
+
+/**
+ * Decodes and validates a v2 infer request body and splits it into rows. Throws `INVALID_INPUT`
+ * with `details.issues[].path` (`inputs[0].data[3]`) for anything malformed.
+ *
+ * @example
+ * const { rows } = decodeV2Request({ inputs: [{ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }] });
+ * rows[1]; // { x: { data: Float32Array [4, 5, 6], dims: [3] } }
+ */
+export function decodeV2Request(body: unknown, options: { maxBatch?: number } = {}): DecodedV2Request {
+  const { maxBatch = 4096 } = options;
+  const parsed = v2RequestSchema.safeParse(body);
+  if (!parsed.success) throw schemaError(parsed.error, 'the body is not a valid Open Inference Protocol v2 infer request');
+  const request = parsed.data as V2InferRequest;
+  const names = new Set<string>();
+  let batch: number | undefined;
+  const columns: { name: string; dims: number[]; data: ArrayLike<unknown> }[] = [];
+  const view: Record<string, unknown[]> = {};
+  request.inputs.forEach((tensor, index) => {
+    const at = `inputs[${index}]`;
+    if (names.has(tensor.name)) throw invalid(`input "${tensor.name}" appears twice`, `${at}.name`);
+    names.add(tensor.name);
+    const type = fromV2Datatype(tensor.datatype);
+    if (type === undefined) throw invalid(`unknown datatype "${tensor.datatype}"`, `${at}.datatype`);
+    const count = elementCount(tensor.shape);
+    // v2 allows nested data arrays; flatten to at most the tensor's rank (bounded recursion).
+    const flat = tensor.data.some(Array.isArray) ? (tensor.data as unknown[]).flat(tensor.shape.length) : (tensor.data as unknown[]);
+    if (flat.length !== count) {
+      throw invalid(`shape [${tensor.shape.join(', ')}] holds ${count} values but data has ${flat.length}`, `${at}.data`);
+    }
+    const bad = badElement(type, flat);
+    if (bad !== -1) throw invalid(`element ${bad} is not a valid ${tensor.datatype} value`, `${at}.data[${bad}]`);
+    const rows = tensor.shape[0] as number;
+    if (batch === undefined) batch = rows;
+    else if (rows !== batch) {
+      throw invalid(`every input must have the same first (batch) dimension: ${rows} here, ${batch} before`, `${at}.shape[0]`);
+    }
+    columns.push({ name: tensor.name, dims: tensor.shape.slice(1), data: typedArrayFor(type, flat) });
+    view[tensor.name] = flat;
+  });
+  const rowsCount = batch ?? 0;
+  if (rowsCount === 0) throw invalid('the batch dimension must be at least 1', 'inputs[0].shape[0]');
+  if (rowsCount > maxBatch) throw invalid(`at most ${maxBatch} rows per request, got ${rowsCount}`, 'inputs[0].shape[0]');
+  const rows: Record<string, RowTensor>[] = [];
+  for (let r = 0; r < rowsCount; r++) {
+    const row: Record<string, RowTensor> = {};
+    for (const column of columns) {
+      const size = elementCount(column.dims);
+      const data = column.data as unknown as {
+        subarray?: (a: number, b: number) => ArrayLike<number>;
+        slice: (a: number, b: number) => unknown;
+      };
+      const part = typeof data.subarray === 'function' ? data.subarray(r * size, (r + 1) * size) : data.slice(r * size, (r + 1) * size);
+      row[column.name] = { data: part as RowTensor['data'], dims: column.dims };
+    }
+    rows.push(row);
+  }
+  return { id: request.id, batch: rowsCount, rows, view, outputs: request.outputs?.map((o) => o.name) };
+}
+
+function isTensorValue(value: unknown): value is TensorValue {
+  if (typeof value !== 'object' || value === null) return false;
+  const t = value as Partial<TensorValue>;
+  return (
+    typeof t.type === 'string' && Array.isArray(t.dims) && t.data !== undefined && typeof (t.data as ArrayLike<unknown>).length === 'number'
+  );
+}
+
+function toJsonValues(data: TensorValue['data']): (number | boolean | string)[] {
+  const out = new Array<number | boolean | string>(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = (data as ArrayLike<unknown>)[i];
+    out[i] = typeof v === 'bigint' ? Number(v) : (v as number | boolean | string);
+  }
+  return out;
+}
+
+/**
+ * Stacks per-row model outputs (output name → TensorValue) into v2 output tensors with the batch
+ * dimension first. Rows must agree on each output's type and dims. `only` keeps the named outputs
+ * (an unknown name is `INVALID_INPUT`).
+ *
+ * @example
+ * encodeV2Outputs([{ y: { type: 'float32', dims: [2], data: new Float32Array([1, 2]) } }]);
+ * // [{ name: 'y', shape: [1, 2], datatype: 'FP32', data: [1, 2] }]
+ */
+export function encodeV2Outputs(rows: readonly unknown[], only?: readonly string[]): V2Tensor[] {
+  const first = rows[0];
+  if (typeof first !== 'object' || first === null) {
+    throw new BallastError('INTERNAL', 'the model returned no tensor outputs (expected a record of output name → tensor)');
+  }
+  let names = Object.keys(first);
+  if (only !== undefined) {
+    for (const name of only) {
+      if (!names.includes(name)) throw invalid(`the model has no output "${name}"`, 'outputs', { available: names });
+    }
+    names = [...only];
+  }
+  const tensors: V2Tensor[] = [];
+  for (const name of names) {
+    const head = (first as Record<string, unknown>)[name];
+    if (!isTensorValue(head)) throw new BallastError('INTERNAL', `the model's output "${name}" is not a tensor`);
+    const data: (number | boolean | string)[] = [];
+    for (const row of rows) {
+      const tensor = (row as Record<string, unknown>)[name];
+      if (!isTensorValue(tensor) || tensor.type !== head.type || tensor.dims.join(',') !== head.dims.join(',')) {
+        throw new BallastError('INTERNAL', `the model's output "${name}" differs in type or shape between rows`);
+      }
+      const values = toJsonValues(tensor.data);
+      for (const v of values) data.push(v);
+    }
+    tensors.push({ name, shape: [rows.length, ...head.dims], datatype: toV2Datatype(head.type), data });
+  }
+  return tensors;
+}
+
+/** One input or output in v2 model metadata. */
+export interface V2TensorMetadata {
+  name: string;
+  datatype: string;
+  /** Dimensions; -1 where variable. */
+  shape: number[];
+}
+
+/** v2 model metadata (`GET /v2/models/{name}`). */
+export interface V2ModelMetadata {
+  name: string;
+  versions?: string[];
+  platform: string;
+  inputs: V2TensorMetadata[];
+  outputs: V2TensorMetadata[];
+}
+
+/** Something that can describe its tensors (an `@ballast/onnx` model does). */
+interface Describable {
+  readonly inputs?: readonly { name: string; type: TensorType; dims: readonly (number | string)[] }[];
+  readonly outputs?: readonly { name: string; type: TensorType; dims: readonly (number | string)[] }[];
+}
+
+/** Turns tensor specs (symbolic dims as strings) into v2 metadata entries. */
+export function specsToV2(specs: Describable['inputs']): V2TensorMetadata[] {
+  if (!Array.isArray(specs)) return [];
+  return specs.map((spec) => ({
+    name: spec.name,
+    datatype: toV2Datatype(spec.type) ?? 'BYTES',
+    shape: spec.dims.map((d: number | string) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  }));
+}
