@@ -363,6 +363,10 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       annotate(options, 'ballast.batch.size', result.batchSize);
       return result.outputs;
     };
+  // Calls without options (nothing to annotate) share one function: no closure per call.
+  const unwrapPlain = (result: RunResult): OnnxOutputs => result.outputs;
+  // Only symbolic trailing dimensions can split calls into groups; otherwise skip the key.
+  const grouped = first.inputs.some((spec) => spec.dims.slice(1).some(isSymbolic));
 
   const front: Model<OnnxInputs | InputValue, OnnxOutputs> = {
     name,
@@ -372,16 +376,17 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`));
       let prepared: PreparedInputs;
       try {
-        prepared = prepareInputs((slot as Slot).backend.inputs, input, perExample);
+        prepared = prepareInputs((slot as Slot).backend.inputs, input, perExample, grouped);
       } catch (error) {
         return Promise.reject(error);
       }
+      if (callOptions === undefined) return queued.infer(prepared, undefined).then(unwrapPlain);
       annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
       return queued.infer(prepared, callOptions).then(unwrap(callOptions));
     },
     async inferBatch(inputs, callOptions) {
       if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
-      const prepared = inputs.map((input) => prepareInputs((slot as Slot).backend.inputs, input, perExample));
+      const prepared = inputs.map((input) => prepareInputs((slot as Slot).backend.inputs, input, perExample, grouped));
       annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
       if (!perExample) return Promise.all(prepared.map(async (p) => (await runner.infer(p)).outputs));
       // Rows with the same trailing shapes run together, in chunks of maxBatchSize.

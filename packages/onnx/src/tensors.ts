@@ -325,9 +325,10 @@ export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean)
 
 /**
  * Validates a call's inputs. A model with one input also takes the bare value (an array, typed
- * array or scalar) instead of `{ [name]: value }`.
+ * array or scalar) instead of `{ [name]: value }`. `grouped`: compute the batch group key (only
+ * needed when some trailing dimension is symbolic).
  */
-export function prepareInputs(specs: readonly TensorSpec[], input: unknown, batched: boolean): PreparedInputs {
+export function prepareInputs(specs: readonly TensorSpec[], input: unknown, batched: boolean, grouped = true): PreparedInputs {
   let record: Record<string, unknown>;
   const single = specs.length === 1 ? (specs[0] as TensorSpec) : undefined;
   if (single && (Array.isArray(input) || ArrayBuffer.isView(input) || (typeof input !== 'object' && input !== undefined))) {
@@ -354,7 +355,7 @@ export function prepareInputs(specs: readonly TensorSpec[], input: unknown, batc
     const feed = prepareValue(spec, Object.hasOwn(record, spec.name) ? record[spec.name] : undefined, batched);
     feeds.push(feed);
     // Only symbolic trailing dims can differ between calls; fixed ones are equal by validation.
-    if (feed.dims.length > 0) groupKey += `${feed.dims.join('x')};`;
+    if (grouped && feed.dims.length > 0) groupKey += `${feed.dims.join('x')};`;
   }
   return { feeds, groupKey };
 }
@@ -407,7 +408,10 @@ export function splitOutputs(outputs: readonly Feed[], n: number): OnnxOutputs[]
     const dims = output.dims.slice(1);
     const size = n === 0 ? 0 : output.data.length / n;
     for (let i = 0; i < n; i++) {
-      const part = output.data.slice(i * size, (i + 1) * size) as Feed['data'];
+      // Views, not copies: the batch's output buffer is fresh per run and owned by no one else.
+      const part = (
+        Array.isArray(output.data) ? output.data.slice(i * size, (i + 1) * size) : output.data.subarray(i * size, (i + 1) * size)
+      ) as Feed['data'];
       (results[i] as OnnxOutputs)[output.name] = { type: output.type, dims, data: outputData(output.type, part) };
     }
   }

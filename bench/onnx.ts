@@ -1,0 +1,135 @@
+/**
+ * In-process ONNX serving on the 16→64→4 MLP, single-row callers at concurrency 1, 16 and 256:
+ * naive `session.run` per call, Ballast batched on the main thread, Ballast with 2 workers.
+ * Rows/s, p50, p99, and each as a ratio of raw `session.run` on batches of the max batch size
+ * (the ceiling batching aims for), measured in the same run. Then the event-loop delay p99 while
+ * a ~10 ms-per-run model is saturated, with workers and on the main thread.
+ *
+ *   pnpm bench onnx            (or: tsx --conditions=source bench/onnx.ts [--smoke])
+ */
+import { availableParallelism } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { onnxModel } from '@ballast/onnx';
+import { mlpModel, randomLayers, slowModel } from '@ballast/onnx/testing';
+import * as ort from 'onnxruntime-node';
+import { closedLoop, size, smoke, table } from './_harness.js';
+
+const MAX_BATCH = 64;
+const total = size(30_000, 600);
+const bytes = mlpModel({ layers: randomLayers({ sizes: [16, 64, 4], seed: 1 }), softmax: true });
+const rows = Array.from({ length: 1024 }, (_, r) => Float32Array.from({ length: 16 }, (_, i) => Math.sin(r * 16 + i)));
+
+// Raw ceiling: session.run on full batches, back to back.
+const raw = await ort.InferenceSession.create(bytes);
+const batch = new ort.Tensor(
+  'float32',
+  new Float32Array(16 * MAX_BATCH).map((_, i) => Math.cos(i)),
+  [MAX_BATCH, 16],
+);
+for (let i = 0; i < 200; i++) await raw.run({ input: batch });
+const rawRuns = size(5_000, 100);
+const started = performance.now();
+for (let i = 0; i < rawRuns; i++) await raw.run({ input: batch });
+const rawRowsPerSecond = (rawRuns * MAX_BATCH) / ((performance.now() - started) / 1000);
+
+const naive = (i: number) => raw.run({ input: new ort.Tensor('float32', rows[i % rows.length] as Float32Array, [1, 16]) });
+const mainThread = await onnxModel({ bytes, name: 'mlp-main', batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 } });
+const workers = await onnxModel({ bytes, name: 'mlp-workers', workers: 2, batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 } });
+const viaMain = (i: number) => mainThread.infer({ input: rows[i % rows.length] as Float32Array });
+const viaWorkers = (i: number) => workers.infer({ input: rows[i % rows.length] as Float32Array });
+
+const results: (string | number)[][] = [];
+const at256: Record<string, { rowsPerSecond: number; p99: number }> = {};
+for (const concurrency of [1, 16, 256]) {
+  const n = concurrency === 1 ? Math.floor(total / 6) : total;
+  for (const [label, call] of [
+    ['naive session.run', naive],
+    ['Ballast batched, main thread', viaMain],
+    ['Ballast batched, 2 workers', viaWorkers],
+  ] as const) {
+    await closedLoop(call, Math.min(n, 5_000), concurrency); // warm-up (JIT, batch sizes settle)
+    const r = await closedLoop(call, n, concurrency);
+    results.push([`${label}, c=${concurrency}`, r.rowsPerSecond, r.p50, r.p99, r.rowsPerSecond / rawRowsPerSecond]);
+    if (concurrency === 256) at256[label] = r;
+  }
+}
+console.log(
+  `16→64→4 MLP, CPU, ${availableParallelism()} cores; raw session.run on batches of ${MAX_BATCH}: ${Math.round(rawRowsPerSecond).toLocaleString('en-US')} rows/s\n`,
+);
+table(['mode', 'rows/s', 'p50 ms', 'p99 ms', 'x raw batched'], results);
+const naive256 = at256['naive session.run'] as { rowsPerSecond: number; p99: number };
+const main256 = at256['Ballast batched, main thread'] as { rowsPerSecond: number; p99: number };
+const workers256 = at256['Ballast batched, 2 workers'] as { rowsPerSecond: number; p99: number };
+console.log('\nat concurrency 256 (goals: ≥ 0.60 of raw batched, ≥ 10x naive, p99 below naive):');
+table(
+  ['Ballast', 'x raw batched', 'x naive', 'p99 / naive p99'],
+  [
+    ['main thread', main256.rowsPerSecond / rawRowsPerSecond, main256.rowsPerSecond / naive256.rowsPerSecond, main256.p99 / naive256.p99],
+    [
+      '2 workers',
+      workers256.rowsPerSecond / rawRowsPerSecond,
+      workers256.rowsPerSecond / naive256.rowsPerSecond,
+      workers256.p99 / naive256.p99,
+    ],
+  ],
+);
+await mainThread.close();
+await workers.close();
+await raw.release();
+
+// Event-loop delay: a model calibrated to ~10 ms per single-row run, kept busy by 8 callers.
+// Batches are capped at one row so every run is ~10 ms on whichever thread runs it.
+const slowSize = 128;
+// Two rounds of calibration: the cost per step is measured, then the step count scaled to it.
+let repeats = 8;
+for (let round = 0; round < 2; round++) {
+  const probe = await ort.InferenceSession.create(slowModel({ size: slowSize, repeats }), { intraOpNumThreads: 1 });
+  const x = new ort.Tensor('float32', new Float32Array(slowSize).fill(0.1), [1, slowSize]);
+  await probe.run({ x });
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await probe.run({ x });
+    runs.push(performance.now() - t0);
+  }
+  await probe.release();
+  runs.sort((a, b) => a - b);
+  repeats = Math.max(1, Math.round((repeats * 10) / (runs[2] as number)));
+}
+const slowBytes = slowModel({ size: slowSize, repeats });
+const slowInput = { x: new Float32Array(slowSize).fill(0.1) };
+
+async function loopDelay(workerCount: number): Promise<{ p99: number; runMs: number }> {
+  const model = await onnxModel({
+    bytes: slowBytes,
+    workers: workerCount,
+    intraOpThreads: Math.max(1, workerCount),
+    batching: { maxBatchSize: 1 },
+  });
+  const t0 = performance.now();
+  await model.infer(slowInput);
+  const runMs = performance.now() - t0;
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const until = performance.now() + (smoke ? 300 : 2_000);
+  histogram.enable();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (performance.now() < until) await model.infer(slowInput);
+    }),
+  );
+  histogram.disable();
+  await model.close();
+  return { p99: histogram.percentile(99) / 1e6, runMs };
+}
+const onMain = await loopDelay(0);
+const onWorkers = await loopDelay(2);
+console.log(
+  `\nevent-loop delay while a ~10 ms/run model (slowModel size ${slowSize}, ${repeats} steps) is saturated (goal with workers: p99 < 5 ms):`,
+);
+table(
+  ['mode', 'one run ms', 'loop delay p99 ms', 'x main thread'],
+  [
+    ['main thread', onMain.runMs, onMain.p99, 1],
+    ['2 workers', onWorkers.runMs, onWorkers.p99, onWorkers.p99 / onMain.p99],
+  ],
+);
