@@ -111,7 +111,7 @@ export class BallastModels {
    */
   async health(name: string, version?: string): Promise<HealthReport> {
     const model = this.get(name, version);
-    if (this.closed) return { ready: false, status: 'unavailable', message: 'shutting down' };
+    if (this.isDraining) return { ready: false, status: 'unavailable', message: 'shutting down' };
     if (model.health === undefined) return { ready: true, status: 'ready' };
     try {
       return await model.health();
@@ -122,7 +122,7 @@ export class BallastModels {
 
   /** True when every registered model reports ready (and the application is not shutting down). */
   async ready(): Promise<boolean> {
-    if (this.closed) return false;
+    if (this.isDraining) return false;
     const checks: Promise<HealthReport>[] = [];
     for (const [name, versions] of this.byName) {
       for (const entry of versions) checks.push(this.health(name, entry.original.version));
