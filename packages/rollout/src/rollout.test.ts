@@ -9,20 +9,29 @@ function collectEvents(): { events: RolloutEvent[]; stop: () => void } {
   return { events, stop };
 }
 
-/** A model that answers its version after `delayMs` (fake clock), failing while `failing()` says so. */
+/**
+ * A model that answers its version after `delayMs` (fake clock), failing while `failing()` says
+ * so. Once closed, it fails every call, including those in flight: a rollout that closed or
+ * swapped a version under a running call would show up as failed requests.
+ */
 function versionModel(
   version: string,
   settings: { delayMs?: number; failing?: () => boolean } = {},
-): Model<unknown, string> & { calls: number } {
+): Model<unknown, string> & { calls: number; closed: boolean } {
   const model = {
     name: 'scorer',
     version,
     calls: 0,
+    closed: false,
     async infer(): Promise<string> {
       model.calls++;
       if (settings.delayMs) await new Promise((resolve) => setTimeout(resolve, settings.delayMs));
+      if (model.closed) throw new BallastError('MODEL_UNAVAILABLE', `${version} is closed`);
       if (settings.failing?.()) throw new BallastError('UPSTREAM', `${version} failed`);
       return version;
+    },
+    async close(): Promise<void> {
+      model.closed = true;
     },
   };
   return model;
@@ -399,6 +408,110 @@ describe('under concurrent load', () => {
     expect(served.slice(21 * 50, 40 * 50).every((v) => v === 'v2')).toBe(true);
     expect(served.slice(41 * 50).every((v) => v === 'v1')).toBe(true);
     expect(listener.events.map((e) => e.decision)).toEqual(['promote', 'rollback']);
+    await model.close();
+  });
+});
+
+describe('blue-green under concurrent load', () => {
+  it('a switch, a rollback and a promotion fail zero requests', async () => {
+    const blue = versionModel('blue', { delayMs: 9 });
+    const green = versionModel('green', { delayMs: 4 });
+    const model = rollout({ stable: blue, candidate: green, strategy: { type: 'blue-green' }, analysis: { windowMs: 100_000 } });
+    const calls: Promise<string>[] = [];
+    for (let tick = 0; tick < 45; tick++) {
+      for (let i = 0; i < 40; i++) calls.push(model.infer(null));
+      if (tick === 5) await vi.advanceTimersByTimeAsync(0); // the health check resolves: switch
+      if (tick === 20) void model.rollback({ reason: 'switch back' });
+      if (tick === 30) void model.promote({ reason: 'again' });
+      await vi.advanceTimersByTimeAsync(2);
+    }
+    await vi.advanceTimersByTimeAsync(20);
+    const results = await Promise.allSettled(calls);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(0);
+    const served = results.map((r) => (r as PromiseFulfilledResult<string>).value);
+    expect(served.slice(10 * 40, 20 * 40).every((v) => v === 'green')).toBe(true);
+    expect(served.slice(21 * 40, 30 * 40).every((v) => v === 'blue')).toBe(true);
+    expect(served.slice(31 * 40).every((v) => v === 'green')).toBe(true);
+    expect(listener.events.map((e) => e.decision)).toEqual(['switch', 'rollback', 'promote']);
+    await model.close();
+  });
+});
+
+describe('shadow with a hung candidate', () => {
+  it('holds its slots until the candidate settles, records timeouts, and keeps answering', async () => {
+    let started = 0;
+    const stable = defineModel({ name: 'h', version: 'v1', infer: async () => 'ok' });
+    // Ignores cancellation and never answers.
+    const candidate = defineModel({
+      name: 'h',
+      version: 'v2',
+      infer: () => {
+        started++;
+        return new Promise<string>(() => undefined);
+      },
+    });
+    const model = rollout({
+      stable,
+      candidate,
+      strategy: { type: 'shadow', maxConcurrency: 2, timeoutMs: 50 },
+      analysis: { minRequests: 1000 },
+    });
+    for (let i = 0; i < 20; i++) {
+      expect(await model.infer(i)).toBe('ok');
+      await vi.advanceTimersByTimeAsync(60);
+    }
+    expect(started).toBe(2);
+    const status = model.status();
+    expect(status.shadow).toMatchObject({ inFlight: 2, started: 2, dropped: 18 });
+    expect(status.metrics.candidate).toMatchObject({ requests: 2, errors: 2 });
+    await model.close();
+  });
+});
+
+describe('health and drift sources', () => {
+  it('reports the health of the versions serving now', async () => {
+    const stable = { ...versionModel('v1'), health: async () => ({ ready: true, status: 'ready' as const }) };
+    const candidate = {
+      ...versionModel('v2'),
+      health: async () => {
+        throw new Error('no GPU');
+      },
+    };
+    const model = rollout({ stable, candidate, strategy: { type: 'canary', weight: 0.5 } });
+    const mixed = await (model.health as NonNullable<typeof model.health>)();
+    expect(mixed).toMatchObject({ ready: true, status: 'degraded' });
+    await model.rollback();
+    expect(await (model.health as NonNullable<typeof model.health>)()).toMatchObject({ ready: true, status: 'ready' });
+    await model.promote();
+    expect(await (model.health as NonNullable<typeof model.health>)()).toMatchObject({
+      ready: false,
+      status: 'unavailable',
+      message: 'no GPU',
+    });
+    await model.close();
+  });
+
+  it('reads a drift function per version, and treats a throwing source as no score', async () => {
+    let broken = false;
+    const drift = vi.fn((role: 'stable' | 'candidate') => {
+      if (broken) throw new Error('monitor down');
+      return role === 'stable' ? 0.05 : 0.15;
+    });
+    const model = rollout({
+      stable: versionModel('v1'),
+      candidate: versionModel('v2'),
+      strategy: { type: 'canary', weight: 0.5 },
+      analysis: { windowMs: 1000, minRequests: 5, maxDriftScore: 0.1, drift },
+    });
+    expect(model.status().metrics).toMatchObject({ stable: { driftScore: 0.05 }, candidate: { driftScore: 0.15 } });
+    broken = true;
+    for (let i = 0; i < 40; i++) await model.infer(null, user(i));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(model.status().metrics.candidate.driftScore).toBeUndefined();
+    expect(model.status().phase).toBe('running');
+    broken = false;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(listener.events[0]).toMatchObject({ decision: 'rollback', reason: 'drift' });
     await model.close();
   });
 });
