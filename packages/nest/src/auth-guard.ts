@@ -4,6 +4,7 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadat
 import { Reflector } from '@nestjs/core';
 import type { BallastHttpRequest } from './interceptor.js';
 import type { ResolvedOptions } from './options.js';
+import { auditWhenDone, type StateResponse, stateOf } from './request-state.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 const AUTHORIZE = 'ballast:authorize';
@@ -55,7 +56,9 @@ interface AuthRequest extends BallastHttpRequest {
 /**
  * Authenticates each request with the module's `Guard` from `@ballast/guard` (API keys in
  * `Authorization: Bearer <key>` or `X-API-Key: <key>`, or its own authenticator), authorizes the route's action on its model (`UNAUTHENTICATED` 401,
- * `FORBIDDEN` 403) and spends the principal's rate limit (`RATE_LIMITED` 429 with `Retry-After`).
+ * `FORBIDDEN` 403), spends the principal's rate limit (`RATE_LIMITED` 429 with `Retry-After`) and
+ * applies the guard's body limit for the model (`PAYLOAD_TOO_LARGE` 413). With an audit log in
+ * the guard, every request it sees gets one audit line, rejected ones included.
  * The principal then reaches every model call of the request through `BallastContextInterceptor`.
  * Fails closed: without `guard` in the module options every protected route answers 401.
  *
@@ -88,13 +91,30 @@ export class BallastAuthGuard implements CanActivate {
         details: { reason: 'no-guard' },
       });
     }
-    const request = context.switchToHttp().getRequest<AuthRequest>();
+    const http = context.switchToHttp();
+    const request = http.getRequest<AuthRequest>();
+    const response = http.getResponse<StateResponse>();
+    const header = this.options.requestIdHeader;
+    auditWhenDone(guard, request, response, header);
+    const state = stateOf(request, response, header);
     const declared = this.reflector.getAllAndOverride<BallastAuthorizeOptions | undefined>(AUTHORIZE, targets);
     const action = declared?.action ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'infer');
     const model = declared?.model ?? request.params?.name ?? request.params?.model;
+    state.action = action;
+    if (model !== undefined) state.model = model;
+    const version = request.params?.version;
+    if (version !== undefined) state.version = version;
     const principal = await guard.authenticate(request);
+    state.principal = principal.id;
+    if (principal.keyId !== undefined) state.keyId = principal.keyId;
     guard.authorize(principal, action, model);
     guard.admit(principal, model ?? '');
+    // The guard's body limit per model; the body parser's own limit applies before this.
+    const length = Number(request.headers['content-length']);
+    const limit = guard.maxBodyBytes(model);
+    if (length > limit) {
+      throw new BallastError('PAYLOAD_TOO_LARGE', `the request body exceeds ${limit} bytes`, { details: { limitBytes: limit } });
+    }
     request.ballastPrincipal = principal;
     return true;
   }

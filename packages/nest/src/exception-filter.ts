@@ -1,27 +1,12 @@
 import { BallastError, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { currentRequestContext } from './context.js';
+import { codeForStatus, existingStateOf } from './request-state.js';
 
 /** The JSON body of every error answer: `{ error: { code, message, details } }`. */
 export interface BallastErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
-
-// What a Nest HttpException (thrown by Nest itself or by user code) means in Ballast codes.
-const CODE_FOR_STATUS: Record<number, ErrorCode> = {
-  400: 'INVALID_INPUT',
-  401: 'UNAUTHENTICATED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  408: 'TIMEOUT',
-  413: 'PAYLOAD_TOO_LARGE',
-  422: 'INVALID_INPUT',
-  429: 'RATE_LIMITED',
-  499: 'CANCELLED',
-  502: 'UPSTREAM',
-  503: 'MODEL_UNAVAILABLE',
-  504: 'TIMEOUT',
-};
 
 interface ResponseLike {
   headersSent: boolean;
@@ -50,8 +35,11 @@ export class BallastExceptionFilter implements ExceptionFilter {
   /** Maps `exception` to a Ballast error and writes the answer. */
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
-    const response = host.switchToHttp().getResponse<ResponseLike>();
+    const http = host.switchToHttp();
+    const response = http.getResponse<ResponseLike>();
     const error = this.toError(exception);
+    const state = existingStateOf(http.getRequest());
+    if (state !== undefined) state.error = error;
     const status = httpStatusFor(error.code);
     if (response.headersSent) {
       // The answer is under way (a stream failed mid-body): all that is left is to end it.
@@ -61,7 +49,7 @@ export class BallastExceptionFilter implements ExceptionFilter {
     if (status === 429 || status === 503) {
       response.setHeader('Retry-After', String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000))));
     }
-    const requestId = currentRequestContext()?.requestId;
+    const requestId = state?.requestId ?? currentRequestContext()?.requestId;
     if (requestId !== undefined) response.setHeader('X-Request-Id', requestId);
     const body: BallastErrorBody = {
       error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) },
@@ -82,7 +70,7 @@ export class BallastExceptionFilter implements ExceptionFilter {
 
 function fromHttpException(exception: HttpException): BallastError {
   const status = exception.getStatus();
-  const code = CODE_FOR_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_INPUT');
+  const code = codeForStatus(status);
   // A parse failure wrapped by Nest keeps the body-parser's meaning.
   const inner = fromBodyParser(exception.cause);
   if (inner !== undefined) return inner;

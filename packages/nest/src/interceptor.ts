@@ -1,16 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { type InferOptions, now, type Principal } from '@ballast/core';
 import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { type Observable, tap } from 'rxjs';
 import { type BallastRequestContext, runWithContext } from './context.js';
 import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
+import { auditWhenDone, type StateResponse, stateOf } from './request-state.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 /** The request fields the interceptor reads and writes (Express 5 under Nest's platform-express). */
 export interface BallastHttpRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
   route?: { path?: unknown };
   /** Set by `BallastAuthGuard`. */
   ballastPrincipal?: Principal;
@@ -18,19 +19,16 @@ export interface BallastHttpRequest {
   ballastContext?: BallastRequestContext;
 }
 
-interface HttpResponse {
-  headersSent: boolean;
-  setHeader(name: string, value: string): void;
+interface HttpResponse extends StateResponse {
   writableFinished: boolean;
-  once(event: 'close', listener: () => void): void;
 }
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Opens the Ballast context of a request: a request id (the caller's, when well-formed, else a
  * UUID, echoed in the response header), the principal `BallastAuthGuard` authenticated, the route,
- * a deadline from the module's `timeoutMs`, and a signal that aborts when the client goes away.
+ * a deadline from the module's `timeoutMs` (a request's `x-timeout-ms` header may shorten it), and
+ * a signal that aborts when the client goes away. With an audit log in the guard, it writes the
+ * request's audit line when the response is done.
  * Models injected with `@InjectModel` (or looked up in `BallastModels`) receive all of it in their
  * `InferOptions`: `principal`, `deadline`, `signal` and the attributes `ballast.request.id`,
  * `http.route` and `http.request.method`.
@@ -60,7 +58,6 @@ export class BallastContextInterceptor implements NestInterceptor {
     const response = http.getResponse<HttpResponse>();
     const requestContext = this.contextOf(request, response, context);
     request.ballastContext = requestContext;
-    response.setHeader('X-Request-Id', requestContext.requestId);
     // next.handle() binds the handler to the async scope it is called in, so the handler (and
     // every await inside it) sees this request's context.
     const handled = runWithContext(requestContext, () => next.handle());
@@ -72,8 +69,8 @@ export class BallastContextInterceptor implements NestInterceptor {
   }
 
   private contextOf(request: BallastHttpRequest, response: HttpResponse, context: ExecutionContext): BallastRequestContext {
-    const given = request.headers[this.options.requestIdHeader];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    auditWhenDone(this.options.guard, request, response, this.options.requestIdHeader);
+    const requestId = stateOf(request, response, this.options.requestIdHeader).requestId;
     const path = request.route?.path;
     const route = `${request.method} ${typeof path === 'string' ? path : `${context.getClass().name}.${context.getHandler().name}`}`;
     // One controller per request (not per call): the client hanging up cancels the model calls.
@@ -82,11 +79,14 @@ export class BallastContextInterceptor implements NestInterceptor {
       if (!response.writableFinished) controller.abort();
     });
     const principal = request.ballastPrincipal;
+    // A caller may shorten the budget with `x-timeout-ms` (never lengthen it past `timeoutMs`).
+    const asked = Number(request.headers['x-timeout-ms']);
+    const budget = asked > 0 && Number.isFinite(asked) ? Math.min(asked, this.options.timeoutMs ?? asked) : this.options.timeoutMs;
     const options: InferOptions = {
       signal: controller.signal,
       attributes: { 'ballast.request.id': requestId, 'http.route': route, 'http.request.method': request.method },
       ...(principal === undefined ? {} : { principal }),
-      ...(this.options.timeoutMs === undefined ? {} : { deadline: now() + this.options.timeoutMs }),
+      ...(budget === undefined ? {} : { deadline: now() + budget }),
     };
     return { requestId, principal, route, options };
   }

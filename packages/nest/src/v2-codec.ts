@@ -25,6 +25,8 @@ export interface DecodedV2Request {
   rows: Record<string, TensorValue>[];
   /** The outputs the caller asked for (all when `undefined`). */
   outputs: string[] | undefined;
+  /** Each input's flat data by name: what the guard's input policy and the audit log see. */
+  view: Record<string, unknown[]>;
 }
 
 const INTEGER_RANGES: Partial<Record<TensorType, readonly [number, number]>> = {
@@ -156,6 +158,8 @@ export function decodeV2Request(body: unknown, maxBatchSize: number): DecodedV2R
     const rowDims = dims.slice(1);
     columns.push({ name, type, dims: rowDims, values, rowSize: elementCount(rowDims), path: `${path}.data` });
   }
+  const view: Record<string, unknown[]> = {};
+  for (const column of columns) view[column.name] = column.values;
   const rows: Record<string, TensorValue>[] = [];
   for (let r = 0; r < (batch as number); r++) {
     const row: Record<string, TensorValue> = {};
@@ -166,7 +170,7 @@ export function decodeV2Request(body: unknown, maxBatchSize: number): DecodedV2R
     }
     rows.push(row);
   }
-  return { id: id as string | undefined, rows, outputs: requested };
+  return { id: id as string | undefined, rows, outputs: requested, view };
 }
 
 function typeOfData(data: unknown): TensorType | undefined {

@@ -1,10 +1,11 @@
 import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
+import { existingStateOf } from './request-state.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 import { decodeV2Request, encodeV2Response } from './v2-codec.js';
 
@@ -90,15 +91,20 @@ export class BallastV2Controller {
   /** Runs an inference; the request `id` is echoed. */
   @Post('models/:name/infer')
   @HttpCode(200)
-  infer(@Param('name') name: string, @Body() body: unknown): Promise<V2InferResponse> {
-    return this.run(name, undefined, body);
+  infer(@Param('name') name: string, @Body() body: unknown, @Req() request: unknown): Promise<V2InferResponse> {
+    return this.run(name, undefined, body, request);
   }
 
   /** Runs an inference on one version of a model. */
   @Post('models/:name/versions/:version/infer')
   @HttpCode(200)
-  inferVersion(@Param('name') name: string, @Param('version') version: string, @Body() body: unknown): Promise<V2InferResponse> {
-    return this.run(name, version, body);
+  inferVersion(
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Body() body: unknown,
+    @Req() request: unknown,
+  ): Promise<V2InferResponse> {
+    return this.run(name, version, body, request);
   }
 
   private async modelReadiness(
@@ -123,12 +129,14 @@ export class BallastV2Controller {
     };
   }
 
-  private async run(name: string, version: string | undefined, body: unknown): Promise<V2InferResponse> {
+  private async run(name: string, version: string | undefined, body: unknown, http: unknown): Promise<V2InferResponse> {
     const model: Model = this.models.get(name, version);
     const guard = this.options.guard;
-    // The guard's input policy (schema, ranges, text limits) applies to the JSON the caller sent.
-    const checked = guard === undefined ? body : await guard.checkInput(name, body);
-    const request = decodeV2Request(checked, this.options.maxBatchSize);
+    const request = decodeV2Request(body, this.options.maxBatchSize);
+    const state = existingStateOf(http);
+    if (state !== undefined) state.input = request.view;
+    // The guard's input policy (schema, ranges, text limits) sees each input's data by name.
+    if (guard !== undefined) await guard.checkInput(name, request.view);
     const outputs =
       request.rows.length === 0
         ? []

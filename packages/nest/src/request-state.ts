@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { type BallastError, type ErrorCode, now } from '@ballast/core';
+import type { Guard } from '@ballast/guard';
+
+/** The request fields Ballast reads (Express 5 under Nest's platform-express). */
+export interface StateRequest {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+}
+
+/** The response fields Ballast uses. */
+export interface StateResponse {
+  statusCode: number;
+  headersSent: boolean;
+  setHeader(name: string, value: string): void;
+  once(event: 'close', listener: () => void): void;
+}
+
+/** What one request's audit line is built from; filled in by the guard, controller and filter. */
+interface RequestState {
+  requestId: string;
+  startedAt: number;
+  audited: boolean;
+  principal?: string;
+  keyId?: string;
+  action?: string;
+  model?: string;
+  version?: string;
+  input?: unknown;
+  error?: BallastError;
+}
+
+const STATE = Symbol('ballast.nest.request');
+// The same shape @ballast/express accepts, so a request id survives a hop between the adapters.
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+type Holder = { [STATE]?: RequestState };
+
+// What an HTTP status means in Ballast codes (for errors that are not BallastErrors).
+const CODE_FOR_STATUS: Record<number, ErrorCode> = {
+  400: 'INVALID_INPUT',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  408: 'TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  422: 'INVALID_INPUT',
+  429: 'RATE_LIMITED',
+  499: 'CANCELLED',
+  502: 'UPSTREAM',
+  503: 'MODEL_UNAVAILABLE',
+  504: 'TIMEOUT',
+};
+
+/** @internal The Ballast code for an HTTP error status. */
+export function codeForStatus(status: number): ErrorCode {
+  return CODE_FOR_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_INPUT');
+}
+
+/**
+ * @internal The Ballast state of a request, created on first use with its request id (the
+ * caller's when well-formed, else a UUID) echoed on the response.
+ */
+export function stateOf(request: StateRequest, response: StateResponse, header: string): RequestState {
+  const holder = request as Holder;
+  let state = holder[STATE];
+  if (state === undefined) {
+    const given = request.headers[header];
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    state = { requestId, startedAt: now(), audited: false };
+    holder[STATE] = state;
+    if (!response.headersSent) response.setHeader('X-Request-Id', requestId);
+  }
+  return state;
+}
+
+/** @internal The state of a request if Ballast saw it. */
+export function existingStateOf(request: unknown): RequestState | undefined {
+  return typeof request === 'object' && request !== null ? (request as Holder)[STATE] : undefined;
+}
+
+/**
+ * @internal Writes one audit line through the guard when the response is done (sent, failed or
+ * abandoned by the client). Called at the first Ballast component a request meets; later calls
+ * are no-ops.
+ */
+export function auditWhenDone(guard: Guard | undefined, request: StateRequest, response: StateResponse, header: string): void {
+  if (guard?.auditLog === undefined) return;
+  const state = stateOf(request, response, header);
+  if (state.audited) return;
+  state.audited = true;
+  response.once('close', () => {
+    const status = response.statusCode;
+    const outcome: 'ok' | ErrorCode = state.error?.code ?? (status >= 400 ? codeForStatus(status) : 'ok');
+    const input = state.input ?? request.body;
+    guard.audit({
+      requestId: state.requestId,
+      ...(state.principal === undefined ? {} : { principal: state.principal }),
+      ...(state.keyId === undefined ? {} : { keyId: state.keyId }),
+      ...(state.action === undefined ? {} : { action: state.action }),
+      ...(state.model === undefined ? {} : { model: state.model }),
+      ...(state.version === undefined ? {} : { version: state.version }),
+      outcome: response.headersSent ? outcome : 'CANCELLED',
+      status: response.headersSent ? status : 499,
+      latencyMs: Math.round((now() - state.startedAt) * 1000) / 1000,
+      ...(input === undefined ? {} : { input }),
+    });
+  });
+}
