@@ -1,6 +1,7 @@
 import { defineModel } from '@ballast/core';
 import { describe, expect, it, vi } from 'vitest';
 import { createRegistry } from './registry.js';
+import { rollout } from './rollout.js';
 
 const model = (version: string) => defineModel({ name: 'fraud', version, infer: async () => version, close: vi.fn(async () => undefined) });
 
@@ -67,5 +68,29 @@ describe('createRegistry', () => {
     expect(v1.close).toHaveBeenCalledTimes(1);
     expect(() => registry.get('fraud', 'v1')).toThrow(expect.objectContaining({ code: 'MODEL_UNAVAILABLE' }));
     await expect(registry.load('fraud', 'v1')).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+  });
+
+  it('feeds a rollout, whose decisions can move the aliases', async () => {
+    const registry = createRegistry();
+    registry.register('fraud', 'v1', model('v1'));
+    registry.register('fraud', 'v2', model('v2'));
+    registry.alias('fraud', 'stable', 'v1');
+    registry.alias('fraud', 'candidate', 'v2');
+    const seen: string[] = [];
+    const fraud = rollout({
+      stable: registry.get('fraud', 'stable'),
+      candidate: registry.get('fraud', 'candidate'),
+      strategy: { type: 'canary', weight: 0.1 },
+      onDecision: (decision, status) => {
+        seen.push(`${decision.decision}:${status.phase}`);
+        if (decision.decision === 'promote') registry.alias('fraud', 'stable', status.candidateVersion);
+        throw new Error('ignored');
+      },
+    });
+    await fraud.promote();
+    expect(seen).toEqual(['promote:promoted']);
+    expect(registry.resolve('fraud', 'stable')).toBe('v2');
+    expect(await fraud.infer(null)).toBe('v2');
+    await fraud.close();
   });
 });

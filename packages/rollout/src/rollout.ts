@@ -104,6 +104,11 @@ export interface RolloutOptions<I, O> {
   closeVersions?: boolean;
   /** Random source in [0, 1) for unkeyed assignment and shadow sampling. Default `Math.random`. */
   random?: () => number;
+  /**
+   * Called after every decision (automatic or manual), e.g. to move registry aliases on a
+   * promotion. A throwing callback is ignored: it must not stop the rollout.
+   */
+  onDecision?: (decision: DecisionRecord, status: RolloutStatus) => void;
 }
 
 /** Options of a manual decision. */
@@ -229,7 +234,7 @@ async function healthOf(model: Model): Promise<HealthReport> {
  */
 export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
   if (typeof options !== 'object' || options === null) fail('expects an options object');
-  const { stable, candidate, strategy, analysis = {}, store, closeVersions = false, random = Math.random } = options;
+  const { stable, candidate, strategy, analysis = {}, store, closeVersions = false, random = Math.random, onDecision } = options;
   if (!isModel(stable)) fail('"stable" must be a Model with an infer() method', { path: 'stable' });
   if (!isModel(candidate)) fail('"candidate" must be a Model with an infer() method', { path: 'candidate' });
   if (typeof strategy !== 'object' || strategy === null) fail('"strategy" must be an object', { path: 'strategy' });
@@ -238,6 +243,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     fail(`"strategy.type" must be 'canary', 'blue-green' or 'shadow', got ${String(type)}`, { path: 'strategy.type' });
   }
   if (typeof random !== 'function') fail('"random" must be a function', { path: 'random' });
+  if (onDecision !== undefined && typeof onDecision !== 'function') fail('"onDecision" must be a function', { path: 'onDecision' });
   if (store !== undefined && (typeof store?.load !== 'function' || typeof store?.save !== 'function')) {
     fail('"store" must have load() and save() methods', { path: 'store' });
   }
@@ -417,7 +423,15 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
       metrics: metricsAt(now(), period),
     });
     schedule();
-    return persist();
+    const saved = persist();
+    if (onDecision !== undefined) {
+      try {
+        onDecision({ ...entry }, status());
+      } catch {
+        // The callback is the application's; the decision stands whatever it does.
+      }
+    }
+    return saved;
   };
 
   const breachOf = (totals: WindowTotals): string | undefined => {
