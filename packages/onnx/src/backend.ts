@@ -67,6 +67,9 @@ async function attemptProviders<T>(
 ): Promise<{ value: T; provider: ProviderName; attempts: ProviderAttempt[] }> {
   const attempts: ProviderAttempt[] = [];
   const required = options.requireProvider === true ? options.providers[0] : options.requireProvider || undefined;
+  if (required !== undefined && !options.providers.includes(required)) {
+    throw new BallastError('CONFIG', `requireProvider "${required}" is not in providers [${options.providers.join(', ')}]`);
+  }
   let lastError: unknown;
   for (const provider of options.providers) {
     try {
@@ -205,8 +208,9 @@ parentPort.on('message', async (message) => {
 let ortPath: string | undefined;
 function resolveOrt(): string {
   if (ortPath === undefined) {
-    // CommonJS builds have `require`; ES modules resolve from this file's URL.
-    const localRequire = typeof require === 'function' ? require : createRequire(import.meta.url);
+    // CommonJS builds have `require`; ES modules resolve from this file's URL (bundlers may leave
+    // a `require` stub without `resolve` in ES module output, hence the second check).
+    const localRequire = typeof require === 'function' && typeof require.resolve === 'function' ? require : createRequire(import.meta.url);
     ortPath = localRequire.resolve('onnxruntime-node');
   }
   return ortPath;

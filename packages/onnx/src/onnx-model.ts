@@ -182,6 +182,11 @@ function zeroFeeds(specs: readonly TensorSpec[], perExample: boolean): Feed[] {
   });
 }
 
+/** Releases a replaced backend; a failure to release must not fail the reload or a call. */
+function closeQuietly(backend: Backend): void {
+  backend.close().catch(() => undefined);
+}
+
 function compareGolden(golden: GoldenSample, outputs: OnnxOutputs): { ok: boolean; maxError: number; problem?: string } {
   const tolerance = golden.tolerance ?? 1e-4;
   let maxError = 0;
@@ -323,7 +328,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       return await current.backend.run(feeds);
     } finally {
       current.active--;
-      if (current.retired && current.active === 0) void current.backend.close();
+      if (current.retired && current.active === 0) closeQuietly(current.backend);
     }
   }
 
@@ -440,7 +445,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     lastReloadError = undefined;
     reloads++;
     old.retired = true;
-    if (old.active === 0) await old.backend.close();
+    if (old.active === 0) closeQuietly(old.backend);
     publishLoad('reload', begun, backend);
   }
 
