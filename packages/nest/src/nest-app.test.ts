@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { BallastError, defineModel, type InferOptions, type Model, type TensorValue } from '@ballast/core';
+import { circuitBreaker } from '@ballast/client';
+import { BallastError, defineModel, type InferOptions, type Model, pipeline, type TensorValue } from '@ballast/core';
 import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
 import { Body, Controller, type INestApplication, Module, Post, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -29,12 +30,17 @@ const slow = defineModel<unknown, unknown>({
   infer: () => new Promise((resolve) => setTimeout(() => resolve({ late: true }), 5_000).unref()),
 });
 
-const broken = defineModel<unknown, unknown>({
-  name: 'broken',
-  infer: async () => {
-    throw new BallastError('CIRCUIT_OPEN', 'the circuit breaker is open', { retryAfterMs: 7_500 });
-  },
-});
+// An upstream that fails, behind the client's real circuit breaker: two failures open it.
+const breaker = circuitBreaker({ consecutiveFailures: 2, openMs: 7_500 });
+const broken = pipeline(
+  defineModel<unknown, unknown>({
+    name: 'broken',
+    infer: async () => {
+      throw new BallastError('UPSTREAM', 'the upstream answered 500');
+    },
+  }),
+  breaker,
+);
 
 const seen: InferOptions[] = [];
 const echo = defineModel<{ text: string }, { text: string }>({
@@ -219,8 +225,11 @@ describe('Open Inference Protocol v2', () => {
     expect((await read(second)).error.details).toMatchObject({ path: 'inputs.0.data', expected: 6, received: 3 });
   });
 
-  it('answers 503 with Retry-After when the breaker is open', async () => {
+  it('answers 502 while the upstream fails, then 503 with Retry-After once the breaker opens', async () => {
     const body = { inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] };
+    expect((await post('/v2/models/broken/infer', body)).status).toBe(502);
+    expect((await post('/v2/models/broken/infer', body)).status).toBe(502);
+    expect(breaker.state()).toBe('open');
     const response = await post('/v2/models/broken/infer', body);
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('8');
