@@ -1,4 +1,4 @@
-import { defineModel, httpStatusFor, isBallastError } from '@ballast/core';
+import { BallastError, defineModel, httpStatusFor, isBallastError } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
 import { rolloutAdmin } from './admin.js';
 import { rollout } from './rollout.js';
@@ -57,6 +57,39 @@ describe('rolloutAdmin', () => {
       ['promote', 'metrics look good', 'alice'],
       ['rollback', 'manual', 'alice'],
     ]);
+    await fraud.close();
+  });
+
+  it('lets a policy function decide instead of the role, failing closed', async () => {
+    const v1 = defineModel({ name: 'fraud', version: 'v1', infer: async () => 'v1' });
+    const fraud = rollout({ stable: v1, candidate: v1, strategy: { type: 'canary' } });
+    const calls: unknown[][] = [];
+    const admin = rolloutAdmin({
+      rollouts: { fraud },
+      authorize: (principal, action, name) => {
+        calls.push([principal?.id, action, name]);
+        if (principal?.id === 'broken') throw new Error('policy store down');
+        if (principal?.id === 'anon') throw new BallastError('UNAUTHENTICATED', 'who are you');
+        return principal?.id === 'ops' || action === 'read';
+      },
+    });
+    expect((await admin.status({ id: 'anyone' })).status).toBe(200);
+    expect(await codeOf(admin.promote({ id: 'anyone' }, 'fraud'))).toBe('FORBIDDEN');
+    expect(await codeOf(admin.promote({ id: 'broken' }, 'fraud'))).toBe('FORBIDDEN');
+    expect(await codeOf(admin.promote({ id: 'anon' }, 'fraud'))).toBe('UNAUTHENTICATED');
+    expect(fraud.status().phase).toBe('running');
+    expect((await admin.promote({ id: 'ops' }, 'fraud')).status).toBe(200);
+    expect(calls[0]).toEqual(['anyone', 'read', undefined]);
+    expect(calls.at(-1)).toEqual(['ops', 'admin', 'fraud']);
+    await fraud.close();
+  });
+
+  it('uses the admin role by default', async () => {
+    const v1 = defineModel({ name: 'fraud', version: 'v1', infer: async () => 'v1' });
+    const fraud = rollout({ stable: v1, candidate: v1, strategy: { type: 'canary' } });
+    const admin = rolloutAdmin({ rollouts: [fraud] });
+    expect(await codeOf(admin.rollback({ id: 'x', roles: ['infer'] }, 'fraud'))).toBe('FORBIDDEN');
+    expect((await admin.rollback({ id: 'x', roles: ['admin'] }, 'fraud')).status).toBe(200);
     await fraud.close();
   });
 

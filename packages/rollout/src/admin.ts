@@ -1,4 +1,4 @@
-import { BallastError, type Principal } from '@ballast/core';
+import { BallastError, isBallastError, type Principal } from '@ballast/core';
 import type { Rollout, RolloutStatus } from './rollout.js';
 
 /** What an admin operation answers: an HTTP status and a JSON body. */
@@ -14,10 +14,18 @@ export interface RolloutAdminOptions {
   /** The rollouts to expose, by name (an array uses each rollout's `name`). */
   // biome-ignore lint/suspicious/noExplicitAny: rollouts of any input/output types are exposed alike
   rollouts: readonly Rollout<any, any>[] | Readonly<Record<string, Rollout<any, any>>>;
-  /** Role a principal needs to promote or roll back. Default `rollout-admin`. */
+  /** Role a principal needs to promote or roll back. Default `admin`. */
   role?: string;
   /** Role a principal needs to read status. Default: `role`. */
   readRole?: string;
+  /**
+   * Replaces the role check: called with the principal, the action (`read` for status, `admin`
+   * for promote and roll back) and the rollout name (`undefined` when listing). Throw a
+   * `BallastError` (`UNAUTHENTICATED`, `FORBIDDEN`) or return `false` to refuse; any other error
+   * refuses with `FORBIDDEN`. The signature matches `@ballast/guard`'s `authorize`, so a guard's
+   * role policies can decide.
+   */
+  authorize?: (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => boolean | undefined | void;
 }
 
 /**
@@ -63,7 +71,9 @@ function reasonOf(body: unknown): string | undefined {
  */
 export function rolloutAdmin(options: RolloutAdminOptions): RolloutAdmin {
   if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'rolloutAdmin expects an options object');
-  const { role = 'rollout-admin' } = options;
+  const { role = 'admin', authorize: custom } = options;
+  if (custom !== undefined && typeof custom !== 'function')
+    throw new BallastError('CONFIG', 'rolloutAdmin: "authorize" must be a function');
   const readRole = options.readRole ?? role;
   if (typeof role !== 'string' || role.length === 0 || typeof readRole !== 'string' || readRole.length === 0) {
     throw new BallastError('CONFIG', 'rolloutAdmin: "role" and "readRole" must be non-empty strings');
@@ -85,10 +95,23 @@ export function rolloutAdmin(options: RolloutAdminOptions): RolloutAdmin {
     table.set(name, r);
   }
 
-  const authorize = (principal: Principal | undefined, needed: string): Principal => {
+  const authorize = (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined): Principal => {
+    if (custom !== undefined) {
+      let allowed: boolean | undefined | void;
+      try {
+        allowed = custom(principal, action, name);
+      } catch (error) {
+        // Fail closed: a broken policy refuses rather than lets through.
+        if (isBallastError(error)) throw error;
+        throw new BallastError('FORBIDDEN', 'rollout admin: the authorization check failed', { cause: error });
+      }
+      if (allowed === false) throw new BallastError('FORBIDDEN', `rollout admin: not allowed to ${action}`, { details: { action } });
+    }
     if (principal === undefined || principal === null || typeof principal.id !== 'string') {
       throw new BallastError('UNAUTHENTICATED', 'rollout admin needs an authenticated principal');
     }
+    if (custom !== undefined) return principal;
+    const needed = action === 'read' ? readRole : role;
     if (!Array.isArray(principal.roles) || !principal.roles.includes(needed)) {
       throw new BallastError('FORBIDDEN', `rollout admin needs the role ${needed}`, { details: { role: needed } });
     }
@@ -107,7 +130,7 @@ export function rolloutAdmin(options: RolloutAdminOptions): RolloutAdmin {
     body: unknown,
     action: 'promote' | 'rollback',
   ): Promise<AdminResponse> => {
-    const who = authorize(principal, role);
+    const who = authorize(principal, 'admin', name);
     const target = find(name);
     const reason = reasonOf(body);
     const result: RolloutStatus = await target[action]({ by: who.id, ...(reason === undefined ? {} : { reason }) });
@@ -116,7 +139,7 @@ export function rolloutAdmin(options: RolloutAdminOptions): RolloutAdmin {
 
   return {
     async status(principal, name) {
-      authorize(principal, readRole);
+      authorize(principal, 'read', name);
       if (name === undefined) return { status: 200, body: { rollouts: [...table.values()].map((r) => r.status()) } };
       return { status: 200, body: find(name).status() };
     },
