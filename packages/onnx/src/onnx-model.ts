@@ -123,9 +123,16 @@ const optionsSchema = z.object({
   sessionOptions: z.object({}).passthrough().optional(),
 });
 
-interface RunResult {
-  outputs: OnnxOutputs;
-  batchSize: number;
+/*
+ * The batch size each result came from, for the `ballast.batch.size` attribute. Recorded only
+ * while someone traces `ballast:infer`, so untraced calls get their outputs straight from the
+ * batcher with no wrapper object and no extra promise per call.
+ */
+const batchSizes = new WeakMap<OnnxOutputs, number>();
+
+function recordBatchSize(results: OnnxOutputs[]): OnnxOutputs[] {
+  if (channels.infer.hasSubscribers) for (const result of results) batchSizes.set(result, results.length);
+  return results;
 }
 
 /** A backend with its in-flight count, so a replaced one is closed only once it drains. */
@@ -332,20 +339,19 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     }
   }
 
-  async function runBatch(items: readonly PreparedInputs[]): Promise<RunResult[]> {
+  async function runBatch(items: readonly PreparedInputs[]): Promise<OnnxOutputs[]> {
     if (items.length === 0) return [];
     const outputs = await runFeeds(items.length === 1 ? singleFeeds(items[0] as PreparedInputs) : stackFeeds(items));
-    const batchSize = items.length;
-    return splitOutputs(outputs, batchSize).map((o) => ({ outputs: o, batchSize }));
+    return recordBatchSize(splitOutputs(outputs, items.length));
   }
 
-  const runner: Model<PreparedInputs, RunResult> = {
+  const runner: Model<PreparedInputs, OnnxOutputs> = {
     name,
     kind: 'internal',
-    async infer(item: PreparedInputs): Promise<RunResult> {
-      if (!perExample) return { outputs: wholeOutputs(await runFeeds(item.feeds)), batchSize: 1 };
+    async infer(item: PreparedInputs): Promise<OnnxOutputs> {
+      if (!perExample) return wholeOutputs(await runFeeds(item.feeds));
       const outputs = await runFeeds(singleFeeds(item));
-      return { outputs: splitOutputs(outputs, 1)[0] as OnnxOutputs, batchSize: 1 };
+      return splitOutputs(outputs, 1)[0] as OnnxOutputs;
     },
     inferBatch: (items: readonly PreparedInputs[]) => runBatch(items),
   };
@@ -362,14 +368,12 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       })(runner)
     : runner;
 
-  const unwrap =
+  const annotateBatch =
     (options: InferOptions | undefined) =>
-    (result: RunResult): OnnxOutputs => {
-      annotate(options, 'ballast.batch.size', result.batchSize);
-      return result.outputs;
+    (outputs: OnnxOutputs): OnnxOutputs => {
+      annotate(options, 'ballast.batch.size', batchSizes.get(outputs) ?? 1);
+      return outputs;
     };
-  // Calls without options (nothing to annotate) share one function: no closure per call.
-  const unwrapPlain = (result: RunResult): OnnxOutputs => result.outputs;
   // Only symbolic trailing dimensions can split calls into groups; otherwise skip the key.
   const grouped = first.inputs.some((spec) => spec.dims.slice(1).some(isSymbolic));
 
@@ -385,15 +389,15 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       } catch (error) {
         return Promise.reject(error);
       }
-      if (callOptions === undefined) return queued.infer(prepared, undefined).then(unwrapPlain);
+      if (callOptions === undefined) return queued.infer(prepared, undefined);
       annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
-      return queued.infer(prepared, callOptions).then(unwrap(callOptions));
+      return queued.infer(prepared, callOptions).then(annotateBatch(callOptions));
     },
     async inferBatch(inputs, callOptions) {
       if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
       const prepared = inputs.map((input) => prepareInputs((slot as Slot).backend.inputs, input, perExample, grouped));
       annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
-      if (!perExample) return Promise.all(prepared.map(async (p) => (await runner.infer(p)).outputs));
+      if (!perExample) return Promise.all(prepared.map((p) => runner.infer(p)));
       // Rows with the same trailing shapes run together, in chunks of maxBatchSize.
       const results = new Array<OnnxOutputs>(prepared.length);
       const groups = new Map<string, number[]>();
@@ -407,7 +411,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
           const chunk = indexes.slice(start, start + maxBatchSize);
           const outputs = await runBatch(chunk.map((i) => prepared[i] as PreparedInputs));
           chunk.forEach((index, k) => {
-            results[index] = (outputs[k] as RunResult).outputs;
+            results[index] = outputs[k] as OnnxOutputs;
           });
         }
       }
