@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createClient } from '@ballast/client';
 import { BallastError, channels, defineModel, type Model, pipeline, signalOf } from '@ballast/core';
 import { propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { core } from '@opentelemetry/sdk-node';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -123,9 +124,9 @@ describe('the client over real HTTP', () => {
 
     const metrics = await harness.collect();
     expect(points<number>(metrics.get(S.METRIC_BALLAST_RETRIES), { [S.ATTR_GEN_AI_REQUEST_MODEL]: 'scorer' })[0]?.value).toBe(1);
-    const requests = metrics.get(S.METRIC_BALLAST_INFERENCE_REQUESTS);
-    expect(points<number>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: false })).toHaveLength(1);
-    expect(points<number>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: true, [S.ATTR_BALLAST_OUTCOME]: 'error' })[0]?.value).toBe(1);
+    const requests = metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION);
+    expect(points<Histogram>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: false })).toHaveLength(1);
+    expect(points<Histogram>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: true, [S.ATTR_BALLAST_OUTCOME]: 'error' })[0]?.value.count).toBe(1);
   });
 
   it('traces a fallback to another model: primary path and backup model are children of the call', async () => {
@@ -158,10 +159,10 @@ describe('the client over real HTTP', () => {
     const metrics = await harness.collect();
     expect(points<number>(metrics.get(S.METRIC_BALLAST_FALLBACKS), { [S.ATTR_BALLAST_FALLBACK_SOURCE]: 'backup' })[0]?.value).toBe(1);
     expect(
-      points<number>(metrics.get(S.METRIC_BALLAST_INFERENCE_REQUESTS), {
+      points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION), {
         [S.ATTR_BALLAST_CALL_NESTED]: false,
         [S.ATTR_BALLAST_OUTCOME]: 'fallback',
-      })[0]?.value,
+      })[0]?.value.count,
     ).toBe(1);
   });
 });

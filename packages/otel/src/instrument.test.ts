@@ -115,10 +115,9 @@ describe('spans and metrics of a call', () => {
       [S.ATTR_BALLAST_OUTCOME]: 'success',
       [S.ATTR_BALLAST_CALL_NESTED]: false,
     });
-    const requests = metrics.get(S.METRIC_BALLAST_INFERENCE_REQUESTS);
-    expect(requests?.descriptor.unit).toBe('{request}');
-    expect(points<number>(requests, { [S.ATTR_BALLAST_OUTCOME]: 'success' })[0]?.value).toBe(1);
-    expect(points<number>(metrics.get(S.METRIC_BALLAST_INFERENCE_ACTIVE))[0]?.value).toBe(0);
+    const active = metrics.get(S.METRIC_BALLAST_INFERENCE_ACTIVE);
+    expect(active?.descriptor.unit).toBe('{request}');
+    expect(points<number>(active, { [S.ATTR_GEN_AI_REQUEST_MODEL]: 'sentiment' })[0]?.value).toBe(0);
   });
 
   it('marks failures with error.type, status and the exception', async () => {
@@ -151,8 +150,8 @@ describe('spans and metrics of a call', () => {
     expect(harness.span('infer broken').attributes[S.ATTR_ERROR_TYPE]).toBe('TypeError');
 
     const metrics = await harness.collect();
-    const failed = points<number>(metrics.get(S.METRIC_BALLAST_INFERENCE_REQUESTS), { [S.ATTR_BALLAST_OUTCOME]: 'error' });
-    expect(failed.map((p) => [p.attributes[S.ATTR_GEN_AI_REQUEST_MODEL], p.attributes[S.ATTR_ERROR_TYPE], p.value]).sort()).toEqual([
+    const failed = points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION), { [S.ATTR_BALLAST_OUTCOME]: 'error' });
+    expect(failed.map((p) => [p.attributes[S.ATTR_GEN_AI_REQUEST_MODEL], p.attributes[S.ATTR_ERROR_TYPE], p.value.count]).sort()).toEqual([
       ['broken', 'TypeError', 1],
       ['remote', 'UPSTREAM', 1],
     ]);
@@ -181,7 +180,7 @@ describe('spans and metrics of a call', () => {
       [S.ATTR_BALLAST_INPUT]: '[1,2,3,4…',
     });
     const metrics = await harness.collect();
-    const [point] = points<number>(metrics.get(S.METRIC_BALLAST_INFERENCE_REQUESTS));
+    const [point] = points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION));
     expect(point?.attributes[S.ATTR_BALLAST_OUTCOME]).toBe('fallback');
     expect(point?.attributes[S.ATTR_BALLAST_PROVIDER]).toBe('cpu');
   });
@@ -266,10 +265,10 @@ describe('nested calls', () => {
 
     const metrics = await harness.collect();
     expect(points<number>(metrics.get(S.METRIC_BALLAST_RETRIES), { [S.ATTR_ERROR_TYPE]: 'MODEL_UNAVAILABLE' })[0]?.value).toBe(1);
-    const requests = metrics.get(S.METRIC_BALLAST_INFERENCE_REQUESTS);
-    expect(points<number>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: false }).map((p) => p.value)).toEqual([1]);
-    const nested = points<number>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: true });
-    expect(nested.map((p) => [p.attributes[S.ATTR_BALLAST_OUTCOME], p.value]).sort()).toEqual([
+    const requests = metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION);
+    expect(points<Histogram>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: false }).map((p) => p.value.count)).toEqual([1]);
+    const nested = points<Histogram>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: true });
+    expect(nested.map((p) => [p.attributes[S.ATTR_BALLAST_OUTCOME], p.value.count]).sort()).toEqual([
       ['error', 1],
       ['success', 1],
     ]);

@@ -79,7 +79,6 @@ interface CallState {
   readonly span: Span;
   readonly start: number;
   readonly nested: boolean;
-  readonly context: Context;
   usageProvider: string | undefined;
   inputTokens: number;
   outputTokens: number;
@@ -200,11 +199,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     description: 'Duration of one inference through a Ballast pipeline',
     advice: { explicitBucketBoundaries: S.DURATION_BUCKETS },
   });
-  const requests = meter.createCounter(S.METRIC_BALLAST_INFERENCE_REQUESTS, {
+  const activeGauge = meter.createObservableUpDownCounter(S.METRIC_BALLAST_INFERENCE_ACTIVE, {
     unit: '{request}',
-    description: 'Finished inferences by outcome (success, fallback, error)',
+    description: 'Inferences in flight',
   });
-  const active = meter.createUpDownCounter(S.METRIC_BALLAST_INFERENCE_ACTIVE, { unit: '{request}', description: 'Inferences in flight' });
   const queueWait = meter.createHistogram(S.METRIC_BALLAST_QUEUE_WAIT, {
     unit: 's',
     description: 'Mean time the items of a dispatched batch waited in the queue',
@@ -290,6 +288,12 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       }
     }
   };
+  // Calls in flight are counted in a plain map and observed at collection: recording an
+  // UpDownCounter twice per call would double the SDK's per-call attribute hashing.
+  const inFlight = new Map<string, number>();
+  const observeActive = (result: ObservableResult) => {
+    for (const [model, count] of inFlight) result.observe(count, { [S.ATTR_GEN_AI_REQUEST_MODEL]: model });
+  };
   const observeProviders = (result: ObservableResult) => {
     for (const { model, version, provider } of providers.values()) {
       const attributes: Attributes = { [S.ATTR_GEN_AI_REQUEST_MODEL]: model, [S.ATTR_BALLAST_PROVIDER]: provider };
@@ -299,24 +303,31 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   };
   breakerGauge.addCallback(observeBreakers);
   providerGauge.addCallback(observeProviders);
+  activeGauge.addCallback(observeActive);
 
   // --- active context ----------------------------------------------------------------------
   // The span of a call must be the active one while the call runs, so nested calls and HTTP
   // requests find their parent. When the app registered an OTel context manager, the call runs
   // inside `context.with()` and everything (including other instrumentations) sees the span.
   // Without one, a private AsyncLocalStorage carries it for Ballast's own nested calls.
-  const CALL = createContextKey('ballast.otel.call');
+  // A call's state is found from its span (WeakMap) rather than a second context key, because
+  // every Context.setValue copies the context's map.
+  const callOfSpan = new WeakMap<Span, CallState>();
   const STATE = Symbol('ballast.otel.call');
   type Traced = InferContext & { [STATE]?: CallState };
   const ownStorage = new AsyncLocalStorage<Context>();
   const shared = globalContextWorks();
   const activeContext: () => Context = shared ? () => context.active() : () => ownStorage.getStore() ?? context.active();
   const runner: ContextRunner = shared ? { run: (store, fn) => context.with(store, fn) } : ownStorage;
-  const currentCall = (): CallState | undefined => activeContext().getValue(CALL) as CallState | undefined;
+  const currentCall = (): CallState | undefined => {
+    const span = trace.getSpan(activeContext());
+    return span === undefined ? undefined : callOfSpan.get(span);
+  };
 
   const startCall = (call: Traced): Context => {
     const parent = activeContext();
-    const nested = parent.getValue(CALL) !== undefined;
+    const parentSpan = trace.getSpan(parent);
+    const nested = parentSpan !== undefined && callOfSpan.has(parentSpan);
     const model = call.model;
     const attributes: Attributes = {
       [S.ATTR_GEN_AI_OPERATION_NAME]: call.operation,
@@ -335,22 +346,19 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       const text = captured(call.input, capture, maxCaptured);
       if (text !== undefined) span.setAttribute(S.ATTR_BALLAST_INPUT, text);
     }
-    const spanContext = trace.setSpan(parent, span);
     const state: CallState = {
       span,
       start: performance.now(),
       nested,
-      context: spanContext,
       usageProvider: undefined,
       inputTokens: 0,
       outputTokens: 0,
       done: false,
     };
-    const callContext = spanContext.setValue(CALL, state);
-    (state as { context: Context }).context = callContext;
+    callOfSpan.set(span, state);
     call[STATE] = state;
-    if (metricsOn) active.add(1, { [S.ATTR_GEN_AI_REQUEST_MODEL]: model });
-    return callContext;
+    if (metricsOn) inFlight.set(model, (inFlight.get(model) ?? 0) + 1);
+    return trace.setSpan(parent, span);
   };
 
   const finishCall = (call: Traced, failed: boolean): void => {
@@ -388,9 +396,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     if (call.version !== undefined) attributes[S.ATTR_BALLAST_MODEL_VERSION] = call.version;
     if (typeof provider === 'string') attributes[S.ATTR_BALLAST_PROVIDER] = provider;
     if (type !== undefined) attributes[S.ATTR_ERROR_TYPE] = type;
+    // One record per call: the histogram's count is the request count by outcome, as OTel's HTTP
+    // conventions do with http.server.request.duration (each record costs an attribute hash in the SDK).
     duration.record(seconds, attributes);
-    requests.add(1, attributes);
-    active.add(-1, { [S.ATTR_GEN_AI_REQUEST_MODEL]: model });
+    inFlight.set(model, (inFlight.get(model) ?? 1) - 1);
     if (!costs.empty) {
       const providerName = typeof provider === 'string' ? provider : (state.usageProvider ?? providers.get(model)?.provider);
       const rate = costs.rateFor(model, providerName);
@@ -577,6 +586,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       startChannel.unbindStore(runner);
       breakerGauge.removeCallback(observeBreakers);
       providerGauge.removeCallback(observeProviders);
+      activeGauge.removeCallback(observeActive);
+      inFlight.clear();
       breakerStates.clear();
       providers.clear();
     },

@@ -92,8 +92,8 @@ describe('startTelemetry() with Prometheus, end to end', () => {
     // This exporter keeps OTel names (dots to underscores), adds `_total` to counters and no unit suffix.
     // Every request shows up once in the duration histogram, split by outcome.
     expect(sum('ballast_inference_duration_count', model)).toBe(40);
-    expect(sum('ballast_inference_requests_total', { ...model, ballast_outcome: 'success' })).toBe(40 - failed);
-    expect(sum('ballast_inference_requests_total', { ...model, ballast_outcome: 'error', error_type: 'UPSTREAM' })).toBe(failed);
+    expect(sum('ballast_inference_duration_count', { ...model, ballast_outcome: 'success' })).toBe(40 - failed);
+    expect(sum('ballast_inference_duration_count', { ...model, ballast_outcome: 'error', error_type: 'UPSTREAM' })).toBe(failed);
     const [successCount] = find('ballast_inference_duration_count', { ...model, ballast_outcome: 'success' });
     expect(successCount?.labels).toMatchObject({
       gen_ai_operation_name: 'infer',

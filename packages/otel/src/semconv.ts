@@ -116,11 +116,9 @@ export const EVENT_BALLAST_USAGE = 'ballast.usage';
 
 // --- Metrics ---
 
-/** Histogram: duration of one inference, `s`. */
+/** Histogram: duration of one inference, `s`. Its count by `ballast.outcome` is the request count by outcome. */
 export const METRIC_BALLAST_INFERENCE_DURATION = 'ballast.inference.duration';
-/** Counter: finished inferences by outcome, `{request}`. */
-export const METRIC_BALLAST_INFERENCE_REQUESTS = 'ballast.inference.requests';
-/** UpDownCounter: inferences in flight, `{request}`. */
+/** Observable UpDownCounter: inferences in flight, `{request}`. */
 export const METRIC_BALLAST_INFERENCE_ACTIVE = 'ballast.inference.active';
 /** Histogram: mean queue wait of the items of a batch, `s`. */
 export const METRIC_BALLAST_QUEUE_WAIT = 'ballast.queue.wait';
