@@ -25,7 +25,7 @@ export interface RolloutAdminOptions {
    * refuses with `FORBIDDEN`. The signature matches `@ballast/guard`'s `authorize`, so a guard's
    * role policies can decide.
    */
-  authorize?: (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => boolean | undefined | void;
+  authorize?: (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => unknown;
 }
 
 /**
@@ -97,7 +97,7 @@ export function rolloutAdmin(options: RolloutAdminOptions): RolloutAdmin {
 
   const authorize = (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined): Principal => {
     if (custom !== undefined) {
-      let allowed: boolean | undefined | void;
+      let allowed: unknown;
       try {
         allowed = custom(principal, action, name);
       } catch (error) {
