@@ -164,12 +164,14 @@ describe('circuitBreaker', () => {
       if (hang) return new Promise(() => {});
       return 'ok';
     });
-    const breaker = circuitBreaker({ consecutiveFailures: 1, openMs: 100 });
+    const breaker = circuitBreaker({ consecutiveFailures: 1, openMs: 100, trialTimeoutMs: 300 });
     const wrapped = pipeline(model, breaker);
     await settle(wrapped.infer(1));
     await vi.advanceTimersByTimeAsync(100);
     void wrapped.infer(2); // the trial hangs forever
-    await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(299);
+    expect(breaker.state()).toBe('half-open');
+    await vi.advanceTimersByTimeAsync(1);
     expect(await settle(wrapped.infer(3))).toMatchObject({ code: 'CIRCUIT_OPEN' });
     expect(breaker.state()).toBe('open');
     hang = false;

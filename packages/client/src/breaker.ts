@@ -32,6 +32,11 @@ export interface BreakerOptions {
   openMs?: number;
   /** Trial calls admitted while half-open; all must succeed to close. Default 1. */
   halfOpenTrials?: number;
+  /**
+   * A trial still unsettled after this long counts as failed (an upstream that ignores its abort
+   * signal must not hold the breaker half-open forever), ms. Default `max(openMs, 10_000)`.
+   */
+  trialTimeoutMs?: number;
   /** Whether an error counts as a failure. Default: every error except caller faults (see docs). */
   isFailure?: (error: unknown) => boolean;
   /** Separate breakers per key (for example per upstream host). Default: one breaker. */
@@ -92,6 +97,7 @@ interface Settings {
   minThroughput: number;
   openMs: number;
   trials: number;
+  trialTimeoutMs: number;
   isFailure: (error: unknown) => boolean;
 }
 
@@ -129,7 +135,7 @@ class Circuit {
     if (this.state === 'open' && at >= this.openUntil) this.move('half-open', 'timer', model);
     if (this.state === 'half-open') {
       // A trial that never settled (a hung upstream ignoring its signal) must not wedge the breaker.
-      if (this.trialsStarted >= this.settings.trials && at - this.trialsStartedAt >= this.settings.openMs) {
+      if (this.trialsStarted >= this.settings.trials && at - this.trialsStartedAt >= this.settings.trialTimeoutMs) {
         this.open('half-open-failure', model, at);
         return -1;
       }
@@ -144,7 +150,7 @@ class Circuit {
 
   retryAfterMs(at: number): number | undefined {
     if (this.state === 'open') return Math.max(1, Math.ceil(this.openUntil - at));
-    if (this.state === 'half-open') return Math.max(1, Math.ceil(this.trialsStartedAt + this.settings.openMs - at));
+    if (this.state === 'half-open') return Math.max(1, Math.ceil(this.trialsStartedAt + this.settings.trialTimeoutMs - at));
     return undefined;
   }
 
@@ -231,6 +237,7 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
   checkNumber(owner, 'windowMs', options.windowMs, 10);
   checkNumber(owner, 'minThroughput', options.minThroughput, 1, { integer: true });
   checkNumber(owner, 'openMs', options.openMs, 0);
+  checkNumber(owner, 'trialTimeoutMs', options.trialTimeoutMs, 0);
   checkNumber(owner, 'halfOpenTrials', options.halfOpenTrials, 1, { integer: true });
   checkNumber(owner, 'maxKeys', options.maxKeys, 1, { integer: true });
   checkFunction(owner, 'isFailure', options.isFailure);
@@ -248,6 +255,7 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     minThroughput: options.minThroughput ?? 20,
     openMs: options.openMs ?? 5000,
     trials: options.halfOpenTrials ?? 1,
+    trialTimeoutMs: options.trialTimeoutMs ?? Math.max(options.openMs ?? 5000, 10_000),
     isFailure: options.isFailure ?? defaultIsFailure,
   };
   const keyOf = options.key ?? defaultKey;

@@ -12,7 +12,7 @@ export type ChaosLatency =
 export interface ChaosOptions {
   /** Seed of the random source: the same seed injects the same faults in the same order. Default 1. */
   seed?: number;
-  /** Share of calls (0..1) that fail with `error()`. Default 0. */
+  /** Share of calls (0..1) that fail with `error()`, after the model has answered (keeping its latency). Default 0. */
   errorRate?: number;
   /** The injected error. Default a retryable `MODEL_UNAVAILABLE` BallastError. */
   error?: () => unknown;
@@ -122,7 +122,13 @@ export function chaos(options: ChaosOptions = {}): ChaosMiddleware {
       }
       if (r < hangRate + errorRate) {
         stats.errors++;
-        return Promise.reject(makeError());
+        // The upstream does its work and then fails (like a 500 after processing), so injected
+        // failures arrive with the model's own latency instead of all ahead of the successes.
+        const error = makeError();
+        const fail = (): never => {
+          throw error;
+        };
+        return callModel(next, input, callOptions).then(fail, fail);
       }
       if (latencyRate > 0 && random() < latencyRate) {
         stats.delayed++;

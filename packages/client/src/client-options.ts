@@ -39,6 +39,7 @@ const breakerSchema = z.strictObject({
   minThroughput: positiveInt.optional(),
   openMs: ms.optional(),
   halfOpenTrials: positiveInt.optional(),
+  trialTimeoutMs: ms.optional(),
   isFailure: fn.optional(),
   key: fn.optional(),
   maxKeys: positiveInt.optional(),
@@ -127,7 +128,12 @@ export const clientOptionsSchema = z.strictObject({
 export function checkClientOptions(options: unknown): void {
   const result = clientOptionsSchema.safeParse(options);
   if (result.success) return;
-  const issues = result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+  const issues = result.error.issues.map((issue) => {
+    const path = issue.path.map(String);
+    // An unknown key is named in the path, so a typo points at itself.
+    if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path.push(String(issue.keys[0]));
+    return { path: path.join('.'), message: issue.message };
+  });
   const first = issues[0] ?? { path: '', message: 'invalid options' };
   throw new BallastError('CONFIG', `createClient: ${first.path === '' ? 'options' : first.path}: ${first.message}`, {
     details: { path: first.path, issues },
