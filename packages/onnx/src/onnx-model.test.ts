@@ -4,10 +4,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InferContext, isBallastError, type ModelLoadEvent, subscribe } from '@ballast/core';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptModel, generateModelKey } from './encryption.js';
 import { type OnnxModel, onnxModel } from './onnx-model.js';
 import { fixedShapeModel, identityModel, int64Model, mlpForward, mlpModel, multiInputModel, randomLayers, slowModel } from './testing.js';
+
+// onnxruntime logs its own error line for each missing GPU library; the attempts are asserted below.
+ort.env.logLevel = 'fatal';
 
 const layers = randomLayers({ sizes: [16, 64, 4], seed: 42 });
 const mlpBytes = mlpModel({ layers, softmax: true, inputName: 'features', outputName: 'probabilities' });
@@ -139,6 +143,7 @@ describe('onnxModel on the real runtime', () => {
     expect((error as Error).message).toMatch(/requires the cuda provider/);
     const attempts = (error as { details: { attempts: { provider: string; ok: boolean }[] } }).details.attempts;
     expect(attempts.map((a) => a.provider)).toEqual(['cuda']);
+    expect(await rejection(onnxModel({ bytes: mlpBytes, providers: ['cpu'], requireProvider: 'cuda' }))).toMatchObject({ code: 'CONFIG' });
   });
 
   it('explains providers that do not exist on this platform', async () => {
@@ -183,9 +188,9 @@ describe('onnxModel on the real runtime', () => {
   });
 
   it('honours the call budget through pipeline(): TIMEOUT while the runtime is busy', async () => {
-    const model = await onnxModel({ bytes: slowModel({ size: 96, repeats: 12 }), batching: { maxBatchSize: 1 }, warmUp: false });
+    const model = await onnxModel({ bytes: slowModel({ size: 128, repeats: 20 }), batching: { maxBatchSize: 1 }, warmUp: false });
     try {
-      const row = new Array<number>(96).fill(0.1);
+      const row = new Array<number>(128).fill(0.1);
       // The first call occupies the session; the second waits in the queue past its budget.
       const busy = model.infer({ x: row });
       const late = await rejection(model.infer({ x: row }, { timeoutMs: 0.5 }));
