@@ -622,6 +622,24 @@ describe('configuration', () => {
     });
   }
 
+  it('fails a call whose key function throws with a typed error, and keeps serving others', async () => {
+    const model = rollout({
+      stable,
+      candidate,
+      strategy: {
+        type: 'canary',
+        weight: 0.5,
+        key: (input) => {
+          if (input === 'bad') throw new Error('no key');
+          return String(input);
+        },
+      },
+    });
+    await expect(model.infer('bad')).rejects.toMatchObject({ code: 'INTERNAL', cause: expect.objectContaining({ message: 'no key' }) });
+    expect(['v1', 'v2']).toContain(await model.infer('good'));
+    await model.close();
+  });
+
   it('rejects a bad manual reason with INVALID_INPUT', async () => {
     const model = rollout({ stable, candidate, strategy: { type: 'canary' } });
     await expect(model.promote({ reason: '' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });

@@ -1,4 +1,14 @@
-import { BallastError, emit, type HealthReport, type InferOptions, isBallastError, type Model, now, withDeadline } from '@ballast/core';
+import {
+  BallastError,
+  emit,
+  type HealthReport,
+  type InferOptions,
+  isBallastError,
+  type Model,
+  now,
+  toBallastError,
+  withDeadline,
+} from '@ballast/core';
 import { type Comparator, outputComparator } from './comparator.js';
 import { bucketOf, hashKey } from './hash.js';
 import { p95Exceeds, SlidingWindow, type WindowTotals } from './sliding-window.js';
@@ -598,7 +608,8 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     try {
       role = route(input, callOptions);
     } catch (error) {
-      return Promise.reject(error);
+      // Only the application's `key` function can throw here.
+      return Promise.reject(toBallastError(error, 'INTERNAL', `rollout ${name}: the key function failed`));
     }
     const started = now();
     const promise = callInfer(role === 'candidate' ? candidate : stable, input, callOptions);
