@@ -18,11 +18,15 @@ const files = readdirSync(join(root, 'bench'))
 let failed = 0;
 for (const file of files) {
   console.log(`\n=== bench/${file}${smoke ? ' (smoke)' : ''} ===`);
-  const result = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), ['--conditions=source', join('bench', file), ...(smoke ? ['--smoke'] : [])], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, BALLAST_BENCH_SMOKE: smoke ? '1' : '' },
-  });
+  const result = spawnSync(
+    join(root, 'node_modules', '.bin', 'tsx'),
+    ['--conditions=source', join('bench', file), ...(smoke ? ['--smoke'] : [])],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, BALLAST_BENCH_SMOKE: smoke ? '1' : '' },
+    },
+  );
   if (result.status !== 0) {
     failed++;
     console.log(`bench/${file} exited with ${result.status ?? result.signal}`);

@@ -53,7 +53,9 @@ async function run(model: typeof base, label: string) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  console.log(`${label.padEnd(28)} ${rows.length} rows in ${(seconds * 1000).toFixed(0)} ms  (${Math.round(rows.length / seconds)} rows/s)`);
+  console.log(
+    `${label.padEnd(28)} ${rows.length} rows in ${(seconds * 1000).toFixed(0)} ms  (${Math.round(rows.length / seconds)} rows/s)`,
+  );
   return results;
 }
 

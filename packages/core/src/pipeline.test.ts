@@ -21,7 +21,14 @@ function tag(label: string, log: string[]): Middleware {
 describe('pipeline', () => {
   it('runs the first middleware listed outermost', async () => {
     const log: string[] = [];
-    const model = defineModel({ name: 'm', version: '3', infer: async (x: number) => (log.push('model'), x + 1) });
+    const model = defineModel({
+      name: 'm',
+      version: '3',
+      infer: async (x: number) => {
+        log.push('model');
+        return x + 1;
+      },
+    });
     const composed = pipeline(model, tag('a', log), tag('b', log));
     expect(await composed.infer(1)).toBe(2);
     expect(log).toEqual(['a>', 'b>', 'model', '<b', '<a']);
