@@ -188,7 +188,11 @@ describe('onnxModel on the real runtime', () => {
   });
 
   it('honours the call budget through pipeline(): TIMEOUT while the runtime is busy', async () => {
-    const model = await onnxModel({ bytes: slowModel({ size: 128, repeats: 20 }), batching: { maxBatchSize: 1 }, warmUp: false });
+    const model = await onnxModel({
+      bytes: slowModel({ size: 128, repeats: 20 }),
+      batching: { maxBatchSize: 1, maxInFlight: 1 },
+      warmUp: false,
+    });
     try {
       const row = new Array<number>(128).fill(0.1);
       // The first call occupies the session; the second waits in the queue past its budget.

@@ -66,7 +66,7 @@ export interface OnnxModelOptions extends ModelSource {
   /**
    * Micro-batching of concurrent calls (the core `batching()` middleware; inputs with different
    * trailing shapes never share a batch). Default on when the first input dimension is dynamic,
-   * with `maxBatchSize` 64 and one batch in flight per worker. `false` turns it off.
+   * with `maxBatchSize` 64 and two batches in flight per session. `false` turns it off.
    */
   batching?: boolean | Omit<BatchingOptions, 'groupBy'>;
   /**
@@ -362,7 +362,9 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   const queued = batchingEnabled
     ? batching<PreparedInputs>({
         maxBatchSize,
-        maxInFlight: Math.max(1, workers),
+        // Two batches per session: the next one is already queued (in onnxruntime's setImmediate,
+        // or in the worker's message queue) when one finishes, so the runtime never waits for JS.
+        maxInFlight: 2 * Math.max(1, workers),
         ...batchingOptions,
         groupBy: (item) => item.groupKey,
       })(runner)
