@@ -9,9 +9,12 @@ export interface CostRate {
    * model, or the provider of a `ballast:usage` event. Omit to price the model on any provider.
    */
   provider?: string;
-  /** Charged once per call that returned a result (including calls served by a fallback). */
+  /**
+   * Charged once per successful call that ran the model. Where calls nest (a client retrying a
+   * remote model, a fallback model), only the innermost calls are charged: each successful attempt.
+   */
   perCall?: number;
-  /** Charged per second of inference time of every finished call (compute-priced hardware). */
+  /** Charged per second of inference time of every finished innermost call, failed ones included (compute-priced hardware). */
   perSecond?: number;
   /** Charged per item reported by `ballast:usage` (`items`). */
   perItem?: number;

@@ -231,7 +231,7 @@ const fallbackTo =
 
 describe('nested calls', () => {
   it('makes each retried attempt a child span and the retry a span event', async () => {
-    start();
+    start({ costs: [{ model: 'scorer', perCall: 1 }] });
     let calls = 0;
     const attempt = pipeline(
       defineModel({
@@ -267,6 +267,8 @@ describe('nested calls', () => {
     expect(points<number>(metrics.get(S.METRIC_BALLAST_RETRIES), { [S.ATTR_ERROR_TYPE]: 'MODEL_UNAVAILABLE' })[0]?.value).toBe(1);
     const requests = metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION);
     expect(points<Histogram>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: false }).map((p) => p.value.count)).toEqual([1]);
+    // Cost is charged once, for the attempt that succeeded; not for the failed one or the wrapping call.
+    expect(points<number>(metrics.get(S.METRIC_BALLAST_COST)).map((p) => p.value)).toEqual([1]);
     const nested = points<Histogram>(requests, { [S.ATTR_BALLAST_CALL_NESTED]: true });
     expect(nested.map((p) => [p.attributes[S.ATTR_BALLAST_OUTCOME], p.value.count]).sort()).toEqual([
       ['error', 1],

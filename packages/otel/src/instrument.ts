@@ -79,6 +79,8 @@ interface CallState {
   readonly span: Span;
   readonly start: number;
   readonly nested: boolean;
+  /** Set when a Ballast call ran inside this one: this call then wraps others rather than running a model. */
+  hasInner: boolean;
   usageProvider: string | undefined;
   inputTokens: number;
   outputTokens: number;
@@ -327,7 +329,9 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const startCall = (call: Traced): Context => {
     const parent = activeContext();
     const parentSpan = trace.getSpan(parent);
-    const nested = parentSpan !== undefined && callOfSpan.has(parentSpan);
+    const outer = parentSpan === undefined ? undefined : callOfSpan.get(parentSpan);
+    if (outer !== undefined) outer.hasInner = true;
+    const nested = outer !== undefined;
     const model = call.model;
     const attributes: Attributes = {
       [S.ATTR_GEN_AI_OPERATION_NAME]: call.operation,
@@ -350,6 +354,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       span,
       start: performance.now(),
       nested,
+      hasInner: false,
       usageProvider: undefined,
       inputTokens: 0,
       outputTokens: 0,
@@ -400,7 +405,9 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     // conventions do with http.server.request.duration (each record costs an attribute hash in the SDK).
     duration.record(seconds, attributes);
     inFlight.set(model, (inFlight.get(model) ?? 1) - 1);
-    if (!costs.empty) {
+    // Cost is charged where a model actually ran: on the innermost calls (each attempt, the
+    // fallback model), not again on the calls wrapping them.
+    if (!costs.empty && !state.hasInner) {
       const providerName = typeof provider === 'string' ? provider : (state.usageProvider ?? providers.get(model)?.provider);
       const rate = costs.rateFor(model, providerName);
       if (rate !== undefined) {
