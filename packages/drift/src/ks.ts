@@ -1,5 +1,6 @@
 import { BallastError } from '@ballast/core';
 import { cleanSample, type NumericSample } from './input.js';
+import { sortFloat64 } from './sort.js';
 import { kolmogornSurvival, logGamma } from './special.js';
 
 /** Options of {@link ksTest}. */
@@ -167,8 +168,17 @@ export function ksTest(reference: NumericSample, current: NumericSample, options
   }
   const a = cleanSample(reference, 'reference');
   const b = cleanSample(current, 'current');
-  const x = a.values.slice().sort();
-  const y = b.values.slice().sort();
+  const result = ksSorted(sortFloat64(a.values), sortFloat64(b.values), method, alternative);
+  return { ...result, droppedReference: a.dropped, droppedCurrent: b.dropped };
+}
+
+/** @internal The KS test on two sorted, finite, non-empty samples (the monitor keeps its reference sorted). */
+export function ksSorted(
+  x: Float64Array,
+  y: Float64Array,
+  method: 'auto' | 'exact' | 'asymp' = 'auto',
+  alternative: 'two-sided' | 'less' | 'greater' = 'two-sided',
+): { statistic: number; pValue: number; method: 'exact' | 'asymp' } {
   const n1 = x.length;
   const n2 = y.length;
   // Walk the merged order once; at each distinct value both ECDFs are evaluated "side=right",
@@ -214,5 +224,5 @@ export function ksTest(reference: NumericSample, current: NumericSample, options
     }
   }
   const pValue = Number.isNaN(prob) ? 1 : Math.min(Math.max(prob, 0), 1);
-  return { statistic: d, pValue, method: mode, droppedReference: a.dropped, droppedCurrent: b.dropped };
+  return { statistic: d, pValue, method: mode };
 }

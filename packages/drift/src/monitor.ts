@@ -4,8 +4,9 @@ import { chiSquareGoodnessOfFit } from './chi-square.js';
 import { cramerVonMises } from './cramer-von-mises.js';
 import { DDM, type DdmOptions } from './ddm.js';
 import { hellinger, jensenShannon, klDivergence, psi, wassersteinDistance } from './distances.js';
-import { ksTest } from './ks.js';
+import { ksSorted } from './ks.js';
 import { type DriftProfile, type FeatureKind, type FeatureProfile, type Table, toColumns } from './profile.js';
+import { sortFloat64 } from './sort.js';
 
 /** Tests a monitor can run per feature. `auto` picks one by the documented rule. */
 export type DriftTestName =
@@ -168,6 +169,8 @@ interface Column {
   test: Exclude<DriftTestName, 'auto'>;
   threshold: number;
   numeric: Float64Array | undefined;
+  /** The reference sample, sorted once. */
+  sortedSample: Float64Array | undefined;
   labels: (string | undefined)[] | undefined;
 }
 
@@ -302,6 +305,7 @@ export class DriftMonitor {
         test,
         threshold,
         numeric: profile.kind === 'numeric' ? new Float64Array(this.#capacity) : undefined,
+        sortedSample: profile.kind === 'numeric' ? sortFloat64(Float64Array.from(profile.sample.filter(Number.isFinite))) : undefined,
         labels: profile.kind === 'categorical' ? new Array<string | undefined>(this.#capacity) : undefined,
       };
     });
@@ -623,7 +627,7 @@ export class DriftMonitor {
       }
       switch (test) {
         case 'ks': {
-          const r = ksTest(profile.sample, current);
+          const r = ksSorted(column.sortedSample as Float64Array, sortFloat64(current));
           return { ...common, statistic: r.statistic, rawPValue: r.pValue, drifted: false, status: 'ok' };
         }
         case 'cramer-von-mises': {

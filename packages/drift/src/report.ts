@@ -38,7 +38,7 @@ function formatNumber(x: number | undefined): string {
 /** Inline SVG: grouped bars of reference and current shares per bin. */
 function chart(feature: FeatureDriftResult): string {
   const { labels, reference, current } = feature.histogram;
-  const width = 520;
+  const width = 510;
   const height = 190;
   const left = 40;
   const bottom = 40;
@@ -124,7 +124,7 @@ header{margin-bottom:16px}h1{font-size:22px;margin:0 0 4px}
 .summary{padding:10px 14px;border-radius:6px;background:#e8f4ea;border:1px solid #9ccaa5;display:inline-block}
 .summary.drift{background:#fdecea;border-color:#e0867c}
 .grid{display:flex;flex-wrap:wrap;gap:16px;margin-top:16px}
-.feature{background:#fff;border:1px solid #ddd;border-radius:8px;padding:12px 14px;width:540px}
+.feature{box-sizing:border-box;background:#fff;border:1px solid #ddd;border-radius:8px;padding:12px 14px;width:548px}
 .feature.drifted{border:3px solid #d93025;background:#fff6f5}
 .feature h2{font-size:16px;margin:0 0 6px}
 .badge{font-size:12px;padding:2px 8px;border-radius:10px;background:#e6e6e6;vertical-align:middle}
