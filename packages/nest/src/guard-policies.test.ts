@@ -19,12 +19,12 @@ sink.on('data', (chunk: Buffer) => {
 const profile = defineModel<Row, Row>({
   name: 'profile',
   infer: async (row) => ({
-    note: { type: 'string', dims: [], data: [`contact ${(row.email?.data as string[])[0]}`] },
+    note: { type: 'string', dims: [], data: [`contact ${(row.email?.data as string[] | undefined)?.[0]}`] },
   }),
 });
 const slowish = defineModel<Row, Row>({
   name: 'slowish',
-  infer: (row) => new Promise((resolve) => setTimeout(() => resolve(row), 400).unref()),
+  infer: () => new Promise((resolve) => setTimeout(() => resolve({ done: { type: 'bool', dims: [], data: [true] } }), 400).unref()),
 });
 
 let app: INestApplication;

@@ -120,7 +120,10 @@ describe('configuration', () => {
 
 describe('without a guard', () => {
   it('serves the v2 routes openly but fails closed on routes protected by BallastAuthGuard', async () => {
-    const echo = defineModel({ name: 'echo', infer: async (row: unknown) => row });
+    const echo = defineModel({
+      name: 'echo',
+      infer: async (row: { flag: { data: boolean[]; dims: number[] } }) => ({ flag: { type: 'bool', ...row.flag } }),
+    });
     @Controller('private')
     @UseGuards(BallastAuthGuard)
     @UseFilters(BallastExceptionFilter)

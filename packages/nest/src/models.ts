@@ -1,27 +1,6 @@
-import { BallastError, type HealthReport, type InferOptions, type Model, type TensorType, toV2Datatype, withDeadline } from '@ballast/core';
+import { BallastError, type HealthReport, type InferOptions, type Model, withDeadline } from '@ballast/core';
+import { specsToV2, type V2TensorMetadata } from '@ballast/express';
 import { withRequestOptions } from './context.js';
-
-/** A tensor in v2 model metadata. */
-export interface V2TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
-
-function describeTensors(list: unknown): V2TensorMetadata[] {
-  if (!Array.isArray(list)) return [];
-  const described: V2TensorMetadata[] = [];
-  for (const item of list) {
-    if (typeof item !== 'object' || item === null) continue;
-    const { name, type, datatype, dims, shape } = item as Record<string, unknown>;
-    if (typeof name !== 'string') continue;
-    const fromType = typeof type === 'string' ? (toV2Datatype(type as TensorType) as string | undefined) : undefined;
-    const v2 = typeof datatype === 'string' ? datatype : (fromType ?? 'UNKNOWN');
-    const dimensions = Array.isArray(dims) ? dims : Array.isArray(shape) ? shape : [];
-    described.push({ name, datatype: v2, shape: dimensions.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) });
-  }
-  return described;
-}
 
 /** A registered model: the one given to `forRoot` and the request-aware wrapper that is injected. */
 interface Entry {
@@ -102,7 +81,8 @@ export class BallastModels {
   signature(name: string, version?: string): { inputs: V2TensorMetadata[]; outputs: V2TensorMetadata[] } {
     this.get(name, version);
     const original = (this.find(name, version) as Entry).original as Model & { inputs?: unknown; outputs?: unknown };
-    return { inputs: describeTensors(original.inputs), outputs: describeTensors(original.outputs) };
+    const specs = (list: unknown) => (Array.isArray(list) ? specsToV2(list) : []);
+    return { inputs: specs(original.inputs), outputs: specs(original.outputs) };
   }
 
   /**

@@ -219,10 +219,15 @@ describe('Open Inference Protocol v2', () => {
     const bad = { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 'two', 3] }] };
     const response = await post('/v2/models/affine/infer', bad);
     expect(response.status).toBe(400);
-    expect((await read(response)).error).toMatchObject({ code: 'INVALID_INPUT', details: { path: 'inputs.0.data.1' } });
+    const error = (await read(response)).error;
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.details.issues).toEqual([expect.objectContaining({ path: 'inputs[0].data[1]' })]);
     const short = { inputs: [{ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3] }] };
-    const second = await post('/v2/models/affine/infer', short);
-    expect((await read(second)).error.details).toMatchObject({ path: 'inputs.0.data', expected: 6, received: 3 });
+    const second = (await read(await post('/v2/models/affine/infer', short))).error;
+    expect(second.details.issues).toEqual([expect.objectContaining({ path: 'inputs[0].data' })]);
+    const envelope = (await read(await post('/v2/models/affine/infer', { inputs: [{ name: 'x', shape: 'wide' }] }))).error;
+    expect(envelope.code).toBe('INVALID_INPUT');
+    expect(envelope.details.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'inputs[0].shape' })]));
   });
 
   it('answers 502 while the upstream fails, then 503 with Retry-After once the breaker opens', async () => {

@@ -1,4 +1,5 @@
 import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
+import { decodeV2Request, encodeV2Outputs, type V2ModelMetadata } from '@ballast/express';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
 import { BallastExceptionFilter } from './exception-filter.js';
@@ -7,19 +8,9 @@ import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
 import { existingStateOf } from './request-state.js';
 import { BALLAST_OPTIONS } from './tokens.js';
-import { decodeV2Request, encodeV2Response } from './v2-codec.js';
 
 interface StatusResponse {
   status(code: number): unknown;
-}
-
-/** Model metadata as the v2 protocol answers it. */
-export interface V2ModelMetadata {
-  name: string;
-  versions: string[];
-  platform: string;
-  inputs: { name: string; datatype: string; shape: number[] }[];
-  outputs: { name: string; datatype: string; shape: number[] }[];
 }
 
 /**
@@ -132,23 +123,26 @@ export class BallastV2Controller {
   private async run(name: string, version: string | undefined, body: unknown, http: unknown): Promise<V2InferResponse> {
     const model: Model = this.models.get(name, version);
     const guard = this.options.guard;
-    const request = decodeV2Request(body, this.options.maxBatchSize);
+    // The v2 datatype handling is shared with @ballast/express: one decoder, one error format.
+    const request = decodeV2Request(body, { maxBatch: this.options.maxBatchSize });
     const state = existingStateOf(http);
     if (state !== undefined) state.input = request.view;
     // The guard's input policy (schema, ranges, text limits) sees each input's data by name.
     if (guard !== undefined) await guard.checkInput(name, request.view);
-    const outputs =
-      request.rows.length === 0
-        ? []
-        : model.inferBatch
-          ? await model.inferBatch(request.rows)
-          : await Promise.all(request.rows.map((row) => model.infer(row)));
+    const outputs = model.inferBatch
+      ? await model.inferBatch(request.rows)
+      : await Promise.all(request.rows.map((row) => model.infer(row)));
     if (outputs.length !== request.rows.length) {
       throw new BallastError('INTERNAL', `model "${name}" returned ${outputs.length} outputs for ${request.rows.length} rows`, {
         details: { model: name },
       });
     }
-    const response = encodeV2Response(model, request.id, outputs, request.outputs);
+    const response: V2InferResponse = {
+      model_name: name,
+      ...(model.version === undefined ? {} : { model_version: model.version }),
+      ...(request.id === undefined ? {} : { id: request.id }),
+      outputs: encodeV2Outputs(outputs, request.outputs),
+    };
     return guard === undefined ? response : guard.filterOutput(name, response);
   }
 }
