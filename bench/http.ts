@@ -14,6 +14,9 @@
  *   pnpm bench http            full run
  *   pnpm bench http --smoke    one short round each
  */
+
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { defineModel } from '@ballast/core';
 import { ballastRouter } from '@ballast/express';
@@ -21,9 +24,33 @@ import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
 import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import { instrument } from '@ballast/otel';
-import autocannon from 'autocannon';
-import express from 'express';
 import { size, smoke, table } from './_harness.js';
+
+// The bench workspace has no type packages for autocannon and express: load them untyped and
+// describe the few members used here.
+interface LoadResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<LoadResult>;
+interface JsonRequest {
+  body: { id?: string; inputs: { data: number[] }[] };
+}
+interface JsonResponse {
+  json(body: unknown): void;
+  status(code: number): JsonResponse;
+}
+interface App {
+  post(path: string, ...handlers: unknown[]): void;
+  use(handler: unknown): void;
+  listen(port: number, host: string): Server;
+}
+type Express = (() => App) & { json(): unknown };
+const require = createRequire(import.meta.url);
+const autocannon = require('autocannon') as Autocannon;
+const express = require('express') as Express;
 
 const rounds = size(3, 1);
 const durationSeconds = size(5, 1);
@@ -38,7 +65,7 @@ const body = JSON.stringify({ id: 'bench', inputs: [{ name: 'input', shape: [1, 
 
 // The hand-written route: what an app would write without Ballast.
 const bare = express();
-bare.post('/v2/models/mlp/infer', express.json(), async (request, res) => {
+bare.post('/v2/models/mlp/infer', express.json(), async (request: JsonRequest, res: JsonResponse) => {
   try {
     const tensor = request.body.inputs[0];
     const out = (await model.infer({ input: { data: Float32Array.from(tensor.data), dims: [16] } })) as Record<
@@ -67,7 +94,7 @@ const router = ballastRouter({ models: [model], guard, timeoutMs: 5_000 });
 const ballast = express();
 ballast.use(router);
 
-async function start(app: express.Express): Promise<{ url: string; close: () => Promise<void> }> {
+async function start(app: App): Promise<{ url: string; close: () => Promise<void> }> {
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
