@@ -7,7 +7,7 @@
  *
  *   pnpm bench onnx            (or: tsx --conditions=source bench/onnx.ts [--smoke])
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers, slowModel } from '@ballast/onnx/testing';
@@ -15,7 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { closedLoop, size, smoke, table } from './_harness.js';
 
 const MAX_BATCH = 64;
-const total = size(30_000, 600);
+const total = size(20_000, 600);
 const bytes = mlpModel({ layers: randomLayers({ sizes: [16, 64, 4], seed: 1 }), softmax: true });
 const rows = Array.from({ length: 1024 }, (_, r) => Float32Array.from({ length: 16 }, (_, i) => Math.sin(r * 16 + i)));
 
@@ -27,10 +27,15 @@ const batch = new ort.Tensor(
   [MAX_BATCH, 16],
 );
 for (let i = 0; i < 200; i++) await raw.run({ input: batch });
-const rawRuns = size(5_000, 100);
-const started = performance.now();
-for (let i = 0; i < rawRuns; i++) await raw.run({ input: batch });
-const rawRowsPerSecond = (rawRuns * MAX_BATCH) / ((performance.now() - started) / 1000);
+// Shared machines are noisy: every figure is the best of `rounds` runs.
+const rounds = smoke ? 1 : 3;
+const rawRuns = size(3_000, 100);
+let rawRowsPerSecond = 0;
+for (let round = 0; round < rounds; round++) {
+  const started = performance.now();
+  for (let i = 0; i < rawRuns; i++) await raw.run({ input: batch });
+  rawRowsPerSecond = Math.max(rawRowsPerSecond, (rawRuns * MAX_BATCH) / ((performance.now() - started) / 1000));
+}
 
 const naive = (i: number) => raw.run({ input: new ort.Tensor('float32', rows[i % rows.length] as Float32Array, [1, 16]) });
 const mainThread = await onnxModel({ bytes, name: 'mlp-main', batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 } });
@@ -48,13 +53,18 @@ for (const concurrency of [1, 16, 256]) {
     ['Ballast batched, 2 workers', viaWorkers],
   ] as const) {
     await closedLoop(call, Math.min(n, 5_000), concurrency); // warm-up (JIT, batch sizes settle)
-    const r = await closedLoop(call, n, concurrency);
+    let r = await closedLoop(call, n, concurrency);
+    for (let round = 1; round < rounds; round++) {
+      const again = await closedLoop(call, n, concurrency);
+      if (again.rowsPerSecond > r.rowsPerSecond) r = again;
+    }
     results.push([`${label}, c=${concurrency}`, r.rowsPerSecond, r.p50, r.p99, r.rowsPerSecond / rawRowsPerSecond]);
     if (concurrency === 256) at256[label] = r;
   }
 }
 console.log(
-  `16→64→4 MLP, CPU, ${availableParallelism()} cores; raw session.run on batches of ${MAX_BATCH}: ${Math.round(rawRowsPerSecond).toLocaleString('en-US')} rows/s\n`,
+  `16→64→4 MLP, CPU, ${availableParallelism()} cores (load average ${loadavg()[0]?.toFixed(1)}); best of ${rounds} rounds\n` +
+    `raw session.run on batches of ${MAX_BATCH}: ${Math.round(rawRowsPerSecond).toLocaleString('en-US')} rows/s\n`,
 );
 table(['mode', 'rows/s', 'p50 ms', 'p99 ms', 'x raw batched'], results);
 const naive256 = at256['naive session.run'] as { rowsPerSecond: number; p99: number };
