@@ -1,4 +1,4 @@
-import { BallastError, type HealthReport, type InferOptions, type Model, withDeadline } from '@ballast/core';
+import { BallastError, type HealthReport, type InferOptions, type Model, subscribe, withDeadline } from '@ballast/core';
 import { specsToV2, type V2TensorMetadata } from '@ballast/express';
 import { withRequestOptions } from './context.js';
 
@@ -12,6 +12,16 @@ interface Entry {
  * The models given to `BallastModule.forRoot({ models })`, by name and version. Injectable:
  * controllers that serve many models look them up here; `@InjectModel(name)` covers one.
  * Closing the application drains in-flight calls and closes every model once.
+ *
+ * @example
+ * @Controller('models')
+ * class ModelsController {
+ *   constructor(@Inject(BallastModels) private readonly models: BallastModels) {}
+ *   @Post(':name')
+ *   run(@Param('name') name: string, @Body() body: unknown) {
+ *     return this.models.get(name).infer(body); // NOT_FOUND (404) for an unknown name
+ *   }
+ * }
  */
 export class BallastModels {
   private readonly byName = new Map<string, Entry[]>();
@@ -19,9 +29,20 @@ export class BallastModels {
   private drained: (() => void) | undefined;
   private closed = false;
   private draining = false;
+  // Open circuit breakers by model name (and breaker key), from the `ballast:breaker` events the
+  // resilience middleware publish, so readiness reports them like @ballast/express does.
+  private readonly openBreakers = new Map<string, Set<string>>();
+  private readonly stopBreakers: () => void;
 
   /** @param models the models to serve; names (with versions) must be unique. */
   constructor(models: readonly Model[]) {
+    this.stopBreakers = subscribe('breaker', (event) => {
+      const keys = this.openBreakers.get(event.model) ?? new Set<string>();
+      if (event.to === 'open' || event.to === 'isolated') keys.add(event.key ?? '');
+      else keys.delete(event.key ?? '');
+      if (keys.size === 0) this.openBreakers.delete(event.model);
+      else this.openBreakers.set(event.model, keys);
+    });
     for (const [index, model] of models.entries()) {
       if (typeof model?.infer !== 'function' || typeof model.name !== 'string' || model.name.length === 0) {
         throw new BallastError('CONFIG', `BallastModule: models[${index}] is not a Model (needs a name and infer())`, {
@@ -86,12 +107,14 @@ export class BallastModels {
   }
 
   /**
-   * The health of one model: its own `health()` when it has one (a throwing check counts as
-   * `unavailable`), else ready. Throws `NOT_FOUND` for an unknown model.
+   * The health of one model: `unavailable` while shutting down or while a circuit breaker of the
+   * model is open (as its `ballast:breaker` events report), else its own `health()` when it has
+   * one (a throwing check counts as `unavailable`), else ready. Throws `NOT_FOUND` for an unknown model.
    */
   async health(name: string, version?: string): Promise<HealthReport> {
     const model = this.get(name, version);
     if (this.isDraining) return { ready: false, status: 'unavailable', message: 'shutting down' };
+    if (this.openBreakers.has(name)) return { ready: false, status: 'unavailable', message: 'circuit breaker open' };
     if (model.health === undefined) return { ready: true, status: 'ready' };
     try {
       return await model.health();
@@ -131,6 +154,7 @@ export class BallastModels {
   async close(drainTimeoutMs = 10_000): Promise<unknown[]> {
     if (this.closed) return [];
     this.closed = true;
+    this.stopBreakers();
     if (this.inFlight > 0) {
       // One timer for the whole shutdown, not per call.
       await new Promise<void>((resolve) => {

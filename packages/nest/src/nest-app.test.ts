@@ -239,6 +239,14 @@ describe('Open Inference Protocol v2', () => {
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('8');
     expect((await read(response)).error.code).toBe('CIRCUIT_OPEN');
+    // Readiness reports the open breaker: load balancers stop sending traffic here.
+    const ready = await fetch(`${base}/v2/models/broken/ready`, { headers: { 'x-api-key': key } });
+    expect(ready.status).toBe(503);
+    expect(await read(ready)).toEqual({ name: 'broken', ready: false });
+    const all = await fetch(`${base}/v2/health/ready`);
+    expect(all.status).toBe(503);
+    breaker.reset();
+    expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
   });
 
   it('answers 504 TIMEOUT when the request budget runs out', async () => {

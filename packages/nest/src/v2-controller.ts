@@ -19,6 +19,11 @@ interface StatusResponse {
  * `GET /v2/health/live`, `GET /v2/health/ready` (public), `GET /v2/models/:name[/versions/:version]`,
  * `GET .../ready` and `POST .../infer`. Model routes are authorized as `read` and `infer` on
  * `:name` by `BallastAuthGuard` when the module has a guard, and open when it has none.
+ *
+ * @example
+ * @Module({ imports: [BallastModule.forRoot({ models: [await onnxModel({ name: 'iris', path: 'iris.onnx' })], v2: true })] })
+ * class AppModule {}
+ * // POST /v2/models/iris/infer {"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}
  */
 @Controller('v2')
 @OpenWithoutGuard()
