@@ -35,6 +35,8 @@ export type {
   ModelLoadEvent,
   RejectionEvent,
   RetryEvent,
+  RolloutEvent,
+  RolloutWindowMetrics,
   UsageEvent,
 } from './events.js';
 export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
