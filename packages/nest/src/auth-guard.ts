@@ -55,8 +55,8 @@ interface AuthRequest extends BallastHttpRequest {
 
 /**
  * Authenticates each request with the module's `Guard` from `@ballast/guard` (API keys in
- * `Authorization: Bearer <key>` or `X-API-Key: <key>`, or its own authenticator), authorizes the route's action on its model (`UNAUTHENTICATED` 401,
- * `FORBIDDEN` 403), spends the principal's rate limit (`RATE_LIMITED` 429 with `Retry-After`) and
+ * `Authorization: Bearer <key>` or `X-API-Key: <key>`, or its own authenticator), authorizes the
+ * route's action on its model (`UNAUTHENTICATED` 401, `FORBIDDEN` 403), spends the principal's rate limit (`RATE_LIMITED` 429 with `Retry-After`) and
  * applies the guard's body limit for the model (`PAYLOAD_TOO_LARGE` 413). With an audit log in
  * the guard, every request it sees gets one audit line, rejected ones included.
  * The principal then reaches every model call of the request through `BallastContextInterceptor`.
