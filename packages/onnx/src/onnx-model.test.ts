@@ -233,6 +233,13 @@ describe('onnxModel on the real runtime', () => {
       expect((await encrypted.infer({ features: row })).probabilities?.data).toEqual(
         (await plain.infer({ features: row })).probabilities?.data,
       );
+      // A reload with only a new path keeps the key (and drops the old pin).
+      const layers9 = randomLayers({ sizes: [16, 64, 4], seed: 9 });
+      const second = encryptModel(mlpModel({ layers: layers9, inputName: 'features', outputName: 'probabilities' }), key);
+      await writeFile(join(directory, 'v2.onnx.enc'), second);
+      await encrypted.reload({ path: join(directory, 'v2.onnx.enc') });
+      const after = (await encrypted.infer({ features: row })).probabilities?.data as Float32Array;
+      expect(after[0] as number).toBeCloseTo(mlpForward(layers9, row)[0] as number, 5);
     } finally {
       await plain.close();
       await encrypted.close();

@@ -80,7 +80,10 @@ export interface OnnxModelOptions extends ModelSource {
   sessionOptions?: SessionOptions;
 }
 
-/** What `reload()` takes: a new source; fields left out keep their current values. */
+/**
+ * What `reload()` takes. The current `key` is kept unless a new one is given; `path`/`bytes`
+ * and `sha256` are kept only when neither a new `path` nor new `bytes` is given.
+ */
 export type ReloadSource = ModelSource;
 
 /** A loaded ONNX model. */
@@ -426,7 +429,17 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
 
   async function reloadNow(next: ReloadSource | undefined): Promise<void> {
     if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
-    const from: ModelSource = next === undefined ? source : { ...next };
+    // The key carries over; so do path/bytes and their pin when no new path or bytes is given.
+    const from: ModelSource =
+      next === undefined
+        ? source
+        : {
+            ...(next.path === undefined && next.bytes === undefined
+              ? { path: source.path, bytes: source.bytes, sha256: source.sha256 }
+              : {}),
+            key: source.key,
+            ...next,
+          };
     const begun = now();
     let backend: Backend | undefined;
     try {
