@@ -65,7 +65,7 @@ export function fillEmptyBins(values: readonly number[]): number[] {
 
 /**
  * Population stability index over bin shares, Σ (ref − cur) · ln(ref / cur), with empty bins
- * filled ({@link fillEmptyBins}). Common reading: < 0.1 stable, 0.1–0.2 moderate, > 0.2 shifted.
+ * filled ({@link fillEmptyBins}). Common reading: < 0.1 stable, 0.1–0.25 moderate, > 0.25 shifted.
  *
  * @example
  * psi([0.25, 0.25, 0.5], [0.2, 0.3, 0.5]);
