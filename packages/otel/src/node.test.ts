@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { BallastError, batching, defineModel, emit, pipeline } from '@ballast/core';
 import { metrics, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +82,25 @@ describe('startTelemetry() with Prometheus, end to end', () => {
     const failed = statuses.filter((s) => s !== 200).length;
     expect(failed).toBeGreaterThan(0);
     emit('breaker', { model: 'scorer', from: 'closed', to: 'open', reason: 'failure-ratio' });
+    emit('breaker', { model: 'scorer', key: 'replica-b', from: 'closed', to: 'half-open', reason: 'reset' });
+    // The other event sources, as the client, onnx and drift packages publish them.
+    emit('retry', { model: 'scorer', attempt: 1, delayMs: 10, error: new BallastError('OVERLOADED', 'busy') });
+    emit('hedge', { model: 'scorer', afterMs: 20 });
+    emit('fallback', { model: 'scorer', source: 'static', index: 0, error: new BallastError('TIMEOUT', 'slow'), served: true });
+    emit('cache', { model: 'scorer', result: 'hit' });
+    emit('rejection', { model: 'scorer', code: 'RATE_LIMITED', source: 'rate-limit' });
+    emit('modelLoad', { model: 'scorer', provider: 'cpu', durationMs: 250, attempts: [{ provider: 'cpu', ok: true }], phase: 'load' });
+    emit('usage', { model: 'scorer', provider: 'cpu', inputTokens: 12, outputTokens: 3, items: 1 });
+    emit('drift', {
+      monitor: 'inputs',
+      feature: 'x',
+      test: 'ks',
+      statistic: 0.4,
+      pValue: 0.001,
+      threshold: 0.05,
+      drifted: true,
+      windowSize: 200,
+    });
 
     const scrape = await fetch(telemetry.metricsUrl as string);
     expect(scrape.status).toBe(200);
@@ -117,8 +138,48 @@ describe('startTelemetry() with Prometheus, end to end', () => {
 
     // Cost of the successful calls, and the breaker gauge.
     expect(sum('ballast_cost_total', model)).toBeCloseTo((40 - failed) * 0.002, 9);
-    expect(find('ballast_breaker_state', { ...model, ballast_breaker_state: 'open' })[0]?.value).toBe(1);
-    expect(find('ballast_breaker_state', { ...model, ballast_breaker_state: 'closed' })[0]?.value).toBe(0);
+    const breaker = (state: string, key?: string) =>
+      find('ballast_breaker_state', { ...model, ballast_breaker_state: state }).find((s) => s.labels.ballast_breaker_key === key)?.value;
+    expect([breaker('open'), breaker('closed'), breaker('half-open', 'replica-b'), breaker('closed', 'replica-b')]).toEqual([1, 0, 1, 0]);
+
+    // Every Ballast series the dashboard in examples/grafana uses is served under these names.
+    const names = new Set(samples.map((s) => s.name));
+    for (const name of [
+      'ballast_retries_total',
+      'ballast_hedges_total',
+      'ballast_fallbacks_total',
+      'ballast_cache_lookups_total',
+      'ballast_rejections_total',
+      'ballast_breaker_transitions_total',
+      'ballast_model_load_duration_count',
+      'ballast_model_provider',
+      'gen_ai_client_token_usage_sum',
+      'ballast_usage_items_total',
+      'ballast_drift_score',
+      'ballast_drift_p_value',
+      'ballast_drift_detected',
+      'ballast_drift_tests_total',
+      'ballast_batch_duration_count',
+    ]) {
+      expect(names, name).toContain(name);
+    }
+    // ... and every series the Grafana dashboard queries is one the exporter serves.
+    const dashboard = readFileSync(join(import.meta.dirname, '../../../examples/grafana/ballast-dashboard.json'), 'utf8');
+    const queried = new Set<string>();
+    for (const match of dashboard.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g))
+      if (/^(ballast|gen_ai)_/.test(match[1] as string)) queried.add(match[1] as string);
+    for (const match of dashboard.matchAll(/label_values\((\w+)/g)) queried.add(match[1] as string);
+    expect(queried.size).toBeGreaterThan(15);
+    for (const name of queried) expect(names, `dashboard queries ${name}`).toContain(name);
+    // The labels it groups and filters by exist too.
+    const labels = new Set(samples.flatMap((s) => Object.keys(s.labels)));
+    for (const match of dashboard.matchAll(/\b((?:ballast|gen_ai|error)_[a-z_]+)\s*(?:=~|=|,|\))/g)) {
+      const label = match[1] as string;
+      if (!names.has(label) && !label.endsWith('_total')) expect(labels, `dashboard uses label ${label}`).toContain(label);
+    }
+    expect(find('ballast_drift_score', { ballast_drift_feature: 'x', ballast_drift_test: 'ks' })[0]?.value).toBe(0.4);
+    expect(find('ballast_model_load_duration_sum', model)[0]?.value).toBe(0.25);
+    expect(sum('gen_ai_client_token_usage_sum', { ...model, gen_ai_token_type: 'input' })).toBe(12);
 
     // The resource names the service.
     expect(find('target_info')[0]?.labels.service_name).toBe('scoring-api');
