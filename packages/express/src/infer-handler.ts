@@ -6,13 +6,13 @@ import { sendError } from './errors.js';
 import { readJson, requestIdOf, type ServeOptions, startCall } from './http-context.js';
 
 /** Options of {@link inferHandler}. */
-export interface InferHandlerOptions<I = unknown, O = unknown> extends ServeOptions {
-  /** A zod schema the JSON body must satisfy (violations answer 400 with field paths); its output is the model input. */
-  schema?: z.ZodType<I>;
+export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends ServeOptions {
+  /** A zod schema the JSON body must satisfy (violations answer 400 with field paths); its output is the body `input` receives. */
+  schema?: z.ZodType<B>;
   /** The action the principal needs. Default `infer`. */
   action?: GuardAction;
   /** Builds the model input from the validated body (default: the body itself). */
-  input?: (body: I, request: Request) => I;
+  input?: (body: B, request: Request) => I;
   /** Builds the JSON answer from the model output (default: the output itself). */
   output?: (result: O, request: Request) => unknown;
 }
@@ -26,7 +26,7 @@ export interface InferHandlerOptions<I = unknown, O = unknown> extends ServeOpti
  * @example
  * app.post('/score', inferHandler(fraud, { guard, schema: z.object({ amount: z.number().min(0) }) }));
  */
-export function inferHandler<I, O>(model: Model<I, O>, options: InferHandlerOptions<I, O> = {}): RequestHandler {
+export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHandlerOptions<I, O, B> = {}): RequestHandler {
   if (typeof model?.infer !== 'function') throw new BallastError('CONFIG', 'inferHandler: the first argument must be a Model');
   const { guard, schema, action = 'infer' } = options;
   const served = pipeline(model);
@@ -51,7 +51,7 @@ export function inferHandler<I, O>(model: Model<I, O>, options: InferHandlerOpti
         value = parsed.data;
       }
       if (guard !== undefined) value = await guard.checkInput(name, value);
-      if (options.input !== undefined) value = options.input(value as I, request);
+      if (options.input !== undefined) value = options.input(value as B, request);
       const call = startCall(request, res, options, principal);
       const result = await served.infer(value as I, call.options);
       let answer: unknown = options.output === undefined ? result : options.output(result, request);
