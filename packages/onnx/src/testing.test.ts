@@ -19,6 +19,22 @@ describe('@ballast/onnx/testing', () => {
     }
   });
 
+  it('standardises the input inside the model when asked', async () => {
+    const layers = randomLayers({ sizes: [3, 4, 2], activation: 'tanh', seed: 5 });
+    const normalize = { mean: [10, -2, 0.5], std: [2, 0.5, 4] };
+    const session = await ort.InferenceSession.create(mlpModel({ layers, normalize, softmax: true }));
+    const row = [12, -1, 3];
+    const result = await session.run({ input: new ort.Tensor('float32', new Float32Array(row), [1, 3]) });
+    const reference = mlpForward(layers, row, { softmax: true, normalize });
+    const data = result.output?.data as Float32Array;
+    reference.forEach((value, j) => {
+      expect(data[j] as number).toBeCloseTo(value, 5);
+    });
+    expect(reference).not.toEqual(mlpForward(layers, row, true));
+    expect(() => mlpModel({ layers, normalize: { mean: [0, 0, 0], std: [1, 0, 1] } })).toThrow(/non-zero/);
+    await session.release();
+  });
+
   it('rejects malformed layers with CONFIG', () => {
     expect(() => mlpModel({ layers: [] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
     expect(() => mlpModel({ layers: [{ weights: [[1, 2], [3]], bias: [0, 0] }] })).toThrow(/rectangular/);

@@ -27,10 +27,20 @@ export interface DenseLayer {
 /** The first dimension of a model's inputs: `'dynamic'` (a symbolic `batch`) or a fixed size. */
 export type BatchDimension = 'dynamic' | number;
 
+/** Per-feature standardisation applied to the input first: `(x - mean) / std`. */
+export interface Normalization {
+  /** Mean of each input feature. */
+  mean: readonly number[];
+  /** Standard deviation of each input feature (non-zero). */
+  std: readonly number[];
+}
+
 /** Options of {@link mlpModel}. */
 export interface MlpModelOptions {
   /** The layers, first to last. */
   layers: readonly DenseLayer[];
+  /** Standardise the input inside the model, so callers send raw features. */
+  normalize?: Normalization;
   /** Apply softmax to the last layer's output (after its activation). Default false. */
   softmax?: boolean;
   /** Input name. Default `input`. */
@@ -171,6 +181,16 @@ export function mlpModel(options: MlpModelOptions): Uint8Array {
   const nodes: Node[] = [];
   const initializers: Initializer[] = [];
   let current = inputName;
+  const width = (layers[0] as DenseLayer).weights.length;
+  if (options.normalize !== undefined) {
+    const { mean, std } = options.normalize;
+    if (mean.length !== width || std.length !== width || std.some((v) => !(Math.abs(v) > 0))) {
+      throw new BallastError('CONFIG', `mlpModel: normalize needs ${width} means and ${width} non-zero standard deviations`);
+    }
+    initializers.push(floatTensor('mean', [width], mean), floatTensor('std', [width], std));
+    nodes.push(node('Sub', [current, 'mean'], ['centered']), node('Div', ['centered', 'std'], ['normalized']));
+    current = 'normalized';
+  }
   layers.forEach((layer, index) => {
     const rows = layer.weights.length;
     const columns = layer.bias.length;
@@ -204,15 +224,29 @@ export function mlpModel(options: MlpModelOptions): Uint8Array {
   });
 }
 
+/** Options of {@link mlpForward}. */
+export interface MlpForwardOptions {
+  /** Apply softmax at the end. Default false. */
+  softmax?: boolean;
+  /** Standardise the input first, as {@link MlpModelOptions.normalize}. */
+  normalize?: Normalization;
+}
+
 /**
  * The MLP of {@link mlpModel} computed in plain TypeScript (float64) for one row: a reference to
- * check a runtime against, or to evaluate a model while training it.
+ * check a runtime against, or to evaluate a model while training it. The third argument is
+ * `softmax` or an options object.
  *
  * @example
  * mlpForward([{ weights: [[2]], bias: [1] }], [3]); // [7]
  */
-export function mlpForward(layers: readonly DenseLayer[], input: readonly number[], softmax = false): number[] {
-  let x: number[] = [...input];
+export function mlpForward(
+  layers: readonly DenseLayer[],
+  input: readonly number[],
+  options: boolean | MlpForwardOptions = false,
+): number[] {
+  const { softmax = false, normalize } = typeof options === 'boolean' ? { softmax: options } : options;
+  let x: number[] = normalize ? input.map((v, i) => (v - (normalize.mean[i] as number)) / (normalize.std[i] as number)) : [...input];
   for (const layer of layers) {
     const columns = layer.bias.length;
     const y = new Array<number>(columns);
