@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createClient } from '@ballast/client';
-import { BallastError, channels, defineModel, type Model, pipeline, signalOf } from '@ballast/core';
+import { createClient, remoteModel } from '@ballast/client';
+import { BallastError, defineModel, pipeline } from '@ballast/core';
 import { propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { core } from '@opentelemetry/sdk-node';
@@ -61,27 +61,9 @@ class ModelServer {
   }
 }
 
-/**
- * A remote model as `remoteModel()` sends requests: inside the attempt it publishes
- * `ballast:http-request` with mutable headers, then POSTs; 503 is MODEL_UNAVAILABLE (retryable),
- * other errors UPSTREAM. Wrapped in `pipeline()`, so every attempt is a traced call.
- */
-function httpModel(url: string): Model<number, number> {
-  return pipeline(
-    defineModel({
-      name: 'scorer',
-      kind: 'client',
-      infer: async (x: number, options) => {
-        const headers: Record<string, string> = { 'content-type': 'application/json' };
-        if (channels.httpRequest.hasSubscribers) channels.httpRequest.publish({ model: 'scorer', url, method: 'POST', headers });
-        const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ x }), signal: signalOf(options) });
-        const body = (await response.json()) as { y?: number };
-        if (response.status === 503) throw new BallastError('MODEL_UNAVAILABLE', 'model server is loading');
-        if (!response.ok) throw new BallastError('UPSTREAM', `model server answered ${response.status}`);
-        return body.y as number;
-      },
-    }),
-  );
+/** The client's remote model (`json` protocol): a `pipeline()`, so every attempt is a traced call that publishes `ballast:http-request`. */
+function httpModel(url: string) {
+  return remoteModel<{ x: number }, { y: number }>({ url, name: 'scorer' });
 }
 
 const byStart = (spans: ReadableSpan[]) => [...spans].sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
@@ -100,7 +82,7 @@ describe('the client over real HTTP', () => {
       timeoutMs: 5_000,
       retry: { maxAttempts: 3, baseDelayMs: 1, jitter: 'none', budget: false },
     });
-    expect(await client.infer(21)).toBe(42);
+    expect(await client.infer({ x: 21 })).toEqual({ y: 42 });
 
     const spans = harness.spans.getFinishedSpans().filter((s) => s.name === 'infer scorer');
     const root = spans.find((s) => s.parentSpanContext === undefined);
@@ -131,14 +113,14 @@ describe('the client over real HTTP', () => {
 
   it('traces a fallback to another model: primary path and backup model are children of the call', async () => {
     server.statuses = [500];
-    const backup = pipeline(defineModel({ name: 'backup', infer: async (x: number) => -x }));
+    const backup = pipeline(defineModel({ name: 'backup', infer: async ({ x }: { x: number }) => ({ y: -x }) }));
     const client = createClient({
       model: httpModel(server.url),
       timeoutMs: 5_000,
       retry: { maxAttempts: 2, baseDelayMs: 1, jitter: 'none', budget: false },
       fallback: [backup],
     });
-    expect(await client.infer(5)).toBe(-5);
+    expect(await client.infer({ x: 5 })).toEqual({ y: -5 });
 
     const spans = harness.spans.getFinishedSpans();
     const root = spans.find((s) => s.parentSpanContext === undefined);
@@ -149,7 +131,7 @@ describe('the client over real HTTP', () => {
     expect(children.map((s) => s.name).sort()).toEqual(['infer backup', 'infer scorer']);
     const primary = children.find((s) => s.name === 'infer scorer');
     expect(primary?.attributes[S.ATTR_ERROR_TYPE]).toBe('UPSTREAM');
-    // UPSTREAM is not retryable: one HTTP attempt, under the primary path.
+    // HTTP 500 is UPSTREAM, not retryable: one HTTP attempt, under the primary path.
     const attempts = spans.filter((s) => s.parentSpanContext?.spanId === idOf(primary));
     expect(attempts).toHaveLength(1);
     expect(attempts[0]?.status.code).toBe(SpanStatusCode.ERROR);
