@@ -279,7 +279,14 @@ class SessionWorker {
     return new Promise<Reply>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...message, id }, transfer);
+      try {
+        this.worker.postMessage({ ...message, id }, transfer);
+      } catch (error) {
+        // A value that cannot be cloned: fail this request only.
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.worker.unref();
+        reject(new BallastError('INTERNAL', `cannot send the request to a worker of model "${this.modelName}"`, { cause: error }));
+      }
     });
   }
 
