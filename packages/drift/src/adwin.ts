@@ -48,10 +48,15 @@ class BucketRow {
  * for (const error of errors) if (adwin.update(error).driftDetected) console.log('error rate changed');
  */
 export class ADWIN implements DriftDetector {
+  /** See the `delta` option. */
   readonly delta: number;
+  /** See the `clock` option. */
   readonly clock: number;
+  /** See the `maxBuckets` option. */
   readonly maxBuckets: number;
+  /** See the `minWindowLength` option. */
   readonly minWindowLength: number;
+  /** See the `gracePeriod` option. */
   readonly gracePeriod: number;
   #rows: BucketRow[] = [];
   #total = 0;

@@ -20,8 +20,11 @@ export interface DdmOptions {
  * for (const wrong of outcomes) if (ddm.update(wrong ? 1 : 0).driftDetected) console.log('accuracy dropped');
  */
 export class DDM implements DriftDetector {
+  /** See the `warmStart` option. */
   readonly warmStart: number;
+  /** See the `warningThreshold` option. */
   readonly warningThreshold: number;
+  /** See the `driftThreshold` option. */
   readonly driftThreshold: number;
   #n = 0;
   #mean = 0;

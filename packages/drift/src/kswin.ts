@@ -27,9 +27,13 @@ export interface KswinOptions {
  * for (const x of stream) if (kswin.update(x).driftDetected) console.log('distribution changed');
  */
 export class KSWIN implements DriftDetector {
+  /** See the `alpha` option. */
   readonly alpha: number;
+  /** See the `windowSize` option. */
   readonly windowSize: number;
+  /** See the `statSize` option. */
   readonly statSize: number;
+  /** See the `seed` option. */
   readonly seed: number;
   #window: number[] = [];
   #random: () => number;

@@ -89,7 +89,9 @@ export interface FeatureHistogram {
 
 /** One feature's verdict in a window. */
 export interface FeatureDriftResult {
+  /** Feature name. */
   feature: string;
+  /** Numeric or categorical (from the profile). */
   kind: FeatureKind;
   /** Test used (never `auto`). */
   test: Exclude<DriftTestName, 'auto'>;
@@ -101,6 +103,7 @@ export interface FeatureDriftResult {
   rawPValue?: number;
   /** The threshold the verdict used. */
   threshold: number;
+  /** The verdict. */
   drifted: boolean;
   /** Values of this feature in the window (finite / present). */
   windowSize: number;

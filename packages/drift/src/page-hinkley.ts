@@ -24,10 +24,15 @@ export interface PageHinkleyOptions {
  * for (const latency of stream) if (ph.update(latency).driftDetected) console.log('mean shifted');
  */
 export class PageHinkley implements DriftDetector {
+  /** See the `minInstances` option. */
   readonly minInstances: number;
+  /** See the `delta` option. */
   readonly delta: number;
+  /** See the `threshold` option. */
   readonly threshold: number;
+  /** See the `alpha` option. */
   readonly alpha: number;
+  /** See the `mode` option. */
   readonly mode: 'up' | 'down' | 'both';
   #n = 0;
   #mean = 0;

@@ -16,7 +16,9 @@ export interface NumericFeatureProfile {
   mean: number;
   /** Population standard deviation. */
   std: number;
+  /** Smallest finite value. */
   min: number;
+  /** Largest finite value. */
   max: number;
   /** Distinct values, counted up to 21 (21 means "more than 20"). */
   distinct: number;
@@ -34,7 +36,9 @@ export interface NumericFeatureProfile {
 /** A categorical feature's reference summary. */
 export interface CategoricalFeatureProfile {
   kind: 'categorical';
+  /** Values seen. */
   count: number;
+  /** Missing (null, undefined, NaN) values dropped. */
   missing: number;
   /** Count per category (values are converted with `String`). */
   counts: Record<string, number>;

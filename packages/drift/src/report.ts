@@ -11,16 +11,25 @@ export interface DriftReportOptions {
 
 /** The JSON report: the window result with features sorted drifted first. */
 export interface DriftReport {
+  /** Page title. */
   title: string;
+  /** Line under the title. */
   subtitle?: string;
+  /** Monitor name. */
   monitor: string;
   /** ISO time of the evaluation. */
   evaluatedAt: string;
+  /** Rows in the window. */
   windowRows: number;
+  /** Dataset-level verdict. */
   datasetDrift: boolean;
+  /** Share of tested features that drifted. */
   share: number;
+  /** Share at which the dataset counts as drifted. */
   driftShare: number;
+  /** Multiple-testing correction used. */
   correction: string;
+  /** Per-feature results, drifted first. */
   features: FeatureDriftResult[];
 }
 
