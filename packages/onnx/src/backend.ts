@@ -19,6 +19,8 @@ export interface Backend {
   /** Runs the feeds once on every session (main: once; pool: once per worker). */
   warmUp(feeds: () => Feed[]): Promise<void>;
   close(): Promise<void>;
+  /** The worker threads now serving (empty on the calling thread). For diagnostics and tests. */
+  readonly threads: readonly Worker[];
 }
 
 /** What {@link createBackend} needs. */
@@ -153,6 +155,7 @@ async function createMainBackend(options: BackendOptions): Promise<Backend> {
       await run(feeds());
     },
     close: () => session.release(),
+    threads: [],
   };
 }
 
@@ -166,6 +169,9 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 let session;
+// Runs in progress: release() must wait for them, and the thread must not be terminated while
+// onnxruntime is inside run() (that aborts the whole process).
+const running = new Set();
 function transferable(data) {
   return ArrayBuffer.isView(data) && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
 }
@@ -179,6 +185,9 @@ parentPort.on('message', async (message) => {
       parentPort.postMessage({ id: message.id, ok: false, message: String(error && error.message || error) });
     }
   } else if (message.type === 'run') {
+    let done;
+    const finished = new Promise((resolve) => { done = resolve; });
+    running.add(finished);
     try {
       const feeds = {};
       for (const feed of message.feeds) feeds[feed.name] = new ort.Tensor(feed.type, feed.data, feed.dims);
@@ -197,8 +206,12 @@ parentPort.on('message', async (message) => {
       }
     } catch (error) {
       parentPort.postMessage({ id: message.id, ok: false, message: String(error && error.message || error) });
+    } finally {
+      running.delete(finished);
+      done();
     }
   } else if (message.type === 'close') {
+    await Promise.all(running);
     try { if (session) await session.release(); } catch {}
     parentPort.postMessage({ id: message.id, ok: true });
   }
@@ -379,6 +392,9 @@ async function createWorkerBackend(options: BackendOptions): Promise<Backend> {
     close: async () => {
       closed = true;
       await Promise.all(workers.map((w) => w.close()));
+    },
+    get threads() {
+      return workers.map((w) => w.worker);
     },
   };
 }
