@@ -54,23 +54,46 @@ function exactPValue(s: number, m: number, n: number): number {
   let combinations = 1;
   for (let i = 1; i <= m; i++) combinations = (combinations * (n + i)) / i;
   combinations = Math.round(combinations);
-  let gs: Map<number, number>[] = [new Map([[0, 1]])];
-  for (let v = 1; v <= m; v++) gs.push(new Map());
+  // Each generating function is a pair of arrays (values ascending, frequencies), so the merge of
+  // scipy's `intersect1d`/`concatenate` step is one linear pass and a shift keeps the order.
+  type Gen = { values: Float64Array; freqs: Float64Array };
+  const merge = (x: Gen, y: Gen, shift: number): Gen => {
+    const values = new Float64Array(x.values.length + y.values.length);
+    const freqs = new Float64Array(values.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < x.values.length || j < y.values.length) {
+      const vx = i < x.values.length ? (x.values[i] as number) : Number.POSITIVE_INFINITY;
+      const vy = j < y.values.length ? (y.values[j] as number) : Number.POSITIVE_INFINITY;
+      if (vx === vy) {
+        values[k] = vx + shift;
+        freqs[k++] = (x.freqs[i++] as number) + (y.freqs[j++] as number);
+      } else if (vx < vy) {
+        values[k] = vx + shift;
+        freqs[k++] = x.freqs[i++] as number;
+      } else {
+        values[k] = vy + shift;
+        freqs[k++] = y.freqs[j++] as number;
+      }
+    }
+    return { values: values.subarray(0, k), freqs: freqs.subarray(0, k) };
+  };
+  const empty: Gen = { values: new Float64Array(0), freqs: new Float64Array(0) };
+  let gs: Gen[] = [{ values: Float64Array.of(0), freqs: Float64Array.of(1) }];
+  for (let v = 1; v <= m; v++) gs.push(empty);
   for (let u = 0; u <= n; u++) {
-    const next: Map<number, number>[] = [];
-    let tmp = new Map<number, number>();
+    const next: Gen[] = [];
+    let tmp = empty;
     for (let v = 0; v < gs.length; v++) {
-      const merged = new Map(tmp);
-      for (const [value, freq] of gs[v] as Map<number, number>) merged.set(value, (merged.get(value) ?? 0) + freq);
-      const res = (a * v - b * u) ** 2;
-      tmp = new Map();
-      for (const [value, freq] of merged) tmp.set(value + res, freq);
+      tmp = merge(tmp, gs[v] as Gen, (a * v - b * u) ** 2);
       next.push(tmp);
     }
     gs = next;
   }
+  const last = gs[m] as Gen;
   let count = 0;
-  for (const [value, freq] of gs[m] as Map<number, number>) if (value >= zeta) count += freq;
+  for (let i = 0; i < last.values.length; i++) if ((last.values[i] as number) >= zeta) count += last.freqs[i] as number;
   return count / combinations;
 }
 
