@@ -68,7 +68,7 @@ const bare = express();
 bare.post('/v2/models/mlp/infer', express.json(), async (request: JsonRequest, res: JsonResponse) => {
   try {
     const tensor = request.body.inputs[0];
-    const out = (await model.infer({ input: { data: Float32Array.from(tensor.data), dims: [16] } })) as Record<
+    const out = (await model.infer({ input: { data: Float32Array.from(tensor?.data ?? []), dims: [16] } })) as unknown as Record<
       string,
       { data: Float32Array; dims: number[] }
     >;
