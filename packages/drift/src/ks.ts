@@ -122,6 +122,8 @@ function countPathsOutside(m0: number, n0: number, g: number, h: number): number
   for (let j = 1; j < lxj; j++) {
     let Bj = binom((xj[j] as number) + j, j);
     for (let i = 0; i < j; i++) Bj -= binom((xj[j] as number) - (xj[i] as number) + j - i, j - i) * (B[i] as number);
+    // Overflow: scipy gives up on the exact count here and switches to the asymptotic formula.
+    if (!Number.isFinite(Bj)) return Number.NaN;
     B[j] = Bj;
   }
   let paths = 0;
