@@ -347,6 +347,29 @@ describe('remote calls over HTTP', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  it('continues an incoming trace handed over in the call attributes, unless a span is active', async () => {
+    start();
+    const model = pipeline(defineModel({ name: 'served', infer: async (x: number) => x }));
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const incoming = '00f067aa0ba902b7';
+    const attributes = {
+      [S.ATTR_HTTP_REQUEST_HEADER_TRACEPARENT]: `00-${traceId}-${incoming}-01`,
+      [S.ATTR_HTTP_REQUEST_HEADER_TRACESTATE]: 'vendor=1',
+    };
+    await model.infer(1, { attributes });
+    const span = harness.span('infer served');
+    expect(span.spanContext().traceId).toBe(traceId);
+    expect(span.parentSpanContext?.spanId).toBe(incoming);
+    expect(span.parentSpanContext?.isRemote).toBe(true);
+    expect(span.spanContext().traceState?.get('vendor')).toBe('1');
+
+    harness.spans.reset();
+    const server = harness.tracerProvider.getTracer('app').startSpan('POST /infer');
+    await context.with(trace.setSpan(ROOT_CONTEXT, server), () => model.infer(2, { attributes }));
+    server.end();
+    expect(harness.span('infer served').parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+  });
+
   it('injects the attempt span as W3C traceparent into the request', async () => {
     start();
     // A remote model as the client builds one: publishes ballast:http-request with mutable headers, then sends.

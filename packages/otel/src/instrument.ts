@@ -24,6 +24,7 @@ import {
   context,
   createContextKey,
   createNoopMeter,
+  defaultTextMapGetter,
   defaultTextMapSetter,
   type MeterProvider,
   metrics,
@@ -188,6 +189,14 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const tracer = tracerProvider.getTracer(SCOPE_NAME, SCOPE_VERSION);
   const meter = meterProvider.getMeter(SCOPE_NAME, SCOPE_VERSION);
   const customPropagator = options.propagator;
+  const extract = (parent: Context, attributes: Record<string, string | number | boolean>): Context => {
+    const carrier: Record<string, string> = { traceparent: attributes[S.ATTR_HTTP_REQUEST_HEADER_TRACEPARENT] as string };
+    const state = attributes[S.ATTR_HTTP_REQUEST_HEADER_TRACESTATE];
+    if (typeof state === 'string') carrier.tracestate = state;
+    return customPropagator === undefined
+      ? propagation.extract(parent, carrier)
+      : customPropagator.extract(parent, carrier, defaultTextMapGetter);
+  };
   const inject =
     customPropagator === undefined
       ? (carrier: Record<string, string>) => propagation.inject(activeContext(), carrier)
@@ -327,7 +336,18 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   };
 
   const startCall = (call: Traced): Context => {
-    const parent = activeContext();
+    let parent = activeContext();
+    const extra = call.options?.attributes;
+    // Adapters copy an incoming request's trace headers into the call's attributes; continue that
+    // trace unless a span (an HTTP server span of the app's own instrumentation) is already active.
+    if (
+      tracesOn &&
+      extra !== undefined &&
+      typeof extra[S.ATTR_HTTP_REQUEST_HEADER_TRACEPARENT] === 'string' &&
+      trace.getSpan(parent) === undefined
+    ) {
+      parent = extract(parent, extra);
+    }
     const parentSpan = trace.getSpan(parent);
     const outer = parentSpan === undefined ? undefined : callOfSpan.get(parentSpan);
     if (outer !== undefined) outer.hasInner = true;
@@ -339,7 +359,6 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       [S.ATTR_BALLAST_MODEL_KIND]: call.kind,
     };
     if (call.version !== undefined) attributes[S.ATTR_BALLAST_MODEL_VERSION] = call.version;
-    const extra = call.options?.attributes;
     if (extra !== undefined) for (const key in extra) attributes[key] = extra[key];
     const span = tracer.startSpan(
       `${call.operation} ${model}`,

@@ -34,6 +34,11 @@ export const ATTR_ERROR_TYPE = 'error.type';
 /** `error.type` value when nothing better is known. Stable convention. */
 export const ERROR_TYPE_VALUE_OTHER = '_OTHER';
 
+/** An incoming request's `traceparent` header, as adapters put it in `InferOptions.attributes`; the call continues that trace. Stable HTTP convention (`http.request.header.<key>`). */
+export const ATTR_HTTP_REQUEST_HEADER_TRACEPARENT = 'http.request.header.traceparent';
+/** An incoming request's `tracestate` header, as adapters put it in `InferOptions.attributes`. */
+export const ATTR_HTTP_REQUEST_HEADER_TRACESTATE = 'http.request.header.tracestate';
+
 // --- Ballast attributes ---
 
 /** Model version label. */
