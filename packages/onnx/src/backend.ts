@@ -311,8 +311,14 @@ class SessionWorker {
 
   async run(feeds: Feed[]): Promise<Feed[]> {
     const transfer: ArrayBuffer[] = [];
-    for (const feed of feeds) if (!Array.isArray(feed.data)) transfer.push(feed.data.buffer as ArrayBuffer);
-    const reply = await this.request({ type: 'run', feeds }, transfer);
+    // The caller's own arrays are copied; Ballast's buffers (batches, converted inputs) move.
+    const sent = feeds.map((feed) => (feed.owned === false ? { ...feed, data: feed.data.slice() as Feed['data'], owned: true } : feed));
+    for (const feed of sent) {
+      if (!Array.isArray(feed.data) && feed.data.byteOffset === 0 && feed.data.byteLength === feed.data.buffer.byteLength) {
+        transfer.push(feed.data.buffer as ArrayBuffer);
+      }
+    }
+    const reply = await this.request({ type: 'run', feeds: sent }, transfer);
     if (!reply.ok) throw runError(this.modelName, new Error(reply.message));
     return reply.outputs as Feed[];
   }

@@ -55,12 +55,17 @@ export interface TensorSpec {
   readonly dims: readonly (number | string)[];
 }
 
-/** A tensor ready for the runtime: data is always owned by Ballast (safe to transfer). */
+/** A tensor ready for the runtime. */
 export interface Feed {
   readonly name: string;
   readonly type: TensorType;
   readonly dims: number[];
   readonly data: TypedArray | string[];
+  /**
+   * `false` when `data` is the caller's own array (used without a copy): it must be copied
+   * before it is transferred to a worker. Absent or `true`: Ballast's own buffer.
+   */
+  readonly owned?: boolean;
 }
 
 /** One call's validated inputs, and the key of the batch group they may share. */
@@ -237,7 +242,11 @@ function convertScalars(type: TensorType, values: ArrayLike<unknown>): TypedArra
   return out;
 }
 
-/** Copies a typed array given for `type`, accepting the matching kind (bigint or number) only. */
+/**
+ * Checks a typed array given for `type`. An array of exactly the runtime's type is used as it is
+ * (no copy on the hot path: batching copies it into the batch buffer, and a worker gets a copy);
+ * any other numeric array is converted.
+ */
 function convertTyped(type: TensorType, value: TypedArray): TypedArray | string[] {
   if (type === 'float16' && value instanceof Uint16Array) return value.slice();
   const expected = type === 'string' ? undefined : ARRAY_TYPES[type];
@@ -247,7 +256,7 @@ function convertTyped(type: TensorType, value: TypedArray): TypedArray | string[
         if (!Number.isFinite(value[i] as number)) throw `element ${i} is ${value[i]}, not a finite number`;
       }
     }
-    return value.slice();
+    return value;
   }
   if (type === 'bool' && value instanceof Uint8Array) {
     for (let i = 0; i < value.length; i++) if ((value[i] as number) > 1) throw `element ${i} (${value[i]}) is not 0 or 1`;
@@ -320,7 +329,8 @@ export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean)
       throw invalid(spec, expectedDims, `shape ${formatDims(dims)}`, `dimension ${i} is ${dims[i]}, expected ${want}`);
     }
   }
-  return { name: spec.name, type: spec.type, dims, data };
+  const borrowed = data === value || data === (value as { data?: unknown }).data;
+  return borrowed ? { name: spec.name, type: spec.type, dims, data, owned: false } : { name: spec.name, type: spec.type, dims, data };
 }
 
 /**
