@@ -118,6 +118,21 @@ describe('DriftMonitor', () => {
     expect(monitor.flush()).toBeUndefined();
   });
 
+  it('bounds a time window by maxRows, keeping the most recent rows, however long the stream', () => {
+    let now = 0;
+    const monitor = new DriftMonitor({ reference, window: { durationMs: 60_000, maxRows: 200 }, now: () => now });
+    const a = new Float32Array(5000).map((_, i) => (i < 4800 ? -100 : 100)); // only the last 200 rows are high
+    const b = new Float32Array(5000).fill(10);
+    monitor.observeColumns({ a, b, color: new Array(5000).fill('red') });
+    expect(monitor.windowRows).toBe(200);
+    now = 60_000;
+    const result = monitor.flush();
+    expect(result?.windowRows).toBe(200);
+    const shares = result?.features.find((f) => f.feature === 'a')?.histogram.current ?? [];
+    expect(shares[0]).toBe(0);
+    expect(shares[shares.length - 1]).toBe(1);
+  });
+
   it('accepts typed columns and counts dropped values', () => {
     const monitor = new DriftMonitor({ reference, window: { size: 4 }, features: ['a', 'color'] });
     const [result] = monitor.observeColumns({
