@@ -458,6 +458,21 @@ describe('events without a call', () => {
     ).toEqual(['closed->open', 'half-open->closed', 'open->half-open']);
   });
 
+  it('keeps the 256 most recently changed keyed breakers in the gauge', async () => {
+    start();
+    for (let i = 0; i <= 1000; i++)
+      emit('breaker', { model: 'm', key: `k${i}`, from: 'closed', to: 'open', reason: 'consecutive-failures' });
+    emit('breaker', { model: 'm', key: 'k1', from: 'open', to: 'half-open', reason: 'timer' });
+    emit('breaker', { model: 'm', key: 'k257', from: 'closed', to: 'open', reason: 'consecutive-failures' });
+    const gauge = (await harness.collect()).get(S.METRIC_BALLAST_BREAKER_STATE);
+    const keys = new Set(points<number>(gauge).map((p) => p.attributes[S.ATTR_BALLAST_BREAKER_KEY]));
+    expect(keys.size).toBe(256);
+    expect(keys.has('k0')).toBe(false);
+    expect(keys.has('k2')).toBe(false);
+    expect(keys.has('k1')).toBe(true);
+    expect(points<number>(gauge, { [S.ATTR_BALLAST_BREAKER_KEY]: 'k1', [S.ATTR_BALLAST_BREAKER_STATE]: 'half-open' })[0]?.value).toBe(1);
+  });
+
   it('records drift score, p-value and verdict per feature', async () => {
     start();
     emit('drift', {

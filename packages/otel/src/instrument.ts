@@ -74,6 +74,11 @@ export interface Instrumentation {
 const SCOPE_NAME = '@ballast/otel';
 const SCOPE_VERSION = '0.1.0';
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'isolated'];
+/**
+ * Most breakers (model and key) the state gauge reports; the least recently changed go first.
+ * Four series each stay well under the SDK's default limit of 2000 series per metric.
+ */
+const MAX_BREAKERS = 256;
 
 /** Per-call state, stored on the InferContext under a private symbol. */
 interface CallState {
@@ -517,7 +522,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   });
   on('breaker', (event: BreakerEvent) => {
     const id = event.key === undefined ? event.model : `${event.model}\u0000${event.key}`;
+    // Most recently changed last; keyed breakers may churn through keys, so the oldest are dropped.
+    breakerStates.delete(id);
     breakerStates.set(id, { model: event.model, key: event.key, state: event.to });
+    if (breakerStates.size > MAX_BREAKERS) breakerStates.delete(breakerStates.keys().next().value as string);
     const attributes: Attributes = {
       ...modelAttributes(event.model),
       [S.ATTR_BALLAST_BREAKER_FROM]: event.from,
