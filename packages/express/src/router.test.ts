@@ -1,6 +1,15 @@
 import { PassThrough } from 'node:stream';
 import { circuitBreaker } from '@ballast/client';
-import { BallastError, defineModel, type InferOptions, pipeline, signalOf, type TensorValue } from '@ballast/core';
+import {
+  BallastError,
+  channels,
+  defineModel,
+  type InferContext,
+  type InferOptions,
+  pipeline,
+  signalOf,
+  type TensorValue,
+} from '@ballast/core';
 import { apiKeys, auditLog, createGuard, memoryKeyStore } from '@ballast/guard';
 import { onnxModel } from '@ballast/onnx';
 import { mlpForward, mlpModel, randomLayers } from '@ballast/onnx/testing';
@@ -256,6 +265,37 @@ describe('ballastRouter Open Inference Protocol v2', () => {
     expect(modelReady.status).toBe(200);
     breaker.reset();
     expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
+  });
+
+  it('hands the caller trace context and the request id to the ballast:infer tracing channel', async () => {
+    const seen: (Record<string, unknown> | undefined)[] = [];
+    const noop = () => {};
+    const handlers = {
+      start: (context: InferContext) => {
+        seen.push(context.options?.attributes);
+      },
+      end: noop,
+      asyncStart: noop,
+      asyncEnd: noop,
+      error: noop,
+    };
+    channels.infer.subscribe(handlers);
+    try {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const response = await post('/v2/models/doubler/infer', doublerBody, keys.caller, {
+        traceparent,
+        authorization: `Bearer ${keys.caller}`,
+        'x-request-id': 'tp-1',
+      });
+      expect(response.status).toBe(200);
+      expect(seen.length).toBeGreaterThan(0);
+      for (const attributes of seen) {
+        expect(attributes).toMatchObject({ 'http.request.header.traceparent': traceparent, 'ballast.request.id': 'tp-1' });
+        expect(JSON.stringify(attributes)).not.toContain(keys.caller as string);
+      }
+    } finally {
+      channels.infer.unsubscribe(handlers);
+    }
   });
 
   it('writes one redacted audit line per infer request', async () => {
