@@ -27,7 +27,7 @@ describe('worker backend', () => {
         [1, 64],
         [1, 64],
       ]);
-      for (let i = 0; i < 100 && backend.threads[0] === victim; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (let i = 0; i < 500 && backend.threads[0] === victim; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(backend.threads[0]).not.toBe(victim);
       const after = await Promise.all([backend.run(feeds()), backend.run(feeds())]);
       expect(after.map((o) => o[0]?.dims)).toEqual([
