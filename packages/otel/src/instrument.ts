@@ -618,6 +618,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       for (const stop of stops) stop();
       channels.infer.unsubscribe(inferHandlers as Parameters<typeof channels.infer.unsubscribe>[0]);
       startChannel.unbindStore(runner);
+      // On Node 20 an enabled AsyncLocalStorage hooks every promise of the process: release it.
+      if (!shared) ownStorage.disable();
       breakerGauge.removeCallback(observeBreakers);
       providerGauge.removeCallback(observeProviders);
       activeGauge.removeCallback(observeActive);
