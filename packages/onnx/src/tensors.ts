@@ -265,12 +265,23 @@ function convertTyped(type: TensorType, value: TypedArray): TypedArray | string[
   return convertScalars(type, value as ArrayLike<unknown>);
 }
 
+// The per-example dims of each spec, computed once (specs live as long as their model).
+const TRAILING = new WeakMap<TensorSpec, readonly (number | string)[]>();
+function trailingDims(spec: TensorSpec): readonly (number | string)[] {
+  let dims = TRAILING.get(spec);
+  if (dims === undefined) {
+    dims = spec.dims.slice(1);
+    TRAILING.set(spec, dims);
+  }
+  return dims;
+}
+
 /**
  * Validates one input value against its spec. `batched`: the value is one example (the batch
  * dimension is left out); otherwise it is the whole tensor.
  */
 export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean): Feed {
-  const expectedDims = batched ? spec.dims.slice(1) : spec.dims;
+  const expectedDims = batched ? trailingDims(spec) : spec.dims;
   if (value === undefined) throw invalid(spec, expectedDims, 'nothing', 'the input is missing');
   let data: TypedArray | string[];
   let dims: number[];
@@ -351,13 +362,17 @@ export function prepareInputs(specs: readonly TensorSpec[], input: unknown, batc
       details: { expected: specs.map((s) => s.name), received: describe(input) },
     });
   }
-  for (const key of Object.keys(record)) {
-    if (!specs.some((s) => s.name === key)) {
-      const names = specs.map((s) => s.name).join(', ');
-      throw new BallastError('INVALID_INPUT', `unknown input "${key}"; the model takes ${names}`, {
-        details: { input: key, expected: specs.map((s) => s.name) },
-      });
-    }
+  // Unknown names first (cheap counting, no allocation; the slow path finds which one).
+  let given = 0;
+  for (const spec of specs) if (Object.hasOwn(record, spec.name)) given++;
+  let keys = 0;
+  for (const key in record) if (Object.hasOwn(record, key)) keys++;
+  if (keys > given) {
+    const key = Object.keys(record).find((k) => !specs.some((spec) => spec.name === k)) as string;
+    const names = specs.map((spec) => spec.name).join(', ');
+    throw new BallastError('INVALID_INPUT', `unknown input "${key}"; the model takes ${names}`, {
+      details: { input: key, expected: specs.map((spec) => spec.name) },
+    });
   }
   const feeds: Feed[] = [];
   let groupKey = '';
