@@ -98,6 +98,10 @@ interface Settings {
   openMs: number;
   trials: number;
   trialTimeoutMs: number;
+  /** Whether a ratio rule is on (the window needs every call's time). */
+  windowed: boolean;
+  /** Whether calls are timed (slow-call rule). */
+  timed: boolean;
   isFailure: (error: unknown) => boolean;
 }
 
@@ -129,9 +133,11 @@ class Circuit {
   }
 
   /** Returns the generation the call runs under, or -1 when rejected. Negative numbers mark trials. */
-  admit(at: number, model: string): number {
+  admit(model: string): number {
     this.model = model;
+    // Closed is the hot path: no clock read.
     if (this.state === 'closed') return this.generation;
+    const at = now();
     if (this.state === 'open' && at >= this.openUntil) this.move('half-open', 'timer', model);
     if (this.state === 'half-open') {
       // A trial that never settled (a hung upstream ignoring its signal) must not wedge the breaker.
@@ -167,11 +173,12 @@ class Circuit {
     }
     if (this.state !== 'closed') return;
     const window = this.window;
-    window.add(CALLS, at);
+    const windowed = s.windowed;
+    if (windowed) window.add(CALLS, at);
     const slow = durationMs >= s.slowCallMs;
-    if (slow) window.add(SLOW, at);
+    if (slow && windowed) window.add(SLOW, at);
     if (failed) {
-      window.add(FAILURES, at);
+      if (windowed) window.add(FAILURES, at);
       if (++this.consecutiveFailures >= s.consecutive) {
         this.open('consecutive-failures', model, at);
         return;
@@ -179,8 +186,7 @@ class Circuit {
     } else {
       this.consecutiveFailures = 0;
     }
-    if (!failed && !slow) return;
-    if (s.failureRatio > 1 && s.slowCallRatio > 1) return;
+    if ((!failed && !slow) || !windowed) return;
     const calls = window.sum(CALLS, at);
     if (calls < s.minThroughput) return;
     if (failed && window.sum(FAILURES, at) >= s.failureRatio * calls) this.open('failure-ratio', model, at);
@@ -257,6 +263,8 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     trials: options.halfOpenTrials ?? 1,
     trialTimeoutMs: options.trialTimeoutMs ?? Math.max(options.openMs ?? 5000, 10_000),
     isFailure: options.isFailure ?? defaultIsFailure,
+    windowed: options.failureRatio !== undefined || options.slowCallRatio !== undefined,
+    timed: options.slowCallMs !== undefined,
   };
   const keyOf = options.key ?? defaultKey;
   const keyed = options.key !== undefined;
@@ -272,6 +280,8 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     return circuit;
   };
 
+  // The clock is read only when a rule needs it: a closed breaker with the consecutive rule alone
+  // costs no clock read on a successful call.
   async function guarded<I, O>(
     next: Model<I, O>,
     circuit: Circuit,
@@ -279,7 +289,7 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     input: I,
     callOptions: InferOptions | undefined,
   ): Promise<O> {
-    const start = now();
+    const start = settings.timed ? now() : 0;
     let value: O;
     try {
       value = await callModel(next, input, callOptions);
@@ -291,11 +301,11 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
         failed = true;
       }
       const at = now();
-      circuit.record(ticket, failed, at - start, at, next.name);
+      circuit.record(ticket, failed, settings.timed ? at - start : 0, at, next.name);
       throw error;
     }
-    const at = now();
-    circuit.record(ticket, false, at - start, at, next.name);
+    const at = settings.timed || settings.windowed || ticket < 0 ? now() : 0;
+    circuit.record(ticket, false, settings.timed ? at - start : 0, at, next.name);
     return value;
   }
 
@@ -308,15 +318,14 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
       } catch (error) {
         return Promise.reject(new BallastError('INVALID_INPUT', 'circuitBreaker: key function failed', { cause: error }));
       }
-      const at = now();
-      const ticket = circuit.admit(at, name);
+      const ticket = circuit.admit(name);
       annotate(callOptions, 'ballast.breaker.state', circuit.state);
       if (ticket !== -1) return guarded(next, circuit, ticket, input, callOptions);
       circuit.rejected++;
       if (channels.rejection.hasSubscribers) {
         channels.rejection.publish({ model: name, code: 'CIRCUIT_OPEN', source: 'breaker', ...(keyed ? { key: circuit.key } : {}) });
       }
-      const retryAfterMs = circuit.retryAfterMs(at);
+      const retryAfterMs = circuit.retryAfterMs(now());
       return Promise.reject(
         new BallastError('CIRCUIT_OPEN', `circuit of "${name}"${keyed ? ` for "${circuit.key}"` : ''} is ${circuit.state}`, {
           ...(retryAfterMs === undefined ? {} : { retryAfterMs }),

@@ -7,14 +7,18 @@ import { BallastError } from '@ballast/core';
  * - strings as JSON strings; finite numbers as JSON numbers; NaN/Infinity/-Infinity by name;
  *   -0 as 0; booleans and null as JSON; undefined as `u`; bigints as `<digits>n`;
  * - arrays as `[a,b]`; plain objects as `{"k":v}` with keys sorted and undefined values dropped;
- * - typed arrays as `<TypeName>(<base64 of their bytes>)` (so a Float32Array of 16 values costs one
- *   base64 of 64 bytes), ArrayBuffers as `ArrayBuffer(<base64>)`, Dates as `Date(<ISO>)`.
+ * - typed arrays as `<TypeName>(<byte length>:<their bytes as latin1 chars>)` (so a Float32Array of
+ *   16 values is 64 chars of data), ArrayBuffers as `ArrayBuffer(<byte length>:<latin1>)`, Dates as
+ *   `Date(<ISO>)`.
  * Anything else (Maps, class instances, functions, cycles) has no canonical form: the call is not
  * cached unless the caller passes `options.cacheKey`.
  */
 
+// latin1 maps each byte to one char (0-255): the shortest exact string of the bytes, and the
+// cheapest for the cache's Map to hash. The byte length is written first, so the form stays
+// unambiguous inside arrays and objects.
 function bytesOf(view: ArrayBufferView): string {
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('base64');
+  return `${view.byteLength}:${Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('latin1')}`;
 }
 
 function write(value: unknown, depth: number): string {
@@ -38,7 +42,7 @@ function write(value: unknown, depth: number): string {
         for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + write(value[i], depth + 1);
         return `${out}]`;
       }
-      if (value instanceof ArrayBuffer) return `ArrayBuffer(${Buffer.from(value).toString('base64')})`;
+      if (value instanceof ArrayBuffer) return `ArrayBuffer(${bytesOf(new Uint8Array(value))})`;
       if (value instanceof Date) return `Date(${value.toISOString()})`;
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
@@ -67,7 +71,7 @@ function write(value: unknown, depth: number): string {
  *
  * @example
  * canonicalKey({ b: 1, a: [true, 'x'] }); // '{"a":[true,"x"],"b":1}'
- * canonicalKey(new Float32Array([1])); // 'Float32Array(AACAPw==)'
+ * canonicalKey(new Float32Array([1])); // 'Float32Array(4:\x00\x00\x80?)'
  */
 export function canonicalKey(input: unknown): string {
   return write(input, 0);

@@ -1,6 +1,6 @@
 import { annotate, BallastError, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
-import { cacheKeyOf } from './cache-key.js';
+import { canonicalKey } from './cache-key.js';
 import { detachedOptions } from './call-options.js';
 import { callModel, wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
@@ -150,6 +150,10 @@ export interface ResultCacheMiddleware extends Middleware {
 
 const BYPASS = Symbol.for('ballast.cache.bypass');
 
+function prefixOf(model: Pick<Model, 'name' | 'version'>): string {
+  return `${model.name}@${model.version ?? ''}:`;
+}
+
 /**
  * Marks a call to skip result-cache lookups (its fresh result is still stored).
  *
@@ -194,23 +198,28 @@ class ResultCache {
   ) {}
 
   keyOf(model: Pick<Model, 'name' | 'version'>, input: unknown, options: InferOptions | undefined): string | undefined {
-    if (options?.cacheKey !== undefined) return cacheKeyOf(model, input, options.cacheKey);
+    return this.keyWith(prefixOf(model), input, options);
+  }
+
+  /** The key with a precomputed `name@version:` prefix (one per wrapped model, not per call). */
+  keyWith(prefix: string, input: unknown, options: InferOptions | undefined): string | undefined {
+    if (options?.cacheKey !== undefined) return `${prefix}#${options.cacheKey}`;
     if (this.keyFn) {
       const part = this.keyFn(input, options);
-      return part === undefined ? undefined : cacheKeyOf(model, input, part);
+      return part === undefined ? undefined : `${prefix}#${part}`;
     }
     try {
-      return cacheKeyOf(model, input);
+      return prefix + canonicalKey(input);
     } catch {
       return undefined;
     }
   }
 
-  infer<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
+  infer<I, O>(next: Model<I, O>, prefix: string, input: I, options: InferOptions | undefined): Promise<O> {
     let key: string | undefined;
     let skipLookup: boolean;
     try {
-      key = this.keyOf(next, input, options);
+      key = this.keyWith(prefix, input, options);
       skipLookup = isBypassed(options) || (this.bypassFn !== undefined && this.bypassFn(input, options) === true);
     } catch (error) {
       return Promise.reject(new BallastError('INVALID_INPUT', 'cache: key or bypass function failed', { cause: error }));
@@ -396,8 +405,9 @@ export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
     options.clock ?? Date.now,
   );
   const middleware = function cacheMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
+    const prefix = prefixOf(next);
     return wrapModel(next, function caching(input: I, callOptions?: InferOptions): Promise<O> {
-      return cache.infer(next, input, callOptions);
+      return cache.infer(next, prefix, input, callOptions);
     });
   } as ResultCacheMiddleware;
   middleware.stats = () => ({ ...cache.counters });

@@ -79,6 +79,7 @@ class RetryPolicy {
   private readonly window: SlidingWindow | undefined;
   private readonly ratio: number;
   private readonly floor: number;
+  private uncounted = 0;
 
   constructor(
     readonly maxAttempts: number,
@@ -100,9 +101,21 @@ class RetryPolicy {
     }
   }
 
+  /** Counts a call in the budget's window, reading the clock once per 16 calls (a clock read costs more than the rest of the policy). */
+  private countCall(): void {
+    if ((++this.uncounted & 15) === 0) {
+      this.window?.add(CALLS, now(), this.uncounted);
+      this.uncounted = 0;
+    }
+  }
+
   private budgetAllows(at: number): boolean {
     const window = this.window;
     if (window === undefined) return true;
+    if (this.uncounted > 0) {
+      window.add(CALLS, at, this.uncounted);
+      this.uncounted = 0;
+    }
     const allowed = Math.max(this.floor, this.ratio * window.sum(CALLS, at));
     if (window.sum(RETRIES, at) + 1 > allowed) return false;
     window.add(RETRIES, at);
@@ -115,7 +128,7 @@ class RetryPolicy {
   }
 
   async run<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
-    this.window?.add(CALLS, now());
+    if (this.window !== undefined) this.countCall();
     let attempt = 1;
     for (;;) {
       try {
