@@ -100,6 +100,46 @@ describe('deadlines (fake clock)', () => {
     expect(remainingMs(seen.options)).toBe(0);
   });
 
+  it('lets an inner layer tighten the budget, never extend it', async () => {
+    const { model, seen } = hangingModel();
+    const inner = pipeline(model);
+    // A client-like layer with its own 40 ms cap inside a request's 1000 ms budget.
+    const outer = pipeline(
+      defineModel({
+        name: 'outer',
+        infer: async (x: unknown, o?: InferOptions) => {
+          const first = await inner.infer(x, { ...o, timeoutMs: 40 }).catch((e: unknown) => e);
+          return { first, left: remainingMs(o) };
+        },
+      }),
+    );
+    const call = outer.infer('x', { timeoutMs: 1000 });
+    await vi.advanceTimersByTimeAsync(41);
+    const { first, left } = await call;
+    expect(codeOf(first)).toBe('TIMEOUT');
+    expect(codeOf(seen.abortReason)).toBe('TIMEOUT'); // the inner work was aborted through signalOf()
+    expect(left).toBeGreaterThan(955); // the outer call goes on with its own budget
+    expect(left).toBeLessThanOrEqual(960);
+    expect(wheelStats().live).toBe(0);
+  });
+
+  it('aborts a tighter inner budget when the enclosing call is cancelled', async () => {
+    const { model, seen } = hangingModel();
+    const inner = pipeline(model);
+    const controller = new AbortController();
+    const outer = pipeline(
+      defineModel({ name: 'outer', infer: (x: unknown, o?: InferOptions) => inner.infer(x, { ...o, timeoutMs: 500 }) }),
+    );
+    const call = outer.infer('x', { timeoutMs: 1000, signal: controller.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(codeOf(await call)).toBe('CANCELLED');
+    expect(codeOf(seen.abortReason)).toBe('CANCELLED');
+    await vi.advanceTimersByTimeAsync(600);
+    expect(wheelStats().live).toBe(0);
+  });
+
   it('fails at once with CANCELLED when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();

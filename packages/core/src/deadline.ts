@@ -51,16 +51,25 @@ export class CallScope {
   readonly parent: CallScope | undefined;
   context: InferContext | undefined;
   private controller: AbortController | undefined;
+  private combined: AbortSignal | undefined;
   private resolveFn: Settle | undefined;
   private rejectFn: Settle | undefined;
   private listening = false;
   private ownDone = false;
+
+  /**
+   * Whether this scope races its own deadline: true for a root scope, and for a nested scope
+   * whose layer brought a tighter budget than the call it runs in (a client's own timeoutMs
+   * inside a server request's budget). Other nested scopes only carry a tracing context.
+   */
+  readonly guarding: boolean;
 
   constructor(deadline: number, callerSignal: AbortSignal | undefined, parent?: CallScope, context?: InferContext) {
     this.deadline = deadline;
     this.callerSignal = callerSignal;
     this.parent = parent;
     this.context = context;
+    this.guarding = parent === undefined || deadline < parent.deadline;
   }
 
   get done(): boolean {
@@ -69,7 +78,16 @@ export class CallScope {
 
   /** A signal that aborts when the caller aborts or the deadline passes. Created on first use. */
   get signal(): AbortSignal {
-    if (this.parent) return this.parent.signal;
+    if (this.parent && !this.guarding) return this.parent.signal;
+    if (this.parent) {
+      // A tighter nested budget: abort at its own deadline or when the enclosing call ends.
+      if (this.controller === undefined) {
+        this.controller = new AbortController();
+        if (!this.ownDone && now() >= this.deadline) this.controller.abort(timeoutError());
+        this.combined = AbortSignal.any([this.parent.signal, this.controller.signal]);
+      }
+      return this.combined as AbortSignal;
+    }
     if (this.controller === undefined) {
       this.controller = new AbortController();
       const caller = this.callerSignal;
@@ -354,7 +372,7 @@ export function withDeadline<O>(options: InferOptions | undefined, fn: (options:
   const scoped = enterScope(options, undefined);
   if (scoped === undefined) return fn(options);
   if (scoped instanceof BallastError) return Promise.reject(scoped);
-  return (scoped[SCOPE] as CallScope).guard(fn(scoped));
+  return guardScoped(scoped, fn(scoped));
 }
 
 const KNOWN_FIELDS = new Set(['signal', 'timeoutMs', 'deadline', 'priority', 'cacheKey', 'principal', 'attributes']);
@@ -365,7 +383,8 @@ const KNOWN_FIELDS = new Set(['signal', 'timeoutMs', 'deadline', 'priority', 'ca
 function scopedCopy(options: InferOptions, deadline: number | undefined, scope: CallScope): ScopedOptions {
   const copy: ScopedOptions = {
     signal: options.signal,
-    timeoutMs: options.timeoutMs,
+    // Inside a call the budget lives in `deadline`; a `timeoutMs` set by a layer below tightens it.
+    timeoutMs: undefined,
     deadline,
     priority: options.priority,
     cacheKey: options.cacheKey,
@@ -386,12 +405,21 @@ function scopedCopy(options: InferOptions, deadline: number | undefined, scope: 
 export function enterScope(options: InferOptions | undefined, context: InferContext | undefined): ScopedOptions | BallastError | undefined {
   const outer = (options as ScopedOptions | undefined)?.[SCOPE];
   if (outer !== undefined) {
-    if (context === undefined) return undefined;
+    const inner = options as InferOptions;
+    // A layer inside the call may tighten the budget (never extend it).
+    let deadline = outer.deadline;
+    if (inner.deadline !== undefined && inner.deadline < deadline) deadline = inner.deadline;
+    if (inner.timeoutMs !== undefined) {
+      if (!(inner.timeoutMs >= 0)) return new BallastError('CONFIG', `timeoutMs must be a non-negative number, got ${inner.timeoutMs}`);
+      deadline = Math.min(deadline, now() + inner.timeoutMs);
+    }
+    if (context === undefined && deadline === outer.deadline) return undefined;
     if (outer.done) return outer.callerSignal?.aborted ? cancelledError(outer.callerSignal.reason) : timeoutError();
+    if (deadline !== outer.deadline && now() >= deadline) return timeoutError();
     return scopedCopy(
-      options as InferOptions,
-      (options as InferOptions).deadline,
-      new CallScope(outer.deadline, outer.callerSignal, outer, context),
+      inner,
+      deadline === Number.POSITIVE_INFINITY ? undefined : deadline,
+      new CallScope(deadline, undefined, outer, context),
     );
   }
   if (options === undefined) {
@@ -416,8 +444,8 @@ export function enterScope(options: InferOptions | undefined, context: InferCont
 /** @internal Guards a promise with the scope stored in `scoped` (if it is the root scope). */
 export function guardScoped<O>(scoped: ScopedOptions, work: Promise<O>): Promise<O> {
   const scope = scoped[SCOPE] as CallScope;
-  // Child scopes (nested pipelines) leave racing to the root scope, which owns the timer entry.
-  return scope.parent === undefined ? scope.guard(work) : work;
+  // Nested scopes without a tighter budget leave racing to the scope that owns the deadline.
+  return scope.guarding ? scope.guard(work) : work;
 }
 
 /** @internal For tests: how many calls the wheel guards now, and how many entries it holds. */
