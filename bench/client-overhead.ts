@@ -98,7 +98,7 @@ opossum.shutdown();
 
 const over = (x: number) => x - bare;
 console.log(
-  `${iterations.toLocaleString('en-US')} sequential calls per round, best of ${rounds} interleaved rounds; load average ${os.loadavg()[0].toFixed(1)}\n`,
+  `${iterations.toLocaleString('en-US')} sequential calls per round, best of ${rounds} interleaved rounds; load average ${(os.loadavg()[0] ?? 0).toFixed(1)}\n`,
 );
 table(
   ['call', 'ns/call', 'over bare (ns)', 'x bare'],
