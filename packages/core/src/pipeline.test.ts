@@ -36,6 +36,21 @@ describe('pipeline', () => {
     expect(composed.version).toBe('3');
   });
 
+  it('reports the current version of a model that changes it (a reload)', () => {
+    let version = 'v1';
+    const reloadable = {
+      name: 'r',
+      get version() {
+        return version;
+      },
+      infer: async (x: number) => x,
+    } as Model<number, number>;
+    const composed = pipeline(reloadable);
+    expect(composed.version).toBe('v1');
+    version = 'v2';
+    expect(composed.version).toBe('v2');
+  });
+
   it('turns a synchronous throw into a rejection', async () => {
     const model = {
       name: 'sync',

@@ -47,17 +47,27 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
   }
   const composed = inner;
   const name = composed.name;
-  const version = composed.version ?? model.version;
   const kind = composed.kind ?? model.kind ?? 'internal';
   const tracing = channels.infer;
 
   const result: Model<I, O> = {
     name,
-    ...(version === undefined ? {} : { version }),
+    // A getter: a model that reloads (a new version) is reported with its current version.
+    get version() {
+      return composed.version ?? model.version;
+    },
     kind,
     infer(input: I, options?: InferOptions): Promise<O> {
       if (!tracing.hasSubscribers) return scopedInfer(composed, input, options, undefined);
-      const context: InferContext = { model: name, version, operation: 'infer', kind, input, options, attributes: {} };
+      const context: InferContext = {
+        model: name,
+        version: composed.version ?? model.version,
+        operation: 'infer',
+        kind,
+        input,
+        options,
+        attributes: {},
+      };
       return tracing.tracePromise(scopedInfer, context, undefined, composed, input, options, context) as Promise<O>;
     },
   };
