@@ -1,5 +1,14 @@
 import diagnostics from 'node:diagnostics_channel';
-import { type BallastError, type BreakerEvent, defineModel, type InferContext, isBallastError, subscribe } from '@ballast/core';
+import {
+  type BallastError,
+  type BreakerEvent,
+  defineModel,
+  type InferContext,
+  type InferOptions,
+  isBallastError,
+  pipeline,
+  subscribe,
+} from '@ballast/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from './client.js';
 import { staleCache } from './fallback.js';
@@ -52,19 +61,27 @@ describe('createClient', () => {
     expect(client.stats().errors).toEqual({ MODEL_UNAVAILABLE: 1 });
   });
 
-  it('applies its timeoutMs to calls without a budget', async () => {
+  it('caps every call at its timeoutMs; a caller may only ask for less', async () => {
     vi.useFakeTimers();
     const slow = scripted('slow', (_c, _i, options) => delay(1000, 'late', options));
     const client = createClient({ model: slow, timeoutMs: 100 });
     const result = client.infer(0).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(100);
     expect(await result).toMatchObject({ code: 'TIMEOUT' });
-    // The caller's own budget wins.
-    const own = client.infer(0, { timeoutMs: 2000 });
-    await vi.advanceTimersByTimeAsync(1000);
-    await expect(own).resolves.toBe('late');
-    // The aborted attempt saw its signal fire.
-    expect(slow.calls).toBe(2);
+    // A longer budget from the caller is capped at the client's 100 ms...
+    const longer = client.infer(0, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await longer).toMatchObject({ code: 'TIMEOUT' });
+    // ...and so is a call that runs inside a caller's longer pipeline budget (a server request).
+    const outer = pipeline(defineModel({ name: 'request', infer: (x: number, o?: InferOptions) => client.infer(x, o) }));
+    const nested = outer.infer(0, { timeoutMs: 5000 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await nested).toMatchObject({ code: 'TIMEOUT' });
+    // A shorter budget from the caller wins.
+    const shorter = client.infer(0, { timeoutMs: 30 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(await shorter).toMatchObject({ code: 'TIMEOUT' });
+    expect(slow.calls).toBe(4);
   });
 
   it('composes in the documented order: retries see the breaker, fallback answers rejections', async () => {

@@ -1,4 +1,4 @@
-import { BallastError, type InferOptions, isBallastError, type Middleware, type Model, pipeline } from '@ballast/core';
+import { BallastError, capTimeout, type InferOptions, isBallastError, type Middleware, type Model, pipeline } from '@ballast/core';
 import { type BreakerMiddleware, type BreakerOptions, type BreakerStats, circuitBreaker } from './breaker.js';
 import { type BulkheadMiddleware, type BulkheadOptions, type BulkheadStats, bulkhead } from './bulkhead.js';
 import { type CacheOptions, type CacheStats, type ResultCacheMiddleware, resultCache } from './cache.js';
@@ -20,7 +20,7 @@ import { type RetryMiddleware, type RetryOptions, type RetryStats, retry } from 
 export interface ClientOptions<I = unknown, O = unknown> {
   /** The model to call: a `remoteModel()`, an in-process model, any `Model`. */
   model: Model<I, O>;
-  /** Budget for calls that bring no `timeoutMs`/`deadline` of their own, ms. */
+  /** The most any one call may take, ms, retries and fallbacks included; a caller's shorter budget wins. */
   timeoutMs?: number;
   /** Token-bucket rate limit per key. */
   rateLimit?: RateLimitOptions;
@@ -186,9 +186,8 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
     infer(input: I, callOptions?: InferOptions): Promise<O> {
       counters.calls++;
       if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `client of "${inner.name}" is closed`)).catch(onFailure);
-      if (defaultTimeout !== undefined && callOptions?.timeoutMs === undefined && callOptions?.deadline === undefined) {
-        callOptions = callOptions === undefined ? { timeoutMs: defaultTimeout } : { ...callOptions, timeoutMs: defaultTimeout };
-      }
+      // The client's timeoutMs caps every call: a caller may ask for less, never for more.
+      if (defaultTimeout !== undefined) callOptions = capTimeout(callOptions, defaultTimeout);
       return inner.infer(input, callOptions).then(onSuccess, onFailure);
     },
     stats(): ClientStats {

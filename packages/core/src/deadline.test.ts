@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deadlineOf, remainingMs, SIGNAL_GRACE_MS, signalOf, wheelStats, withDeadline } from './deadline.js';
+import { capTimeout, deadlineOf, remainingMs, SIGNAL_GRACE_MS, signalOf, wheelStats, withDeadline } from './deadline.js';
 import { type BallastError, isBallastError } from './errors.js';
 import { defineModel, type InferOptions } from './model.js';
 import { pipeline } from './pipeline.js';
@@ -121,6 +121,22 @@ describe('deadlines (fake clock)', () => {
     expect(left).toBeGreaterThan(955); // the outer call goes on with its own budget
     expect(left).toBeLessThanOrEqual(960);
     expect(wheelStats().live).toBe(0);
+  });
+
+  it('caps a budget with capTimeout(): tighter in, never longer', async () => {
+    expect(capTimeout(undefined, 50)).toEqual({ timeoutMs: 50 });
+    const short = { timeoutMs: 20 };
+    expect(capTimeout(short, 50)).toBe(short);
+    const capped = capTimeout({ timeoutMs: 500, priority: 3, custom: 'kept' } as InferOptions, 50);
+    expect(capped).toMatchObject({ timeoutMs: 50, priority: 3, custom: 'kept' });
+
+    const { model } = hangingModel();
+    const client = pipeline(
+      defineModel({ name: 'client', infer: (x: unknown, o?: InferOptions) => pipeline(model).infer(x, capTimeout(o, 30)) }),
+    );
+    const call = client.infer('x', { timeoutMs: 1000 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(31);
+    expect(codeOf(await call)).toBe('TIMEOUT');
   });
 
   it('aborts a tighter inner budget when the enclosing call is cancelled', async () => {

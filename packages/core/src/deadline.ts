@@ -380,11 +380,11 @@ const KNOWN_FIELDS = new Set(['signal', 'timeoutMs', 'deadline', 'priority', 'ca
 // `{ ...options, [SCOPE]: scope }` costs about 1 us on Node 20 (V8's generic spread path), more
 // than everything else a budget needs together. Copying the known fields into a literal of one
 // fixed shape costs ~10 ns; the for-in loop keeps any extra fields a caller added.
-function scopedCopy(options: InferOptions, deadline: number | undefined, scope: CallScope): ScopedOptions {
+function scopedCopy(options: InferOptions, deadline: number | undefined, scope: CallScope | undefined, timeoutMs?: number): ScopedOptions {
   const copy: ScopedOptions = {
     signal: options.signal,
     // Inside a call the budget lives in `deadline`; a `timeoutMs` set by a layer below tightens it.
-    timeoutMs: undefined,
+    timeoutMs,
     deadline,
     priority: options.priority,
     cacheKey: options.cacheKey,
@@ -396,6 +396,21 @@ function scopedCopy(options: InferOptions, deadline: number | undefined, scope: 
     if (!KNOWN_FIELDS.has(key)) (copy as Record<string, unknown>)[key] = (options as Record<string, unknown>)[key];
   }
   return copy;
+}
+
+/**
+ * Options whose budget is at most `timeoutMs` from now: the same object when it already allows no
+ * more, else a cheap copy (the call's scope, signal and other fields kept). A layer that caps
+ * what its calls may take (a client's own `timeoutMs`) uses it; under `pipeline()` the cap
+ * becomes a nested deadline that never extends the caller's.
+ *
+ * @example
+ * return next.infer(input, capTimeout(options, 250));
+ */
+export function capTimeout(options: InferOptions | undefined, timeoutMs: number): InferOptions {
+  if (options === undefined) return { timeoutMs };
+  if (options.timeoutMs !== undefined && options.timeoutMs <= timeoutMs) return options;
+  return scopedCopy(options, options.deadline, (options as ScopedOptions)[SCOPE], timeoutMs);
 }
 
 /**

@@ -9,6 +9,7 @@ export { batching } from './batching.js';
 export {
   annotate,
   cancelledError,
+  capTimeout,
   deadlineOf,
   doneError,
   now,
