@@ -18,7 +18,7 @@ export interface ChaosOptions {
   error?: () => unknown;
   /** Share of calls (0..1) that hang until their signal aborts (forever without a deadline). Default 0. */
   hangRate?: number;
-  /** Share of calls (0..1) that get `latency` added. Default 1 when `latency` is set. */
+  /** Share of calls (0..1) that get `latency` added (failing ones included). Default 1 when `latency` is set. */
   latencyRate?: number;
   /** Latency added before the call runs (never past the call's deadline). */
   latency?: ChaosLatency;
@@ -49,6 +49,8 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+const NO_ERROR = Symbol('no error');
 
 function defaultError(): BallastError {
   return new BallastError('MODEL_UNAVAILABLE', 'chaos: injected failure', { details: { injected: true } });
@@ -105,11 +107,20 @@ export function chaos(options: ChaosOptions = {}): ChaosMiddleware {
     return -latency.meanMs * Math.log(1 - random());
   };
 
-  async function delayed<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined, ms: number): Promise<O> {
+  async function delayed<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined, ms: number, error: unknown): Promise<O> {
     await new Promise((resolve) => setTimeout(resolve, Math.min(ms, remainingMs(callOptions))));
     const done = doneError(callOptions);
     if (done) throw done;
-    return callModel(next, input, callOptions);
+    return error === NO_ERROR ? callModel(next, input, callOptions) : failAfter(next, input, callOptions, error);
+  }
+
+  // The upstream does its work and then fails (like a 500 after processing), so injected failures
+  // arrive with the model's own latency instead of all ahead of the successes.
+  function failAfter<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined, error: unknown): Promise<O> {
+    const fail = (): never => {
+      throw error;
+    };
+    return callModel(next, input, callOptions).then(fail, fail);
   }
 
   const middleware = function chaosMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
@@ -120,20 +131,16 @@ export function chaos(options: ChaosOptions = {}): ChaosMiddleware {
         stats.hangs++;
         return hang(callOptions);
       }
+      let error: unknown = NO_ERROR;
       if (r < hangRate + errorRate) {
         stats.errors++;
-        // The upstream does its work and then fails (like a 500 after processing), so injected
-        // failures arrive with the model's own latency instead of all ahead of the successes.
-        const error = makeError();
-        const fail = (): never => {
-          throw error;
-        };
-        return callModel(next, input, callOptions).then(fail, fail);
+        error = makeError();
       }
       if (latencyRate > 0 && random() < latencyRate) {
         stats.delayed++;
-        return delayed(next, input, callOptions, draw());
+        return delayed(next, input, callOptions, draw(), error);
       }
+      if (error !== NO_ERROR) return failAfter(next, input, callOptions, error);
       return callModel(next, input, callOptions);
     });
   } as ChaosMiddleware;

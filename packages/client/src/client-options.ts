@@ -63,6 +63,7 @@ const hedgeSchema = z.strictObject({
   percentile: ratio.optional(),
   minSamples: positiveInt.optional(),
   maxRatio: ratio.optional(),
+  minPerSecond: z.number().nonnegative().optional(),
 });
 
 const cacheSchema = z.strictObject({

@@ -53,7 +53,7 @@ describe('hedge', () => {
 
   it('caps extra load at maxRatio of calls', async () => {
     const model = scripted('m', (_c, _i, options) => delay(100, 'slow', options));
-    const policy = hedge({ delayMs: 10, maxRatio: 0.25 });
+    const policy = hedge({ delayMs: 10, maxRatio: 0.25, minPerSecond: 0 });
     const wrapped = pipeline(model, policy);
     const calls = Array.from({ length: 8 }, (_, i) => wrapped.infer(i));
     await vi.advanceTimersByTimeAsync(200);

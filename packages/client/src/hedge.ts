@@ -14,6 +14,8 @@ export interface HedgeOptions {
   minSamples?: number;
   /** Most hedges as a share of calls over the last 10 s (bounded extra load). Default 0.1. */
   maxRatio?: number;
+  /** Hedges allowed per second whatever the traffic, so a quiet service can hedge too. Default 1. */
+  minPerSecond?: number;
 }
 
 /** Counters of a hedge policy. */
@@ -56,6 +58,7 @@ class HedgePolicy {
     private readonly percentile: number | undefined,
     private readonly minSamples: number,
     private readonly maxRatio: number,
+    private readonly floor: number,
   ) {
     this.counters.delayMs = fixedMs;
   }
@@ -118,7 +121,7 @@ class HedgePolicy {
       const timer = setTimeout(() => {
         if (settled) return;
         const t = now();
-        if (this.window.sum(HEDGES, t) + 1 > this.maxRatio * this.window.sum(CALLS, t)) {
+        if (this.window.sum(HEDGES, t) + 1 > Math.max(this.floor, this.maxRatio * this.window.sum(CALLS, t))) {
           this.counters.budgetExhausted++;
           return;
         }
@@ -156,10 +159,17 @@ export function hedge(options: HedgeOptions = {}): HedgeMiddleware {
   checkNumber('hedge', 'percentile', options.percentile, 0, { max: 1 });
   checkNumber('hedge', 'minSamples', options.minSamples, 1, { integer: true });
   checkNumber('hedge', 'maxRatio', options.maxRatio, 0, { max: 1 });
+  checkNumber('hedge', 'minPerSecond', options.minPerSecond, 0);
   if (options.delayMs === undefined && options.percentile === undefined) {
     throw new BallastError('CONFIG', 'hedge: give delayMs, percentile or both', { details: { path: 'delayMs' } });
   }
-  const policy = new HedgePolicy(options.delayMs, options.percentile, options.minSamples ?? 20, options.maxRatio ?? 0.1);
+  const policy = new HedgePolicy(
+    options.delayMs,
+    options.percentile,
+    options.minSamples ?? 20,
+    options.maxRatio ?? 0.1,
+    (options.minPerSecond ?? 1) * 10,
+  );
   const middleware = function hedgeMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
     return wrapModel(next, function hedging(input: I, callOptions?: InferOptions): Promise<O> {
       return policy.run(next, input, callOptions);
