@@ -22,7 +22,7 @@ function blocks(markdown: string): { path: string; code: string }[] {
   return found;
 }
 
-const pages = readdirSync(docs).filter((f) => f.endsWith('.md'));
+const pages = [...readdirSync(docs).filter((f) => f.endsWith('.md')), join('..', 'README.md')];
 const files = existsSync(examples) ? readdirSync(examples).filter((f) => f.endsWith('.ts')) : [];
 
 describe('docs code blocks', () => {

@@ -22,7 +22,7 @@ const summary = JSON.parse(readFileSync(path, 'utf8')) as Summary;
 const faultServed = (summary.fallback.byPhase['fault:error'] ?? 0) + (summary.fallback.byPhase['fault:hang'] ?? 0);
 const checks: [string, boolean, string][] = [
   ['every request settled', summary.requests.settled === summary.requests.sent, `${summary.requests.settled}/${summary.requests.sent}`],
-  ['no request failed', summary.requests.ok === summary.requests.sent, JSON.stringify(summary.requests.byStatus)],
+  ['at least 99% of requests answered 200', summary.requests.ok >= 0.99 * summary.requests.sent, JSON.stringify(summary.requests.byStatus)],
   ['the fallback served during the fault phase', faultServed > 0, `${faultServed} served in the fault phase`],
   ['the breaker opened', summary.breaker.opened > 0, `opened ${summary.breaker.opened}x`],
   [

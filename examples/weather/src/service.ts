@@ -1,0 +1,136 @@
+/**
+ * The weather service: an Express app serving the weather model over the Open Inference
+ * Protocol v2 through the Ballast router, behind an API key. Each call goes to the remote copy of
+ * the model through the resilient client (deadline, retry, breaker, cache), falls back to the
+ * in-process ONNX model (batching + a worker thread), and feeds the drift monitor.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { type Client, createClient, remoteModel } from '@ballast/client';
+import { type Model, pipeline } from '@ballast/core';
+import { DriftMonitor, type DriftResult, driftMiddleware, parseProfile } from '@ballast/drift';
+import { type BallastRouter, ballastRouter } from '@ballast/express';
+import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
+import { type OnnxModel, onnxModel } from '@ballast/onnx';
+import express from 'express';
+import { FEATURES } from './data.js';
+
+/** Where the shipped model artifacts live. */
+export const MODEL_DIR = join(import.meta.dirname, '..', 'model');
+
+/** Options of {@link startWeatherService}. */
+export interface WeatherServiceOptions {
+  /** Base URL of the remote copy of the model (Open Inference Protocol v2). */
+  remoteUrl: string;
+  /** Rows per drift window (tumbling). Default 120. */
+  driftWindow?: number;
+  /** Called with every drift window result. */
+  onDrift?: (result: DriftResult) => void;
+  /** Worker threads for the local ONNX model. Default 1. */
+  workers?: number;
+  /** Share of requests the drift monitor samples. Default 1. */
+  sampleRate?: number;
+  /** Random source of the drift sampling (seed it for a repeatable run). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** A running weather service. */
+export interface WeatherService {
+  url: string;
+  apiKey: string;
+  client: Client<unknown, unknown>;
+  local: OnnxModel;
+  monitor: DriftMonitor;
+  router: BallastRouter;
+  /** Hands buffered drift samples to the monitor now. */
+  flushDrift(): void;
+  close(): Promise<void>;
+}
+
+type RowInput = { features?: { data?: ArrayLike<number> } };
+
+/** The drift row of a v2 input row: the four features by name. */
+export function featureRow(input: unknown): Record<string, number> | undefined {
+  const data = (input as RowInput | undefined)?.features?.data;
+  if (data === undefined || data.length !== FEATURES.length) return undefined;
+  return Object.fromEntries(FEATURES.map((name, i) => [name, Number(data[i])]));
+}
+
+/** Starts the service on 127.0.0.1 (a free port). */
+export async function startWeatherService(options: WeatherServiceOptions): Promise<WeatherService> {
+  const local = await onnxModel({
+    path: join(MODEL_DIR, 'weather.onnx'),
+    name: 'weather',
+    version: '1-local',
+    workers: options.workers ?? 1,
+    batching: { maxBatchSize: 64, maxDelayMs: 1 },
+  });
+  const remote = remoteModel({ url: options.remoteUrl, protocol: 'open-inference-v2', name: 'weather' });
+  const client = createClient({
+    model: remote,
+    // Each call may take up to 1 s in all; 300 ms of it are kept for the fallback.
+    timeoutMs: 1_000,
+    retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 50 },
+    breaker: { consecutiveFailures: 5, failureRatio: 0.5, minThroughput: 20, windowMs: 5_000, openMs: 800, halfOpenTrials: 1 },
+    cache: { max: 5_000, ttlMs: 60_000 },
+    fallback: { chain: [local], reserveMs: 300 },
+  });
+
+  const reference = parseProfile(JSON.parse(readFileSync(join(MODEL_DIR, 'reference-profile.json'), 'utf8')));
+  const monitor = new DriftMonitor({
+    name: 'weather-inputs',
+    reference,
+    features: FEATURES,
+    window: { size: options.driftWindow ?? 120 },
+    correction: 'bonferroni',
+    ...(options.onDrift ? { onResult: options.onDrift } : {}),
+  });
+  const drift = driftMiddleware(monitor, {
+    sampleRate: options.sampleRate ?? 1,
+    input: featureRow,
+    batchSize: 16,
+    ...(options.random ? { random: options.random } : {}),
+  });
+  const served: Model = pipeline(client as Model, drift);
+
+  // A demo secret; a real service reads it from its secret store.
+  const keys = apiKeys({ secret: randomBytes(32), store: memoryKeyStore() });
+  const { key } = await keys.create({ principalId: 'demo-user', roles: ['infer'] });
+  const guard = createGuard({ keys, limits: { rate: { ratePerSecond: 5_000, burst: 1_000 } } });
+  const router = ballastRouter({
+    models: { weather: served },
+    guard,
+    metadata: {
+      weather: {
+        platform: 'onnxruntime',
+        inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, FEATURES.length] }],
+        outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 5] }],
+      },
+    },
+  });
+  const app = express();
+  app.use(router);
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    apiKey: key,
+    client: client as Client<unknown, unknown>,
+    local,
+    monitor,
+    router,
+    flushDrift: () => drift.flush(),
+    close: async () => {
+      server.closeIdleConnections();
+      await router.shutdown({ server, drainTimeoutMs: 2_000 });
+      await client.close();
+    },
+  };
+}
