@@ -132,6 +132,32 @@ class Circuit {
     this.window = new SlidingWindow(settings.windowMs, 10, 3);
   }
 
+  /*
+   * The fast path for a closed breaker with only the consecutive rule (no clock, no window): the
+   * outcome is recorded by handlers bound once per breaker instead of an async frame per call. A
+   * late outcome is counted against the generation current when it settles, which only matters
+   * for calls admitted before the breaker last opened.
+   */
+  readonly onFastSuccess = (value: unknown): unknown => {
+    if (this.state === 'closed') this.consecutiveFailures = 0;
+    return value;
+  };
+
+  readonly onFastFailure = (error: unknown): never => {
+    let failed: boolean;
+    try {
+      failed = this.settings.isFailure(error) === true;
+    } catch {
+      failed = true;
+    }
+    if (failed && this.state === 'closed' && ++this.consecutiveFailures >= this.settings.consecutive) {
+      this.open('consecutive-failures', this.model, now());
+    } else if (!failed && this.state === 'closed') {
+      this.consecutiveFailures = 0;
+    }
+    throw error;
+  };
+
   /** Returns the generation the call runs under, or -1 when rejected. Negative numbers mark trials. */
   admit(model: string): number {
     this.model = model;
@@ -267,6 +293,7 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     timed: options.slowCallMs !== undefined,
   };
   const keyOf = options.key ?? defaultKey;
+  const fast = !settings.timed && !settings.windowed;
   const keyed = options.key !== undefined;
   const single = new Circuit(settings, '');
   const circuits = new LRUCache<string, Circuit>({ max: options.maxKeys ?? 1000 });
@@ -320,6 +347,7 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
       }
       const ticket = circuit.admit(name);
       annotate(callOptions, 'ballast.breaker.state', circuit.state);
+      if (ticket >= 0 && fast) return callModel(next, input, callOptions).then(circuit.onFastSuccess, circuit.onFastFailure) as Promise<O>;
       if (ticket !== -1) return guarded(next, circuit, ticket, input, callOptions);
       circuit.rejected++;
       if (channels.rejection.hasSubscribers) {
