@@ -6,7 +6,12 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const pages = [...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(root, 'docs', f)), join(root, 'README.md')];
+const pages = [
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(root, 'docs', f)),
+  join(root, 'README.md'),
+];
 for (const page of pages) {
   const text = readFileSync(page, 'utf8');
   const next = text.replace(/```ts\n(\/\/ (docs\/examples\/[\w.-]+\.ts)\n[\s\S]*?)```/g, (block, _code, path) => {
