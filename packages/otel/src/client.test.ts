@@ -196,3 +196,64 @@ describe('the client breaker', () => {
     expect(rejections[0]?.attributes[S.ATTR_BALLAST_REJECTION_SOURCE]).toBe('breaker');
   });
 });
+
+describe('the client hedge and cache', () => {
+  it('records a hedge as span events and a counter, with both attempts as child spans', async () => {
+    let calls = 0;
+    const model = pipeline(
+      defineModel({
+        name: 'slow',
+        infer: async (x: number) => {
+          const wait = ++calls === 1 ? 300 : 1;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          return x;
+        },
+      }),
+    );
+    const client = createClient({ model, timeoutMs: 5_000, hedge: { delayMs: 20 } });
+    expect(await client.infer(4)).toBe(4);
+    await vi.waitFor(() => expect(harness.spans.getFinishedSpans().filter((s) => s.name === 'infer slow')).toHaveLength(3));
+
+    const spans = harness.spans.getFinishedSpans();
+    const root = spans.find((s) => s.parentSpanContext === undefined);
+    const attempts = spans.filter((s) => s.parentSpanContext?.spanId === idOf(root));
+    expect(attempts).toHaveLength(2);
+    const hedges = root?.events.filter((e) => e.name === S.EVENT_BALLAST_HEDGE).map((e) => e.attributes);
+    expect(hedges).toEqual([
+      { [S.ATTR_BALLAST_HEDGE_AFTER_MS]: 20 },
+      { [S.ATTR_BALLAST_HEDGE_AFTER_MS]: 20, [S.ATTR_BALLAST_HEDGE_WINNER]: 'hedge' },
+    ]);
+    // The losing primary attempt was cancelled.
+    expect(attempts.map((a) => a.attributes[S.ATTR_ERROR_TYPE] ?? 'ok').sort()).toEqual(['CANCELLED', 'ok']);
+    const metrics = await harness.collect();
+    expect(points<number>(metrics.get(S.METRIC_BALLAST_HEDGES), { [S.ATTR_GEN_AI_REQUEST_MODEL]: 'slow' })[0]?.value).toBe(1);
+  });
+
+  it('marks cache hits on the span and counts lookups by result', async () => {
+    let runs = 0;
+    const model = pipeline(
+      defineModel({
+        name: 'cached',
+        infer: async (x: number) => {
+          runs++;
+          return x * 3;
+        },
+      }),
+    );
+    const client = createClient({ model, cache: { ttlMs: 60_000 } });
+    expect(await client.infer(2)).toBe(6);
+    expect(await client.infer(2)).toBe(6);
+    expect(runs).toBe(1);
+    const spans = harness.spans.getFinishedSpans();
+    const roots = byStart(spans.filter((s) => s.parentSpanContext === undefined));
+    expect(roots.map((r) => r.attributes[S.ATTR_BALLAST_CACHE_RESULT])).toEqual(['miss', 'hit']);
+    // Only the miss reached the model.
+    expect(spans.filter((s) => s.parentSpanContext?.spanId === idOf(roots[1]))).toEqual([]);
+    expect(spans.filter((s) => s.parentSpanContext?.spanId === idOf(roots[0]))).toHaveLength(1);
+    const metrics = await harness.collect();
+    const lookups = Object.fromEntries(
+      points<number>(metrics.get(S.METRIC_BALLAST_CACHE_LOOKUPS)).map((p) => [p.attributes[S.ATTR_BALLAST_CACHE_RESULT], p.value]),
+    );
+    expect(lookups).toEqual({ miss: 1, hit: 1 });
+  });
+});
