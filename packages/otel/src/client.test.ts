@@ -204,7 +204,7 @@ describe('the client hedge and cache', () => {
       defineModel({
         name: 'slow',
         infer: async (x: number) => {
-          const wait = ++calls === 1 ? 300 : 1;
+          const wait = ++calls === 1 ? 1_000 : 1;
           await new Promise((resolve) => setTimeout(resolve, wait));
           return x;
         },

@@ -95,15 +95,15 @@ interface CallState {
 
 type ContextRunner = { run<R>(store: Context, fn: () => R): R };
 
-/** True when `provider` is the API's no-op tracer provider (no SDK registered). */
-function tracingIsNoop(provider: TracerProvider): boolean {
+/** @internal True when `provider` is the API's no-op tracer provider (no SDK registered). */
+export function tracingIsNoop(provider: TracerProvider): boolean {
   const proxy = provider as TracerProvider & { getDelegateTracer?: (name: string) => unknown; getDelegate?: () => unknown };
   if (typeof proxy.getDelegateTracer === 'function') return proxy.getDelegateTracer(SCOPE_NAME) === undefined;
   return provider.constructor?.name === 'NoopTracerProvider';
 }
 
-/** True when `provider` hands out the API's no-op meter (no SDK registered). */
-function metricsAreNoop(provider: MeterProvider): boolean {
+/** @internal True when `provider` hands out the API's no-op meter (no SDK registered). */
+export function metricsAreNoop(provider: MeterProvider): boolean {
   const meter = provider.getMeter(SCOPE_NAME, SCOPE_VERSION);
   return meter === createNoopMeter() || meter.constructor?.name === 'NoopMeter';
 }

@@ -185,6 +185,13 @@ describe('startTelemetry() with Prometheus, end to end', () => {
     expect(find('target_info')[0]?.labels.service_name).toBe('scoring-api');
   });
 
+  it('refuses to start a second SDK while one runs', async () => {
+    await expect(startTelemetry({ prometheus: { port: 0, host: '127.0.0.1' } })).rejects.toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringContaining('already set up'),
+    });
+  });
+
   it('answers 404 off the metrics path', async () => {
     const response = await fetch(new URL('/other', telemetry.metricsUrl).href);
     expect(response.status).toBe(404);

@@ -12,7 +12,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { NodeSDK, metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
-import { type Instrumentation, type InstrumentOptions, instrument } from './instrument.js';
+import { type Instrumentation, type InstrumentOptions, instrument, metricsAreNoop, tracingIsNoop } from './instrument.js';
 
 /** Where Prometheus scrapes. */
 export interface PrometheusOptions {
@@ -137,6 +137,10 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
   const { prometheus, otlp } = options;
   if (prometheus === undefined && otlp === undefined) {
     throw new BallastError('CONFIG', 'startTelemetry: give "prometheus", "otlp" or both', { details: { path: 'prometheus' } });
+  }
+  if (!tracingIsNoop(trace.getTracerProvider()) || !metricsAreNoop(metrics.getMeterProvider())) {
+    // A second SDK could not register its providers; the app would get an endpoint serving nothing.
+    throw new BallastError('CONFIG', 'startTelemetry: OpenTelemetry is already set up in this process; call instrument() instead');
   }
   const serviceName = options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? 'ballast-app';
   const metricReaders: sdkMetrics.IMetricReader[] = [];
