@@ -17,7 +17,7 @@ import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { core } from '@opentelemetry/sdk-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHarness, type Harness, points, registerContextManager } from '../test/harness.js';
-import { type Instrumentation, instrument } from './instrument.js';
+import { errorType, type Instrumentation, instrument } from './instrument.js';
 import * as S from './semconv.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -183,6 +183,24 @@ describe('spans and metrics of a call', () => {
     const [point] = points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION));
     expect(point?.attributes[S.ATTR_BALLAST_OUTCOME]).toBe('fallback');
     expect(point?.attributes[S.ATTR_BALLAST_PROVIDER]).toBe('cpu');
+  });
+
+  it('captures inputs with a function and survives one that throws', async () => {
+    start({ captureInputs: (input) => (typeof input === 'number' && input > 1 ? `n=${input}` : JSON.parse('{')) });
+    const model = pipeline(defineModel({ name: 'm', infer: async (x: number) => x }));
+    await model.infer(5);
+    await model.infer(0);
+    const [five, zero] = harness.spans.getFinishedSpans();
+    expect(five?.attributes[S.ATTR_BALLAST_INPUT]).toBe('n=5');
+    expect(zero?.attributes[S.ATTR_BALLAST_INPUT]).toBeUndefined();
+    expect(zero?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('names error types: Ballast codes, error names, _OTHER', () => {
+    expect(errorType(new BallastError('RATE_LIMITED', 'slow down'))).toBe('RATE_LIMITED');
+    expect(errorType(new RangeError('bad'))).toBe('RangeError');
+    expect(errorType('a string')).toBe('_OTHER');
+    expect(errorType(undefined)).toBe('_OTHER');
   });
 
   it('parents the call span on the span active in the caller', async () => {
