@@ -182,7 +182,9 @@ class Circuit {
 
   retryAfterMs(at: number): number | undefined {
     if (this.state === 'open') return Math.max(1, Math.ceil(this.openUntil - at));
-    if (this.state === 'half-open') return Math.max(1, Math.ceil(this.trialsStartedAt + this.settings.trialTimeoutMs - at));
+    // Trials usually settle quickly; hint at most one open period, not the whole trial timeout.
+    if (this.state === 'half-open')
+      return Math.max(1, Math.ceil(Math.min(this.settings.openMs, this.trialsStartedAt + this.settings.trialTimeoutMs - at)));
     return undefined;
   }
 
