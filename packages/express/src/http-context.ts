@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { BallastError, type InferOptions, now } from '@ballast/core';
 import { DEFAULT_MAX_BODY_BYTES, type Guard, type GuardPrincipal } from '@ballast/guard';
 import express, { type Request, type RequestHandler, type Response } from 'express';
@@ -33,18 +33,27 @@ export interface ServeOptions {
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
+
+// Generated ids are a random per-process prefix and a counter: unique across processes like a
+// UUID, at a fraction of randomUUID()'s cost on every request.
+const ID_PREFIX = randomBytes(8).toString('hex');
+let idCounter = 0;
+function newRequestId(): string {
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${ID_PREFIX}-${idCounter.toString(36)}`;
+}
 const REQUEST_ID = Symbol('ballast.requestId');
 
 /**
  * The request id of `request`: a well-formed incoming `x-request-id` (or the configured header),
- * else a new UUID. Set once per request and echoed on the response.
+ * else a new unique id (a random per-process prefix and a counter). Set once per request and echoed on the response.
  */
 export function requestIdOf(request: Request, res: Response, header = 'x-request-id'): string {
   const holder = request as unknown as Record<symbol, string | undefined>;
   let id = holder[REQUEST_ID];
   if (id === undefined) {
     const incoming = request.headers[header];
-    id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : newRequestId();
     holder[REQUEST_ID] = id;
     if (!res.headersSent) res.setHeader(header, id);
   }

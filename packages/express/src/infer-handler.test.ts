@@ -45,7 +45,7 @@ describe('inferHandler', () => {
   it('validates, calls the model and redacts the answer', async () => {
     const response = await send('/score', JSON.stringify({ amount: 50, email: 'a@b.c' }));
     expect(response.status).toBe(200);
-    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f]{16}-[0-9a-z]+$/);
     expect(await response.json()).toEqual({ score: 0.5, email: '[REDACTED]' });
   });
 

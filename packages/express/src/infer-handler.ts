@@ -64,18 +64,19 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
     } catch (error) {
       outcome = sendError(res, error);
     } finally {
-      guard?.audit({
-        requestId: requestIdOf(request, res, options.requestIdHeader),
-        ...(principal === undefined ? {} : { principal: principal.id }),
-        ...(principal?.keyId === undefined ? {} : { keyId: principal.keyId }),
-        action,
-        model: name,
-        ...(model.version === undefined ? {} : { version: model.version }),
-        outcome: outcome?.code ?? 'ok',
-        status: res.statusCode,
-        latencyMs: Math.round((now() - startedAt) * 1000) / 1000,
-        ...(input === undefined ? {} : { input }),
-      });
+      if (guard?.auditLog !== undefined)
+        guard.audit({
+          requestId: requestIdOf(request, res, options.requestIdHeader),
+          ...(principal === undefined ? {} : { principal: principal.id }),
+          ...(principal?.keyId === undefined ? {} : { keyId: principal.keyId }),
+          action,
+          model: name,
+          ...(model.version === undefined ? {} : { version: model.version }),
+          outcome: outcome?.code ?? 'ok',
+          status: res.statusCode,
+          latencyMs: Math.round((now() - startedAt) * 1000) / 1000,
+          ...(input === undefined ? {} : { input }),
+        });
     }
   };
 }

@@ -287,7 +287,10 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
         const served = entry.served;
         let rows: unknown[];
         try {
-          rows = await Promise.all(decoded.rows.map((row) => served.infer(row, call.options)));
+          rows =
+            decoded.batch === 1
+              ? [await served.infer(decoded.rows[0] as Record<string, unknown>, call.options)]
+              : await Promise.all(decoded.rows.map((row) => served.infer(row, call.options)));
         } catch (error) {
           // Stop the sibling rows of a failed request.
           call.controller.abort(error);
@@ -306,18 +309,19 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
         if (onError !== undefined && res.statusCode >= 500 && res.statusCode !== 503 && res.statusCode !== 504) onError(outcome, request);
       } finally {
         leave();
-        guard?.audit({
-          requestId: requestIdOf(request, res, options.requestIdHeader),
-          ...(principal === undefined ? {} : { principal: principal.id }),
-          ...(principal?.keyId === undefined ? {} : { keyId: principal.keyId }),
-          action: 'infer',
-          model: name,
-          ...(entry?.original.version === undefined ? {} : { version: entry.original.version }),
-          outcome: outcome?.code ?? 'ok',
-          status: res.statusCode,
-          latencyMs: Math.round((now() - startedAt) * 1000) / 1000,
-          ...(input === undefined ? {} : { input }),
-        });
+        if (guard?.auditLog !== undefined)
+          guard.audit({
+            requestId: requestIdOf(request, res, options.requestIdHeader),
+            ...(principal === undefined ? {} : { principal: principal.id }),
+            ...(principal?.keyId === undefined ? {} : { keyId: principal.keyId }),
+            action: 'infer',
+            model: name,
+            ...(entry?.original.version === undefined ? {} : { version: entry.original.version }),
+            outcome: outcome?.code ?? 'ok',
+            status: res.statusCode,
+            latencyMs: Math.round((now() - startedAt) * 1000) / 1000,
+            ...(input === undefined ? {} : { input }),
+          });
       }
     }),
   );

@@ -82,18 +82,23 @@ export async function checkInput(policy: InputPolicy | undefined, model: string,
 
   const issues: InputIssue[] = [];
   const texts: { text: string; path: string }[] = [];
-  const walk = (node: unknown, path: PropertyKey[], range: NumericRange | undefined, depth: number): void => {
+  // One shared path stack, turned into a string only when an issue or a text needs it: the walk
+  // runs over every element of numeric inputs, so it must not allocate per element.
+  const path: PropertyKey[] = [];
+  const checkNumber = (node: number, range: NumericRange) => {
+    if (!Number.isFinite(node)) issues.push({ path: formatPath(path), message: 'must be a finite number', code: 'not-finite' });
+    else if ((range.min !== undefined && node < range.min) || (range.max !== undefined && node > range.max)) {
+      issues.push({
+        path: formatPath(path),
+        message: `must be between ${range.min ?? '-Infinity'} and ${range.max ?? 'Infinity'}, got ${node}`,
+        code: 'range',
+      });
+    }
+  };
+  const walk = (node: unknown, range: NumericRange | undefined, depth: number): void => {
     if (issues.length >= 20) return;
     if (typeof node === 'number') {
-      if (range === undefined) return;
-      if (!Number.isFinite(node)) issues.push({ path: formatPath(path), message: 'must be a finite number', code: 'not-finite' });
-      else if ((range.min !== undefined && node < range.min) || (range.max !== undefined && node > range.max)) {
-        issues.push({
-          path: formatPath(path),
-          message: `must be between ${range.min ?? '-Infinity'} and ${range.max ?? 'Infinity'}, got ${node}`,
-          code: 'range',
-        });
-      }
+      if (range !== undefined) checkNumber(node, range);
       return;
     }
     if (typeof node === 'string') {
@@ -104,21 +109,34 @@ export async function checkInput(policy: InputPolicy | undefined, model: string,
     }
     if (typeof node !== 'object' || node === null || depth > MAX_DEPTH) return;
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) walk(node[i], [...path, i], range, depth + 1);
+      for (let i = 0; i < node.length; i++) {
+        const item = node[i];
+        // Numbers without a range and other scalars that cannot fail are skipped without a push.
+        if (typeof item === 'number' && range === undefined) continue;
+        path.push(i);
+        walk(item, range, depth + 1);
+        path.pop();
+      }
       return;
     }
     if (ArrayBuffer.isView(node)) {
       if (range === undefined || !('length' in node)) return;
       const list = node as unknown as ArrayLike<number>;
-      for (let i = 0; i < list.length; i++) walk(Number(list[i]), [...path, i], range, depth + 1);
+      for (let i = 0; i < list.length; i++) {
+        path.push(i);
+        checkNumber(Number(list[i]), range);
+        path.pop();
+      }
       return;
     }
-    for (const [key, child] of Object.entries(node)) {
+    for (const key of Object.keys(node)) {
       const childRange = ranges !== undefined && Object.hasOwn(ranges, key) ? ranges[key] : range;
-      walk(child, [...path, key], childRange, depth + 1);
+      path.push(key);
+      walk((node as Record<string, unknown>)[key], childRange, depth + 1);
+      path.pop();
     }
   };
-  walk(value, [], undefined, 0);
+  walk(value, undefined, 0);
 
   if (issues.length === 0 && injection !== undefined) {
     const threshold = injection.threshold ?? 0.7;
