@@ -33,6 +33,8 @@ export type { RemoteModel, RemoteModelOptions } from './remote-model.js';
 export { httpError, parseRetryAfter, remoteModel } from './remote-model.js';
 export type { RetryBudgetOptions, RetryMiddleware, RetryOptions, RetryStats } from './retry.js';
 export { retry } from './retry.js';
+export type { TimeoutOptions } from './timeout.js';
+export { timeout } from './timeout.js';
 export type { TakeResult, TokenBucketOptions } from './token-bucket.js';
 export { TokenBucketLimiter } from './token-bucket.js';
 export type { V2Inputs, V2InputValue, V2NestedArray, V2Outputs, V2TypedArray } from './v2-codec.js';
