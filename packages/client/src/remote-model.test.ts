@@ -112,8 +112,9 @@ describe('remoteModel against real HTTP servers', () => {
     const took = performance.now() - started;
     expect(error).toMatchObject({ code: 'TIMEOUT' });
     expect(took).toBeGreaterThanOrEqual(99);
-    expect(took).toBeLessThan(200);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Not the server's pace: the deadline answered (generous bound for a loaded machine).
+    expect(took).toBeLessThan(1000);
+    for (let i = 0; i < 50 && !aborted.includes('/hang'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(aborted).toContain('/hang');
   });
 
