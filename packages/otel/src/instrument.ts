@@ -26,6 +26,7 @@ import {
   createNoopMeter,
   defaultTextMapGetter,
   defaultTextMapSetter,
+  diag,
   type MeterProvider,
   metrics,
   type ObservableResult,
@@ -188,6 +189,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const enabled = Object.freeze({ traces: tracesOn, metrics: metricsOn });
   if (!tracesOn && !metricsOn) {
     // Nothing would record: stay off the channels so pipeline() keeps its untraced fast path.
+    diag.warn('@ballast/otel: instrument() found no OpenTelemetry SDK registered; Ballast telemetry stays off (register the SDK first)');
     return { enabled, shutdown() {} };
   }
 
