@@ -34,6 +34,10 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+const ADAM_B1 = 0.9;
+const ADAM_B2 = 0.999;
+const square = (x: number) => x * x;
+
 // float32 rounding keeps the shipped weights identical to what the ONNX file stores.
 const f32 = (x: number) => Math.fround(x);
 
@@ -46,7 +50,7 @@ export function train(rows: readonly number[][], labels: readonly number[], opti
   const mean = Array.from({ length: d }, (_, j) => rows.reduce((s, r) => s + (r[j] as number), 0) / n);
   const std = Array.from(
     { length: d },
-    (_, j) => Math.sqrt(rows.reduce((s, r) => s + ((r[j] as number) - (mean[j] as number)) ** 2, 0) / n) || 1,
+    (_, j) => Math.sqrt(rows.reduce((s, r) => s + square((r[j] as number) - (mean[j] as number)), 0) / n) || 1,
   );
   const x = rows.map((r) => r.map((v, j) => (v - (mean[j] as number)) / (std[j] as number)));
 
@@ -64,6 +68,10 @@ export function train(rows: readonly number[][], labels: readonly number[], opti
   const h = new Float64Array(hidden);
   const p = new Float64Array(k);
 
+  // b1^t and b2^t as running products: Math.pow (and `**`) differs in the last bit between
+  // V8 versions (Node 20 and 24 disagree), which would change the trained weights.
+  let b1Power = 1;
+  let b2Power = 1;
   for (let epoch = 1; epoch <= epochs; epoch++) {
     grad.fill(0);
     for (let i = 0; i < n; i++) {
@@ -90,20 +98,20 @@ export function train(rows: readonly number[][], labels: readonly number[], opti
       for (let a = 0; a < hidden; a++) {
         let back = 0;
         for (let c = 0; c < k; c++) back += ((p[c] as number) / z - (labels[i] === c ? 1 : 0)) * (params[oW2 + a * k + c] as number);
-        back *= 1 - (h[a] as number) ** 2;
+        back *= 1 - square(h[a] as number);
         grad[oB1 + a] = (grad[oB1 + a] as number) + back;
         for (let j = 0; j < d; j++) grad[oW1 + j * hidden + a] = (grad[oW1 + j * hidden + a] as number) + back * (xi[j] as number);
       }
     }
     // Adam step on the mean gradient.
-    const b1 = 0.9;
-    const b2 = 0.999;
+    b1Power *= ADAM_B1;
+    b2Power *= ADAM_B2;
     for (let i = 0; i < params.length; i++) {
       const g = (grad[i] as number) / n;
-      m[i] = b1 * (m[i] as number) + (1 - b1) * g;
-      v[i] = b2 * (v[i] as number) + (1 - b2) * g * g;
-      const mHat = (m[i] as number) / (1 - b1 ** epoch);
-      const vHat = (v[i] as number) / (1 - b2 ** epoch);
+      m[i] = ADAM_B1 * (m[i] as number) + (1 - ADAM_B1) * g;
+      v[i] = ADAM_B2 * (v[i] as number) + (1 - ADAM_B2) * g * g;
+      const mHat = (m[i] as number) / (1 - b1Power);
+      const vHat = (v[i] as number) / (1 - b2Power);
       params[i] = (params[i] as number) - (learningRate * mHat) / (Math.sqrt(vHat) + 1e-8);
     }
   }

@@ -109,8 +109,15 @@ async function attemptProviders<T>(
   );
 }
 
+// onnxruntime-node 1.30 turns float16 data into a Float16Array where the JavaScript runtime has
+// one (Node 24), and its native binding then reads that as empty ("not enough space"). Keeping the
+// raw Uint16Array bits as the tensor's data works on every Node version. The worker does the same.
 function toTensor(feed: Feed): ort.Tensor {
-  return new ort.Tensor(feed.type as 'float32', feed.data as Float32Array, feed.dims);
+  const tensor = new ort.Tensor(feed.type as 'float32', feed.data as Float32Array, feed.dims);
+  if (feed.type === 'float16' && feed.data instanceof Uint16Array && (tensor.data as unknown) !== feed.data) {
+    (tensor as unknown as { cpuData: Uint16Array }).cpuData = feed.data;
+  }
+  return tensor;
 }
 
 function fromTensor(name: string, tensor: ort.Tensor): Feed {
@@ -190,7 +197,11 @@ parentPort.on('message', async (message) => {
     running.add(finished);
     try {
       const feeds = {};
-      for (const feed of message.feeds) feeds[feed.name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+      for (const feed of message.feeds) {
+        const tensor = new ort.Tensor(feed.type, feed.data, feed.dims);
+        if (feed.type === 'float16' && feed.data instanceof Uint16Array && tensor.data !== feed.data) tensor.cpuData = feed.data;
+        feeds[feed.name] = tensor;
+      }
       const result = await session.run(feeds);
       const outputs = [];
       const transfer = [];

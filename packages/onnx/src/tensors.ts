@@ -416,6 +416,9 @@ function outputData(type: TensorType, data: Feed['data'] | readonly boolean[]): 
     for (let i = 0; i < data.length; i++) out[i] = fromHalf(data[i] as number);
     return out;
   }
+  // Node 24 has Float16Array, and onnxruntime returns float16 outputs in one: widen to float32.
+  if (type === 'float16' && ArrayBuffer.isView(data) && !(data instanceof Float32Array))
+    return Float32Array.from(data as ArrayLike<number>);
   if (type === 'bool' && data instanceof Uint8Array) return Array.from(data, (v) => v !== 0);
   return data as TensorValue['data'];
 }
