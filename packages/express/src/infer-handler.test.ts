@@ -23,6 +23,14 @@ beforeAll(async () => {
   const app = express();
   app.post('/score', inferHandler(scorer, { guard, schema: z.object({ amount: z.number().min(0), email: z.string() }) }));
   app.post('/open', inferHandler(scorer));
+  const tensors = defineModel({
+    name: 'tensors',
+    infer: async () => ({
+      probabilities: { type: 'float32', dims: [2], data: Float32Array.from([0.25, 0.75]) },
+      ids: BigInt64Array.from([7n, 2n ** 60n]),
+    }),
+  });
+  app.post('/tensors', inferHandler(tensors));
   app.get('/boom', () => {
     throw new Error('secret internals');
   });
@@ -42,6 +50,15 @@ const send = (path: string, body: string, auth = true) =>
   });
 
 describe('inferHandler', () => {
+  it('answers typed arrays as JSON arrays and int64 values as numbers (strings beyond 2^53)', async () => {
+    const response = await send('/tensors', '{}', false);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      probabilities: { type: 'float32', dims: [2], data: [0.25, 0.75] },
+      ids: [7, String(2n ** 60n)],
+    });
+  });
+
   it('validates, calls the model and redacts the answer', async () => {
     const response = await send('/score', JSON.stringify({ amount: 50, email: 'a@b.c' }));
     expect(response.status).toBe(200);

@@ -56,7 +56,9 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       const result = await served.infer(value as I, call.options);
       let answer: unknown = options.output === undefined ? result : options.output(result, request);
       if (guard !== undefined) answer = guard.filterOutput(name, answer);
-      res.json(answer);
+      // Tensor outputs hold typed arrays (and int64 BigInts), which JSON.stringify would write as
+      // objects (or throw on): answer them as plain number arrays.
+      res.type('application/json').send(JSON.stringify(answer, jsonValue));
     };
     try {
       if (options.around !== undefined) await options.around(request, work);
@@ -79,4 +81,13 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
         });
     }
   };
+}
+
+/** JSON replacer: typed arrays become arrays, BigInts numbers (strings beyond 2^53). */
+export function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? jsonValue('', v) : v));
+  }
+  return value;
 }
