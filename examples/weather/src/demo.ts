@@ -20,6 +20,7 @@ import { subscribe } from '@ballast/core';
 import { type DriftResult, renderDriftReport } from '@ballast/drift';
 import { startTelemetry } from '@ballast/otel/node';
 import { byYears, CLASSES, loadWeather, type WeatherDay } from './data.js';
+import { seededRandom } from './random.js';
 import { startWeatherService } from './service.js';
 import { type RequestOutcome, replay } from './traffic.js';
 
@@ -30,17 +31,6 @@ const settings = quick
   ? { stations: 4, rate: 260, calibrationDays: 90, driftWindow: 90 }
   : { stations: 8, rate: 170, calibrationDays: 120, driftWindow: 90 };
 const tty = process.stdout.isTTY === true;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;
@@ -123,7 +113,7 @@ const telemetry = await startTelemetry({ serviceName: 'weather-service', prometh
 const remote = await startRemoteProcess();
 console.log(`remote model (Open Inference Protocol v2)   ${remote.url}   (process ${remote.child.pid})`);
 
-const random = mulberry32(7);
+const random = seededRandom(7);
 const service = await startWeatherService({
   remoteUrl: remote.url,
   driftWindow: settings.driftWindow,

@@ -4,6 +4,7 @@
  * dashboard (exact duplicates, served from the cache), at a paced rate with bounded concurrency.
  */
 import { FEATURES, type WeatherDay } from './data.js';
+import { seededRandom } from './random.js';
 
 /** One finished request. */
 export interface RequestOutcome {
@@ -39,17 +40,6 @@ export interface ReplayOptions {
   onOutcome: (outcome: RequestOutcome) => void;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A station's reading of a day: the day's values with a little sensor noise (precipitation 0 stays 0). */
 export function stationReading(day: WeatherDay, random: () => number): number[] {
   const noise = (scale: number) => (random() * 2 - 1) * scale;
@@ -81,7 +71,7 @@ async function send(url: string, apiKey: string, reading: readonly number[], id:
 
 /** Replays the days; resolves when every request has settled. */
 export async function replay(options: ReplayOptions): Promise<void> {
-  const random = mulberry32(options.seed);
+  const random = seededRandom(options.seed);
   const inFlight = new Set<Promise<void>>();
   const started = performance.now();
   let sent = 0;

@@ -6,6 +6,7 @@
  */
 import type { DenseLayer } from '@ballast/onnx/testing';
 import { CLASSES, FEATURES } from './data.js';
+import { seededRandom } from './random.js';
 
 /** Training settings. */
 export interface TrainOptions {
@@ -21,17 +22,6 @@ export interface TrainedModel {
   mean: number[];
   std: number[];
   trainAccuracy: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ADAM_B1 = 0.9;
@@ -54,7 +44,7 @@ export function train(rows: readonly number[][], labels: readonly number[], opti
   );
   const x = rows.map((r) => r.map((v, j) => (v - (mean[j] as number)) / (std[j] as number)));
 
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const init = (fanIn: number) => (random() * 2 - 1) * Math.sqrt(6 / (fanIn + hidden));
   // Parameters: W1[d][h], b1[h], W2[h][k], b2[k], flattened into one array for Adam.
   const sizes = [d * hidden, hidden, hidden * k, k];
