@@ -68,7 +68,9 @@ export class CallScope {
     this.deadline = deadline;
     this.callerSignal = callerSignal;
     this.parent = parent;
-    this.context = context;
+    // Annotations go to the nearest traced call: a nested scope that only tightens the budget
+    // shares its parent's telemetry context.
+    this.context = context ?? parent?.context;
     this.guarding = parent === undefined || deadline < parent.deadline;
   }
 

@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { annotate } from './deadline.js';
+import { annotate, capTimeout, withDeadline } from './deadline.js';
 import { isBallastError } from './errors.js';
 import { CHANNEL_NAMES, type InferContext, subscribe } from './events.js';
 import { defineModel, type InferOptions, type Middleware, type Model } from './model.js';
@@ -159,6 +159,24 @@ describe('ballast:infer tracing channel', () => {
     expect((innerError?.error as Error | undefined)?.message).toBe('inner failed');
     expect(innerError?.attributes).toEqual({ where: 'inner' });
     expect(events.find(([name, c]) => name === 'asyncEnd' && c.model === 'outer')?.[1].attributes).toEqual({ where: 'outer' });
+  });
+
+  it('keeps annotations of a layer that only tightens the budget on the traced call', async () => {
+    const events = record();
+    const inner = defineModel({
+      name: 'inner',
+      infer: async (x: number, options?: InferOptions) => {
+        annotate(options, 'ballast.attempts', 2);
+        return x;
+      },
+    });
+    // A client-like layer: caps the budget, is not itself a traced pipeline.
+    const capped: Model<number, number> = {
+      name: 'capped',
+      infer: (x, o) => withDeadline(capTimeout(o, 50), (scoped) => inner.infer(x, scoped)),
+    };
+    await pipeline(capped).infer(1, { timeoutMs: 1000 });
+    expect(events.find(([name]) => name === 'asyncEnd')?.[1].attributes).toEqual({ 'ballast.attempts': 2 });
   });
 
   it('does no tracing work when nobody subscribes', async () => {
