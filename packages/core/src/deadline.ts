@@ -44,6 +44,13 @@ export function cancelledError(reason?: unknown): BallastError {
 
 type Settle = (value: unknown) => void;
 
+// The Promise executor is one shared function (not a closure per call): it hands the resolvers
+// to the scope being guarded, which `guard()` sets just before and clears just after.
+let capturing: CallScope | undefined;
+function captureResolvers(resolve: Settle, reject: Settle): void {
+  (capturing as CallScope).setResolvers(resolve, reject);
+}
+
 /** @internal The per-call state. Exposed to middleware only through the functions below. */
 export class CallScope {
   readonly deadline: number;
@@ -102,20 +109,26 @@ export class CallScope {
 
   /** Races `work` against the deadline and the caller signal. */
   guard<O>(work: Promise<O>): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.resolveFn = resolve as Settle;
-      this.rejectFn = reject;
-      wheel.enter();
-      if (this.callerSignal !== undefined && !this.listening) {
-        wheel.add(this, Math.min(this.deadline, now() + SIGNAL_GRACE_MS));
-      } else if (this.deadline !== Number.POSITIVE_INFINITY) {
-        wheel.add(this, this.deadline);
-      }
-      work.then(
-        (value) => this.finish(value, true),
-        (error) => this.finish(error, false),
-      );
-    });
+    capturing = this;
+    const promise = new Promise<O>(captureResolvers as (resolve: (value: O) => void, reject: Settle) => void);
+    capturing = undefined;
+    wheel.enter();
+    if (this.callerSignal !== undefined && !this.listening) {
+      wheel.add(this, Math.min(this.deadline, now() + SIGNAL_GRACE_MS));
+    } else if (this.deadline !== Number.POSITIVE_INFINITY) {
+      wheel.add(this, this.deadline);
+    }
+    work.then(
+      (value) => this.finish(value, true),
+      (error) => this.finish(error, false),
+    );
+    return promise;
+  }
+
+  /** @internal Used by the shared Promise executor. */
+  setResolvers(resolve: Settle, reject: Settle): void {
+    this.resolveFn = resolve;
+    this.rejectFn = reject;
   }
 
   private finish(value: unknown, ok: boolean): void {
@@ -272,12 +285,17 @@ class TimerWheel {
   }
 
   private compact(): void {
+    // In place: no new arrays, so sweeping does not itself feed the garbage collector.
     let stored = 0;
     for (const [key, scopes] of this.slots) {
-      const alive = scopes.filter((s) => !s.done);
-      if (alive.length === 0) this.slots.delete(key);
-      else this.slots.set(key, alive);
-      stored += alive.length;
+      let kept = 0;
+      for (let i = 0; i < scopes.length; i++) {
+        const scope = scopes[i] as CallScope;
+        if (!scope.done) scopes[kept++] = scope;
+      }
+      scopes.length = kept;
+      if (kept === 0) this.slots.delete(key);
+      stored += kept;
     }
     this.stored = stored;
   }
