@@ -16,11 +16,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { subscribe } from '@ballast/core';
+import { seededRandom, subscribe } from '@ballast/core';
 import { type DriftResult, renderDriftReport } from '@ballast/drift';
 import { startTelemetry } from '@ballast/otel/node';
 import { byYears, CLASSES, loadWeather, type WeatherDay } from './data.js';
-import { seededRandom } from './random.js';
 import { startWeatherService } from './service.js';
 import { type RequestOutcome, replay } from './traffic.js';
 

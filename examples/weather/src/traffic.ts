@@ -3,8 +3,9 @@
  * stations (each with its own small, seeded sensor noise), some requests are repeated by a
  * dashboard (exact duplicates, served from the cache), at a paced rate with bounded concurrency.
  */
+
+import { seededRandom } from '@ballast/core';
 import { FEATURES, type WeatherDay } from './data.js';
-import { seededRandom } from './random.js';
 
 /** One finished request. */
 export interface RequestOutcome {

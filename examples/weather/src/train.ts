@@ -4,9 +4,10 @@
  * initialisation. Standardization is folded into the first layer, so the exported model takes
  * raw features. Same data, same code → the same weights, bit for bit.
  */
+
+import { seededRandom } from '@ballast/core';
 import type { DenseLayer } from '@ballast/onnx/testing';
 import { CLASSES, FEATURES } from './data.js';
-import { seededRandom } from './random.js';
 
 /** Training settings. */
 export interface TrainOptions {

@@ -1,6 +1,6 @@
-import { pipeline } from '@ballast/core';
+import { pipeline, seededRandom } from '@ballast/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { chaos, seededRandom } from './chaos.js';
+import { chaos } from './chaos.js';
 import { scripted } from './test-models.js';
 
 describe('chaos', () => {

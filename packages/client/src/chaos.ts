@@ -1,4 +1,13 @@
-import { BallastError, doneError, type InferOptions, type Middleware, type Model, remainingMs, signalOf } from '@ballast/core';
+import {
+  BallastError,
+  doneError,
+  type InferOptions,
+  type Middleware,
+  type Model,
+  remainingMs,
+  seededRandom,
+  signalOf,
+} from '@ballast/core';
 import { callModel, wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 
@@ -36,18 +45,6 @@ export interface ChaosStats {
 export interface ChaosMiddleware extends Middleware {
   /** Counters since creation. */
   stats(): ChaosStats;
-}
-
-/** A seeded pseudo-random source in [0, 1) (mulberry32): small, fast, reproducible. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NO_ERROR = Symbol('no error');

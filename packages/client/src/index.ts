@@ -12,7 +12,7 @@ export type { CacheEntry, CacheOptions, CacheStats, CacheStore, LruCacheStoreOpt
 export { bypassCache, estimateBytes, lruCacheStore, resultCache } from './cache.js';
 export { cacheKeyOf, canonicalKey } from './cache-key.js';
 export type { ChaosLatency, ChaosMiddleware, ChaosOptions, ChaosStats } from './chaos.js';
-export { chaos, seededRandom } from './chaos.js';
+export { chaos } from './chaos.js';
 export type { Client, ClientOptions, ClientStats } from './client.js';
 export { createClient } from './client.js';
 export type {

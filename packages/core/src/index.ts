@@ -44,5 +44,6 @@ export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
 export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
 export { defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
+export { seededRandom } from './random.js';
 export type { TensorType, TensorValue, V2Datatype, V2InferRequest, V2InferResponse, V2Tensor } from './tensor.js';
 export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';

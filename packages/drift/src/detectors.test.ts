@@ -1,9 +1,9 @@
+import { seededRandom } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
 import { ADWIN } from './adwin.js';
 import { DDM } from './ddm.js';
 import { KSWIN } from './kswin.js';
 import { PageHinkley } from './page-hinkley.js';
-import { seededRandom } from './random.js';
 
 function stream(seed: number): number[] {
   const random = seededRandom(seed);

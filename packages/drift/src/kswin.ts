@@ -1,6 +1,6 @@
+import { seededRandom } from '@ballast/core';
 import { checkOption, checkValue, type DriftDetector } from './detector.js';
 import { ksTest } from './ks.js';
-import { seededRandom } from './random.js';
 
 /** Options of {@link KSWIN} (River's defaults). */
 export interface KswinOptions {

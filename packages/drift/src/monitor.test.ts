@@ -1,8 +1,7 @@
-import { subscribe } from '@ballast/core';
+import { seededRandom, subscribe } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
 import { autoTest, DriftMonitor } from './monitor.js';
 import { createProfile, parseProfile } from './profile.js';
-import { seededRandom } from './random.js';
 import { normalSample } from './test-data.js';
 
 function rows(n: number, shift: number, seed: number): Record<string, unknown>[] {

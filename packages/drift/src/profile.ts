@@ -1,6 +1,5 @@
-import { BallastError } from '@ballast/core';
+import { BallastError, seededRandom } from '@ballast/core';
 import { quantileSorted } from './binning.js';
-import { seededRandom } from './random.js';
 
 /** Kind of a feature: numbers, or labels compared by category. */
 export type FeatureKind = 'numeric' | 'categorical';

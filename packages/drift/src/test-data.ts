@@ -1,4 +1,4 @@
-import { seededRandom } from './random.js';
+import { seededRandom } from '@ballast/core';
 
 /** @internal Seeded normal draws (Box-Muller) for tests and examples. */
 export function normalSample(n: number, mean: number, sd: number, seed: number): number[] {

@@ -1,19 +1,10 @@
-import { defineModel, pipeline, subscribe } from '@ballast/core';
+import { defineModel, pipeline, seededRandom, subscribe } from '@ballast/core';
 import { createProfile, DriftMonitor, driftMiddleware } from '@ballast/drift';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type RolloutEvent, rollout } from './index.js';
 
-// A small deterministic generator (mulberry32), so the data and the verdicts are reproducible.
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A seeded generator, so the data and the verdicts are reproducible.
+const generator = seededRandom;
 
 let events: RolloutEvent[];
 let stop: () => void;

@@ -1,6 +1,10 @@
 /**
- * A small seeded PRNG (mulberry32) for reservoir sampling and KSWIN: reproducible runs without a
- * dependency, and statistically sufficient for sampling (not for cryptography).
+ * A seeded pseudo-random source in [0, 1) (mulberry32): small, fast and reproducible, for
+ * sampling, jitter in tests, chaos injection and demos. Not for cryptography.
+ *
+ * @example
+ * const random = seededRandom(42);
+ * random(); // the same sequence on every run
  */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
