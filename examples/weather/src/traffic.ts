@@ -53,10 +53,16 @@ export function stationReading(day: WeatherDay, random: () => number): number[] 
 }
 
 /** Sends one Open Inference Protocol v2 request for one reading. */
-async function send(url: string, apiKey: string, reading: readonly number[], id: string): Promise<{ status: number; body: unknown }> {
+async function send(
+  url: string,
+  apiKey: string,
+  reading: readonly number[],
+  id: string,
+  station: number,
+): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`${url}/v2/models/weather/infer`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey, 'x-station': String(station) },
     body: JSON.stringify({ id, inputs: [{ name: 'features', shape: [1, reading.length], datatype: 'FP32', data: reading }] }),
     signal: AbortSignal.timeout(10_000),
   });
@@ -76,9 +82,9 @@ export async function replay(options: ReplayOptions): Promise<void> {
   const inFlight = new Set<Promise<void>>();
   const started = performance.now();
   let sent = 0;
-  const launch = (reading: readonly number[], id: string) => {
+  const launch = (reading: readonly number[], id: string, station: number) => {
     const t0 = performance.now();
-    const task = send(options.url, options.apiKey, reading, id).then(
+    const task = send(options.url, options.apiKey, reading, id, station).then(
       ({ status, body }) => {
         const outcome: RequestOutcome = { status, latencyMs: performance.now() - t0, phase: options.phase };
         if (status === 200) {
@@ -101,7 +107,8 @@ export async function replay(options: ReplayOptions): Promise<void> {
   let previous: number[] | undefined;
   for (const [index, day] of options.days.entries()) {
     for (let s = 0; s < options.stations; s++) {
-      const repeat = previous !== undefined && random() < options.repeatShare;
+      // Station 0 is the drift monitor's: its readings are never repeats.
+      const repeat = s !== 0 && previous !== undefined && random() < options.repeatShare;
       const reading = repeat ? (previous as number[]) : stationReading(day, random);
       previous = reading;
       // Pace: request n goes out no earlier than n / rate seconds after the start.
@@ -109,7 +116,7 @@ export async function replay(options: ReplayOptions): Promise<void> {
       const wait = due - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
       while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
-      launch(reading, `${options.phase}-${day.date}-${s}`);
+      launch(reading, `${options.phase}-${day.date}-${s}`, s);
       sent++;
     }
     options.onDay?.(index);
