@@ -68,6 +68,86 @@ describe('apiKeys', () => {
     await expect(keys.rotate('ffffffffffffffff')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('caches verified keys briefly, and revoke or rotate through the same object takes effect at once', async () => {
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const store = memoryKeyStore();
+    let reads = 0;
+    const counted = {
+      ...store,
+      get: (id: string) => {
+        reads++;
+        return store.get(id);
+      },
+    };
+    const keys = apiKeys({ secret, store: counted, clock: () => clock, cache: { ttlMs: 1000, maxEntries: 2 } });
+    const { key, record } = await keys.create({ principalId: 'app', roles: ['infer'] });
+    const first = await keys.verify(key);
+    const second = await keys.verify(key);
+    expect(second).toEqual(first);
+    expect(second).not.toBe(first);
+    expect(reads).toBe(1);
+    // A wrong secret for a cached id is never answered from the cache.
+    const wrong = `${key.slice(0, -4)}${key.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    expect(await reasonOf(keys.verify(wrong))).toBe('invalid');
+    // After the TTL the store is read again.
+    clock += 1000;
+    await keys.verify(key);
+    expect(reads).toBe(3);
+
+    await keys.revoke(record.id);
+    expect(await reasonOf(keys.verify(key))).toBe('revoked');
+
+    const old = await keys.create({ principalId: 'svc' });
+    await keys.verify(old.key);
+    await keys.rotate(old.record.id);
+    expect(await reasonOf(keys.verify(old.key))).toBe('expired');
+  });
+
+  it('does not cache a record read before a revoke that finished first', async () => {
+    const store = memoryKeyStore();
+    const keys = apiKeys({ secret, store: { ...store, get: async (id: string) => store.get(id) } });
+    const { key, record } = await keys.create({ principalId: 'app' });
+    const racing = keys.verify(key);
+    await keys.revoke(record.id);
+    // The racing verify may still pass (it read the store first) but must not leave a cache entry.
+    await racing.catch(() => undefined);
+    expect(await reasonOf(keys.verify(key))).toBe('revoked');
+  });
+
+  it('checks expiry on cached keys, bounds the cache and can be turned off', async () => {
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const store = memoryKeyStore();
+    let reads = 0;
+    const counted = {
+      ...store,
+      get: (id: string) => {
+        reads++;
+        return store.get(id);
+      },
+    };
+    const keys = apiKeys({ secret, store: counted, clock: () => clock, cache: { ttlMs: 60_000, maxEntries: 2 } });
+    const short = await keys.create({ principalId: 'a', expiresInMs: 100 });
+    await keys.verify(short.key);
+    clock += 100;
+    expect(await reasonOf(keys.verify(short.key))).toBe('expired');
+
+    const made = await Promise.all(['x', 'y', 'z'].map((principalId) => keys.create({ principalId })));
+    for (const { key } of made) await keys.verify(key);
+    reads = 0;
+    await keys.verify((made[2] as { key: string }).key);
+    await keys.verify((made[1] as { key: string }).key);
+    expect(reads).toBe(0);
+    // The least recently used entry was evicted.
+    await keys.verify((made[0] as { key: string }).key);
+    expect(reads).toBe(1);
+
+    const uncached = apiKeys({ secret, store: counted, cache: false });
+    reads = 0;
+    await uncached.verify((made[0] as { key: string }).key);
+    await uncached.verify((made[0] as { key: string }).key);
+    expect(reads).toBe(2);
+  });
+
   it('refuses weak configuration', () => {
     expect(() => apiKeys({ secret: 'short', store: memoryKeyStore() })).toThrow(/32 bytes/);
     expect(() => apiKeys({ secret, store: memoryKeyStore(), prefix: 'Bad_Prefix' })).toThrow(/prefix/);

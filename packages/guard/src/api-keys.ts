@@ -32,6 +32,13 @@ export interface ApiKeysOptions {
   prefix?: string;
   /** The clock, ms since the epoch (for tests). Default `Date.now`. */
   clock?: () => number;
+  /**
+   * Keeps recently verified keys in memory so a busy client is not re-hashed on every request.
+   * Revoking or rotating through this object drops the entry at once and expiry is still checked
+   * on every hit; a change made to the store by another process (or directly) takes effect within
+   * `ttlMs`. Default `{ ttlMs: 2000, maxEntries: 1024 }`; `false` verifies every call against the store.
+   */
+  cache?: false | { ttlMs?: number; maxEntries?: number };
 }
 
 /** What {@link ApiKeys.create} takes. */
@@ -93,6 +100,20 @@ export interface ApiKeys {
   idOf(key: string): string | undefined;
 }
 
+const DEFAULT_CACHE_TTL_MS = 2000;
+const DEFAULT_CACHE_ENTRIES = 1024;
+
+interface CachedKey {
+  /** The verified secret part of the key. */
+  secret: Buffer;
+  /** The principal as verified (copied out on each hit). */
+  principal: GuardPrincipal;
+  /** When the entry must be re-verified against the store, ms since the epoch. */
+  cachedUntil: number;
+  /** When the key expires or was revoked, ms since the epoch (Infinity when neither). */
+  stopsAt: number;
+}
+
 function unauthenticated(reason: KeyFailure, message: string): BallastError {
   return new BallastError('UNAUTHENTICATED', message, { details: { reason } });
 }
@@ -120,6 +141,20 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     throw new BallastError('CONFIG', 'apiKeys: "store" must be a KeyStore', { details: { path: 'store' } });
   }
   const head = `${prefix}_`;
+  const cacheTtlMs = options.cache === false ? 0 : Math.max(0, options.cache?.ttlMs ?? DEFAULT_CACHE_TTL_MS);
+  const cacheMax = options.cache === false ? 0 : Math.max(0, Math.floor(options.cache?.maxEntries ?? DEFAULT_CACHE_ENTRIES));
+  const useCache = cacheTtlMs > 0 && cacheMax > 0;
+  // Verified keys by key id (the public part). A hit still compares the presented secret with the
+  // cached one in constant time, so the cache never answers for a secret it has not verified.
+  // Map iteration order is insertion order: deleting and re-inserting on a hit makes it an LRU.
+  const cache = new Map<string, CachedKey>();
+  // Bumped by every revoke/rotate: a verify that read the store before the change does not cache
+  // what it read (its store read may predate the revocation).
+  let generation = 0;
+  const forget = (id: string): void => {
+    generation++;
+    cache.delete(id);
+  };
   const hashOf = (id: string, keySecret: string): Buffer => createHmac('sha256', secret).update(`${id}.${keySecret}`).digest();
   // Used when the id is unknown, so that an unknown id costs the same HMAC + compare as a known one.
   const decoy = Buffer.alloc(32);
@@ -159,11 +194,56 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     return { key: `${head}${id}_${keySecret}`, record };
   };
 
+  // The hit path of verify(): one Map lookup and a 43-byte constant-time compare instead of
+  // HMAC-SHA256 (a fresh Hmac object each time: ~10-20 us, the largest per-request cost of the
+  // authenticated HTTP path), a store read and hex decoding.
+  const fromCache = (id: string, keySecret: string): GuardPrincipal | undefined => {
+    const entry = cache.get(id);
+    if (entry === undefined) return undefined;
+    const at = clock();
+    if (at >= entry.cachedUntil || at >= entry.stopsAt) {
+      // Stale, expired or revoked: the full path decides (and reports the reason).
+      cache.delete(id);
+      return undefined;
+    }
+    const presented = Buffer.from(keySecret, 'utf8');
+    // Every secret here matched SECRET_PATTERN (43 characters), so the lengths are equal.
+    if (presented.length !== entry.secret.length || !timingSafeEqual(presented, entry.secret)) return undefined;
+    if (cache.size > 1) {
+      cache.delete(id);
+      cache.set(id, entry);
+    }
+    // A copy per call, as the uncached path returns a fresh object.
+    return { ...entry.principal };
+  };
+
+  const remember = (record: ApiKeyRecord, keySecret: string, principal: GuardPrincipal, at: number): void => {
+    const revokedAt = record.revokedAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(record.revokedAt);
+    const expiresAt = record.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(record.expiresAt);
+    cache.delete(record.id);
+    while (cache.size >= cacheMax) {
+      const oldest = cache.keys().next().value;
+      if (oldest === undefined) break;
+      cache.delete(oldest);
+    }
+    cache.set(record.id, {
+      secret: Buffer.from(keySecret, 'utf8'),
+      principal,
+      cachedUntil: at + cacheTtlMs,
+      stopsAt: Math.min(revokedAt, expiresAt),
+    });
+  };
+
   const verify = async (key: string | undefined | null): Promise<GuardPrincipal> => {
     if (key === undefined || key === null || key === '') throw unauthenticated('missing', 'an API key is required');
     if (typeof key !== 'string') throw unauthenticated('malformed', 'the API key is malformed');
     const parts = parse(key);
     if (parts === undefined) throw unauthenticated('malformed', 'the API key is malformed');
+    if (useCache) {
+      const cached = fromCache(parts.id, parts.secret);
+      if (cached !== undefined) return cached;
+    }
+    const startedGeneration = generation;
     const record = await store.get(parts.id);
     const presented = hashOf(parts.id, parts.secret);
     const expected = record !== undefined && /^[0-9a-f]{64}$/.test(record.hash) ? Buffer.from(record.hash, 'hex') : decoy;
@@ -176,7 +256,7 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= at) {
       throw unauthenticated('expired', 'the API key has expired');
     }
-    return {
+    const principal: GuardPrincipal = {
       id: record.principalId,
       keyId: record.id,
       roles: record.roles,
@@ -184,9 +264,12 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
       ...(record.actions === undefined ? {} : { actions: record.actions }),
       ...(record.attributes === undefined ? {} : { attributes: record.attributes }),
     };
+    if (useCache && generation === startedGeneration) remember(record, parts.secret, { ...principal }, at);
+    return principal;
   };
 
   const rotate = async (id: string, rotation: RotateKeyOptions = {}): Promise<CreatedKey> => {
+    forget(id);
     const old = await store.get(id);
     if (old === undefined) throw new BallastError('NOT_FOUND', `no API key with id "${id}"`, { details: { id } });
     if (old.revokedAt !== undefined) {
@@ -207,13 +290,18 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     const oldExpiry = old.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(old.expiresAt);
     const stopAt = Math.min(oldExpiry, at + graceMs);
     await store.put({ ...old, expiresAt: new Date(stopAt).toISOString(), replacedBy: next.record.id });
+    // Dropped again after the write: a verify that ran while the store was being updated may have
+    // cached the old record.
+    forget(id);
     return next;
   };
 
   const revoke = async (id: string): Promise<boolean> => {
+    forget(id);
     const old = await store.get(id);
     if (old === undefined) return false;
     if (old.revokedAt === undefined) await store.put({ ...old, revokedAt: new Date(clock()).toISOString() });
+    forget(id);
     return true;
   };
 
