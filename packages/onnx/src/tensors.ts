@@ -425,7 +425,9 @@ function outputData(type: TensorType, data: Feed['data'] | readonly boolean[]): 
 
 /** Splits batch outputs into per-example outputs (the batch dimension removed). */
 export function splitOutputs(outputs: readonly Feed[], n: number): OnnxOutputs[] {
-  const results: OnnxOutputs[] = Array.from({ length: n }, () => ({}));
+  // A plain loop, not Array.from with a callback: this runs once per row of every batch.
+  const results = new Array<OnnxOutputs>(n);
+  for (let i = 0; i < n; i++) results[i] = {};
   for (const output of outputs) {
     if (output.dims[0] !== n) {
       // An output without the batch dimension (a constant, a summary): every example gets all of it.
@@ -433,14 +435,24 @@ export function splitOutputs(outputs: readonly Feed[], n: number): OnnxOutputs[]
       for (const result of results) result[output.name] = whole;
       continue;
     }
+    // One dims array for all rows of the batch (results are not mutated by Ballast).
     const dims = output.dims.slice(1);
     const size = n === 0 ? 0 : output.data.length / n;
-    for (let i = 0; i < n; i++) {
+    const { name, type, data } = output;
+    if (Array.isArray(data)) {
+      for (let i = 0; i < n; i++) {
+        (results[i] as OnnxOutputs)[name] = { type, dims, data: data.slice(i * size, (i + 1) * size) };
+      }
+    } else if (type === 'float16' || type === 'bool') {
+      for (let i = 0; i < n; i++) {
+        (results[i] as OnnxOutputs)[name] = { type, dims, data: outputData(type, data.subarray(i * size, (i + 1) * size) as Feed['data']) };
+      }
+    } else {
       // Views, not copies: the batch's output buffer is fresh per run and owned by no one else.
-      const part = (
-        Array.isArray(output.data) ? output.data.slice(i * size, (i + 1) * size) : output.data.subarray(i * size, (i + 1) * size)
-      ) as Feed['data'];
-      (results[i] as OnnxOutputs)[output.name] = { type: output.type, dims, data: outputData(output.type, part) };
+      // Every other type is returned as the runtime gave it, so no conversion call per row.
+      for (let i = 0; i < n; i++) {
+        (results[i] as OnnxOutputs)[name] = { type, dims, data: data.subarray(i * size, (i + 1) * size) as TensorValue['data'] };
+      }
     }
   }
   return results;
