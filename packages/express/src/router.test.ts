@@ -319,3 +319,69 @@ describe('ballastRouter Open Inference Protocol v2', () => {
     expect(auditLines.some((l) => l.outcome === 'UNAUTHENTICATED' && l.principal === 'anonymous')).toBe(true);
   });
 });
+
+describe('ballastRouter infer answers and disconnects', () => {
+  it('answers JSON with its length, and honours the app JSON settings', async () => {
+    const plain = await post('/v2/models/doubler/infer', doublerBody, keys.caller);
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const text = await plain.text();
+    expect(Number(plain.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+    expect(JSON.parse(text)).toMatchObject({ model_name: 'doubler', id: 'req-1', outputs: [{ data: [2, 4, 6, 8, 10, 12] }] });
+
+    const app = express();
+    app.set('json spaces', 2);
+    const router = ballastRouter({ models: [doubler] });
+    app.use(router);
+    const started = await listen(app);
+    try {
+      const response = await fetch(`${started.url}/v2/models/doubler/infer`, { method: 'POST', body: JSON.stringify(doublerBody) });
+      expect(await response.text()).toContain('\n  "model_name": "doubler"');
+    } finally {
+      await started.close();
+      await router.shutdown();
+    }
+  });
+
+  it('aborts the model call when the client goes away', async () => {
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let aborted: (reason: unknown) => void = () => {};
+    const abort = new Promise<unknown>((resolve) => {
+      aborted = resolve;
+    });
+    const waiting = defineModel({
+      name: 'waiting',
+      infer: (_row: Row, options?: InferOptions) =>
+        new Promise<Record<string, TensorValue>>((_, reject) => {
+          const signal = signalOf(options);
+          signal?.addEventListener('abort', () => {
+            aborted(signal.reason);
+            reject(signal.reason);
+          });
+          started();
+        }),
+    });
+    const app = express();
+    const router = ballastRouter({ models: [waiting], timeoutMs: 10_000 });
+    app.use(router);
+    const server = await listen(app);
+    try {
+      const controller = new AbortController();
+      const request = fetch(`${server.url}/v2/models/waiting/infer`, {
+        method: 'POST',
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] }),
+        signal: controller.signal,
+      }).catch(() => undefined);
+      await running;
+      controller.abort();
+      await request;
+      expect(await abort).toMatchObject({ code: 'CANCELLED' });
+    } finally {
+      await server.close();
+      await router.shutdown();
+    }
+  });
+});

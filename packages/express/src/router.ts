@@ -3,7 +3,7 @@ import { BallastError, type HealthReport, type Model, now, pipeline, subscribe, 
 import type { GuardAction, GuardPrincipal } from '@ballast/guard';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { errorHandler, sendError } from './errors.js';
-import { readJson, requestId, requestIdOf, type ServeOptions, startCall } from './http-context.js';
+import { readJson, requestId, requestIdOf, type ServeOptions, sendJsonAnswer, startCall } from './http-context.js';
 import { decodeV2Request, encodeV2Outputs, specsToV2, type V2ModelMetadata, type V2TensorMetadata } from './v2.js';
 
 /** Extra metadata for a model's `GET /v2/models/{name}` answer, when the model cannot describe itself. */
@@ -303,7 +303,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
           outputs: encodeV2Outputs(rows, decoded.outputs),
         };
         if (guard !== undefined) response = guard.filterOutput(name, response);
-        res.json(response);
+        sendJsonAnswer(request, res, response);
       } catch (error) {
         outcome = sendError(res, error);
         if (onError !== undefined && res.statusCode >= 500 && res.statusCode !== 503 && res.statusCode !== 504) onError(outcome, request);
