@@ -344,12 +344,73 @@ export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean)
   return borrowed ? { name: spec.name, type: spec.type, dims, data, owned: false } : { name: spec.name, type: spec.type, dims, data };
 }
 
+/*
+ * The common call, one input given as a typed array of exactly the runtime's numeric type (bare
+ * or as `{ [name]: array }`) for a model whose per-call dims are all fixed, is checked against
+ * what is worked out once per spec: the array type, the element count and the dims. It returns
+ * what the general path returns for such a value; anything else, valid or not, goes on to the
+ * general path, which also words the errors.
+ */
+interface FastPlan {
+  readonly Constructor: unknown;
+  readonly count: number;
+  readonly dims: readonly number[];
+  readonly finite: boolean;
+  /** The group key prepareInputs() gives these dims. */
+  readonly key: string;
+}
+const FAST_PLANS = new WeakMap<TensorSpec, { batched: FastPlan | null; whole: FastPlan | null }>();
+
+function fastPlan(spec: TensorSpec, dims: readonly (number | string)[]): FastPlan | null {
+  if (spec.type === 'string' || spec.type === 'bool' || spec.type === 'float16' || dims.some(isSymbolic)) return null;
+  let count = 1;
+  for (const d of dims) count *= d as number;
+  return {
+    Constructor: ARRAY_TYPES[spec.type],
+    count,
+    dims: dims as readonly number[],
+    finite: spec.type === 'float32' || spec.type === 'float64',
+    key: dims.length > 0 ? `${dims.join('x')};` : '',
+  };
+}
+
+function preparedFast(spec: TensorSpec, input: unknown, batched: boolean, grouped: boolean): PreparedInputs | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  let value: unknown = input;
+  if (!ArrayBuffer.isView(input)) {
+    // Exactly one own key, the input's name (for-in also sees inherited keys: those go the general way).
+    let keys = 0;
+    for (const _ in input) keys++;
+    if (keys !== 1 || !Object.hasOwn(input, spec.name)) return undefined;
+    value = (input as Record<string, unknown>)[spec.name];
+    if (!ArrayBuffer.isView(value)) return undefined;
+  }
+  let plans = FAST_PLANS.get(spec);
+  if (plans === undefined) {
+    plans = { batched: fastPlan(spec, trailingDims(spec)), whole: fastPlan(spec, spec.dims) };
+    FAST_PLANS.set(spec, plans);
+  }
+  const plan = batched ? plans.batched : plans.whole;
+  const data = value as TypedArray;
+  if (plan === null || data.constructor !== plan.Constructor || data.length !== plan.count) return undefined;
+  if (plan.finite) {
+    // x * 0 is 0 for finite numbers and NaN for NaN and ±Infinity: one comparison per element.
+    const numbers = data as Float32Array;
+    for (let i = 0; i < numbers.length; i++) if ((numbers[i] as number) * 0 !== 0) return undefined;
+  }
+  return { feeds: [{ name: spec.name, type: spec.type, dims: plan.dims.slice(), data, owned: false }], groupKey: grouped ? plan.key : '' };
+}
+
 /**
  * Validates a call's inputs. A model with one input also takes the bare value (an array, typed
  * array or scalar) instead of `{ [name]: value }`. `grouped`: compute the batch group key (only
  * needed when some trailing dimension is symbolic).
  */
 export function prepareInputs(specs: readonly TensorSpec[], input: unknown, batched: boolean, grouped = true): PreparedInputs {
+  if (specs.length === 1) {
+    const fast = preparedFast(specs[0] as TensorSpec, input, batched, grouped);
+    if (fast !== undefined) return fast;
+  }
   let record: Record<string, unknown>;
   const single = specs.length === 1 ? (specs[0] as TensorSpec) : undefined;
   if (single && (Array.isArray(input) || ArrayBuffer.isView(input) || (typeof input !== 'object' && input !== undefined))) {

@@ -31,6 +31,27 @@ describe('input validation', () => {
     expect(invalid(MLP, { input: new BigInt64Array(16) }).message).toMatch(/not a finite number/);
   });
 
+  it('checks a typed array of the input type as the general path does (the common case is checked faster)', () => {
+    const row = Float32Array.from({ length: 16 }, (_, i) => i / 10);
+    for (const value of [row, { input: row }]) {
+      const prepared = prepareInputs(MLP, value, true);
+      expect(prepared.groupKey).toBe('16;');
+      expect(prepared.feeds).toEqual([{ name: 'input', type: 'float32', dims: [16], data: row, owned: false }]);
+      expect(prepared.feeds[0]?.data).toBe(row);
+    }
+    expect(prepareInputs(MLP, row, true, false).groupKey).toBe('');
+    const withNaN = row.slice();
+    withNaN[3] = Number.NaN;
+    expect(invalid(MLP, { input: withNaN }).message).toMatch(/element 3 is NaN, not a finite number/);
+    expect(invalid(MLP, { input: new Float32Array([1, 2, Number.POSITIVE_INFINITY]) }).message).toMatch(
+      /element 2 is Infinity, not a finite number/,
+    );
+    expect(invalid(MLP, { input: row, extra: row }).message).toMatch(/unknown input "extra"/);
+    const fixed: TensorSpec[] = [{ name: 'image', type: 'float32', dims: [1, 2, 3] }];
+    expect(prepareInputs(fixed, new Float32Array(6), false).feeds[0]?.dims).toEqual([1, 2, 3]);
+    expect(prepareInputs(fixed, new Float64Array(6), false).feeds[0]?.data).toBeInstanceOf(Float32Array);
+  });
+
   it('accepts nested arrays, flat typed arrays, { data, dims } and bare values for one-input models', () => {
     const specs: TensorSpec[] = [{ name: 'image', type: 'float32', dims: ['batch', 2, 3] }];
     const nested = prepareInputs(
