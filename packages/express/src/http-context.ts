@@ -163,11 +163,8 @@ export function startCall(request: Request, res: Response, serve: ServeOptions, 
   }
   const extra = serve.attributes?.(request);
   if (extra !== undefined) Object.assign(attributes, extra);
-  const options: InferOptions = {
-    deadline: startedAt + budget,
-    signal: controller.signal,
-    attributes,
-    ...(principal === undefined ? {} : { principal }),
-  };
+  // No conditional spread (V8's slow generic path); `principal` is only set when there is one.
+  const options: InferOptions = { deadline: startedAt + budget, signal: controller.signal, attributes };
+  if (principal !== undefined) options.principal = principal;
   return { requestId: requestIdValue, startedAt, controller, options };
 }

@@ -59,6 +59,74 @@ export function schemaError(error: z.ZodError, message = 'the input does not mat
 
 const MAX_DEPTH = 64;
 
+// The walk's state, passed to module-level functions rather than captured by closures made per
+// call: checkInput runs on every request, and per-call closures cost an allocation each (and,
+// under tools that keep function names, an Object.defineProperty each).
+interface Walk {
+  readonly ranges: Record<string, NumericRange> | undefined;
+  readonly maxText: number | undefined;
+  readonly injection: boolean;
+  readonly issues: InputIssue[];
+  readonly texts: { text: string; path: string }[];
+  // One shared path stack, turned into a string only when an issue or a text needs it: the walk
+  // runs over every element of numeric inputs, so it must not allocate per element.
+  readonly path: PropertyKey[];
+}
+
+function checkNumber(walk: Walk, node: number, range: NumericRange): void {
+  if (!Number.isFinite(node)) walk.issues.push({ path: formatPath(walk.path), message: 'must be a finite number', code: 'not-finite' });
+  else if ((range.min !== undefined && node < range.min) || (range.max !== undefined && node > range.max)) {
+    walk.issues.push({
+      path: formatPath(walk.path),
+      message: `must be between ${range.min ?? '-Infinity'} and ${range.max ?? 'Infinity'}, got ${node}`,
+      code: 'range',
+    });
+  }
+}
+
+function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, depth: number): void {
+  const { issues, path, maxText, ranges } = walk;
+  if (issues.length >= 20) return;
+  if (typeof node === 'number') {
+    if (range !== undefined) checkNumber(walk, node, range);
+    return;
+  }
+  if (typeof node === 'string') {
+    if (maxText !== undefined && node.length > maxText) {
+      issues.push({ path: formatPath(path), message: `must be at most ${maxText} characters, got ${node.length}`, code: 'text-length' });
+    } else if (walk.injection) walk.texts.push({ text: node, path: formatPath(path) });
+    return;
+  }
+  if (typeof node !== 'object' || node === null || depth > MAX_DEPTH) return;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const item = node[i];
+      // Numbers without a range and other scalars that cannot fail are skipped without a push.
+      if (typeof item === 'number' && range === undefined) continue;
+      path.push(i);
+      walkNode(walk, item, range, depth + 1);
+      path.pop();
+    }
+    return;
+  }
+  if (ArrayBuffer.isView(node)) {
+    if (range === undefined || !('length' in node)) return;
+    const list = node as unknown as ArrayLike<number>;
+    for (let i = 0; i < list.length; i++) {
+      path.push(i);
+      checkNumber(walk, Number(list[i]), range);
+      path.pop();
+    }
+    return;
+  }
+  for (const key of Object.keys(node)) {
+    const childRange = ranges !== undefined && Object.hasOwn(ranges, key) ? ranges[key] : range;
+    path.push(key);
+    walkNode(walk, (node as Record<string, unknown>)[key], childRange, depth + 1);
+    path.pop();
+  }
+}
+
 /**
  * Checks `input` against `policy` for `model`: schema, then numeric ranges, text lengths and the
  * prompt-injection check. Returns the (schema-parsed) input, or throws `INVALID_INPUT` with
@@ -80,63 +148,9 @@ export async function checkInput(policy: InputPolicy | undefined, model: string,
   const injection = policy.injection === true ? {} : policy.injection === false ? undefined : policy.injection;
   if (ranges === undefined && maxText === undefined && injection === undefined) return value;
 
-  const issues: InputIssue[] = [];
-  const texts: { text: string; path: string }[] = [];
-  // One shared path stack, turned into a string only when an issue or a text needs it: the walk
-  // runs over every element of numeric inputs, so it must not allocate per element.
-  const path: PropertyKey[] = [];
-  const checkNumber = (node: number, range: NumericRange) => {
-    if (!Number.isFinite(node)) issues.push({ path: formatPath(path), message: 'must be a finite number', code: 'not-finite' });
-    else if ((range.min !== undefined && node < range.min) || (range.max !== undefined && node > range.max)) {
-      issues.push({
-        path: formatPath(path),
-        message: `must be between ${range.min ?? '-Infinity'} and ${range.max ?? 'Infinity'}, got ${node}`,
-        code: 'range',
-      });
-    }
-  };
-  const walk = (node: unknown, range: NumericRange | undefined, depth: number): void => {
-    if (issues.length >= 20) return;
-    if (typeof node === 'number') {
-      if (range !== undefined) checkNumber(node, range);
-      return;
-    }
-    if (typeof node === 'string') {
-      if (maxText !== undefined && node.length > maxText) {
-        issues.push({ path: formatPath(path), message: `must be at most ${maxText} characters, got ${node.length}`, code: 'text-length' });
-      } else if (injection !== undefined) texts.push({ text: node, path: formatPath(path) });
-      return;
-    }
-    if (typeof node !== 'object' || node === null || depth > MAX_DEPTH) return;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
-        const item = node[i];
-        // Numbers without a range and other scalars that cannot fail are skipped without a push.
-        if (typeof item === 'number' && range === undefined) continue;
-        path.push(i);
-        walk(item, range, depth + 1);
-        path.pop();
-      }
-      return;
-    }
-    if (ArrayBuffer.isView(node)) {
-      if (range === undefined || !('length' in node)) return;
-      const list = node as unknown as ArrayLike<number>;
-      for (let i = 0; i < list.length; i++) {
-        path.push(i);
-        checkNumber(Number(list[i]), range);
-        path.pop();
-      }
-      return;
-    }
-    for (const key of Object.keys(node)) {
-      const childRange = ranges !== undefined && Object.hasOwn(ranges, key) ? ranges[key] : range;
-      path.push(key);
-      walk((node as Record<string, unknown>)[key], childRange, depth + 1);
-      path.pop();
-    }
-  };
-  walk(value, undefined, 0);
+  const walk: Walk = { ranges, maxText, injection: injection !== undefined, issues: [], texts: [], path: [] };
+  walkNode(walk, value, undefined, 0);
+  const { issues, texts } = walk;
 
   if (issues.length === 0 && injection !== undefined) {
     const threshold = injection.threshold ?? 0.7;
