@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { PassThrough } from 'node:stream';
 import { circuitBreaker } from '@ballast/client';
 import {
@@ -380,6 +381,56 @@ describe('ballastRouter infer answers and disconnects', () => {
       await request;
       expect(await abort).toMatchObject({ code: 'CANCELLED' });
     } finally {
+      await server.close();
+      await router.shutdown();
+    }
+  });
+
+  it('shares one disconnect signal across the single-row requests of a connection, unless a request leaves a listener on it', async () => {
+    const seen: (AbortSignal | undefined)[] = [];
+    let leave = false;
+    const recorder = defineModel({
+      name: 'recorder',
+      infer: async (row: Row, options?: InferOptions): Promise<Record<string, TensorValue>> => {
+        seen.push(options?.signal);
+        // Code that subscribes to the caller's signal and never unsubscribes.
+        if (leave) options?.signal?.addEventListener('abort', () => {});
+        return { y: { type: 'float32', dims: [...(row.x?.dims ?? [1])], data: Float32Array.from(row.x?.data ?? [0]) } };
+      },
+    });
+    const app = express();
+    const router = ballastRouter({ models: [recorder] });
+    app.use(router);
+    const server = await listen(app);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (rows: number) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.request(`${server.url}/v2/models/recorder/infer`, { method: 'POST', agent }, (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        });
+        request.on('error', reject);
+        request.end(
+          JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', data: Array.from({ length: rows }, () => 1) }] }),
+        );
+      });
+    try {
+      expect(await send(1)).toBe(200);
+      expect(await send(1)).toBe(200);
+      expect(seen[1]).toBe(seen[0]);
+      // Several rows get their own controller (a failed row aborts its siblings).
+      expect(await send(2)).toBe(200);
+      expect(seen[2]).not.toBe(seen[0]);
+      expect(seen[3]).toBe(seen[2]);
+      leave = true;
+      expect(await send(1)).toBe(200);
+      expect(seen[4]).toBe(seen[0]);
+      leave = false;
+      expect(await send(1)).toBe(200);
+      expect(seen[5]).not.toBe(seen[0]);
+      expect(seen.every((signal) => signal?.aborted === false)).toBe(true);
+    } finally {
+      agent.destroy();
       await server.close();
       await router.shutdown();
     }

@@ -3,7 +3,7 @@ import { BallastError, type HealthReport, type Model, now, pipeline, subscribe, 
 import type { GuardAction, GuardPrincipal } from '@ballast/guard';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { errorHandler, sendError } from './errors.js';
-import { readJson, requestId, requestIdOf, type ServeOptions, sendJsonAnswer, startCall } from './http-context.js';
+import { readJson, requestId, requestIdOf, type ServeOptions, sendJsonAnswer, startRequestCall } from './http-context.js';
 import { decodeV2Request, encodeV2Outputs, specsToV2, type V2ModelMetadata, type V2TensorMetadata } from './v2.js';
 
 /** Extra metadata for a model's `GET /v2/models/{name}` answer, when the model cannot describe itself. */
@@ -230,7 +230,9 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
         const decoded = decodeV2Request(body, { maxBatch });
         input = decoded.view;
         if (guard !== undefined) await guard.checkInput(name, decoded.view);
-        const call = startCall(request, res, options, principal);
+        // A single row has no siblings to stop on failure, so it may share the connection's
+        // disconnect signal (see startRequestCall).
+        const call = startRequestCall(request, res, options, principal, decoded.batch === 1);
         const served = entry.served;
         let rows: unknown[];
         try {
@@ -239,8 +241,9 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
               ? [await served.infer(decoded.rows[0] as Record<string, unknown>, call.options)]
               : await Promise.all(decoded.rows.map((row) => served.infer(row, call.options)));
         } catch (error) {
-          // Stop the sibling rows of a failed request.
-          call.controller.abort(error);
+          // Stop the sibling rows of a failed request (a single row has none; its controller
+          // may be the connection's, which must stay usable).
+          if (decoded.batch !== 1) call.controller.abort(error);
           throw error;
         }
         // Built field by field in the answer's order: a conditional `...spread` takes V8's
