@@ -2,8 +2,12 @@ import {
   BallastError,
   elementCount,
   fromV2Datatype,
+  type NestedArray,
+  type TensorInput,
+  type TensorScalar,
   type TensorType,
   type TensorValue,
+  type TypedArray,
   toV2Datatype,
   type V2InferRequest,
   type V2InferResponse,
@@ -27,30 +31,14 @@ import { z } from 'zod';
  *   exactly what the in-process ONNX model returns, so the two are interchangeable.
  */
 
-/** A typed array a tensor input may be. */
-export type V2TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
-
-type Scalar = number | bigint | boolean | string;
+/** A typed array a tensor input may be (the core `TypedArray`). */
+export type V2TypedArray = TypedArray;
 
 /** A nested array of scalars. */
-export interface V2NestedArray extends ReadonlyArray<Scalar | V2NestedArray> {}
+export type V2NestedArray = NestedArray<TensorScalar>;
 
-/** One input value, per example: a scalar, a nested array, a typed array or `{ data, dims }`. */
-export type V2InputValue =
-  | Scalar
-  | V2TypedArray
-  | V2NestedArray
-  | { readonly data: V2TypedArray | readonly Scalar[]; readonly dims: readonly number[] };
+/** One input value, per example: the core `TensorInput`, as the in-process ONNX model takes it. */
+export type V2InputValue = TensorInput;
 
 /** A model input: input name -> value. */
 export type V2Inputs = Record<string, V2InputValue>;

@@ -45,5 +45,16 @@ export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, Mo
 export { defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
 export { seededRandom } from './random.js';
-export type { TensorType, TensorValue, V2Datatype, V2InferRequest, V2InferResponse, V2Tensor } from './tensor.js';
+export type {
+  NestedArray,
+  TensorInput,
+  TensorScalar,
+  TensorType,
+  TensorValue,
+  TypedArray,
+  V2Datatype,
+  V2InferRequest,
+  V2InferResponse,
+  V2Tensor,
+} from './tensor.js';
 export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';

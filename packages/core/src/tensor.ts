@@ -30,6 +30,36 @@ export interface TensorValue {
   readonly data: ArrayLike<number> | ArrayLike<bigint> | readonly string[] | readonly boolean[] | Uint8Array;
 }
 
+/** A numeric typed array (flat, row-major tensor data). */
+export type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** A nested array of values (any depth). */
+export interface NestedArray<T> extends ReadonlyArray<T | NestedArray<T>> {}
+
+/** One element of tensor input data. */
+export type TensorScalar = number | bigint | boolean | string;
+
+/**
+ * One tensor input value, per example: a scalar, a nested array, a typed array (flat, row-major)
+ * or `{ data, dims }`. The in-process ONNX model and remote models take the same values, so one
+ * can stand in for the other.
+ */
+export type TensorInput =
+  | TensorScalar
+  | TypedArray
+  | NestedArray<TensorScalar>
+  | { readonly data: TypedArray | readonly TensorScalar[]; readonly dims: readonly number[] };
+
 /** Open Inference Protocol v2 datatype names. */
 export type V2Datatype =
   | 'BOOL'

@@ -1,4 +1,4 @@
-import { BallastError, type TensorType, type TensorValue } from '@ballast/core';
+import { BallastError, type NestedArray, type TensorInput, type TensorType, type TensorValue, type TypedArray } from '@ballast/core';
 
 /*
  * Input conversion and validation. Every value a caller passes is checked against the model's
@@ -7,21 +7,7 @@ import { BallastError, type TensorType, type TensorValue } from '@ballast/core';
  * failing the whole batch later with onnxruntime's message.
  */
 
-/** A numeric typed array. */
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
-
-/** A nested array of scalars (any depth). */
-export interface NestedArray<T> extends ReadonlyArray<T | NestedArray<T>> {}
+export type { NestedArray, TypedArray };
 
 /**
  * One input value, per example (without the batch dimension) unless the model's first dimension
@@ -30,14 +16,7 @@ export interface NestedArray<T> extends ReadonlyArray<T | NestedArray<T>> {}
  * takes booleans; string takes strings; float16 takes numbers (converted) or a `Uint16Array` of
  * half-precision bits.
  */
-export type InputValue =
-  | number
-  | bigint
-  | boolean
-  | string
-  | TypedArray
-  | NestedArray<number | bigint | boolean | string>
-  | { readonly data: TypedArray | readonly (number | bigint | boolean | string)[]; readonly dims: readonly number[] };
+export type InputValue = TensorInput;
 
 /** Inputs of one call, keyed by input name. */
 export type OnnxInputs = Record<string, InputValue>;
