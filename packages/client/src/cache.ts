@@ -168,9 +168,13 @@ function isBypassed(options: InferOptions | undefined): boolean {
   return options !== undefined && (options as Record<symbol, unknown>)[BYPASS] === true;
 }
 
-function publish(model: string, result: 'hit' | 'miss' | 'stale' | 'coalesced'): void {
-  if (channels.cache.hasSubscribers) channels.cache.publish({ model, result });
-}
+type LookupResult = 'hit' | 'miss' | 'stale' | 'coalesced';
+const COUNTER: Record<LookupResult, 'hits' | 'misses' | 'stale' | 'coalesced'> = {
+  hit: 'hits',
+  miss: 'misses',
+  stale: 'stale',
+  coalesced: 'coalesced',
+};
 
 // The leader's own budget or cancellation ended its call; a joiner with budget left runs its own.
 function isLeaderEnd(error: unknown): boolean {
@@ -185,6 +189,13 @@ function isLeaderEnd(error: unknown): boolean {
  */
 class ResultCache {
   readonly counters: CacheStats = { hits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 0 };
+
+  /** Counts a lookup's result, adds it to the call's telemetry and publishes `ballast:cache`. */
+  private record(model: string, options: InferOptions | undefined, result: LookupResult): void {
+    this.counters[COUNTER[result]]++;
+    annotate(options, 'ballast.cache.result', result);
+    if (channels.cache.hasSubscribers) channels.cache.publish({ model, result });
+  }
   private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -270,15 +281,11 @@ class ResultCache {
     if (entry !== undefined) {
       const at = this.clock();
       if (at < entry.expiresAt) {
-        this.counters.hits++;
-        annotate(options, 'ballast.cache.result', 'hit');
-        publish(next.name, 'hit');
+        this.record(next.name, options, 'hit');
         return Promise.resolve(entry.value as O);
       }
       if (at < entry.expiresAt + this.swrMs) {
-        this.counters.stale++;
-        annotate(options, 'ballast.cache.result', 'stale');
-        publish(next.name, 'stale');
+        this.record(next.name, options, 'stale');
         if (!this.inflight.has(key)) {
           // Refresh in the background, detached from this call's scope (which ends now), within
           // what is left of the caller's budget.
@@ -289,14 +296,10 @@ class ResultCache {
     }
     const running = this.inflight.get(key);
     if (running !== undefined) {
-      this.counters.coalesced++;
-      annotate(options, 'ballast.cache.result', 'coalesced');
-      publish(next.name, 'coalesced');
+      this.record(next.name, options, 'coalesced');
       return this.join(next, input, options, key, running as Promise<O>, entry);
     }
-    this.counters.misses++;
-    annotate(options, 'ballast.cache.result', 'miss');
-    publish(next.name, 'miss');
+    this.record(next.name, options, 'miss');
     return this.load(next, input, options, key, entry);
   }
 
@@ -341,9 +344,7 @@ class ResultCache {
     } catch (error) {
       this.inflight.delete(key);
       if (entry !== undefined && this.clock() < entry.expiresAt + this.sieMs) {
-        this.counters.stale++;
-        annotate(options, 'ballast.cache.result', 'stale');
-        publish(next.name, 'stale');
+        this.record(next.name, options, 'stale');
         return entry.value as O;
       }
       throw error; // errors are never cached
