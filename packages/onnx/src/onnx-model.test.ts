@@ -69,7 +69,11 @@ describe('onnxModel on the real runtime', () => {
     });
     try {
       const inputs = rows(200, 7);
-      const together = await Promise.all(inputs.map((row) => batched.infer({ features: row })));
+      // Typed arrays take the fast path, plain arrays and { data, dims } the general one: a batch
+      // mixes all three.
+      const forms = (row: number[], r: number) =>
+        r % 3 === 0 ? { features: Float32Array.from(row) } : r % 3 === 1 ? { features: row } : { features: { data: row, dims: [16] } };
+      const together = await Promise.all(inputs.map((row, r) => batched.infer(forms(row, r))));
       const alone: unknown[] = [];
       for (const row of inputs) alone.push(await unbatched.infer({ features: row }));
       expect(Math.max(...sizes)).toBeGreaterThan(1);

@@ -24,6 +24,7 @@ import {
   type OnnxInputs,
   type OnnxOutputs,
   type PreparedInputs,
+  inputPreparer,
   prepareInputs,
   singleFeeds,
   splitOutputs,
@@ -141,6 +142,8 @@ function recordBatchSize(results: OnnxOutputs[]): OnnxOutputs[] {
 /** A backend with its in-flight count, so a replaced one is closed only once it drains. */
 interface Slot {
   backend: Backend;
+  /** Validates a call's inputs against this backend's specs. */
+  prepare: (input: unknown) => PreparedInputs;
   active: number;
   retired: boolean;
 }
@@ -325,7 +328,9 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     publishLoad('load', started, undefined, error);
     throw toBallastError(error, 'CONFIG', `model "${name}" failed its warm-up: ${(error as Error).message}`);
   }
-  slot = { backend: first, active: 0, retired: false };
+  // Only symbolic trailing dimensions can split calls into groups; otherwise skip the key.
+  const grouped = first.inputs.some((spec) => spec.dims.slice(1).some(isSymbolic));
+  slot = { backend: first, prepare: inputPreparer(first.inputs, perExample, grouped), active: 0, retired: false };
   publishLoad('load', started, first);
   let closed = false;
   let lastReloadError: unknown;
@@ -369,7 +374,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
         // or in the worker's message queue) when one finishes, so the runtime never waits for JS.
         maxInFlight: 2 * Math.max(1, workers),
         ...batchingOptions,
-        groupBy: (item) => item.groupKey,
+        ...(grouped ? { groupBy: (item: PreparedInputs) => item.groupKey } : {}),
       })(runner)
     : runner;
 
@@ -379,9 +384,6 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       annotate(options, 'ballast.batch.size', batchSizes.get(outputs) ?? 1);
       return outputs;
     };
-  // Only symbolic trailing dimensions can split calls into groups; otherwise skip the key.
-  const grouped = first.inputs.some((spec) => spec.dims.slice(1).some(isSymbolic));
-
   const front: Model<OnnxInputs | InputValue, OnnxOutputs> = {
     name,
     ...(version === undefined ? {} : { version }),
@@ -390,7 +392,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`));
       let prepared: PreparedInputs;
       try {
-        prepared = prepareInputs((slot as Slot).backend.inputs, input, perExample, grouped);
+        prepared = (slot as Slot).prepare(input);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -400,7 +402,8 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     },
     async inferBatch(inputs, callOptions) {
       if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
-      const prepared = inputs.map((input) => prepareInputs((slot as Slot).backend.inputs, input, perExample, grouped));
+      const prepare = (slot as Slot).prepare;
+      const prepared = inputs.map((input) => prepare(input));
       annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
       if (!perExample) return Promise.all(prepared.map((p) => runner.infer(p)));
       // Rows with the same trailing shapes run together, in chunks of maxBatchSize.
@@ -458,7 +461,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       throw toBallastError(error, 'CONFIG');
     }
     const old = slot as Slot;
-    slot = { backend, active: 0, retired: false };
+    slot = { backend, prepare: inputPreparer(backend.inputs, perExample, grouped), active: 0, retired: false };
     source = from;
     if (next?.version !== undefined) version = next.version;
     lastReloadError = undefined;

@@ -326,19 +326,18 @@ export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean)
 /*
  * The common call, one input given as a typed array of exactly the runtime's numeric type (bare
  * or as `{ [name]: array }`) for a model whose per-call dims are all fixed, is checked against
- * what is worked out once per spec: the array type, the element count and the dims. It returns
- * what the general path returns for such a value; anything else, valid or not, goes on to the
- * general path, which also words the errors.
+ * what {@link inputPreparer} works out once per model: the array type, the element count and the
+ * dims. It returns what the general path returns for such a value; anything else, valid or not,
+ * goes on to the general path, which also words the errors.
  */
 interface FastPlan {
   readonly Constructor: unknown;
   readonly count: number;
-  readonly dims: readonly number[];
+  readonly dims: number[];
   readonly finite: boolean;
   /** The group key prepareInputs() gives these dims. */
   readonly key: string;
 }
-const FAST_PLANS = new WeakMap<TensorSpec, { batched: FastPlan | null; whole: FastPlan | null }>();
 
 function fastPlan(spec: TensorSpec, dims: readonly (number | string)[]): FastPlan | null {
   if (spec.type === 'string' || spec.type === 'bool' || spec.type === 'float16' || dims.some(isSymbolic)) return null;
@@ -347,49 +346,91 @@ function fastPlan(spec: TensorSpec, dims: readonly (number | string)[]): FastPla
   return {
     Constructor: ARRAY_TYPES[spec.type],
     count,
-    dims: dims as readonly number[],
+    dims: dims as number[],
     finite: spec.type === 'float32' || spec.type === 'float64',
     key: dims.length > 0 ? `${dims.join('x')};` : '',
   };
 }
 
-function preparedFast(spec: TensorSpec, input: unknown, batched: boolean, grouped: boolean): PreparedInputs | undefined {
-  if (typeof input !== 'object' || input === null) return undefined;
-  let value: unknown = input;
-  if (!ArrayBuffer.isView(input)) {
-    // Exactly one own key, the input's name (for-in also sees inherited keys: those go the general way).
-    let keys = 0;
-    for (const _ in input) keys++;
-    if (keys !== 1 || !Object.hasOwn(input, spec.name)) return undefined;
-    value = (input as Record<string, unknown>)[spec.name];
-    if (!ArrayBuffer.isView(value)) return undefined;
+/**
+ * Returns a function that validates one call's inputs for these specs, the same as
+ * {@link prepareInputs}, with the per-model work (the fast path's plan) done once here. The
+ * feeds it returns for the fast path share one `dims` array: Ballast never changes a feed's dims.
+ */
+export function inputPreparer(specs: readonly TensorSpec[], batched: boolean, grouped = true): (input: unknown) => PreparedInputs {
+  const general = (input: unknown) => prepareGeneral(specs, input, batched, grouped);
+  const spec = specs.length === 1 ? (specs[0] as TensorSpec) : undefined;
+  const plan = spec === undefined ? null : fastPlan(spec, batched ? spec.dims.slice(1) : spec.dims);
+  if (spec === undefined || plan === null) return general;
+  const { name, type } = spec;
+  const { Constructor, count, dims, finite } = plan;
+  const template: RowTemplate = { name, type, dims, groupKey: grouped ? plan.key : '' };
+  return (input) => {
+    if (typeof input !== 'object' || input === null) return general(input);
+    let value: unknown = input;
+    if (!ArrayBuffer.isView(input)) {
+      value = (input as Record<string, unknown>)[name];
+      if (!ArrayBuffer.isView(value)) return general(input);
+      // Exactly one own key, the input's name (for-in also sees inherited keys: those go the general way).
+      let keys = 0;
+      for (const _ in input) keys++;
+      if (keys !== 1 || !Object.hasOwn(input, name)) return general(input);
+    }
+    const data = value as TypedArray;
+    if (data.constructor !== Constructor || data.length !== count) return general(input);
+    if (finite) {
+      // x * 0 is 0 for finite numbers and NaN for NaN and ±Infinity: one comparison per element.
+      const numbers = data as Float32Array;
+      for (let i = 0; i < numbers.length; i++) if ((numbers[i] as number) * 0 !== 0) return general(input);
+    }
+    return new PreparedRow(data, template);
+  };
+}
+
+interface RowTemplate {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly dims: number[];
+  readonly groupKey: string;
+}
+
+/**
+ * A fast-path call: the one input's row (the caller's array) and the model's template. One small
+ * object per call instead of the feeds array and feed object, which only the rarer paths build
+ * (on demand, from `feeds`).
+ */
+class PreparedRow implements PreparedInputs {
+  constructor(
+    readonly row: TypedArray,
+    private readonly template: RowTemplate,
+  ) {}
+
+  get feeds(): Feed[] {
+    const { name, type, dims } = this.template;
+    return [{ name, type, dims, data: this.row, owned: false }];
   }
-  let plans = FAST_PLANS.get(spec);
-  if (plans === undefined) {
-    plans = { batched: fastPlan(spec, trailingDims(spec)), whole: fastPlan(spec, spec.dims) };
-    FAST_PLANS.set(spec, plans);
+
+  get groupKey(): string {
+    return this.template.groupKey;
   }
-  const plan = batched ? plans.batched : plans.whole;
-  const data = value as TypedArray;
-  if (plan === null || data.constructor !== plan.Constructor || data.length !== plan.count) return undefined;
-  if (plan.finite) {
-    // x * 0 is 0 for finite numbers and NaN for NaN and ±Infinity: one comparison per element.
-    const numbers = data as Float32Array;
-    for (let i = 0; i < numbers.length; i++) if ((numbers[i] as number) * 0 !== 0) return undefined;
-  }
-  return { feeds: [{ name: spec.name, type: spec.type, dims: plan.dims.slice(), data, owned: false }], groupKey: grouped ? plan.key : '' };
+}
+
+/** The data of one item's feed `index`, without building the feeds of a fast-path row. */
+function rowData(item: PreparedInputs, index: number): Feed['data'] {
+  return item instanceof PreparedRow ? item.row : (item.feeds[index] as Feed).data;
 }
 
 /**
  * Validates a call's inputs. A model with one input also takes the bare value (an array, typed
  * array or scalar) instead of `{ [name]: value }`. `grouped`: compute the batch group key (only
- * needed when some trailing dimension is symbolic).
+ * needed when some trailing dimension is symbolic). For many calls, {@link inputPreparer} does
+ * the per-model work once.
  */
 export function prepareInputs(specs: readonly TensorSpec[], input: unknown, batched: boolean, grouped = true): PreparedInputs {
-  if (specs.length === 1) {
-    const fast = preparedFast(specs[0] as TensorSpec, input, batched, grouped);
-    if (fast !== undefined) return fast;
-  }
+  return inputPreparer(specs, batched, grouped)(input);
+}
+
+function prepareGeneral(specs: readonly TensorSpec[], input: unknown, batched: boolean, grouped: boolean): PreparedInputs {
   let record: Record<string, unknown>;
   const single = specs.length === 1 ? (specs[0] as TensorSpec) : undefined;
   if (single && (Array.isArray(input) || ArrayBuffer.isView(input) || (typeof input !== 'object' && input !== undefined))) {
@@ -433,13 +474,23 @@ export function stackFeeds(items: readonly PreparedInputs[]): Feed[] {
     const dims = [n, ...feed.dims];
     if (Array.isArray(feed.data)) {
       const data: string[] = [];
-      for (const item of items) for (const s of (item.feeds[index] as Feed).data as string[]) data.push(s);
+      for (const item of items) for (const s of rowData(item, index) as string[]) data.push(s);
       return { name: feed.name, type: feed.type, dims, data };
     }
     const size = feed.data.length;
     const Constructor = feed.data.constructor as new (length: number) => TypedArray;
     const data = new Constructor(size * n);
-    for (let i = 0; i < n; i++) (data as Float32Array).set((items[i] as PreparedInputs).feeds[index]?.data as Float32Array, i * size);
+    if (size <= 64) {
+      // Short rows: an element loop is several times cheaper than a set() call per row.
+      const out = data as Float32Array;
+      for (let i = 0; i < n; i++) {
+        const row = rowData(items[i] as PreparedInputs, index) as Float32Array;
+        const offset = i * size;
+        for (let j = 0; j < size; j++) out[offset + j] = row[j] as number;
+      }
+    } else {
+      for (let i = 0; i < n; i++) (data as Float32Array).set(rowData(items[i] as PreparedInputs, index) as Float32Array, i * size);
+    }
     return { name: feed.name, type: feed.type, dims, data };
   });
 }
