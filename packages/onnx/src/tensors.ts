@@ -378,13 +378,32 @@ export function inputPreparer(specs: readonly TensorSpec[], batched: boolean, gr
     }
     const data = value as TypedArray;
     if (data.constructor !== Constructor || data.length !== count) return general(input);
-    if (finite) {
-      // x * 0 is 0 for finite numbers and NaN for NaN and ±Infinity: one comparison per element.
-      const numbers = data as Float32Array;
-      for (let i = 0; i < numbers.length; i++) if ((numbers[i] as number) * 0 !== 0) return general(input);
-    }
+    if (finite && !finiteSum(data as Float32Array)) return general(input);
     return new PreparedRow(data, template);
   };
+}
+
+/*
+ * True when the sum of the values is finite, which proves every value finite (NaN and ±Infinity
+ * survive any sum). Four running sums keep the additions independent: about twice as fast as a
+ * test per element. A finite array whose float64 sum overflows (only possible with values near
+ * 1e308) reads as false and goes the general way, which tests each value.
+ */
+function finiteSum(values: Float32Array | Float64Array): boolean {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  const n = values.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    a += values[i] as number;
+    b += values[i + 1] as number;
+    c += values[i + 2] as number;
+    d += values[i + 3] as number;
+  }
+  for (; i < n; i++) a += values[i] as number;
+  return (a + b + c + d) * 0 === 0;
 }
 
 interface RowTemplate {
