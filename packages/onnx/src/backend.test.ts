@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { createBackend } from './backend.js';
-import { slowModel } from './testing.js';
+import { identityModel, mlpForward, mlpModel, randomLayers, slowModel } from './testing.js';
+
+function workerBackend(bytes: Uint8Array, workers = 1) {
+  return createBackend({
+    bytes,
+    providers: ['cpu'],
+    requireProvider: false,
+    workers,
+    threadsPerSession: 1,
+    sessionOptions: {},
+    modelName: 'test',
+  });
+}
 
 describe('worker backend', () => {
   it('replaces a worker that dies and keeps serving meanwhile', async () => {
@@ -36,6 +48,69 @@ describe('worker backend', () => {
       ]);
     } finally {
       await backend.close();
+    }
+  });
+
+  it('grows the shared buffers for inputs and outputs larger than a slot', async () => {
+    // 30,000 floats in (120 KB) and out: more than a new slot holds, so the slot grows.
+    const big = await workerBackend(identityModel({ dims: [30_000] }));
+    // 16 in, 20,000 out (80 KB per row): the first reply comes as a message, later slots fit it.
+    const layers = randomLayers({ sizes: [16, 20_000], seed: 3 });
+    const wide = await workerBackend(mlpModel({ layers }));
+    try {
+      const data = Float32Array.from({ length: 30_000 }, (_, i) => Math.sin(i));
+      for (let round = 0; round < 3; round++) {
+        const [y] = await big.run([{ name: 'x', type: 'float32', dims: [1, 30_000], data: data.slice() }]);
+        expect(y?.dims).toEqual([1, 30_000]);
+        expect(Array.from(y?.data as Float32Array)).toEqual(Array.from(data));
+      }
+      const row = Array.from({ length: 16 }, (_, i) => Math.cos(i));
+      const reference = mlpForward(layers, row, false);
+      for (let round = 0; round < 3; round++) {
+        const outputs = await Promise.all(
+          [0, 1].map(() => wide.run([{ name: 'input', type: 'float32', dims: [1, 16], data: Float32Array.from(row) }])),
+        );
+        for (const [output] of outputs) {
+          expect(output?.dims).toEqual([1, 20_000]);
+          const values = output?.data as Float32Array;
+          for (const j of [0, 1, 9_999, 19_999]) expect(values[j] as number).toBeCloseTo(reference[j] as number, 4);
+        }
+      }
+    } finally {
+      await big.close();
+      await wide.close();
+    }
+  });
+
+  it('serves more concurrent runs than it has shared slots', async () => {
+    const backend = await workerBackend(identityModel({ dims: [3] }));
+    try {
+      // 100 runs at once: the first 32 slots are flagged in shared memory, the rest go as messages.
+      const outputs = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          backend.run([{ name: 'x', type: 'float32', dims: [1, 3], data: Float32Array.from([i, i + 0.5, -i]) }]),
+        ),
+      );
+      outputs.forEach(([y], i) => {
+        expect(Array.from(y?.data as Float32Array)).toEqual([i, i + 0.5, -i]);
+      });
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('runs string and int64 tensors in a worker', async () => {
+    const words = await workerBackend(identityModel({ type: 'string', dims: [2] }));
+    const ids = await workerBackend(identityModel({ type: 'int64', dims: [2] }));
+    try {
+      const [w] = await words.run([{ name: 'x', type: 'string', dims: [1, 2], data: ['a', 'bé'] }]);
+      expect(w?.data).toEqual(['a', 'bé']);
+      const [n] = await ids.run([{ name: 'x', type: 'int64', dims: [1, 2], data: BigInt64Array.from([2n ** 62n, -5n]) }]);
+      expect(n?.type).toBe('int64');
+      expect(Array.from(n?.data as BigInt64Array)).toEqual([2n ** 62n, -5n]);
+    } finally {
+      await words.close();
+      await ids.close();
     }
   });
 });

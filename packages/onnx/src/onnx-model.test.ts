@@ -336,17 +336,19 @@ describe('onnxModel on the real runtime', () => {
     expect(b.scaled?.data).toEqual(new BigInt64Array([3n * 2n ** 40n, -3n]));
     expect(b.asFloat?.data).toEqual(new Float32Array([2 ** 40, -1]));
     await ids.close();
-    const flags = await onnxModel({ bytes: identityModel({ type: 'bool', dims: [3] }) });
-    expect((await flags.infer([true, false, true])).y).toEqual({ type: 'bool', dims: [3], data: [true, false, true] });
-    await flags.close();
+    for (const workers of [0, 1]) {
+      const flags = await onnxModel({ bytes: identityModel({ type: 'bool', dims: [3] }), workers });
+      expect((await flags.infer([true, false, true])).y).toEqual({ type: 'bool', dims: [3], data: [true, false, true] });
+      await flags.close();
+      const half = await onnxModel({ bytes: identityModel({ type: 'float16', dims: [3] }), workers });
+      expect((await half.infer({ x: [1.5, -2, 65504] })).y?.data).toEqual(new Float32Array([1.5, -2, 65504]));
+      await half.close();
+    }
     const words = await onnxModel({ bytes: identityModel({ type: 'string', dims: [2] }), workers: 1 });
     const [w1, w2] = await Promise.all([words.infer({ x: ['a', 'bc'] }), words.infer({ x: ['', 'é'] })]);
     expect(w1.y?.data).toEqual(['a', 'bc']);
     expect(w2.y?.data).toEqual(['', 'é']);
     await words.close();
-    const half = await onnxModel({ bytes: identityModel({ type: 'float16', dims: [3] }) });
-    expect((await half.infer({ x: [1.5, -2, 65504] })).y?.data).toEqual(new Float32Array([1.5, -2, 65504]));
-    await half.close();
   });
 
   it('groups inputs with different trailing shapes into separate batches', async () => {

@@ -20,11 +20,11 @@ import { loadSource, type ModelSource } from './source.js';
 import {
   type Feed,
   type InputValue,
+  inputPreparer,
   isSymbolic,
   type OnnxInputs,
   type OnnxOutputs,
   type PreparedInputs,
-  inputPreparer,
   prepareInputs,
   singleFeeds,
   splitOutputs,
@@ -60,8 +60,9 @@ export interface OnnxModelOptions extends ModelSource {
   /** Worker threads, one session each; 0 runs on the calling thread. Default 0. */
   workers?: number;
   /**
-   * Intra-op threads in total, divided between the workers (at least one each). Default: the
-   * machine's available parallelism with workers, onnxruntime's own choice without.
+   * Intra-op threads in total, divided between the workers (at least one each). Default with
+   * workers: the machine's available parallelism less one, the core the calling thread needs for
+   * its own work (batching, validation, I/O); without workers, onnxruntime's own choice.
    */
   intraOpThreads?: number;
   /**
@@ -256,7 +257,9 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       : [...options.providers];
   const workers = options.workers ?? 0;
   const threadsPerSession =
-    workers > 0 ? Math.max(1, Math.floor((options.intraOpThreads ?? availableParallelism()) / workers)) : options.intraOpThreads;
+    workers > 0
+      ? Math.max(1, Math.floor((options.intraOpThreads ?? Math.max(1, availableParallelism() - 1)) / workers))
+      : options.intraOpThreads;
   let source: ModelSource = { ...options };
   let version = options.version;
 
