@@ -193,7 +193,7 @@ describe('onnxModel on the real runtime', () => {
 
   it('honours the call budget through pipeline(): TIMEOUT while the runtime is busy', async () => {
     const model = await onnxModel({
-      bytes: slowModel({ size: 128, repeats: 20 }),
+      bytes: slowModel({ size: 128, repeats: 200 }),
       batching: { maxBatchSize: 1, maxInFlight: 1 },
       warmUp: false,
     });
