@@ -48,6 +48,18 @@ function enqueueTime(): number {
   return stamp;
 }
 
+/*
+ * One executor for every call's promise: it hands the settle functions to the item being queued,
+ * so no closure is allocated per call.
+ */
+let settling: Item<unknown, unknown> | undefined;
+function takeSettlers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  (settling as Item<unknown, unknown>).resolve = resolve;
+  (settling as Item<unknown, unknown>).reject = reject;
+  settling = undefined;
+}
+function ignore(): void {}
+
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) {
@@ -106,16 +118,18 @@ class Batcher<I, O> {
         return Promise.reject(new BallastError('INVALID_INPUT', 'batching: groupBy failed on this input', { cause: error }));
       }
     }
-    return new Promise<O>((resolve, reject) => {
-      let queue = this.groups.get(key);
-      if (queue === undefined) {
-        queue = [];
-        this.groups.set(key, queue);
-      }
-      queue.push({ input, options, enqueuedAt: enqueueTime(), resolve, reject });
-      this.queued++;
-      this.schedule(queue);
-    });
+    const item: Item<I, O> = { input, options, enqueuedAt: enqueueTime(), resolve: ignore, reject: ignore };
+    settling = item as Item<unknown, unknown>;
+    const promise = new Promise<O>(takeSettlers as (resolve: (value: O) => void, reject: (error: unknown) => void) => void);
+    let queue = this.groups.get(key);
+    if (queue === undefined) {
+      queue = [];
+      this.groups.set(key, queue);
+    }
+    queue.push(item);
+    this.queued++;
+    this.schedule(queue);
+    return promise;
   }
 
   private schedule(queue: Item<I, O>[]): void {
