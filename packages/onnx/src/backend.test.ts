@@ -51,10 +51,11 @@ describe('worker backend', () => {
     }
   });
 
-  it('grows the shared buffers for inputs and outputs larger than a slot', async () => {
-    // 30,000 floats in (120 KB) and out: more than a new slot holds, so the slot grows.
+  it('moves inputs and outputs larger than a shared slot as messages', async () => {
+    // 30,000 floats in (120 KB) and out: more than a slot (64 KB) holds, both ways.
     const big = await workerBackend(identityModel({ dims: [30_000] }));
-    // 16 in, 20,000 out (80 KB per row): the first reply comes as a message, later slots fit it.
+    // 16 in, 20,000 out (80 KB per row): the input goes through the slot, the outputs come back
+    // as a message.
     const layers = randomLayers({ sizes: [16, 20_000], seed: 3 });
     const wide = await workerBackend(mlpModel({ layers }));
     try {

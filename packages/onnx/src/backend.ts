@@ -172,15 +172,15 @@ async function createMainBackend(options: BackendOptions): Promise<Backend> {
  * loader in the first case and a path that survives bundling in the second. It only loads
  * onnxruntime-node (by absolute path) and answers load/run/close messages.
  *
- * Runs go through shared memory. Each request in flight owns a slot, a SharedArrayBuffer both
- * threads keep: the calling thread writes the feeds into it (a header of int32 words, then each
- * tensor's bytes) and sends only the slot's number; the worker copies them out (onnxruntime does
- * not accept views of shared memory), runs, writes the outputs back the same way and posts the
- * number back. Strings, a header that does not fit and outputs larger than the slot take a
- * cloned message instead (the reply then says how many bytes the slot should grow to).
+ * Small runs go through shared memory. Each request in flight owns a slot, a SharedArrayBuffer
+ * both threads keep: the calling thread writes the feeds into it (a header of int32 words, then
+ * each tensor's bytes) and flags the slot; the worker copies them out (onnxruntime does not accept
+ * views of shared memory), runs, writes the outputs back the same way and posts the slot's number.
+ * Strings and tensors too large for a slot go as messages whose buffers are transferred (moved
+ * without a copy), and outputs too large for the slot come back the same way.
  *
- * A run request is a flag set in a small shared control array (and a new buffer, when the slot
- * has one, a message queued before it); other requests are messages on a MessageChannel port the
+ * A shared run is a flag set in a small shared control array (a slot's buffer is sent once, as a
+ * message queued before its first flag); other requests are messages on a MessageChannel port the
  * worker reads with receiveMessageOnPort(). Either way the calling thread then rings a doorbell:
  * a shared counter the worker sleeps on with Atomics.wait. Waking a thread through its event loop
  * (what a plain postMessage does) was measured at 60-90 µs per round trip on a 2-core virtual
@@ -194,6 +194,12 @@ async function createMainBackend(options: BackendOptions): Promise<Backend> {
 const HEADER_WORDS = 256;
 /** Slots a worker marks ready in shared memory; requests beyond them go as messages. */
 const SHARED_SLOTS = 32;
+/**
+ * Bytes of a shared slot, header included. Larger batches go as messages whose buffers are
+ * transferred: copying into and out of shared memory costs more than moving a buffer once a
+ * tensor is more than a few tens of kilobytes.
+ */
+const SLOT_BYTES = 64 * 1024;
 const HEADER_BYTES = HEADER_WORDS * 4;
 /** Element types by code in the shared header. */
 const TYPE_CODES = [
@@ -229,10 +235,9 @@ const WORKER_SOURCE = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 const requests = workerData.port;
-// [doorbell, ready flag per shared slot..., generation per shared slot...]
+// [doorbell, then a ready flag per shared slot]
 const control = new Int32Array(workerData.control);
 const SHARED_SLOTS = ${SHARED_SLOTS};
-const generations = [];
 const TYPES = ${JSON.stringify(TYPE_CODES)};
 const ARRAYS = [${ARRAYS.map((a) => a.name).join(', ')}];
 const HEADER_WORDS = ${HEADER_WORDS};
@@ -265,7 +270,7 @@ function readFeeds(sab) {
   }
   return feeds;
 }
-// Writes the outputs into the slot; returns 0 when they fit, or the bytes the slot would need.
+// Writes the outputs into the slot; false when they do not fit (or are strings).
 function writeOutputs(sab, names, result) {
   const header = new Int32Array(sab, 0, HEADER_WORDS);
   let words = 1;
@@ -274,13 +279,12 @@ function writeOutputs(sab, names, result) {
   for (const name of names) {
     const tensor = result[name];
     const code = TYPES.indexOf(tensor.type);
-    if (code < 0 || !ArrayBuffer.isView(tensor.data)) return -1;
+    if (code < 0 || !ArrayBuffer.isView(tensor.data)) return false;
     codes.push(code);
     words += 5 + tensor.dims.length;
     bytes += Math.ceil(tensor.data.byteLength / 8) * 8;
   }
-  if (words > HEADER_WORDS) return -1;
-  if (bytes > sab.byteLength) return bytes;
+  if (words > HEADER_WORDS || bytes > sab.byteLength) return false;
   let p = 1;
   let offset = HEADER_WORDS * 4;
   header[0] = names.length;
@@ -295,9 +299,10 @@ function writeOutputs(sab, names, result) {
     new Uint8Array(sab, offset, tensor.data.byteLength).set(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
     offset += Math.ceil(tensor.data.byteLength / 8) * 8;
   });
-  return 0;
+  return true;
 }
-function cloned(slot, names, result, need) {
+// Outputs as a message, their buffers transferred (moved, not copied).
+function cloned(slot, names, result) {
   const outputs = [];
   const transfer = [];
   for (const name of names) {
@@ -305,26 +310,27 @@ function cloned(slot, names, result, need) {
     outputs.push({ name, type: tensor.type, dims: Array.from(tensor.dims), data: tensor.data });
     if (transferable(tensor.data)) transfer.push(tensor.data.buffer);
   }
-  const reply = { slot, ok: true, outputs, need };
+  const reply = { slot, ok: true, outputs };
   try {
     parentPort.postMessage(reply, transfer);
   } catch {
     parentPort.postMessage(reply);
   }
 }
+// A shared run (message undefined) reads its feeds from the slot and answers there when the
+// outputs fit; a cloned run has its feeds in the message and is answered by message.
 async function run(slot, message) {
   try {
     let feeds;
-    if (message === undefined || message.feeds === undefined) {
+    if (message === undefined) {
       feeds = readFeeds(slots[slot]);
     } else {
       feeds = {};
       for (const feed of message.feeds) feeds[feed.name] = toTensor(feed.type, feed.data, feed.dims);
     }
     const result = await session.run(feeds);
-    const need = writeOutputs(slots[slot], session.outputNames, result);
-    if (need === 0) parentPort.postMessage(slot);
-    else cloned(slot, session.outputNames, result, need);
+    if (message === undefined && writeOutputs(slots[slot], session.outputNames, result)) parentPort.postMessage(slot);
+    else cloned(slot, session.outputNames, result);
   } catch (error) {
     parentPort.postMessage({ slot, ok: false, message: String(error && error.message || error) });
   }
@@ -333,9 +339,7 @@ async function run(slot, message) {
 async function handle(message) {
   if (message.type === 'slot') {
     slots[message.slot] = message.sab;
-    generations[message.slot] = message.generation;
   } else if (message.type === 'run') {
-    slots[message.slot] = message.sab;
     await run(message.slot, message);
   } else if (message.type === 'load') {
     try {
@@ -371,8 +375,8 @@ function nextReady() {
       continue;
     }
     const slot = nextReady();
-    // A slot's new buffer is queued on the port before the slot is marked ready: read it first.
-    if (slot >= 0 && generations[slot] === Atomics.load(control, 1 + SHARED_SLOTS + slot)) {
+    // A slot's buffer is queued on the port before the slot is first marked ready: read it first.
+    if (slot >= 0 && slots[slot] !== undefined) {
       cursor = slot + 1;
       Atomics.store(control, 1 + slot, 0);
       await run(slot);
@@ -405,20 +409,18 @@ interface Reply {
 }
 
 /** What the worker posts for a run: the slot's number (outputs in the slot), or a cloned reply. */
-type RunReply = number | { slot: number; ok: boolean; message?: string; outputs?: Feed[]; need?: number };
+type RunReply = number | { slot: number; ok: boolean; message?: string; outputs?: Feed[] };
 
 interface Pending {
   resolve: (reply: Reply) => void;
   reject: (error: unknown) => void;
 }
 
-/** A request's shared buffer; `posted` is false until the worker has been sent this buffer. */
+/** A request's place: a shared buffer (sent to the worker once, `posted`) and its settlers. */
 interface Slot {
   readonly index: number;
-  sab: SharedArrayBuffer;
+  readonly sab: SharedArrayBuffer;
   posted: boolean;
-  /** Counts the buffers this slot has had, so the worker knows when it must read a new one. */
-  generation: number;
   resolve: (outputs: Feed[]) => void;
   reject: (error: unknown) => void;
 }
@@ -427,7 +429,7 @@ function align8(bytes: number): number {
   return Math.ceil(bytes / 8) * 8;
 }
 
-/** Writes numeric feeds into a slot's buffer; false when they need the cloned path. */
+/** Writes numeric feeds into a slot's buffer; false when they go as a message instead (strings, or too large). */
 function writeFeeds(slot: Slot, feeds: readonly Feed[], inputIndex: ReadonlyMap<string, number>): boolean {
   let words = 1;
   let bytes = HEADER_BYTES;
@@ -436,11 +438,7 @@ function writeFeeds(slot: Slot, feeds: readonly Feed[], inputIndex: ReadonlyMap<
     words += 5 + feed.dims.length;
     bytes += align8((feed.data as TypedArray).byteLength);
   }
-  if (words > HEADER_WORDS) return false;
-  if (bytes > slot.sab.byteLength) {
-    slot.sab = new SharedArrayBuffer(Math.max(bytes, 2 * slot.sab.byteLength));
-    slot.posted = false;
-  }
+  if (words > HEADER_WORDS || bytes > slot.sab.byteLength) return false;
   const header = new Int32Array(slot.sab, 0, HEADER_WORDS);
   header[0] = feeds.length;
   let p = 1;
@@ -485,8 +483,8 @@ class SessionWorker {
   readonly worker: Worker;
   /** Where requests go; the worker reads it between runs. */
   private readonly requests: MessagePort;
-  /** [doorbell, ready flags, generations] shared with the worker; the worker sleeps on the doorbell. */
-  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (1 + 2 * SHARED_SLOTS)));
+  /** [doorbell, ready flag per shared slot] shared with the worker; the worker sleeps on the doorbell. */
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (1 + SHARED_SLOTS)));
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closing = false;
@@ -494,8 +492,6 @@ class SessionWorker {
   private readonly freeSlots: Slot[] = [];
   private inputIndex: ReadonlyMap<string, number> = new Map();
   private outputNames: readonly string[] = [];
-  /** Bytes a new slot starts with: grows to what runs have needed. */
-  private slotBytes = 64 * 1024;
   private runs = 0;
   dead = false;
 
@@ -610,8 +606,6 @@ class SessionWorker {
       slot.resolve(outputs);
       return;
     }
-    // Outputs too large for the slot: later slots start big enough.
-    if (reply.need !== undefined && reply.need > this.slotBytes) this.slotBytes = align8(reply.need);
     if (reply.ok) slot.resolve(reply.outputs as Feed[]);
     else slot.reject(runError(this.modelName, new Error(reply.message)));
   }
@@ -619,19 +613,10 @@ class SessionWorker {
   run(feeds: Feed[]): Promise<Feed[]> {
     if (this.dead) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `a worker of model "${this.modelName}" is not running`));
     let slot = this.freeSlots.pop();
-    if (slot !== undefined && slot.sab.byteLength < this.slotBytes) {
-      slot.sab = new SharedArrayBuffer(this.slotBytes);
-      slot.posted = false;
-    }
     if (slot === undefined) {
-      slot = {
-        index: this.slots.length,
-        sab: new SharedArrayBuffer(this.slotBytes),
-        posted: false,
-        generation: 0,
-        resolve: noop,
-        reject: noop,
-      };
+      // Slots beyond the shared ones only ever carry cloned messages: they need no buffer.
+      const sab = new SharedArrayBuffer(this.slots.length < SHARED_SLOTS ? SLOT_BYTES : 0);
+      slot = { index: this.slots.length, sab, posted: false, resolve: noop, reject: noop };
       this.slots.push(slot);
     }
     const taken = slot;
@@ -642,21 +627,16 @@ class SessionWorker {
       this.runs++;
       try {
         if (writeFeeds(taken, feeds, this.inputIndex)) {
-          if (taken.index >= SHARED_SLOTS) {
-            this.send({ type: 'run', slot: taken.index, sab: taken.sab });
-          } else {
-            if (!taken.posted) {
-              taken.generation++;
-              this.requests.postMessage({ type: 'slot', slot: taken.index, sab: taken.sab, generation: taken.generation });
-              Atomics.store(this.control, 1 + SHARED_SLOTS + taken.index, taken.generation);
-              taken.posted = true;
-            }
-            Atomics.store(this.control, 1 + taken.index, 1);
-            this.ring();
+          if (!taken.posted) {
+            this.requests.postMessage({ type: 'slot', slot: taken.index, sab: taken.sab });
+            taken.posted = true;
           }
+          Atomics.store(this.control, 1 + taken.index, 1);
+          this.ring();
         } else {
-          // Strings (or a header that does not fit): the feeds go as a cloned message. The
-          // caller's own arrays are copied; Ballast's buffers (batches, converted inputs) move.
+          // Strings, large tensors and slots beyond the shared ones: the feeds go as a message.
+          // Ballast's buffers (batches, converted inputs) move without a copy; the caller's own
+          // arrays are copied first, since moving them would detach them.
           const sent = feeds.map((feed) =>
             feed.owned === false ? { ...feed, data: feed.data.slice() as Feed['data'], owned: true } : feed,
           );
@@ -666,7 +646,7 @@ class SessionWorker {
               transfer.push(feed.data.buffer as ArrayBuffer);
             }
           }
-          this.send({ type: 'run', slot: taken.index, sab: taken.sab, feeds: sent }, transfer);
+          this.send({ type: 'run', slot: taken.index, feeds: sent }, transfer);
         }
       } catch (error) {
         this.runs--;

@@ -121,6 +121,19 @@ describe('onnxModel on the real runtime', () => {
     } finally {
       await model.close();
     }
+    // Large inputs go to the worker as a message whose buffer is moved: the caller's array is
+    // copied first, alone and in a batch.
+    const large = await onnxModel({ bytes: identityModel({ dims: [20_000] }), workers: 1 });
+    try {
+      const values = Float32Array.from({ length: 20_000 }, (_, i) => i % 7);
+      const [alone] = await Promise.all([large.infer({ x: values })]);
+      const batch = await Promise.all([large.infer({ x: values }), large.infer({ x: values })]);
+      for (const output of [alone, ...batch]) expect(Array.from(output.y?.data as Float32Array)).toEqual(Array.from(values));
+      expect(values.length).toBe(20_000);
+      expect(values[6]).toBe(6);
+    } finally {
+      await large.close();
+    }
   });
 
   it('records a failed cuda attempt with a translated reason and serves on cpu', async () => {
