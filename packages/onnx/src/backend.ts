@@ -235,9 +235,10 @@ const WORKER_SOURCE = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
 const requests = workerData.port;
-// [doorbell, then a ready flag per shared slot]
+// [doorbell, a ready flag per shared slot, the worker's sleeping flag]
 const control = new Int32Array(workerData.control);
 const SHARED_SLOTS = ${SHARED_SLOTS};
+const SLEEPING = 1 + SHARED_SLOTS;
 const TYPES = ${JSON.stringify(TYPE_CODES)};
 const ARRAYS = [${ARRAYS.map((a) => a.name).join(', ')}];
 const HEADER_WORDS = ${HEADER_WORDS};
@@ -382,8 +383,12 @@ function nextReady() {
       await run(slot);
       continue;
     }
+    // The calling thread notifies only a sleeping worker (the notify is a system call); a request
+    // it queues after this flag is set is either seen by the wait below or wakes it.
     // (A ready slot whose buffer is not on the port yet cannot happen; never spin on it.)
+    Atomics.store(control, SLEEPING, 1);
     Atomics.wait(control, 0, seen, slot < 0 ? undefined : 1);
+    Atomics.store(control, SLEEPING, 0);
   }
   requests.close();
 })();
@@ -483,8 +488,8 @@ class SessionWorker {
   readonly worker: Worker;
   /** Where requests go; the worker reads it between runs. */
   private readonly requests: MessagePort;
-  /** [doorbell, ready flag per shared slot] shared with the worker; the worker sleeps on the doorbell. */
-  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (1 + SHARED_SLOTS)));
+  /** [doorbell, ready flag per shared slot, sleeping flag] shared with the worker, which sleeps on the doorbell. */
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * (2 + SHARED_SLOTS)));
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closing = false;
@@ -552,10 +557,10 @@ class SessionWorker {
     if (this.busy === 0) this.worker.unref();
   }
 
-  /** Wakes the worker if it sleeps. */
+  /** Tells the worker there is a request, and wakes it if it sleeps. */
   private ring(): void {
     Atomics.add(this.control, 0, 1);
-    Atomics.notify(this.control, 0);
+    if (Atomics.load(this.control, 1 + SHARED_SLOTS) === 1) Atomics.notify(this.control, 0);
   }
 
   /** Queues a request for the worker and wakes it. */
