@@ -184,10 +184,10 @@ async function createMainBackend(options: BackendOptions): Promise<Backend> {
  * worker reads with receiveMessageOnPort(). Either way the calling thread then rings a doorbell:
  * a shared counter the worker sleeps on with Atomics.wait. Waking a thread through its event loop
  * (what a plain postMessage does) was measured at 60-90 µs per round trip on a 2-core virtual
- * machine, against under 10 µs for the futex behind Atomics.wait. The worker has nothing else to
- * do, so blocking its thread between runs costs nothing; it goes back to its event loop only
- * inside onnxruntime's own (asynchronous) calls. Replies go to the calling thread as messages,
- * since that thread must not block.
+ * machine, against under 10 µs for the futex behind Atomics.wait (`pnpm bench wakeup`). The
+ * worker has nothing else to do, so blocking its thread between runs costs nothing; it goes back
+ * to its event loop only inside onnxruntime's own (asynchronous) calls. Replies go to the calling
+ * thread as messages, since that thread must not block.
  *
  * Header: [feed count, then per feed: name index, type code, rank, dims..., byte offset, length].
  */
