@@ -32,7 +32,7 @@ interface Item<I, O> {
  * The clock read for enqueue times, once per microtask checkpoint: calls arriving in the same
  * synchronous run of JavaScript (say, the callers a finished batch resumed) share one reading.
  * The error is at most the length of that run, which delays any timer by as much; reading the
- * clock for each call cost several percent of a batched call.
+ * clock for each call showed as a few percent of a batched call in a profile of `bench/onnx.ts`.
  */
 let stamp = 0;
 let stampFresh = false;

@@ -195,9 +195,9 @@ const HEADER_WORDS = 256;
 /** Slots a worker marks ready in shared memory; requests beyond them go as messages. */
 const SHARED_SLOTS = 32;
 /**
- * Bytes of a shared slot, header included. Larger batches go as messages whose buffers are
- * transferred: copying into and out of shared memory costs more than moving a buffer once a
- * tensor is more than a few tens of kilobytes.
+ * Bytes of a shared slot, header included (a batch of 64 rows of 250 floats). Larger batches go
+ * as messages whose buffers are transferred: a transfer costs the same at any size, while the
+ * copies into and out of a slot grow with it.
  */
 const SLOT_BYTES = 64 * 1024;
 const HEADER_BYTES = HEADER_WORDS * 4;
