@@ -103,15 +103,57 @@ describe('apiKeys', () => {
     expect(await reasonOf(keys.verify(old.key))).toBe('expired');
   });
 
-  it('does not cache a record read before a revoke that finished first', async () => {
+  // A store whose next get() reads the record at once but answers only when the test opens the
+  // gate: the verify holding that read is still in flight while a revoke or rotate runs to the end.
+  function gatedStore() {
     const store = memoryKeyStore();
-    const keys = apiKeys({ secret, store: { ...store, get: async (id: string) => store.get(id) } });
+    let held: Promise<void> | undefined;
+    let open = (): void => undefined;
+    return {
+      store: {
+        ...store,
+        get: async (id: string) => {
+          const record = await store.get(id);
+          const gate = held;
+          held = undefined;
+          if (gate !== undefined) await gate;
+          return record;
+        },
+      },
+      holdNextGet(): void {
+        held = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+      },
+      open: (): void => open(),
+    };
+  }
+
+  it('does not cache a record read before a revoke that finished first', async () => {
+    const gated = gatedStore();
+    const keys = apiKeys({ secret, store: gated.store, clock: () => Date.parse('2026-01-01T00:00:00Z') });
     const { key, record } = await keys.create({ principalId: 'app' });
+    gated.holdNextGet();
     const racing = keys.verify(key);
     await keys.revoke(record.id);
-    // The racing verify may still pass (it read the store first) but must not leave a cache entry.
-    await racing.catch(() => undefined);
+    gated.open();
+    // The racing verify read the record before the revoke, so it passes, but must not leave a cache
+    // entry: the revoke's cache drops all ran before the verify got its answer.
+    await expect(racing).resolves.toMatchObject({ id: 'app' });
     expect(await reasonOf(keys.verify(key))).toBe('revoked');
+  });
+
+  it('does not cache a record read before a rotate that finished first', async () => {
+    const gated = gatedStore();
+    const keys = apiKeys({ secret, store: gated.store, clock: () => Date.parse('2026-01-01T00:00:00Z') });
+    const old = await keys.create({ principalId: 'svc' });
+    gated.holdNextGet();
+    const racing = keys.verify(old.key);
+    const next = await keys.rotate(old.record.id);
+    gated.open();
+    await expect(racing).resolves.toMatchObject({ id: 'svc' });
+    expect(await reasonOf(keys.verify(old.key))).toBe('expired');
+    await expect(keys.verify(next.key)).resolves.toMatchObject({ id: 'svc', keyId: next.record.id });
   });
 
   it('checks expiry on cached keys, bounds the cache and can be turned off', async () => {
