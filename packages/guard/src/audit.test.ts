@@ -45,7 +45,7 @@ describe('auditLog', () => {
 });
 
 describe('fileSink', () => {
-  it('rotates by size and by age and keeps maxFiles rotated files', async () => {
+  it('rotates by size and keeps maxFiles rotated files', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'ballast-audit-'));
     const path = join(directory, 'audit.log');
     let clock = Date.parse('2026-01-01T00:00:00Z');
@@ -64,5 +64,23 @@ describe('fileSink', () => {
     expect(readFileSync(path, 'utf8')).toContain('"late"');
     const all = [path, ...rotated.map((n) => join(directory, n))].map((p) => readFileSync(p, 'utf8')).join('');
     for (const line of all.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('rotates by age when the size limit is far away', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'ballast-audit-'));
+    const path = join(directory, 'audit.log');
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const sink = fileSink({ path, maxBytes: 1024 * 1024, maxAgeMs: 60_000, maxFiles: 5, clock: () => clock });
+    const audit = auditLog({ sink, clock: () => clock });
+    audit.record({ principal: 'early', outcome: 'ok', latencyMs: 0 });
+    clock += 60_000;
+    audit.record({ principal: 'late', outcome: 'ok', latencyMs: 0 });
+    await audit.close();
+    const rotated = readdirSync(directory).filter((n) => n !== 'audit.log');
+    expect(rotated).toHaveLength(1);
+    expect(readFileSync(join(directory, rotated[0] as string), 'utf8')).toContain('"early"');
+    const current = readFileSync(path, 'utf8');
+    expect(current).toContain('"late"');
+    expect(current).not.toContain('"early"');
   });
 });
