@@ -114,7 +114,8 @@ interface CachedKey {
   stopsAt: number;
 }
 
-function unauthenticated(reason: KeyFailure, message: string): BallastError {
+/** The `UNAUTHENTICATED` error with its reason in `details.reason`, as verify and the guard throw it. */
+export function unauthenticated(reason: KeyFailure, message: string): BallastError {
   return new BallastError('UNAUTHENTICATED', message, { details: { reason } });
 }
 

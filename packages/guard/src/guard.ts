@@ -1,5 +1,5 @@
 import { BallastError } from '@ballast/core';
-import type { ApiKeys, KeyFailure } from './api-keys.js';
+import { type ApiKeys, unauthenticated } from './api-keys.js';
 import type { AuditLog, AuditRecord } from './audit.js';
 import { checkInput, type InputPolicy } from './input-guard.js';
 import { type PrincipalLimits, type PrincipalLimitsOptions, principalLimits } from './limits.js';
@@ -148,8 +148,6 @@ export function createGuard(options: GuardOptions): Guard {
     Object.hasOwn(models, model) && models[model]?.input !== undefined ? models[model]?.input : options.input;
   const auditLogInstance = options.audit;
 
-  const fail = (reason: KeyFailure, message: string) => new BallastError('UNAUTHENTICATED', message, { details: { reason } });
-
   return {
     roles,
     auditLog: auditLogInstance,
@@ -162,10 +160,10 @@ export function createGuard(options: GuardOptions): Guard {
       }
       if (credential === undefined) {
         if (anonymous !== undefined) return anonymous;
-        throw fail('missing', 'an API key is required');
+        throw unauthenticated('missing', 'an API key is required');
       }
-      if (credential === '') throw fail('malformed', 'unsupported authorization scheme');
-      if (keys === undefined) throw fail('invalid', 'the credential is not valid');
+      if (credential === '') throw unauthenticated('malformed', 'unsupported authorization scheme');
+      if (keys === undefined) throw unauthenticated('invalid', 'the credential is not valid');
       return keys.verify(credential);
     },
     authorize(principal, action, model) {
