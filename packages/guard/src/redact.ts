@@ -2,7 +2,7 @@
 export interface RedactionOptions {
   /** Object keys whose values are replaced wherever they appear (case-insensitive). */
   fields?: readonly string[];
-  /** Patterns replaced inside every string (use the `g` flag to replace every match). */
+  /** Patterns replaced inside every string. Every match is replaced: a pattern without the `g` flag is given it. */
   patterns?: readonly RegExp[];
   /** The replacement. Default `[REDACTED]`. */
   replacement?: string;
