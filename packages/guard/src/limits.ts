@@ -31,7 +31,10 @@ export interface PrincipalLimitsOptions {
    * instead of the defaults (use it for free/pro tiers).
    */
   plans?: Record<string, { rate?: RateLimitPolicy; quota?: QuotaPolicy }>;
-  /** Most principals tracked at once (LRU). Default 10,000. */
+  /**
+   * Most principals tracked at once. Default 10,000. When full, rate limits drop the least recently
+   * used principal and quotas the one whose first call in its current window came earliest.
+   */
   maxPrincipals?: number;
   /** Monotonic clock for rate limits, ms. Default `performance.now()`. */
   clock?: () => number;
@@ -103,8 +106,9 @@ export function principalLimits(options: PrincipalLimitsOptions = {}): Principal
     checkQuota(`limits.plans.${name}.quota`, plan.quota);
     plans.set(name, tierOf(plan.rate, plan.quota));
   }
-  // Quota counters: principal id -> { window index, count }. Bounded like the buckets: when full,
-  // the oldest entry goes (Map keeps insertion order; a touched entry is re-inserted).
+  // Quota counters: principal id -> { window index, count }. Bounded by maxPrincipals too, but not
+  // LRU like the buckets: an entry is (re-)inserted only on its principal's first call in a new
+  // window, so when full the entry that entered its window earliest goes (Map keeps insertion order).
   const counters = new Map<string, { window: number; count: number }>();
 
   const tierFor = (principal: GuardPrincipal): Tier => {
