@@ -116,8 +116,6 @@ export const EVENT_BALLAST_CACHE = 'ballast.cache';
 export const EVENT_BALLAST_BREAKER = 'ballast.breaker';
 /** Span event: the call was rejected by a limiter, bulkhead, queue or breaker. */
 export const EVENT_BALLAST_REJECTION = 'ballast.rejection';
-/** Span event: token or item usage reported by the model. */
-export const EVENT_BALLAST_USAGE = 'ballast.usage';
 
 // --- Metrics ---
 
