@@ -43,3 +43,17 @@ export function delay<T>(ms: number, value: T, options?: InferOptions): Promise<
     );
   });
 }
+
+/**
+ * Watches a promise on the (possibly fake) clock: `at` is the `performance.now()` reading when it
+ * settled, `undefined` while it is pending. Reading the clock after advancing fake timers only
+ * gives back the advance; this records when the call itself answered.
+ */
+export function settleTime(promise: Promise<unknown>): { readonly at: number | undefined } {
+  const watch: { at: number | undefined } = { at: undefined };
+  const mark = (): void => {
+    watch.at = performance.now();
+  };
+  promise.then(mark, mark);
+  return watch;
+}
