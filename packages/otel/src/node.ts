@@ -71,16 +71,10 @@ function checkPort(port: unknown): number {
 }
 
 function checkUrl(url: unknown): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(String(url));
-  } catch {
-    throw new BallastError('CONFIG', `startTelemetry: otlp.url must be an http(s) URL, got ${String(url)}`, {
-      details: { path: 'otlp.url' },
-    });
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new BallastError('CONFIG', `startTelemetry: otlp.url must be an http(s) URL, got ${String(url)}`, {
+  const text = String(url);
+  const parsed = URL.canParse(text) ? new URL(text) : undefined;
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new BallastError('CONFIG', `startTelemetry: otlp.url must be an http(s) URL, got ${text}`, {
       details: { path: 'otlp.url' },
     });
   }
@@ -147,7 +141,6 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
   const spanProcessors: tracing.SpanProcessor[] = [];
   let exporter: PrometheusExporter | undefined;
   if (prometheus !== undefined) {
-    checkPort(prometheus.port);
     exporter = new PrometheusExporter({ preventServerStart: true });
     metricReaders.push(exporter);
   }
