@@ -69,6 +69,8 @@ export function scoreInjection(text: string, patterns: readonly InjectionPattern
   let score = 0;
   const matched: string[] = [];
   for (const { name, pattern, weight } of patterns) {
+    // test() on a g or y pattern starts at lastIndex, left over from the previous text it saw.
+    if (pattern.global || pattern.sticky) pattern.lastIndex = 0;
     if (pattern.test(text)) {
       score += weight;
       matched.push(name);

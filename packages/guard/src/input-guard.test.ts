@@ -54,6 +54,23 @@ describe('checkInput', () => {
     expect(seen).toEqual(['banana mode']);
     expect(scoreInjection('hello there').score).toBe(0);
   });
+
+  it('scores each text on its own with user patterns that carry the g or y flag', async () => {
+    const patterns = [
+      { name: 'global', pattern: /ignore/gi, weight: 0.5 },
+      { name: 'sticky', pattern: /override/y, weight: 0.5 },
+    ];
+    const text = 'override: ignore it';
+    expect(scoreInjection(text, patterns)).toEqual({ score: 1, matched: ['global', 'sticky'] });
+    // A second call on the same text must not start where the first match ended.
+    expect(scoreInjection(text, patterns)).toEqual({ score: 1, matched: ['global', 'sticky'] });
+    const policy = { injection: { patterns, threshold: 0.5 } };
+    // The first call leaves lastIndex past the end of the second, shorter text.
+    for (const prompt of ['please ignore me', 'ignore me']) {
+      const issues = await issuesOf(checkInput(policy, 'm', { prompt }));
+      expect(issues).toEqual([expect.objectContaining({ path: 'prompt', code: 'prompt-injection' })]);
+    }
+  });
 });
 
 describe('redactor', () => {
