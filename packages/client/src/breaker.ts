@@ -2,6 +2,7 @@ import {
   annotate,
   BallastError,
   type BreakerState,
+  callModel,
   channels,
   type InferOptions,
   isBallastError,
@@ -10,7 +11,7 @@ import {
   now,
 } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
-import { callModel, wrapModel } from './model-wrap.js';
+import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 import { SlidingWindow } from './sliding-window.js';
 

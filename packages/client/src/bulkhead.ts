@@ -1,5 +1,5 @@
-import { BallastError, channels, doneError, type InferOptions, type Middleware, type Model, now, signalOf } from '@ballast/core';
-import { callModel, wrapModel } from './model-wrap.js';
+import { BallastError, callModel, channels, doneError, type InferOptions, type Middleware, type Model, now, signalOf } from '@ballast/core';
+import { wrapModel } from './model-wrap.js';
 import { checkNumber } from './options-check.js';
 
 /** Options of {@link bulkhead}. */

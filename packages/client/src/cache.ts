@@ -1,8 +1,8 @@
-import { annotate, BallastError, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
+import { annotate, BallastError, callModel, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
 import { canonicalKey } from './cache-key.js';
 import { detachedOptions } from './call-options.js';
-import { callModel, wrapModel } from './model-wrap.js';
+import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 
 /** A cached result with its timestamps (ms on the cache's clock). */

@@ -1,5 +1,6 @@
 import {
   BallastError,
+  callModel,
   doneError,
   type InferOptions,
   type Middleware,
@@ -8,7 +9,7 @@ import {
   seededRandom,
   signalOf,
 } from '@ballast/core';
-import { callModel, wrapModel } from './model-wrap.js';
+import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 
 /** Added latency: fixed, uniform in a range, or exponential with a mean (ms). */

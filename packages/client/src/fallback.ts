@@ -1,6 +1,7 @@
 import {
   annotate,
   BallastError,
+  callModel,
   channels,
   deadlineOf,
   type InferOptions,
@@ -13,7 +14,7 @@ import {
 } from '@ballast/core';
 import type { ResultCacheMiddleware } from './cache.js';
 import { detachedOptions } from './call-options.js';
-import { callModel, wrapModel } from './model-wrap.js';
+import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 
 /** A fixed answer. */

@@ -1,6 +1,16 @@
-import { BallastError, channels, type InferOptions, type Middleware, type Model, now, remainingMs, signalOf } from '@ballast/core';
+import {
+  BallastError,
+  callModel,
+  channels,
+  type InferOptions,
+  type Middleware,
+  type Model,
+  now,
+  remainingMs,
+  signalOf,
+} from '@ballast/core';
 import { detachedOptions } from './call-options.js';
-import { callModel, wrapModel } from './model-wrap.js';
+import { wrapModel } from './model-wrap.js';
 import { checkNumber } from './options-check.js';
 import { SlidingWindow } from './sliding-window.js';
 

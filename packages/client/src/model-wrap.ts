@@ -20,12 +20,3 @@ export function wrapModel<I, O>(
   if (close) (model as { close?: () => Promise<void> }).close = close;
   return model;
 }
-
-/** @internal Calls `next.infer`, turning a synchronous throw into a rejected promise. */
-export function callModel<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
-  try {
-    return next.infer(input, options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}

@@ -1,5 +1,5 @@
-import { BallastError, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
-import { callModel, wrapModel } from './model-wrap.js';
+import { BallastError, callModel, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
+import { wrapModel } from './model-wrap.js';
 import { checkFunction } from './options-check.js';
 import { TokenBucketLimiter } from './token-bucket.js';
 

@@ -1,6 +1,7 @@
 import {
   annotate,
   BallastError,
+  callModel,
   channels,
   doneError,
   type InferOptions,
@@ -11,7 +12,7 @@ import {
   remainingMs,
 } from '@ballast/core';
 import { sleep } from './call-options.js';
-import { callModel, wrapModel } from './model-wrap.js';
+import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 import { SlidingWindow } from './sliding-window.js';
 

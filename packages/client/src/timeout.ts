@@ -1,5 +1,5 @@
-import { BallastError, capTimeout, type InferOptions, type Middleware, type Model, withDeadline } from '@ballast/core';
-import { callModel, wrapModel } from './model-wrap.js';
+import { BallastError, callModel, capTimeout, type InferOptions, type Middleware, type Model, withDeadline } from '@ballast/core';
+import { wrapModel } from './model-wrap.js';
 import { checkNumber } from './options-check.js';
 
 /** Options of {@link timeout}. */

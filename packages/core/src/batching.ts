@@ -1,7 +1,7 @@
 import { doneError, now, withDeadline } from './deadline.js';
 import { BallastError } from './errors.js';
 import { channels } from './events.js';
-import type { InferOptions, Model } from './model.js';
+import { callModelBatch, type InferOptions, type Model } from './model.js';
 
 /** Options of {@link batching}. */
 export interface BatchingOptions<I = unknown> {
@@ -235,13 +235,7 @@ class Batcher<I, O> {
     }
     const inputs = batch.map((item) => item.input);
     const batchOptions: InferOptions = deadline === Number.POSITIVE_INFINITY ? {} : { deadline };
-    let work: Promise<O[]>;
-    try {
-      work = this.next.inferBatch(inputs, batchOptions);
-    } catch (error) {
-      work = Promise.reject(error);
-    }
-    work.then(
+    callModelBatch(this.next, inputs, batchOptions).then(
       (results) => {
         if (!Array.isArray(results) || results.length !== batch.length) {
           const got = Array.isArray(results) ? `${results.length} results` : typeof results;

@@ -42,7 +42,7 @@ export type {
 } from './events.js';
 export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
 export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
-export { defineModel } from './model.js';
+export { callModel, defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
 export { seededRandom } from './random.js';
 export type {

@@ -126,3 +126,32 @@ export function defineModel<I, O>(definition: ModelDefinition<I, O>): Model<I, O
   };
   return Object.freeze(model);
 }
+
+/**
+ * Calls `model.infer(input, options)` and always answers with a promise: a model (or a layer)
+ * that throws synchronously gives a rejected promise instead, so the caller's `.then`/`catch`
+ * and `await` see every failure the same way. Middleware use it to call the model they wrap.
+ *
+ * @example
+ * const logged: Middleware = (next) => ({ name: next.name, infer: (input, options) => callModel(next, input, options) });
+ */
+export function callModel<I, O>(model: Model<I, O>, input: I, options?: InferOptions): Promise<O> {
+  try {
+    return model.infer(input, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** @internal {@link callModel} for `inferBatch` (which the caller has checked is there). */
+export function callModelBatch<I, O>(
+  model: Model<I, O> & { inferBatch: NonNullable<Model<I, O>['inferBatch']> },
+  inputs: readonly I[],
+  options?: InferOptions,
+): Promise<O[]> {
+  try {
+    return model.inferBatch(inputs, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

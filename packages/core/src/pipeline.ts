@@ -1,22 +1,13 @@
 import { enterScope, guardScoped, withDeadline } from './deadline.js';
 import { BallastError } from './errors.js';
 import { channels, type InferContext } from './events.js';
-import type { InferOptions, Middleware, Model } from './model.js';
-
-function callInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
-  try {
-    return model.infer(input, options);
-  } catch (error) {
-    // A model that throws synchronously still gives its caller a rejected promise.
-    return Promise.reject(error);
-  }
-}
+import { callModel, type InferOptions, type Middleware, type Model } from './model.js';
 
 function scopedInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined, context: InferContext | undefined): Promise<O> {
   const scoped = enterScope(options, context);
-  if (scoped === undefined) return callInfer(model, input, options);
+  if (scoped === undefined) return callModel(model, input, options);
   if (scoped instanceof BallastError) return Promise.reject(scoped);
-  return guardScoped(scoped, callInfer(model, input, scoped));
+  return guardScoped(scoped, callModel(model, input, scoped));
 }
 
 /**

@@ -62,7 +62,8 @@ function checkLabel(value: unknown, what: string): asserts value is string {
   }
 }
 
-function isModel(value: unknown): value is Model<unknown, unknown> {
+/** @internal Whether a value can serve as a Model (an object with an `infer()` method). */
+export function isModel(value: unknown): value is Model {
   return typeof value === 'object' && value !== null && typeof (value as Model).infer === 'function';
 }
 

@@ -1,5 +1,6 @@
 import {
   BallastError,
+  callModel,
   emit,
   type HealthReport,
   type InferOptions,
@@ -11,6 +12,7 @@ import {
 } from '@ballast/core';
 import { type Comparator, outputComparator } from './comparator.js';
 import { bucketOf, hashKey } from './hash.js';
+import { isModel } from './registry.js';
 import { p95Exceeds, SlidingWindow, type WindowTotals } from './sliding-window.js';
 import type { DecisionRecord, RolloutRecord, RolloutStore } from './store.js';
 import type { RolloutWindowMetrics, VersionRole } from './types.js';
@@ -192,20 +194,8 @@ function checkPositive(value: unknown, path: string, integer = false): void {
   }
 }
 
-function isModel(value: unknown): value is Model {
-  return typeof value === 'object' && value !== null && typeof (value as Model).infer === 'function';
-}
-
 function defaultIsError(error: unknown): boolean {
   return !(isBallastError(error) && (error.code === 'CANCELLED' || error.code === 'INVALID_INPUT'));
-}
-
-function callInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
-  try {
-    return model.infer(input, options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 async function healthOf(model: Model): Promise<HealthReport> {
@@ -561,7 +551,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
       shadow.inFlight--;
     };
     const call = withDeadline({ timeoutMs: shadowTimeoutMs, ...(principal === undefined ? {} : { principal }) }, (scoped) => {
-      inner = callInfer(candidate, input, scoped);
+      inner = callModel(candidate, input, scoped);
       return inner;
     });
     // The slot is held until the candidate's own work settles, not just until the budget ends, so
@@ -612,7 +602,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
       return Promise.reject(toBallastError(error, 'INTERNAL', `rollout ${name}: the key function failed`));
     }
     const started = now();
-    const promise = callInfer(role === 'candidate' ? candidate : stable, input, callOptions);
+    const promise = callModel(role === 'candidate' ? candidate : stable, input, callOptions);
     if (type === 'shadow' && role === 'stable') maybeShadow(input, callOptions, promise);
     return promise.then(
       (output) => {
