@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createBackend } from './backend.js';
 import { identityModel, mlpForward, mlpModel, randomLayers, slowModel } from './testing.js';
@@ -48,6 +49,31 @@ describe('worker backend', () => {
       ]);
     } finally {
       await backend.close();
+    }
+  });
+
+  it('fails the calls in flight on a worker that reports an error, and replaces it', async () => {
+    const backend = await workerBackend(slowModel({ size: 64, repeats: 400 }));
+    const feeds = () => [{ name: 'x', type: 'float32' as const, dims: [1, 64], data: new Float32Array(64).fill(0.2) }];
+    const victim = backend.threads[0] as Worker;
+    try {
+      const inFlight = backend.run(feeds()).then(
+        () => 'served',
+        (error: unknown) => (error as { code?: string }).code,
+      );
+      // What Node emits when code in the worker throws (terminating it mid-run would abort the
+      // process instead, see above).
+      victim.emit('error', new Error('worker failed'));
+      expect(await inFlight).toBe('MODEL_UNAVAILABLE');
+      for (let i = 0; i < 500 && backend.threads[0] === victim; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(backend.threads[0]).not.toBe(victim);
+      const [y] = await backend.run(feeds());
+      expect(y?.dims).toEqual([1, 64]);
+    } finally {
+      await backend.close();
+      // The old thread finishes its run and is no longer tracked: stop it here.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await victim.terminate();
     }
   });
 

@@ -3,7 +3,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { BallastError } from '@ballast/core';
 import * as ort from 'onnxruntime-node';
 import { type ProviderAttempt, type ProviderName, translateProviderError } from './providers.js';
-import { type Feed, specsFrom, type TensorSpec, type TypedArray } from './tensors.js';
+import { ARRAY_TYPES, type Feed, specsFrom, type TensorSpec, type TypedArray } from './tensors.js';
 
 /** onnxruntime session options Ballast passes through (provider and threads are set by Ballast). */
 export type SessionOptions = Omit<ort.InferenceSession.SessionOptions, 'executionProviders' | 'intraOpNumThreads'>;
@@ -216,20 +216,8 @@ const TYPE_CODES = [
   'uint64',
   'bool',
 ] as const;
-const ARRAYS = [
-  Float32Array,
-  Float64Array,
-  Uint16Array,
-  Int8Array,
-  Int16Array,
-  Int32Array,
-  BigInt64Array,
-  Uint8Array,
-  Uint16Array,
-  Uint32Array,
-  BigUint64Array,
-  Uint8Array,
-] as const;
+/** The typed array for each type code (the runtime's own: bool as bytes, float16 as bits). */
+const ARRAYS = TYPE_CODES.map((type) => ARRAY_TYPES[type]);
 
 const WORKER_SOURCE = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
@@ -376,8 +364,10 @@ function nextReady() {
       continue;
     }
     const slot = nextReady();
-    // A slot's buffer is queued on the port before the slot is first marked ready: read it first.
-    if (slot >= 0 && slots[slot] !== undefined) {
+    if (slot >= 0) {
+      // A slot's buffer is queued on the port before the slot is first flagged, so a flagged slot
+      // without one means the port holds it: read the port again first.
+      if (slots[slot] === undefined) continue;
       cursor = slot + 1;
       Atomics.store(control, 1 + slot, 0);
       await run(slot);
@@ -385,9 +375,8 @@ function nextReady() {
     }
     // The calling thread notifies only a sleeping worker (the notify is a system call); a request
     // it queues after this flag is set is either seen by the wait below or wakes it.
-    // (A ready slot whose buffer is not on the port yet cannot happen; never spin on it.)
     Atomics.store(control, SLEEPING, 1);
-    Atomics.wait(control, 0, seen, slot < 0 ? undefined : 1);
+    Atomics.wait(control, 0, seen);
     Atomics.store(control, SLEEPING, 0);
   }
   requests.close();
@@ -410,7 +399,7 @@ interface Reply {
   ok: boolean;
   message?: string;
   inputs?: Metadata[];
-  outputs?: Metadata[] | Feed[];
+  outputs?: Metadata[];
 }
 
 /** What the worker posts for a run: the slot's number (outputs in the slot), or a cloned reply. */
@@ -421,10 +410,13 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-/** A request's place: a shared buffer (sent to the worker once, `posted`) and its settlers. */
+/**
+ * A request's place and its settlers. The first SHARED_SLOTS slots have a shared buffer (sent to
+ * the worker once, `posted`); the others only ever carry messages.
+ */
 interface Slot {
   readonly index: number;
-  readonly sab: SharedArrayBuffer;
+  readonly sab: SharedArrayBuffer | undefined;
   posted: boolean;
   resolve: (outputs: Feed[]) => void;
   reject: (error: unknown) => void;
@@ -435,7 +427,7 @@ function align8(bytes: number): number {
 }
 
 /** Writes numeric feeds into a slot's buffer; false when they go as a message instead (strings, or too large). */
-function writeFeeds(slot: Slot, feeds: readonly Feed[], inputIndex: ReadonlyMap<string, number>): boolean {
+function writeFeeds(sab: SharedArrayBuffer, feeds: readonly Feed[], inputIndex: ReadonlyMap<string, number>): boolean {
   let words = 1;
   let bytes = HEADER_BYTES;
   for (const feed of feeds) {
@@ -443,8 +435,8 @@ function writeFeeds(slot: Slot, feeds: readonly Feed[], inputIndex: ReadonlyMap<
     words += 5 + feed.dims.length;
     bytes += align8((feed.data as TypedArray).byteLength);
   }
-  if (words > HEADER_WORDS || bytes > slot.sab.byteLength) return false;
-  const header = new Int32Array(slot.sab, 0, HEADER_WORDS);
+  if (words > HEADER_WORDS || bytes > sab.byteLength) return false;
+  const header = new Int32Array(sab, 0, HEADER_WORDS);
   header[0] = feeds.length;
   let p = 1;
   let offset = HEADER_BYTES;
@@ -457,7 +449,7 @@ function writeFeeds(slot: Slot, feeds: readonly Feed[], inputIndex: ReadonlyMap<
     for (const d of feed.dims) header[p++] = d;
     header[p++] = offset;
     header[p++] = data.length;
-    new Uint8Array(slot.sab, offset, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    new Uint8Array(sab, offset, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     offset += align8(data.byteLength);
   }
   return true;
@@ -494,7 +486,9 @@ class SessionWorker {
   private nextId = 0;
   private closing = false;
   private readonly slots: Slot[] = [];
-  private readonly freeSlots: Slot[] = [];
+  /** Free slots with a shared buffer, and free ones without: a shared one is taken first. */
+  private readonly freeShared: Slot[] = [];
+  private readonly freeOther: Slot[] = [];
   private inputIndex: ReadonlyMap<string, number> = new Map();
   private outputNames: readonly string[] = [];
   private runs = 0;
@@ -536,7 +530,7 @@ class SessionWorker {
       );
       for (const entry of this.pending.values()) entry.reject(failure);
       this.pending.clear();
-      for (const slot of this.slots) if (!this.freeSlots.includes(slot)) slot.reject(failure);
+      for (const slot of this.slots) if (!this.freeShared.includes(slot) && !this.freeOther.includes(slot)) slot.reject(failure);
       this.requests.close();
       if (!this.closing) this.onDeath(this);
     };
@@ -590,7 +584,7 @@ class SessionWorker {
     const reply = await this.request({ type: 'load', bytes, options: sessionOptions });
     if (!reply.ok) throw new Error(reply.message);
     this.inputIndex = new Map((reply.inputs ?? []).map((m, i) => [m.name, i]));
-    this.outputNames = ((reply.outputs as Metadata[] | undefined) ?? []).map((m) => m.name);
+    this.outputNames = (reply.outputs ?? []).map((m) => m.name);
     return reply;
   }
 
@@ -598,12 +592,12 @@ class SessionWorker {
     const slot = this.slots[typeof reply === 'number' ? reply : reply.slot];
     if (slot === undefined) return;
     this.runs--;
-    this.freeSlots.push(slot);
+    this.free(slot);
     this.release();
     if (typeof reply === 'number') {
       let outputs: Feed[];
       try {
-        outputs = readOutputs(slot.sab, this.outputNames);
+        outputs = readOutputs(slot.sab as SharedArrayBuffer, this.outputNames);
       } catch (error) {
         slot.reject(runError(this.modelName, error));
         return;
@@ -617,10 +611,9 @@ class SessionWorker {
 
   run(feeds: Feed[]): Promise<Feed[]> {
     if (this.dead) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `a worker of model "${this.modelName}" is not running`));
-    let slot = this.freeSlots.pop();
+    let slot = this.freeShared.pop() ?? (this.slots.length < SHARED_SLOTS ? undefined : this.freeOther.pop());
     if (slot === undefined) {
-      // Slots beyond the shared ones only ever carry cloned messages: they need no buffer.
-      const sab = new SharedArrayBuffer(this.slots.length < SHARED_SLOTS ? SLOT_BYTES : 0);
+      const sab = this.slots.length < SHARED_SLOTS ? new SharedArrayBuffer(SLOT_BYTES) : undefined;
       slot = { index: this.slots.length, sab, posted: false, resolve: noop, reject: noop };
       this.slots.push(slot);
     }
@@ -631,7 +624,7 @@ class SessionWorker {
       this.hold();
       this.runs++;
       try {
-        if (writeFeeds(taken, feeds, this.inputIndex)) {
+        if (taken.sab !== undefined && writeFeeds(taken.sab, feeds, this.inputIndex)) {
           if (!taken.posted) {
             this.requests.postMessage({ type: 'slot', slot: taken.index, sab: taken.sab });
             taken.posted = true;
@@ -655,11 +648,15 @@ class SessionWorker {
         }
       } catch (error) {
         this.runs--;
-        this.freeSlots.push(taken);
+        this.free(taken);
         this.release();
         reject(new BallastError('INTERNAL', `cannot send the request to a worker of model "${this.modelName}"`, { cause: error }));
       }
     });
+  }
+
+  private free(slot: Slot): void {
+    (slot.sab === undefined ? this.freeOther : this.freeShared).push(slot);
   }
 
   async close(): Promise<void> {
@@ -695,11 +692,9 @@ async function createWorkerBackend(options: BackendOptions): Promise<Backend> {
     );
   };
   const first = new SessionWorker(options.modelName, replace);
-  let metadata: Reply;
   let result: { value: Reply; provider: ProviderName; attempts: ProviderAttempt[] };
   try {
     result = await attemptProviders(options, (p) => first.load(options.bytes, sessionOptionsFor(options, p)));
-    metadata = result.value;
   } catch (error) {
     await first.close();
     throw error;
@@ -720,8 +715,8 @@ async function createWorkerBackend(options: BackendOptions): Promise<Backend> {
       },
     );
   }
-  const inputs = specsFrom(metadata.inputs ?? [], 'input');
-  const outputs = specsFrom((metadata.outputs as Metadata[]) ?? [], 'output');
+  const inputs = specsFrom(result.value.inputs ?? [], 'input');
+  const outputs = specsFrom(result.value.outputs ?? [], 'output');
   const pick = (): SessionWorker => {
     let best = workers[0] as SessionWorker;
     for (const w of workers) if (!w.dead && (best.dead || w.busy < best.busy)) best = w;

@@ -6,6 +6,7 @@ import {
   type BatchingOptions,
   batching,
   channels,
+  elementCount,
   type HealthReport,
   type InferOptions,
   type Model,
@@ -18,6 +19,7 @@ import { type Backend, createBackend, type SessionOptions } from './backend.js';
 import { autoProviders, PROVIDER_NAMES, type ProviderAttempt, type ProviderName } from './providers.js';
 import { loadSource, type ModelSource } from './source.js';
 import {
+  ARRAY_TYPES,
   type Feed,
   type InputValue,
   inputPreparer,
@@ -164,34 +166,12 @@ function sameSignature(a: readonly TensorSpec[], b: readonly TensorSpec[]): bool
   );
 }
 
-function zeroFeeds(specs: readonly TensorSpec[], perExample: boolean): Feed[] {
+function zeroFeeds(specs: readonly TensorSpec[]): Feed[] {
+  // Symbolic dimensions, the batch dimension among them, become 1.
   return specs.map((spec) => {
     const dims = spec.dims.map((d) => (isSymbolic(d) ? 1 : (d as number)));
-    if (perExample) dims[0] = 1;
-    let count = 1;
-    for (const d of dims) count *= d;
-    const data =
-      spec.type === 'string'
-        ? new Array<string>(count).fill('')
-        : spec.type === 'int64'
-          ? new BigInt64Array(count)
-          : spec.type === 'uint64'
-            ? new BigUint64Array(count)
-            : spec.type === 'float64'
-              ? new Float64Array(count)
-              : spec.type === 'float32'
-                ? new Float32Array(count)
-                : spec.type === 'int32'
-                  ? new Int32Array(count)
-                  : spec.type === 'uint32'
-                    ? new Uint32Array(count)
-                    : spec.type === 'int16'
-                      ? new Int16Array(count)
-                      : spec.type === 'uint16' || spec.type === 'float16'
-                        ? new Uint16Array(count)
-                        : spec.type === 'int8'
-                          ? new Int8Array(count)
-                          : new Uint8Array(count);
+    const count = elementCount(dims);
+    const data = spec.type === 'string' ? new Array<string>(count).fill('') : new ARRAY_TYPES[spec.type](count);
     return { name: spec.name, type: spec.type, dims, data };
   });
 }
@@ -294,18 +274,16 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     if (options.warmUp === false) return;
     if (options.warmUp === undefined || options.warmUp === true) {
       try {
-        await backend.warmUp(() => zeroFeeds(backend.inputs, perExample));
+        await backend.warmUp(() => zeroFeeds(backend.inputs));
       } catch {
         // Zeros are only a guess at a valid input; a model that rejects them still serves.
       }
       return;
     }
-    const sample = options.warmUp;
-    const prepared = prepareInputs(backend.inputs, sample, perExample);
+    const prepared = prepareInputs(backend.inputs, options.warmUp, perExample);
+    // Fresh arrays for each session: a worker's may be moved to it.
     await backend.warmUp(() =>
-      perExample
-        ? singleFeeds(prepareInputs(backend.inputs, sample, true))
-        : prepared.feeds.map((f) => ({ ...f, data: f.data.slice() as Feed['data'] })),
+      (perExample ? singleFeeds(prepared) : prepared.feeds).map((f) => ({ ...f, data: f.data.slice() as Feed['data'] })),
     );
   }
 
@@ -361,8 +339,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     kind: 'internal',
     async infer(item: PreparedInputs): Promise<OnnxOutputs> {
       if (!perExample) return wholeOutputs(await runFeeds(item.feeds));
-      const outputs = await runFeeds(singleFeeds(item));
-      return splitOutputs(outputs, 1)[0] as OnnxOutputs;
+      return (await runBatch([item]))[0] as OnnxOutputs;
     },
     inferBatch: (items: readonly PreparedInputs[]) => runBatch(items),
   };
@@ -374,7 +351,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     ? batching<PreparedInputs>({
         maxBatchSize,
         // Two batches per session: the next one is already queued (in onnxruntime's setImmediate,
-        // or in the worker's message queue) when one finishes, so the runtime never waits for JS.
+        // or in a worker's slot) when one finishes, so the runtime never waits for JS.
         maxInFlight: 2 * Math.max(1, workers),
         ...batchingOptions,
         ...(grouped ? { groupBy: (item: PreparedInputs) => item.groupKey } : {}),

@@ -1,4 +1,12 @@
-import { BallastError, type NestedArray, type TensorInput, type TensorType, type TensorValue, type TypedArray } from '@ballast/core';
+import {
+  BallastError,
+  elementCount,
+  type NestedArray,
+  type TensorInput,
+  type TensorType,
+  type TensorValue,
+  type TypedArray,
+} from '@ballast/core';
 
 /*
  * Input conversion and validation. Every value a caller passes is checked against the model's
@@ -53,7 +61,8 @@ export interface PreparedInputs {
   readonly groupKey: string;
 }
 
-const ARRAY_TYPES = {
+/** The typed array the runtime takes for each numeric element type (bool as bytes, float16 as bits). */
+export const ARRAY_TYPES = {
   float32: Float32Array,
   float64: Float64Array,
   int8: Int8Array,
@@ -138,7 +147,7 @@ function flattenInto(value: readonly unknown[], dims: readonly number[], depth: 
 // float16 data as raw Uint16Array bits.
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-export function toHalf(value: number): number {
+function toHalf(value: number): number {
   f32[0] = value;
   const x = u32[0] as number;
   const sign = (x >>> 16) & 0x8000;
@@ -165,7 +174,7 @@ export function toHalf(value: number): number {
 }
 
 /** IEEE half bits → number. */
-export function fromHalf(bits: number): number {
+function fromHalf(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;
   const exponent = (bits >> 10) & 0x1f;
   const mantissa = bits & 0x3ff;
@@ -259,7 +268,7 @@ function trailingDims(spec: TensorSpec): readonly (number | string)[] {
  * Validates one input value against its spec. `batched`: the value is one example (the batch
  * dimension is left out); otherwise it is the whole tensor.
  */
-export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean): Feed {
+function prepareValue(spec: TensorSpec, value: unknown, batched: boolean): Feed {
   const expectedDims = batched ? trailingDims(spec) : spec.dims;
   if (value === undefined) throw invalid(spec, expectedDims, 'nothing', 'the input is missing');
   let data: TypedArray | string[];
@@ -271,10 +280,8 @@ export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean)
     } else if (Array.isArray(value)) {
       dims = nestedShape(value, expectedDims.length);
       const flat: unknown[] = [];
-      if (dims.length > 0 && (dims[dims.length - 1] as number) > 0) flattenInto(value, dims, 0, flat);
-      else if (dims.includes(0) && dims.length > 0) {
-        // An empty array: shape is what we saw, no data.
-      }
+      // Also with a zero-length dimension: every sibling must then be empty too.
+      flattenInto(value, dims, 0, flat);
       data = convertScalars(spec.type, flat);
     } else if (typeof value === 'object' && value !== null) {
       const tensor = value as { data?: unknown; dims?: unknown };
@@ -286,8 +293,7 @@ export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean)
       }
       dims = [...(tensor.dims as number[])];
       data = Array.isArray(tensor.data) ? convertScalars(spec.type, tensor.data) : convertTyped(spec.type, tensor.data as TypedArray);
-      let count = 1;
-      for (const d of dims) count *= d;
+      const count = elementCount(dims);
       if (count !== data.length) throw `dims ${formatDims(dims)} hold ${count} values but data has ${data.length}`;
     } else {
       data = convertScalars(spec.type, [value]);
@@ -301,9 +307,7 @@ export function prepareValue(spec: TensorSpec, value: unknown, batched: boolean)
   // reshaped; otherwise the rank must match.
   if (dims.length !== expectedDims.length && dims.length <= 1) {
     const fixed = expectedDims.every((d) => !isSymbolic(d));
-    let count = 1;
-    for (const d of expectedDims) count *= d as number;
-    if (fixed && data.length === count) dims = expectedDims.map((d) => d as number);
+    if (fixed && data.length === elementCount(expectedDims as number[])) dims = expectedDims.map((d) => d as number);
   }
   if (dims.length !== expectedDims.length) {
     throw invalid(
@@ -335,17 +339,15 @@ interface FastPlan {
   readonly count: number;
   readonly dims: number[];
   readonly finite: boolean;
-  /** The group key prepareInputs() gives these dims. */
+  /** The group key the general path (prepareGeneral) gives these dims. */
   readonly key: string;
 }
 
 function fastPlan(spec: TensorSpec, dims: readonly (number | string)[]): FastPlan | null {
   if (spec.type === 'string' || spec.type === 'bool' || spec.type === 'float16' || dims.some(isSymbolic)) return null;
-  let count = 1;
-  for (const d of dims) count *= d as number;
   return {
     Constructor: ARRAY_TYPES[spec.type],
-    count,
+    count: elementCount(dims as number[]),
     dims: dims as number[],
     finite: spec.type === 'float32' || spec.type === 'float64',
     key: dims.length > 0 ? `${dims.join('x')};` : '',

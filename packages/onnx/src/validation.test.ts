@@ -79,6 +79,10 @@ describe('input validation', () => {
       }).message,
     ).toMatch(/ragged/);
     expect(invalid(specs, { image: { data: [1, 2], dims: [2, 3] } }).message).toMatch(/hold 6 values but data has 2/);
+    // A first row of length 0 makes the shape [2, 0]: the non-empty second row is ragged, not dropped.
+    const sequences: TensorSpec[] = [{ name: 'x', type: 'float32', dims: ['batch', 2, 'n'] }];
+    expect(prepareInputs(sequences, { x: [[], []] }, true).feeds[0]?.dims).toEqual([2, 0]);
+    expect(invalid(sequences, { x: [[], [1, 2]] }).message).toMatch(/ragged/);
   });
 
   it('checks integer ranges, int64 and bool', () => {
