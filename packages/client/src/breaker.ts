@@ -106,6 +106,16 @@ interface Settings {
   isFailure: (error: unknown) => boolean;
 }
 
+// Whether an error counts against the breaker. A predicate that throws counts it as a failure:
+// a broken isFailure must not keep the breaker from ever opening.
+function countsAsFailure(settings: Settings, error: unknown): boolean {
+  try {
+    return settings.isFailure(error) === true;
+  } catch {
+    return true;
+  }
+}
+
 /*
  * Why not cockatiel's circuitBreaker(): it has no slow-call rule, admits one half-open trial only,
  * and has no per-key breakers. State moves lazily on calls (open -> half-open when a call arrives
@@ -145,12 +155,7 @@ class Circuit {
   };
 
   readonly onFastFailure = (error: unknown): never => {
-    let failed: boolean;
-    try {
-      failed = this.settings.isFailure(error) === true;
-    } catch {
-      failed = true;
-    }
+    const failed = countsAsFailure(this.settings, error);
     if (failed && this.state === 'closed' && ++this.consecutiveFailures >= this.settings.consecutive) {
       this.open('consecutive-failures', this.model, now());
     } else if (!failed && this.state === 'closed') {
@@ -324,12 +329,7 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     try {
       value = await callModel(next, input, callOptions);
     } catch (error) {
-      let failed: boolean;
-      try {
-        failed = settings.isFailure(error) === true;
-      } catch {
-        failed = true;
-      }
+      const failed = countsAsFailure(settings, error);
       const at = now();
       circuit.record(ticket, failed, settings.timed ? at - start : 0, at, next.name);
       throw error;

@@ -1,4 +1,4 @@
-import { deadlineOf, type InferOptions, now } from '@ballast/core';
+import { deadlineOf, type InferOptions } from '@ballast/core';
 
 /**
  * @internal Options for work that must not be tied to the running call's scope (a hedged attempt
@@ -25,9 +25,4 @@ export function detachedOptions(options: InferOptions | undefined, signal: Abort
  */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** @internal Milliseconds since `start` on the deadline clock. */
-export function since(start: number): number {
-  return now() - start;
 }

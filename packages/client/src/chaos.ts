@@ -9,6 +9,7 @@ import {
   seededRandom,
   signalOf,
 } from '@ballast/core';
+import { sleep } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 
@@ -106,7 +107,7 @@ export function chaos(options: ChaosOptions = {}): ChaosMiddleware {
   };
 
   async function delayed<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined, ms: number, error: unknown): Promise<O> {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(ms, remainingMs(callOptions))));
+    await sleep(Math.min(ms, remainingMs(callOptions)));
     const done = doneError(callOptions);
     if (done) throw done;
     return error === NO_ERROR ? callModel(next, input, callOptions) : failAfter(next, input, callOptions, error);

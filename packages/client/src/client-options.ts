@@ -1,5 +1,6 @@
 import { BallastError } from '@ballast/core';
 import { z } from 'zod';
+import { issueSummaries } from './options-check.js';
 
 /*
  * The zod schema of createClient's options: a user's config crosses a trust boundary (it may come
@@ -129,12 +130,7 @@ export const clientOptionsSchema = z.strictObject({
 export function checkClientOptions(options: unknown): void {
   const result = clientOptionsSchema.safeParse(options);
   if (result.success) return;
-  const issues = result.error.issues.map((issue) => {
-    const path = issue.path.map(String);
-    // An unknown key is named in the path, so a typo points at itself.
-    if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path.push(String(issue.keys[0]));
-    return { path: path.join('.'), message: issue.message };
-  });
+  const issues = issueSummaries(result.error, true);
   const first = issues[0] ?? { path: '', message: 'invalid options' };
   throw new BallastError('CONFIG', `createClient: ${first.path === '' ? 'options' : first.path}: ${first.message}`, {
     details: { path: first.path, issues },

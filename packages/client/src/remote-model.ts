@@ -11,6 +11,7 @@ import {
   type TensorType,
 } from '@ballast/core';
 import { z } from 'zod';
+import { issueSummaries } from './options-check.js';
 import { decodeV2Response, encodeV2Request, type V2Inputs, type V2Outputs } from './v2-codec.js';
 
 /** Options of {@link remoteModel}. */
@@ -185,8 +186,8 @@ export function remoteModel<I = unknown, O = unknown>(options: RemoteModelOption
 export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I, O> {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.map(String).join('.') ?? '';
+    const issue = issueSummaries(parsed.error)[0];
+    const path = issue?.path ?? '';
     throw new BallastError('CONFIG', `remoteModel: ${path || 'options'}: ${issue?.message ?? 'invalid'}`, { details: { path } });
   }
   const protocol = options.protocol ?? 'json';
@@ -242,7 +243,7 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
     if (!result.success) {
       throw new BallastError('UPSTREAM', `"${name}": response failed validation`, {
         retryable: false,
-        details: { issues: result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) },
+        details: { issues: issueSummaries(result.error) },
       });
     }
     return result.data;

@@ -14,6 +14,7 @@ import {
   type V2Tensor,
 } from '@ballast/core';
 import { z } from 'zod';
+import { issueSummaries } from './options-check.js';
 
 /*
  * Open Inference Protocol v2 mapping (JSON over HTTP):
@@ -262,7 +263,7 @@ export function decodeV2Response(body: unknown): V2Outputs {
   const parsed = v2InferResponseSchema.safeParse(body);
   if (!parsed.success) {
     throw upstream('response is not an Open Inference Protocol v2 inference response', {
-      issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+      issues: issueSummaries(parsed.error),
     });
   }
   const response = parsed.data as V2InferResponse;

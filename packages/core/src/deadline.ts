@@ -307,8 +307,8 @@ interface ScopedOptions extends InferOptions {
   [SCOPE]?: CallScope;
 }
 
-/** @internal The scope a call runs under, if any. */
-export function scopeOf(options: InferOptions | undefined): CallScope | undefined {
+/** The scope a call runs under, if any. */
+function scopeOf(options: InferOptions | undefined): CallScope | undefined {
   return (options as ScopedOptions | undefined)?.[SCOPE];
 }
 
@@ -318,7 +318,7 @@ export function scopeOf(options: InferOptions | undefined): CallScope | undefine
  */
 export function deadlineOf(options: InferOptions | undefined): number {
   if (options === undefined) return Number.POSITIVE_INFINITY;
-  const scope = (options as ScopedOptions)[SCOPE];
+  const scope = scopeOf(options);
   if (scope) return scope.deadline;
   let deadline = options.deadline ?? Number.POSITIVE_INFINITY;
   if (options.timeoutMs !== undefined) deadline = Math.min(deadline, now() + options.timeoutMs);
@@ -346,7 +346,7 @@ export function remainingMs(options: InferOptions | undefined): number {
  */
 export function signalOf(options: InferOptions | undefined): AbortSignal | undefined {
   if (options === undefined) return undefined;
-  const scope = (options as ScopedOptions)[SCOPE];
+  const scope = scopeOf(options);
   if (scope) return scope.signal;
   return options.signal;
 }
@@ -430,7 +430,7 @@ function scopedCopy(options: InferOptions, deadline: number | undefined, scope: 
 export function capTimeout(options: InferOptions | undefined, timeoutMs: number): InferOptions {
   if (options === undefined) return { timeoutMs };
   if (options.timeoutMs !== undefined && options.timeoutMs <= timeoutMs) return options;
-  return scopedCopy(options, options.deadline, (options as ScopedOptions)[SCOPE], timeoutMs);
+  return scopedCopy(options, options.deadline, scopeOf(options), timeoutMs);
 }
 
 /**
@@ -438,7 +438,7 @@ export function capTimeout(options: InferOptions | undefined, timeoutMs: number)
  * call needs no scope (no budget, no signal, no tracing), or the error when it is already over.
  */
 export function enterScope(options: InferOptions | undefined, context: InferContext | undefined): ScopedOptions | BallastError | undefined {
-  const outer = (options as ScopedOptions | undefined)?.[SCOPE];
+  const outer = scopeOf(options);
   if (outer !== undefined) {
     const inner = options as InferOptions;
     // A layer inside the call may tighten the budget (never extend it).
@@ -478,7 +478,7 @@ export function enterScope(options: InferOptions | undefined, context: InferCont
 
 /** @internal Guards a promise with the scope stored in `scoped` (if it is the root scope). */
 export function guardScoped<O>(scoped: ScopedOptions, work: Promise<O>): Promise<O> {
-  const scope = scoped[SCOPE] as CallScope;
+  const scope = scopeOf(scoped) as CallScope;
   // Nested scopes without a tighter budget leave racing to the scope that owns the deadline.
   return scope.guarding ? scope.guard(work) : work;
 }
