@@ -77,6 +77,19 @@ export function canonicalKey(input: unknown): string {
   return write(input, 0);
 }
 
+/** @internal `<model name>@<version>:`, the part of a cache key that names the model. */
+export function keyPrefix(model: { readonly name: string; readonly version?: string | undefined }): string {
+  return `${model.name}@${model.version ?? ''}:`;
+}
+
+/**
+ * @internal The key for a part given by the caller (`options.cacheKey`) or a key function. The
+ * `#` keeps it apart from canonical inputs, none of which starts with one.
+ */
+export function givenKey(prefix: string, part: string): string {
+  return `${prefix}#${part}`;
+}
+
 /**
  * The full cache key of a call: model name and version, then `options.cacheKey` when given
  * (prefixed with `#`) or the canonical input.
@@ -89,6 +102,6 @@ export function cacheKeyOf(
   input: unknown,
   cacheKey?: string,
 ): string {
-  const prefix = `${model.name}@${model.version ?? ''}:`;
-  return cacheKey === undefined ? prefix + write(input, 0) : `${prefix}#${cacheKey}`;
+  const prefix = keyPrefix(model);
+  return cacheKey === undefined ? prefix + write(input, 0) : givenKey(prefix, cacheKey);
 }

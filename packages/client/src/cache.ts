@@ -1,6 +1,6 @@
 import { annotate, BallastError, callModel, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
-import { canonicalKey } from './cache-key.js';
+import { canonicalKey, givenKey, keyPrefix } from './cache-key.js';
 import { detachedOptions } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
@@ -150,10 +150,6 @@ export interface ResultCacheMiddleware extends Middleware {
 
 const BYPASS = Symbol.for('ballast.cache.bypass');
 
-function prefixOf(model: Pick<Model, 'name' | 'version'>): string {
-  return `${model.name}@${model.version ?? ''}:`;
-}
-
 /**
  * Marks a call to skip result-cache lookups (its fresh result is still stored).
  *
@@ -209,15 +205,15 @@ class ResultCache {
   ) {}
 
   keyOf(model: Pick<Model, 'name' | 'version'>, input: unknown, options: InferOptions | undefined): string | undefined {
-    return this.keyWith(prefixOf(model), input, options);
+    return this.keyWith(keyPrefix(model), input, options);
   }
 
   /** The key with a precomputed `name@version:` prefix (one per wrapped model, not per call). */
   keyWith(prefix: string, input: unknown, options: InferOptions | undefined): string | undefined {
-    if (options?.cacheKey !== undefined) return `${prefix}#${options.cacheKey}`;
+    if (options?.cacheKey !== undefined) return givenKey(prefix, options.cacheKey);
     if (this.keyFn) {
       const part = this.keyFn(input, options);
-      return part === undefined ? undefined : `${prefix}#${part}`;
+      return part === undefined ? undefined : givenKey(prefix, part);
     }
     try {
       return prefix + canonicalKey(input);
@@ -406,7 +402,7 @@ export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
     options.clock ?? Date.now,
   );
   const middleware = function cacheMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
-    const prefix = prefixOf(next);
+    const prefix = keyPrefix(next);
     return wrapModel(next, function caching(input: I, callOptions?: InferOptions): Promise<O> {
       return cache.infer(next, prefix, input, callOptions);
     });
