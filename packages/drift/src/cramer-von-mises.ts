@@ -1,6 +1,7 @@
 import { BallastError } from '@ballast/core';
 import { cleanSample, type NumericSample } from './input.js';
 import type { TestResult } from './ks.js';
+import { sortFloat64 } from './sort.js';
 import { besselKScaled } from './special.js';
 
 /** Options of {@link cramerVonMises}. */
@@ -112,8 +113,19 @@ export function cramerVonMises(reference: NumericSample, current: NumericSample,
   }
   const ra = cleanSample(reference, 'reference', 2);
   const rb = cleanSample(current, 'current', 2);
-  const x = ra.values.slice().sort();
-  const y = rb.values.slice().sort();
+  const r = cramerVonMisesSorted(sortFloat64(ra.values), sortFloat64(rb.values), method);
+  return { ...r, droppedReference: ra.dropped, droppedCurrent: rb.dropped };
+}
+
+/**
+ * @internal The Cramér-von Mises test on two sorted, finite samples of at least two values each
+ * (the monitor keeps its reference sorted).
+ */
+export function cramerVonMisesSorted(
+  x: Float64Array,
+  y: Float64Array,
+  method: 'auto' | 'exact' | 'asymptotic' = 'auto',
+): { statistic: number; pValue: number } {
   const nx = x.length;
   const ny = y.length;
   const all = new Float64Array(nx + ny);
@@ -139,10 +151,5 @@ export function cramerVonMises(reference: NumericSample, current: NumericSample,
     const tn = 1 / 6 + (t - et) / Math.sqrt(45 * vt);
     p = tn >= 0.003 ? Math.max(1 - cdfCvmInf(tn), 0) : 1;
   }
-  return {
-    statistic: t,
-    pValue: Math.min(Math.max(p, 0), 1),
-    droppedReference: ra.dropped,
-    droppedCurrent: rb.dropped,
-  };
+  return { statistic: t, pValue: Math.min(Math.max(p, 0), 1) };
 }

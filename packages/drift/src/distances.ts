@@ -1,6 +1,7 @@
 import { BallastError } from '@ballast/core';
 import { type BinnedShares, type Binning, binCategorical, binNumeric } from './binning.js';
 import { cleanSample, type NumericSample } from './input.js';
+import { sortFloat64 } from './sort.js';
 
 /** Options of {@link wassersteinDistance}. */
 export interface WassersteinOptions {
@@ -16,8 +17,20 @@ export interface WassersteinOptions {
  * wassersteinDistance([0, 1, 3], [5, 6, 8]); // 5
  */
 export function wassersteinDistance(reference: NumericSample, current: NumericSample, options: WassersteinOptions = {}): number {
-  const u = cleanSample(reference, 'reference').values.sort();
-  const v = cleanSample(current, 'current').values.sort();
+  const u = sortFloat64(cleanSample(reference, 'reference').values);
+  const v = sortFloat64(cleanSample(current, 'current').values);
+  const total = wassersteinSorted(u, v);
+  if (!options.normed) return total;
+  let mean = 0;
+  for (const x of u) mean += x;
+  mean /= u.length;
+  let variance = 0;
+  for (const x of u) variance += (x - mean) ** 2;
+  return total / Math.max(Math.sqrt(variance / u.length), 0.001);
+}
+
+/** @internal The plain Wasserstein distance of two sorted, finite, non-empty samples (the monitor keeps its reference sorted). */
+export function wassersteinSorted(u: Float64Array, v: Float64Array): number {
   const nu = u.length;
   const nv = v.length;
   let i = 0;
@@ -31,13 +44,7 @@ export function wassersteinDistance(reference: NumericSample, current: NumericSa
     while (j < nv && (v[j] as number) <= next) j++;
     previous = next;
   }
-  if (!options.normed) return total;
-  let mean = 0;
-  for (const x of u) mean += x;
-  mean /= nu;
-  let variance = 0;
-  for (const x of u) variance += (x - mean) ** 2;
-  return total / Math.max(Math.sqrt(variance / nu), 0.001);
+  return total;
 }
 
 function checkShares(reference: readonly number[], current: readonly number[]): void {

@@ -1,9 +1,9 @@
 import { BallastError, channels, type DriftEvent } from '@ballast/core';
 import { histogram as countBins } from './binning.js';
 import { chiSquareGoodnessOfFit } from './chi-square.js';
-import { cramerVonMises } from './cramer-von-mises.js';
+import { cramerVonMisesSorted } from './cramer-von-mises.js';
 import { DDM, type DdmOptions } from './ddm.js';
-import { hellinger, jensenShannon, klDivergence, psi, wassersteinDistance } from './distances.js';
+import { hellinger, jensenShannon, klDivergence, psi, wassersteinSorted } from './distances.js';
 import { ksSorted } from './ks.js';
 import { type DriftProfile, type FeatureKind, type FeatureProfile, type Table, toColumns } from './profile.js';
 import { sortFloat64 } from './sort.js';
@@ -628,18 +628,19 @@ export class DriftMonitor {
       if (n < (test === 'cramer-von-mises' ? 2 : 1)) {
         return { ...common, statistic: 0, drifted: false, status: 'insufficient-data' };
       }
+      const sortedSample = column.sortedSample as Float64Array;
       switch (test) {
         case 'ks': {
-          const r = ksSorted(column.sortedSample as Float64Array, sortFloat64(current));
+          const r = ksSorted(sortedSample, sortFloat64(current));
           return { ...common, statistic: r.statistic, rawPValue: r.pValue, drifted: false, status: 'ok' };
         }
         case 'cramer-von-mises': {
-          if (profile.sample.length < 2) return { ...common, statistic: 0, drifted: false, status: 'insufficient-data' };
-          const r = cramerVonMises(profile.sample, current);
+          if (sortedSample.length < 2) return { ...common, statistic: 0, drifted: false, status: 'insufficient-data' };
+          const r = cramerVonMisesSorted(sortedSample, sortFloat64(current));
           return { ...common, statistic: r.statistic, rawPValue: r.pValue, drifted: false, status: 'ok' };
         }
         case 'wasserstein': {
-          const score = wassersteinDistance(profile.sample, current) / Math.max(profile.std, 0.001);
+          const score = wassersteinSorted(sortedSample, sortFloat64(current)) / Math.max(profile.std, 0.001);
           return { ...common, statistic: score, drifted: score >= threshold, status: 'ok' };
         }
         case 'chi-square': {
