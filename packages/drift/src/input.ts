@@ -36,10 +36,3 @@ export function cleanSample(sample: NumericSample, name: string, minimum = 1): C
   }
   return { values: count === length ? values : values.slice(0, count), dropped: length - count };
 }
-
-/** Sorted copy (ascending) of finite values. */
-export function sortedFinite(values: Float64Array): Float64Array {
-  const sorted = values.slice();
-  sorted.sort();
-  return sorted;
-}
