@@ -47,8 +47,13 @@ describe('driftMiddleware', () => {
 
   it('never samples at rate 0 and flushes when the batch is full', async () => {
     const monitor = new DriftMonitor({ reference, window: { size: 500 }, features: ['x'] });
-    const none = pipeline(classifier(), driftMiddleware(monitor, { sampleRate: 0 }));
-    await none.infer({ x: 1 });
+    // A draw of 0 is the lowest `random` can give: rate 0 must still skip it.
+    const zero = driftMiddleware(monitor, { sampleRate: 0, random: () => 0 });
+    const none = pipeline(classifier(), zero);
+    for (let i = 0; i < 3; i++) await none.infer({ x: i });
+    // Sampled calls reach the monitor only when the queue flushes, so flush before asserting.
+    zero.flush();
+    expect(monitor.windowRows).toBe(0);
     const all = driftMiddleware(monitor, { sampleRate: 1, batchSize: 3 });
     const model = pipeline(classifier(), all);
     for (let i = 0; i < 3; i++) await model.infer({ x: i });
