@@ -73,6 +73,18 @@ export function toHttpError(error: unknown): BallastError {
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
 
 /**
+ * @internal The `Retry-After` value, in whole seconds, for an error's `retryAfterMs` hint: rounded
+ * up (a client retrying early would be refused again) and at least 1; 1 without a hint. Also used
+ * by @ballast/nest, so both adapters answer the same header.
+ *
+ * @example
+ * retryAfterSeconds(1500); // 2
+ */
+export function retryAfterSeconds(retryAfterMs: number | undefined): number {
+  return retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_SECONDS : Math.max(1, Math.ceil(retryAfterMs / 1000));
+}
+
+/**
  * Sends an error answer: the status from core's `httpStatusFor`, `Retry-After` (seconds) on 429 and
  * 503, and `{ error: { code, message, details } }`. `INTERNAL`, `CONFIG` and `INTEGRITY` errors
  * are answered without their message or details (logged by `onError` instead).
@@ -86,11 +98,10 @@ export function sendError(res: Response, error: unknown): BallastError {
     return ballast;
   }
   const status = httpStatusFor(ballast.code);
-  if (status === 429 || status === 503) {
-    const seconds = ballast.retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_SECONDS : Math.max(1, Math.ceil(ballast.retryAfterMs / 1000));
-    res.setHeader('Retry-After', String(seconds));
-  }
-  const hidden = status >= 500 && status !== 503 && status !== 504 && status !== 502;
+  if (status === 429 || status === 503) res.setHeader('Retry-After', String(retryAfterSeconds(ballast.retryAfterMs)));
+  // INTERNAL, CONFIG and INTEGRITY (and any code core does not know) are the codes core answers
+  // with 500; the other 5xx (UPSTREAM 502, the 503s, TIMEOUT 504) say nothing about internals.
+  const hidden = status === 500;
   const body: ErrorBody = {
     error: {
       code: ballast.code,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import { BallastError, type InferOptions, now } from '@ballast/core';
-import { DEFAULT_MAX_BODY_BYTES, type Guard, type GuardPrincipal } from '@ballast/guard';
+import { BallastError, type ErrorCode, type InferOptions, now } from '@ballast/core';
+import { type AuditRecord, DEFAULT_MAX_BODY_BYTES, type Guard, type GuardPrincipal } from '@ballast/guard';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 
 /** Options shared by {@link ballastRouter} and {@link inferHandler} for each served call. */
@@ -33,7 +33,11 @@ export interface ServeOptions {
 /** Default time budget per inference, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
+/**
+ * @internal The shape of an incoming request id that is kept (anything else gets a new id). Also
+ * used by @ballast/nest, so a request id survives a hop between the adapters.
+ */
+export const REQUEST_ID_PATTERN = /^[\w.:@/+=-]{1,128}$/;
 
 // Generated ids are a random per-process prefix and a counter: unique across processes like a
 // UUID, at a fraction of randomUUID()'s cost on every request.
@@ -234,4 +238,50 @@ export function startRequestCall(
   const options: InferOptions = { deadline: startedAt + budget, signal: controller.signal, attributes };
   if (principal !== undefined) options.principal = principal;
   return { requestId: requestIdValue, startedAt, controller, options };
+}
+
+/** @internal What one request's audit line is made of (see {@link auditRequest}). */
+export interface RequestAudit {
+  /** The request id. */
+  requestId: string;
+  /** The principal id; left out when there is none (the audit log writes `anonymous`). */
+  principal?: string | undefined;
+  /** The API key id that authenticated the request. */
+  keyId?: string | undefined;
+  /** The action checked. */
+  action?: string | undefined;
+  /** The model name. */
+  model?: string | undefined;
+  /** The model version. */
+  version?: string | undefined;
+  /** `ok`, or the code of the error that ended the request. */
+  outcome: 'ok' | ErrorCode;
+  /** The HTTP status answered. */
+  status: number;
+  /** When the request started, on the `performance.now()` clock: the latency runs from here to now. */
+  startedAt: number;
+  /** The input as the guard saw it (hashed by the audit log); left out when there is none. */
+  input?: unknown;
+}
+
+/**
+ * @internal Writes one request's audit line through `guard.audit`, the latency rounded to the
+ * microsecond. Fields without a value are left out rather than passed as `undefined`, so a Guard of
+ * the app's own sees the same keys whichever adapter served the request. Used by `ballastRouter()`,
+ * `inferHandler()` and @ballast/nest.
+ */
+export function auditRequest(guard: Guard, fields: RequestAudit): void {
+  // Built key by key in the line's order: on the infer route a conditional `...spread` takes
+  // V8's generic (slow) path.
+  const entry = { requestId: fields.requestId } as AuditRecord;
+  if (fields.principal !== undefined) entry.principal = fields.principal;
+  if (fields.keyId !== undefined) entry.keyId = fields.keyId;
+  if (fields.action !== undefined) entry.action = fields.action;
+  if (fields.model !== undefined) entry.model = fields.model;
+  if (fields.version !== undefined) entry.version = fields.version;
+  entry.outcome = fields.outcome;
+  entry.status = fields.status;
+  entry.latencyMs = Math.round((now() - fields.startedAt) * 1000) / 1000;
+  if (fields.input !== undefined) entry.input = fields.input;
+  guard.audit(entry);
 }

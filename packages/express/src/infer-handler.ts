@@ -3,7 +3,7 @@ import { type GuardAction, type GuardPrincipal, schemaError } from '@ballast/gua
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { sendError } from './errors.js';
-import { readJson, requestIdOf, type ServeOptions, startCall } from './http-context.js';
+import { auditRequest, readJson, requestIdOf, type ServeOptions, startCall } from './http-context.js';
 
 /** Options of {@link inferHandler}. */
 export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends ServeOptions {
@@ -67,17 +67,17 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       outcome = sendError(res, error);
     } finally {
       if (guard?.auditLog !== undefined)
-        guard.audit({
+        auditRequest(guard, {
           requestId: requestIdOf(request, res, options.requestIdHeader),
-          ...(principal === undefined ? {} : { principal: principal.id }),
-          ...(principal?.keyId === undefined ? {} : { keyId: principal.keyId }),
+          principal: principal?.id,
+          keyId: principal?.keyId,
           action,
           model: name,
-          ...(model.version === undefined ? {} : { version: model.version }),
+          version: model.version,
           outcome: outcome?.code ?? 'ok',
           status: res.statusCode,
-          latencyMs: Math.round((now() - startedAt) * 1000) / 1000,
-          ...(input === undefined ? {} : { input }),
+          startedAt,
+          input,
         });
     }
   };

@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
-import { BallastError, type HealthReport, type Model, now, pipeline, subscribe, type V2InferResponse } from '@ballast/core';
+import { BallastError, type HealthReport, type Model, now, pipeline, type V2InferResponse } from '@ballast/core';
 import type { GuardAction, GuardPrincipal } from '@ballast/guard';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import { trackOpenBreakers } from './breakers.js';
 import { errorHandler, sendError } from './errors.js';
-import { readJson, requestId, requestIdOf, type ServeOptions, sendJsonAnswer, startRequestCall } from './http-context.js';
+import { auditRequest, readJson, requestId, requestIdOf, type ServeOptions, sendJsonAnswer, startRequestCall } from './http-context.js';
 import { decodeV2Request, encodeV2Outputs, specsToV2, type V2ModelMetadata, type V2TensorMetadata } from './v2.js';
 
 /** Extra metadata for a model's `GET /v2/models/{name}` answer, when the model cannot describe itself. */
@@ -108,15 +109,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
   }
 
   // Breaker states as the resilience middleware report them, so readiness sees open breakers.
-  const openBreakers = new Map<string, Set<string>>();
-  const stopBreakers = subscribe('breaker', (event) => {
-    const key = event.key ?? '';
-    const keys = openBreakers.get(event.model) ?? new Set<string>();
-    if (event.to === 'open' || event.to === 'isolated') keys.add(key);
-    else keys.delete(key);
-    if (keys.size === 0) openBreakers.delete(event.model);
-    else openBreakers.set(event.model, keys);
-  });
+  const breakers = trackOpenBreakers();
 
   let draining = false;
   let inFlight = 0;
@@ -157,7 +150,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
 
   const modelReadiness = async (name: string, entry: Entry): Promise<{ ready: boolean; reason?: string }> => {
     if (draining) return { ready: false, reason: 'shutting down' };
-    if (openBreakers.has(name)) return { ready: false, reason: 'circuit breaker open' };
+    if (breakers.isOpen(name)) return { ready: false, reason: 'circuit breaker open' };
     const health = entry.original.health;
     if (health === undefined) return { ready: true };
     let timer: NodeJS.Timeout | undefined;
@@ -261,17 +254,17 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
       } finally {
         leave();
         if (guard?.auditLog !== undefined)
-          guard.audit({
+          auditRequest(guard, {
             requestId: requestIdOf(request, res, options.requestIdHeader),
-            ...(principal === undefined ? {} : { principal: principal.id }),
-            ...(principal?.keyId === undefined ? {} : { keyId: principal.keyId }),
+            principal: principal?.id,
+            keyId: principal?.keyId,
             action: 'infer',
             model: name,
-            ...(entry?.original.version === undefined ? {} : { version: entry.original.version }),
+            version: entry?.original.version,
             outcome: outcome?.code ?? 'ok',
             status: res.statusCode,
-            latencyMs: Math.round((now() - startedAt) * 1000) / 1000,
-            ...(input === undefined ? {} : { input }),
+            startedAt,
+            input,
           });
       }
     }),
@@ -368,7 +361,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
   router.shutdown = async (shutdown: ShutdownOptions = {}) => {
     const { server, drainTimeoutMs = 10_000, closeModels = true } = shutdown;
     draining = true;
-    stopBreakers();
+    breakers.stop();
     if (inFlight > 0) {
       await new Promise<void>((done) => {
         const timer = setTimeout(done, drainTimeoutMs);

@@ -4,7 +4,7 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadat
 import { Reflector } from '@nestjs/core';
 import type { BallastHttpRequest } from './interceptor.js';
 import type { ResolvedOptions } from './options.js';
-import { auditWhenDone, type StateResponse, stateOf } from './request-state.js';
+import { auditWhenDone, type StateResponse } from './request-state.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 const AUTHORIZE = 'ballast:authorize';
@@ -94,9 +94,7 @@ export class BallastAuthGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<AuthRequest>();
     const response = http.getResponse<StateResponse>();
-    const header = this.options.requestIdHeader;
-    auditWhenDone(guard, request, response, header);
-    const state = stateOf(request, response, header);
+    const state = auditWhenDone(guard, request, response, this.options.requestIdHeader);
     const declared = this.reflector.getAllAndOverride<BallastAuthorizeOptions | undefined>(AUTHORIZE, targets);
     const action = declared?.action ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'infer');
     const model = declared?.model ?? request.params?.name ?? request.params?.model;

@@ -1,4 +1,5 @@
 import { BallastError, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
+import { retryAfterSeconds } from '@ballast/express';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { currentRequestContext } from './context.js';
 import { codeForStatus, existingStateOf } from './request-state.js';
@@ -46,9 +47,7 @@ export class BallastExceptionFilter implements ExceptionFilter {
       response.end();
       return;
     }
-    if (status === 429 || status === 503) {
-      response.setHeader('Retry-After', String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000))));
-    }
+    if (status === 429 || status === 503) response.setHeader('Retry-After', String(retryAfterSeconds(error.retryAfterMs)));
     const requestId = state?.requestId ?? currentRequestContext()?.requestId;
     if (requestId !== undefined) response.setHeader('X-Request-Id', requestId);
     const body: BallastErrorBody = {

@@ -4,7 +4,7 @@ import { type Observable, tap } from 'rxjs';
 import { type BallastRequestContext, runWithContext } from './context.js';
 import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
-import { auditWhenDone, type StateResponse, stateOf } from './request-state.js';
+import { auditWhenDone, type StateResponse } from './request-state.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 /** The request fields the interceptor reads and writes (Express 5 under Nest's platform-express). */
@@ -69,8 +69,7 @@ export class BallastContextInterceptor implements NestInterceptor {
   }
 
   private contextOf(request: BallastHttpRequest, response: HttpResponse, context: ExecutionContext): BallastRequestContext {
-    auditWhenDone(this.options.guard, request, response, this.options.requestIdHeader);
-    const requestId = stateOf(request, response, this.options.requestIdHeader).requestId;
+    const { requestId } = auditWhenDone(this.options.guard, request, response, this.options.requestIdHeader);
     const path = request.route?.path;
     const route = `${request.method} ${typeof path === 'string' ? path : `${context.getClass().name}.${context.getHandler().name}`}`;
     // One controller per request (not per call): the client hanging up cancels the model calls.

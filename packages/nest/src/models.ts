@@ -1,5 +1,5 @@
-import { BallastError, type HealthReport, type InferOptions, type Model, subscribe, withDeadline } from '@ballast/core';
-import { specsToV2, type V2TensorMetadata } from '@ballast/express';
+import { BallastError, type HealthReport, type InferOptions, type Model, withDeadline } from '@ballast/core';
+import { type OpenBreakers, specsToV2, trackOpenBreakers, type V2TensorMetadata } from '@ballast/express';
 import { withRequestOptions } from './context.js';
 
 /** A registered model: the one given to `forRoot` and the request-aware wrapper that is injected. */
@@ -29,20 +29,13 @@ export class BallastModels {
   private drained: (() => void) | undefined;
   private closed = false;
   private draining = false;
-  // Open circuit breakers by model name (and breaker key), from the `ballast:breaker` events the
-  // resilience middleware publish, so readiness reports them like @ballast/express does.
-  private readonly openBreakers = new Map<string, Set<string>>();
-  private readonly stopBreakers: () => void;
+  // Open circuit breakers, from the `ballast:breaker` events the resilience middleware publish, so
+  // readiness reports them like @ballast/express does.
+  private readonly breakers: OpenBreakers;
 
   /** @param models the models to serve; names (with versions) must be unique. */
   constructor(models: readonly Model[]) {
-    this.stopBreakers = subscribe('breaker', (event) => {
-      const keys = this.openBreakers.get(event.model) ?? new Set<string>();
-      if (event.to === 'open' || event.to === 'isolated') keys.add(event.key ?? '');
-      else keys.delete(event.key ?? '');
-      if (keys.size === 0) this.openBreakers.delete(event.model);
-      else this.openBreakers.set(event.model, keys);
-    });
+    this.breakers = trackOpenBreakers();
     for (const [index, model] of models.entries()) {
       if (typeof model?.infer !== 'function' || typeof model.name !== 'string' || model.name.length === 0) {
         throw new BallastError('CONFIG', `BallastModule: models[${index}] is not a Model (needs a name and infer())`, {
@@ -79,14 +72,7 @@ export class BallastModels {
    * registered under that name). Throws `NOT_FOUND` for an unknown model or version.
    */
   get<I = unknown, O = unknown>(name: string, version?: string): Model<I, O> {
-    const entry = this.find(name, version);
-    if (entry === undefined) {
-      const what = version === undefined ? `model "${name}"` : `model "${name}" version "${version}"`;
-      throw new BallastError('NOT_FOUND', `${what} is not served here`, {
-        details: version === undefined ? { model: name } : { model: name, version },
-      });
-    }
-    return entry.wrapped as Model<I, O>;
+    return this.entry(name, version).wrapped as Model<I, O>;
   }
 
   /** The versions registered under `name` (`undefined` for a model without a version label). */
@@ -100,10 +86,10 @@ export class BallastModels {
    * have; symbolic dimensions become -1), else empty. Throws `NOT_FOUND` for an unknown model.
    */
   signature(name: string, version?: string): { inputs: V2TensorMetadata[]; outputs: V2TensorMetadata[] } {
-    this.get(name, version);
-    const original = (this.find(name, version) as Entry).original as Model & { inputs?: unknown; outputs?: unknown };
-    const specs = (list: unknown) => (Array.isArray(list) ? specsToV2(list) : []);
-    return { inputs: specs(original.inputs), outputs: specs(original.outputs) };
+    // specsToV2 answers [] for anything that is not an array of specs.
+    type Specs = Parameters<typeof specsToV2>[0];
+    const original = this.entry(name, version).original as Model & { inputs?: Specs; outputs?: Specs };
+    return { inputs: specsToV2(original.inputs), outputs: specsToV2(original.outputs) };
   }
 
   /**
@@ -114,7 +100,7 @@ export class BallastModels {
   async health(name: string, version?: string): Promise<HealthReport> {
     const model = this.get(name, version);
     if (this.isDraining) return { ready: false, status: 'unavailable', message: 'shutting down' };
-    if (this.openBreakers.has(name)) return { ready: false, status: 'unavailable', message: 'circuit breaker open' };
+    if (this.breakers.isOpen(name)) return { ready: false, status: 'unavailable', message: 'circuit breaker open' };
     if (model.health === undefined) return { ready: true, status: 'ready' };
     try {
       return await model.health();
@@ -154,7 +140,7 @@ export class BallastModels {
   async close(drainTimeoutMs = 10_000): Promise<unknown[]> {
     if (this.closed) return [];
     this.closed = true;
-    this.stopBreakers();
+    this.breakers.stop();
     if (this.inFlight > 0) {
       // One timer for the whole shutdown, not per call.
       await new Promise<void>((resolve) => {
@@ -176,6 +162,18 @@ export class BallastModels {
       }
     }
     return errors;
+  }
+
+  // The entry of a model (and version), or NOT_FOUND.
+  private entry(name: string, version: string | undefined): Entry {
+    const entry = this.find(name, version);
+    if (entry === undefined) {
+      const what = version === undefined ? `model "${name}"` : `model "${name}" version "${version}"`;
+      throw new BallastError('NOT_FOUND', `${what} is not served here`, {
+        details: version === undefined ? { model: name } : { model: name, version },
+      });
+    }
+    return entry;
   }
 
   private find(name: string, version: string | undefined): Entry | undefined {

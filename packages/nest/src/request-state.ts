@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type BallastError, type ErrorCode, now } from '@ballast/core';
+import { auditRequest, REQUEST_ID_PATTERN } from '@ballast/express';
 import type { Guard } from '@ballast/guard';
 
 /** The request fields Ballast reads (Express 5 under Nest's platform-express). */
@@ -32,8 +33,6 @@ interface RequestState {
 }
 
 const STATE = Symbol('ballast.nest.request');
-// The same shape @ballast/express accepts, so a request id survives a hop between the adapters.
-const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
 type Holder = { [STATE]?: RequestState };
 
@@ -67,7 +66,8 @@ export function stateOf(request: StateRequest, response: StateResponse, header: 
   let state = holder[STATE];
   if (state === undefined) {
     const given = request.headers[header];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    // The shape @ballast/express keeps, so a request id survives a hop between the adapters.
+    const requestId = typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
     state = { requestId, startedAt: now(), audited: false };
     holder[STATE] = state;
     if (!response.headersSent) response.setHeader('X-Request-Id', requestId);
@@ -83,28 +83,27 @@ export function existingStateOf(request: unknown): RequestState | undefined {
 /**
  * @internal Writes one audit line through the guard when the response is done (sent, failed or
  * abandoned by the client). Called at the first Ballast component a request meets; later calls
- * are no-ops.
+ * are no-ops. Returns the request's state (created when needed, audit log or not).
  */
-export function auditWhenDone(guard: Guard | undefined, request: StateRequest, response: StateResponse, header: string): void {
-  if (guard?.auditLog === undefined) return;
+export function auditWhenDone(guard: Guard | undefined, request: StateRequest, response: StateResponse, header: string): RequestState {
   const state = stateOf(request, response, header);
-  if (state.audited) return;
+  if (guard?.auditLog === undefined || state.audited) return state;
   state.audited = true;
   response.once('close', () => {
     const status = response.statusCode;
     const outcome: 'ok' | ErrorCode = state.error?.code ?? (status >= 400 ? codeForStatus(status) : 'ok');
-    const input = state.input ?? request.body;
-    guard.audit({
+    auditRequest(guard, {
       requestId: state.requestId,
-      ...(state.principal === undefined ? {} : { principal: state.principal }),
-      ...(state.keyId === undefined ? {} : { keyId: state.keyId }),
-      ...(state.action === undefined ? {} : { action: state.action }),
-      ...(state.model === undefined ? {} : { model: state.model }),
-      ...(state.version === undefined ? {} : { version: state.version }),
+      principal: state.principal,
+      keyId: state.keyId,
+      action: state.action,
+      model: state.model,
+      version: state.version,
       outcome: response.headersSent ? outcome : 'CANCELLED',
       status: response.headersSent ? status : 499,
-      latencyMs: Math.round((now() - state.startedAt) * 1000) / 1000,
-      ...(input === undefined ? {} : { input }),
+      startedAt: state.startedAt,
+      input: state.input ?? request.body,
     });
   });
+  return state;
 }

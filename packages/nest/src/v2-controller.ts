@@ -114,7 +114,7 @@ export class BallastV2Controller {
   }
 
   private describe(name: string, version: string | undefined): V2ModelMetadata {
-    this.models.get(name, version);
+    // Throws NOT_FOUND for an unknown model or version.
     const signature = this.models.signature(name, version);
     return {
       name,
