@@ -5,7 +5,7 @@ import { cramerVonMisesSorted } from './cramer-von-mises.js';
 import { DDM, type DdmOptions } from './ddm.js';
 import { hellinger, jensenShannon, klDivergence, psi, wassersteinSorted } from './distances.js';
 import { ksSorted } from './ks.js';
-import { type DriftProfile, type FeatureKind, type FeatureProfile, type Table, toColumns } from './profile.js';
+import { type DriftProfile, type FeatureKind, type FeatureProfile, rowCount, type Table, toColumns } from './profile.js';
 import { sortFloat64 } from './sort.js';
 
 /** Tests a monitor can run per feature. `auto` picks one by the documented rule. */
@@ -343,11 +343,7 @@ export class DriftMonitor {
     const now = this.#now();
     let result = this.#beforeInsert(now);
     const slot = this.#slot(now);
-    for (const column of this.#columns) {
-      const value = row[column.name];
-      if (column.numeric) column.numeric[slot] = typeof value === 'number' ? value : Number.NaN;
-      else (column.labels as (string | undefined)[])[slot] = value === null || value === undefined ? undefined : String(value);
-    }
+    for (const column of this.#columns) store(column, slot, row[column.name]);
     result = this.#afterInsert(now) ?? result;
     return result;
   }
@@ -371,8 +367,7 @@ export class DriftMonitor {
       columns,
       this.#columns.map((c) => c.name),
     );
-    let rows = 0;
-    for (const values of map.values()) rows = Math.max(rows, values.length);
+    const rows = rowCount(map.values());
     const results: DriftResult[] = [];
     const sources = this.#columns.map((c) => map.get(c.name) as ArrayLike<unknown>);
     for (let i = 0; i < rows; i++) {
@@ -380,12 +375,7 @@ export class DriftMonitor {
       const before = this.#beforeInsert(now);
       if (before) results.push(before);
       const slot = this.#slot(now);
-      for (let c = 0; c < this.#columns.length; c++) {
-        const column = this.#columns[c] as Column;
-        const value = (sources[c] as ArrayLike<unknown>)[i];
-        if (column.numeric) column.numeric[slot] = typeof value === 'number' ? value : Number.NaN;
-        else (column.labels as (string | undefined)[])[slot] = value === null || value === undefined ? undefined : String(value);
-      }
+      for (let c = 0; c < this.#columns.length; c++) store(this.#columns[c] as Column, slot, (sources[c] as ArrayLike<unknown>)[i]);
       const after = this.#afterInsert(now);
       if (after) results.push(after);
     }
@@ -412,6 +402,7 @@ export class DriftMonitor {
 
   /** Evaluates a batch of rows on its own, without touching the live window (batch checks, tests, demos). */
   check(table: Table): DriftResult {
+    const rows = Array.isArray(table) ? table.length : rowCount(Object.values(table));
     const copy = new DriftMonitor({
       name: this.name,
       reference: this.reference,
@@ -421,7 +412,7 @@ export class DriftMonitor {
       correction: this.#correction,
       driftShare: this.#driftShare,
       minRows: 1,
-      window: { maxRows: Math.max(1, Array.isArray(table) ? table.length : rowCount(table)), durationMs: Number.MAX_SAFE_INTEGER },
+      window: { maxRows: Math.max(1, rows), durationMs: Number.MAX_SAFE_INTEGER },
       now: this.#now,
     });
     copy.observeTable(table);
@@ -681,10 +672,10 @@ export class DriftMonitor {
   }
 }
 
-function rowCount(table: Table): number {
-  let rows = 0;
-  for (const values of Object.values(table as Record<string, ArrayLike<unknown>>)) rows = Math.max(rows, values?.length ?? 0);
-  return rows;
+/** Writes one value of `column` into the ring at `slot`: non-numbers are missing (NaN) in numeric columns, labels are strings. */
+function store(column: Column, slot: number, value: unknown): void {
+  if (column.numeric) column.numeric[slot] = typeof value === 'number' ? value : Number.NaN;
+  else (column.labels as (string | undefined)[])[slot] = value === null || value === undefined ? undefined : String(value);
 }
 
 function distance(test: string, reference: number[], current: number[]): number {

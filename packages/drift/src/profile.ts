@@ -101,6 +101,13 @@ export function toColumns(table: Table, names?: readonly string[]): Map<string, 
   return columns;
 }
 
+/** @internal Rows of a table given as columns: the longest column (columns may differ in length; missing ones count as empty). */
+export function rowCount(columns: Iterable<ArrayLike<unknown> | null | undefined>): number {
+  let rows = 0;
+  for (const values of columns) rows = Math.max(rows, values?.length ?? 0);
+  return rows;
+}
+
 /** @internal Numeric when every present value is a finite-or-NaN number. */
 export function inferKind(values: ArrayLike<unknown>): FeatureKind {
   let seen = false;
@@ -233,9 +240,7 @@ export function createProfile(table: Table, options: CreateProfileOptions = {}):
   if (columns.size === 0) throw new BallastError('INVALID_INPUT', 'no features to profile');
   const random = seededRandom(seed);
   const features: Record<string, FeatureProfile> = {};
-  let rows = 0;
   for (const [name, values] of columns) {
-    rows = Math.max(rows, values.length);
     const kind = declared !== undefined && !Array.isArray(declared) ? (declared as Record<string, FeatureKind>)[name] : inferKind(values);
     if (kind !== 'numeric' && kind !== 'categorical') {
       throw new BallastError('CONFIG', `feature "${name}" has unknown kind "${String(kind)}"`);
@@ -249,7 +254,7 @@ export function createProfile(table: Table, options: CreateProfileOptions = {}):
       });
     }
   }
-  return { version: 1, createdAt: new Date().toISOString(), rows, features };
+  return { version: 1, createdAt: new Date().toISOString(), rows: rowCount(columns.values()), features };
 }
 
 function isNumberArray(value: unknown): value is number[] {
