@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeV2Request, encodeV2Outputs } from './v2.js';
+import { decodeV2Request, encodeV2Outputs, isPlainEnvelope, v2RequestSchema } from './v2.js';
 
 const issuePaths = (fn: () => unknown) => {
   try {
@@ -64,5 +65,92 @@ describe('encodeV2Outputs', () => {
     expect(encodeV2Outputs(rows, ['z'])).toHaveLength(1);
     expect(() => encodeV2Outputs(rows, ['nope'])).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
     expect(() => encodeV2Outputs([{ y: 1 }])).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+  });
+});
+
+describe('isPlainEnvelope (the fast path of decodeV2Request)', () => {
+  // Mostly well-formed bodies, each part sometimes replaced by a value just past one of the
+  // schema's limits or of the wrong type, so both answers come up often.
+  const junk = fc.oneof(fc.constant(null), fc.boolean(), fc.double(), fc.string({ maxLength: 4 }), fc.constant({}), fc.constant([]));
+  const mostly = <T>(valid: fc.Arbitrary<T>, ...edges: unknown[]): fc.Arbitrary<unknown> =>
+    edges.length === 0
+      ? fc.oneof({ arbitrary: valid, weight: 12 }, { arbitrary: junk, weight: 1 })
+      : fc.oneof({ arbitrary: valid, weight: 12 }, { arbitrary: fc.constantFrom(...edges), weight: 2 }, { arbitrary: junk, weight: 1 });
+  const text = (minLength: number) => fc.string({ minLength, maxLength: 4 });
+  const dimension = mostly(
+    fc.integer({ min: 0, max: 3 }),
+    -1,
+    -0,
+    2 ** 31,
+    2 ** 31 + 1,
+    1.5,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.MAX_SAFE_INTEGER + 2,
+    '2',
+  );
+  const ones = (n: number) => Array.from({ length: n }, () => 1);
+  const shape = mostly(fc.array(dimension, { minLength: 1, maxLength: 3 }), [], ones(16), ones(17));
+  const data = mostly(fc.array(fc.oneof(fc.double(), fc.string({ maxLength: 2 }), fc.boolean(), fc.constant(null)), { maxLength: 4 }));
+  const name = mostly(text(1), '', 'n'.repeat(256), 'n'.repeat(257));
+  const datatype = mostly(fc.constantFrom('FP32', 'INT64', 'BYTES', ''), 'D'.repeat(16), 'D'.repeat(17));
+  // Only the keys the fast path allows; sometimes one or more of them is missing.
+  const tensor = fc.oneof(
+    { arbitrary: fc.record({ name, shape, datatype, data }), weight: 12 },
+    { arbitrary: fc.record({ name, shape, datatype, data }, { requiredKeys: [] }), weight: 2 },
+    { arbitrary: junk, weight: 1 },
+  );
+  const well = { name: 'x', shape: [1], datatype: 'FP32', data: [1] };
+  const inputs = mostly(
+    fc.array(tensor, { minLength: 1, maxLength: 2 }),
+    [],
+    Array.from({ length: 256 }, () => well),
+    Array.from({ length: 257 }, () => well),
+  );
+  const id = mostly(text(0), undefined, 'i'.repeat(256), 'i'.repeat(257));
+  const envelope = fc.oneof(
+    { arbitrary: fc.record({ id, inputs }, { requiredKeys: ['inputs'] }), weight: 12 },
+    { arbitrary: fc.record({ id, inputs }, { requiredKeys: [] }), weight: 1 },
+    { arbitrary: junk, weight: 1 },
+  );
+
+  it('accepts exactly what the schema accepts, for bodies with only the fast-path keys', () => {
+    fc.assert(
+      fc.property(envelope, (body) => {
+        expect(isPlainEnvelope(body)).toBe(v2RequestSchema.safeParse(body).success);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('accepts nothing the schema rejects, and what it accepts the schema returns unchanged', () => {
+    // Keys the fast path leaves to the schema, on the envelope and on a tensor.
+    const extra = fc.record(
+      {
+        parameters: fc.oneof(fc.constant({ p: 1 }), junk),
+        outputs: fc.oneof(fc.constant([{ name: 'y' }]), junk),
+        other: junk,
+      },
+      { requiredKeys: [] },
+    );
+    const isObject = (value: unknown): value is Record<string, unknown> =>
+      typeof value === 'object' && value !== null && !Array.isArray(value);
+    fc.assert(
+      fc.property(envelope, extra, extra, (body, more, tensorMore) => {
+        const candidates: unknown[] = [body];
+        if (isObject(body)) {
+          candidates.push({ ...body, ...more });
+          const [first, ...rest] = Array.isArray(body.inputs) ? body.inputs : [];
+          if (isObject(first)) candidates.push({ ...body, inputs: [{ ...first, ...tensorMore }, ...rest] });
+        }
+        for (const candidate of candidates) {
+          if (!isPlainEnvelope(candidate)) continue;
+          const parsed = v2RequestSchema.safeParse(candidate);
+          expect(parsed.success).toBe(true);
+          expect(parsed.data).toEqual(candidate);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

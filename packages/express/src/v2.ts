@@ -52,12 +52,14 @@ export const v2RequestSchema = z.object({
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/*
- * The common, well-formed request checked by hand: about ten times cheaper than the zod schema,
- * which then only runs (to report issues with paths) when this check fails. It accepts exactly
- * what the schema accepts for these fields, and nothing with extra `parameters` or `outputs`.
+/**
+ * @internal The common, well-formed request checked by hand, without the zod schema, which then
+ * only runs (to report issues with paths) when this check fails. For a body with no keys but `id`
+ * and `inputs` (and tensors with no keys but `name`, `shape`, `datatype` and `data`) it accepts
+ * exactly what the schema accepts; anything else (`parameters`, `outputs`, unknown keys) goes to
+ * the schema. Property-tested against the schema in v2.test.ts.
  */
-function isPlainEnvelope(body: unknown): boolean {
+export function isPlainEnvelope(body: unknown): boolean {
   if (!isRecord(body)) return false;
   for (const key in body) if (key !== 'id' && key !== 'inputs') return false;
   if (body.id !== undefined && (typeof body.id !== 'string' || body.id.length > 256)) return false;
