@@ -3,7 +3,8 @@
  *
  *   bare Express     express.json() and a handler that calls the model and answers v2 JSON
  *   Ballast router   ballastRouter(): API-key auth (HMAC), authorization, a per-principal rate limit,
- *                    v2 validation (zod) + input ranges, request ids, audit off, and
+ *                    v2 validation (hand-written fast path; zod only for a malformed body)
+ *                    + input ranges, request ids, audit off, and
  *                    @ballast/otel instrument() with no SDK (an app without OpenTelemetry)
  *
  * The model is an in-process ONNX MLP (16→64→4) with micro-batching; both servers run in this

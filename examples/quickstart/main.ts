@@ -2,7 +2,7 @@
  * A first look at @ballast/core: a batchable model behind `pipeline()` with `batching()`,
  * 512 concurrent callers, a per-call budget, and the events telemetry listens to.
  *
- *   pnpm demo
+ *   pnpm --filter @ballast/example-quickstart start
  */
 import { BallastError, batching, defineModel, isBallastError, pipeline, subscribe } from '@ballast/core';
 
