@@ -192,11 +192,16 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
   }
   const protocol = options.protocol ?? 'json';
   const name = options.name;
-  const base = options.url.replace(/\/+$/, '');
-  const target =
-    protocol === 'json'
-      ? options.url
-      : `${base}/v2/models/${encodeURIComponent(name)}${options.version === undefined ? '' : `/versions/${encodeURIComponent(options.version)}`}/infer`;
+  // The v2 endpoints of this model version (`.../infer`, `.../ready`) share one path.
+  const versionPath = options.version === undefined ? '' : `/versions/${encodeURIComponent(options.version)}`;
+  const v2Path = `${options.url.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(name)}${versionPath}`;
+  const target = protocol === 'json' ? options.url : `${v2Path}/infer`;
+  const readyUrl = `${v2Path}/ready`;
+  const v2Options = {
+    ...(options.inputTypes ? { inputTypes: options.inputTypes } : {}),
+    ...(options.outputs ? { outputs: options.outputs } : {}),
+    ...(options.parameters ? { parameters: options.parameters } : {}),
+  };
   const doFetch = options.fetch ?? fetch;
   const limit = options.maxResponseBytes ?? 16 * 1024 * 1024;
   const staticHeaders = typeof options.headers === 'object' ? lowerKeys(options.headers) : undefined;
@@ -206,13 +211,7 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
   function encode(input: I): string {
     try {
       if (protocol === 'json') return JSON.stringify(input);
-      return JSON.stringify(
-        encodeV2Request(input as V2Inputs, {
-          ...(options.inputTypes ? { inputTypes: options.inputTypes } : {}),
-          ...(options.outputs ? { outputs: options.outputs } : {}),
-          ...(options.parameters ? { parameters: options.parameters } : {}),
-        }),
-      );
+      return JSON.stringify(encodeV2Request(input as V2Inputs, v2Options));
     } catch (error) {
       if (error instanceof BallastError) throw error;
       throw new BallastError('INVALID_INPUT', `"${name}": input cannot be encoded as JSON`, { cause: error });
@@ -270,9 +269,8 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
 
   async function health(): Promise<HealthReport> {
     if (protocol !== 'open-inference-v2') return { ready: true, status: 'ready', message: 'no health endpoint for the json protocol' };
-    const url = `${base}/v2/models/${encodeURIComponent(name)}${options.version === undefined ? '' : `/versions/${encodeURIComponent(options.version)}`}/ready`;
     try {
-      const response = await doFetch(url, { method: 'GET', signal: AbortSignal.timeout(5000) });
+      const response = await doFetch(readyUrl, { method: 'GET', signal: AbortSignal.timeout(5000) });
       await response.body?.cancel().catch(() => {});
       return response.ok
         ? { ready: true, status: 'ready' }
