@@ -12,7 +12,7 @@ import {
 import { detachedOptions } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
 import { checkNumber } from './options-check.js';
-import { SlidingWindow } from './sliding-window.js';
+import { LoadBudget } from './sliding-window.js';
 
 /** Options of {@link hedge}. */
 export interface HedgeOptions {
@@ -46,8 +46,6 @@ export interface HedgeMiddleware extends Middleware {
   stats(): HedgeStats;
 }
 
-const CALLS = 0;
-const HEDGES = 1;
 const SAMPLES = 256;
 
 /*
@@ -61,14 +59,12 @@ class HedgePolicy {
   private count = 0;
   private sinceEstimate = 0;
   private estimated = false;
-  private readonly window = new SlidingWindow(10_000, 10, 2);
 
   constructor(
     fixedMs: number | undefined,
     private readonly percentile: number | undefined,
     private readonly minSamples: number,
-    private readonly maxRatio: number,
-    private readonly floor: number,
+    private readonly budget: LoadBudget,
   ) {
     this.counters.delayMs = fixedMs;
   }
@@ -87,7 +83,7 @@ class HedgePolicy {
 
   run<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
     const at = now();
-    this.window.add(CALLS, at);
+    this.budget.addCalls(at);
     const delay = this.counters.delayMs;
     if (delay === undefined || delay >= remainingMs(options)) return this.timed(next, input, options, at);
     return new Promise<O>((resolve, reject) => {
@@ -130,12 +126,10 @@ class HedgePolicy {
       };
       const timer = setTimeout(() => {
         if (settled) return;
-        const t = now();
-        if (this.window.sum(HEDGES, t) + 1 > Math.max(this.floor, this.maxRatio * this.window.sum(CALLS, t))) {
+        if (!this.budget.tryTake(now())) {
           this.counters.budgetExhausted++;
           return;
         }
-        this.window.add(HEDGES, t);
         this.counters.hedged++;
         if (channels.hedge.hasSubscribers) channels.hedge.publish({ model: next.name, afterMs: delay });
         second = new AbortController();
@@ -177,8 +171,7 @@ export function hedge(options: HedgeOptions = {}): HedgeMiddleware {
     options.delayMs,
     options.percentile,
     options.minSamples ?? 20,
-    options.maxRatio ?? 0.1,
-    (options.minPerSecond ?? 1) * 10,
+    new LoadBudget(10_000, options.maxRatio ?? 0.1, options.minPerSecond ?? 1),
   );
   const middleware = function hedgeMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
     return wrapModel(next, function hedging(input: I, callOptions?: InferOptions): Promise<O> {

@@ -14,7 +14,7 @@ import {
 import { sleep } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
-import { SlidingWindow } from './sliding-window.js';
+import { LoadBudget } from './sliding-window.js';
 
 /** The retry budget: extra load from retries capped at a share of recent traffic. */
 export interface RetryBudgetOptions {
@@ -67,9 +67,6 @@ function defaultShouldRetry(error: unknown): boolean {
   return isBallastError(error) && error.retryable;
 }
 
-const CALLS = 0;
-const RETRIES = 1;
-
 /*
  * Why not cockatiel's retry(): its backoff sleeps do not know the call's deadline, it has no retry
  * budget and no Retry-After hint, and wrap()+timeout() costs ~15 us a call here. This loop is an
@@ -77,9 +74,7 @@ const RETRIES = 1;
  */
 class RetryPolicy {
   readonly counters: RetryStats = { retries: 0, budgetExhausted: 0, deadlineSkipped: 0 };
-  private readonly window: SlidingWindow | undefined;
-  private readonly ratio: number;
-  private readonly floor: number;
+  private readonly budget: LoadBudget | undefined;
   private uncounted = 0;
 
   constructor(
@@ -91,36 +86,25 @@ class RetryPolicy {
     budget: RetryBudgetOptions | false,
     private readonly random: () => number,
   ) {
-    if (budget === false) {
-      this.ratio = Number.POSITIVE_INFINITY;
-      this.floor = Number.POSITIVE_INFINITY;
-    } else {
-      const windowMs = budget.windowMs ?? 10_000;
-      this.window = new SlidingWindow(windowMs, 10, 2);
-      this.ratio = budget.ratio ?? 0.2;
-      this.floor = (budget.minPerSecond ?? 10) * (windowMs / 1000);
-    }
+    if (budget !== false) this.budget = new LoadBudget(budget.windowMs ?? 10_000, budget.ratio ?? 0.2, budget.minPerSecond ?? 10);
   }
 
   /** Counts a call in the budget's window, reading the clock once per 16 calls (a clock read costs more than the rest of the policy). */
   private countCall(): void {
     if ((++this.uncounted & 15) === 0) {
-      this.window?.add(CALLS, now(), this.uncounted);
+      this.budget?.addCalls(now(), this.uncounted);
       this.uncounted = 0;
     }
   }
 
   private budgetAllows(at: number): boolean {
-    const window = this.window;
-    if (window === undefined) return true;
+    const budget = this.budget;
+    if (budget === undefined) return true;
     if (this.uncounted > 0) {
-      window.add(CALLS, at, this.uncounted);
+      budget.addCalls(at, this.uncounted);
       this.uncounted = 0;
     }
-    const allowed = Math.max(this.floor, this.ratio * window.sum(CALLS, at));
-    if (window.sum(RETRIES, at) + 1 > allowed) return false;
-    window.add(RETRIES, at);
-    return true;
+    return budget.tryTake(at);
   }
 
   private backoff(attempt: number): number {
@@ -129,7 +113,7 @@ class RetryPolicy {
   }
 
   async run<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
-    if (this.window !== undefined) this.countCall();
+    if (this.budget !== undefined) this.countCall();
     let attempt = 1;
     for (;;) {
       try {
