@@ -1,5 +1,5 @@
 import { BallastError, isBallastError, type Principal } from '@ballast/core';
-import type { Rollout, RolloutStatus } from './rollout.js';
+import { checkReason, type Rollout, type RolloutStatus } from './rollout.js';
 
 /** What an admin operation answers: an HTTP status and a JSON body. */
 export interface AdminResponse {
@@ -55,9 +55,7 @@ function reasonOf(body: unknown): string | undefined {
   }
   const reason = (body as { reason?: unknown }).reason;
   if (reason === undefined) return undefined;
-  if (typeof reason !== 'string' || reason.length === 0 || reason.length > 500) {
-    throw new BallastError('INVALID_INPUT', '"reason" must be a string of 1 to 500 characters', { details: { path: 'reason' } });
-  }
+  checkReason(reason);
   return reason;
 }
 

@@ -194,6 +194,16 @@ function checkPositive(value: unknown, path: string, integer = false): void {
   }
 }
 
+/**
+ * @internal Checks the reason of a manual decision (a rollout's promote/rollback and the admin
+ * operations): a string of 1 to 500 characters, kept in the history and the event.
+ */
+export function checkReason(reason: unknown): asserts reason is string {
+  if (typeof reason !== 'string' || reason.length === 0 || reason.length > 500) {
+    throw new BallastError('INVALID_INPUT', 'rollout: "reason" must be a string of 1 to 500 characters', { details: { path: 'reason' } });
+  }
+}
+
 function defaultIsError(error: unknown): boolean {
   return !(isBallastError(error) && (error.code === 'CANCELLED' || error.code === 'INVALID_INPUT'));
 }
@@ -691,9 +701,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
 
   const manual = async (decision: 'promote' | 'rollback', decisionOptions: DecisionOptions = {}): Promise<RolloutStatus> => {
     const { reason = 'manual', by } = decisionOptions ?? {};
-    if (typeof reason !== 'string' || reason.length === 0 || reason.length > 500) {
-      throw new BallastError('INVALID_INPUT', 'rollout: "reason" must be a string of 1 to 500 characters', { details: { path: 'reason' } });
-    }
+    checkReason(reason);
     if (by !== undefined && typeof by !== 'string') {
       throw new BallastError('INVALID_INPUT', 'rollout: "by" must be a string', { details: { path: 'by' } });
     }
