@@ -123,8 +123,13 @@ export class SlidingWindow {
 
   /** Exact sums over the window ending at `at`. */
   totals(at: number): WindowTotals {
+    // Runs after every candidate call (the breach check): the slots are summed in place, with no
+    // array of live buckets built per call.
+    const current = Math.floor(at / this.bucketMs);
+    const oldest = current - this.slots.length;
     const totals: WindowTotals = { requests: 0, errors: 0, slow: 0, compared: 0, disagreed: 0 };
-    for (const b of this.live(at)) {
+    for (const b of this.slots) {
+      if (b.index <= oldest || b.index > current) continue;
       totals.requests += b.requests;
       totals.errors += b.errors;
       totals.slow += b.slow;
