@@ -99,18 +99,26 @@ export function sendError(res: Response, error: unknown): BallastError {
   }
   const status = httpStatusFor(ballast.code);
   if (status === 429 || status === 503) res.setHeader('Retry-After', String(retryAfterSeconds(ballast.retryAfterMs)));
-  // INTERNAL, CONFIG and INTEGRITY (and any code core does not know) are the codes core answers
-  // with 500; the other 5xx (UPSTREAM 502, the 503s, TIMEOUT 504) say nothing about internals.
-  const hidden = status === 500;
-  const body: ErrorBody = {
+  res.status(status).json(errorBody(ballast));
+  return ballast;
+}
+
+/**
+ * The JSON body answering `error`. `INTERNAL`, `CONFIG` and `INTEGRITY` (and any code core does
+ * not know) are the codes core answers with 500: their message and details can name files, keys
+ * or hosts, so the body says only `internal error`. The other 5xx (UPSTREAM 502, the 503s,
+ * TIMEOUT 504) say nothing about internals and keep theirs. Shared with `@ballast/nest`.
+ * @internal
+ */
+export function errorBody(error: BallastError): ErrorBody {
+  const hidden = httpStatusFor(error.code) === 500;
+  return {
     error: {
-      code: ballast.code,
-      message: hidden ? 'internal error' : ballast.message,
-      ...(hidden || ballast.details === undefined ? {} : { details: ballast.details }),
+      code: error.code,
+      message: hidden ? 'internal error' : error.message,
+      ...(hidden || error.details === undefined ? {} : { details: error.details }),
     },
   };
-  res.status(status).json(body);
-  return ballast;
 }
 
 /** Options of {@link errorHandler}. */

@@ -4,13 +4,13 @@
  * `inferHandler()`, the error handler and request ids, on top of `@ballast/guard`.
  */
 
-// Not part of the public API: trackOpenBreakers, retryAfterSeconds, auditRequest and
+// Not part of the public API: trackOpenBreakers, retryAfterSeconds, errorBody, auditRequest and
 // REQUEST_ID_PATTERN (and their types) are exported for @ballast/nest, so both adapters report
-// breakers, answer Retry-After, audit and accept request ids alike.
+// breakers, answer Retry-After and error bodies, audit and accept request ids alike.
 export type { OpenBreakers } from './breakers.js';
 export { trackOpenBreakers } from './breakers.js';
 export type { ErrorBody, ErrorHandlerOptions } from './errors.js';
-export { errorHandler, retryAfterSeconds, sendError, toHttpError } from './errors.js';
+export { errorBody, errorHandler, retryAfterSeconds, sendError, toHttpError } from './errors.js';
 export type { CallState, RequestAudit, ServeOptions } from './http-context.js';
 export { auditRequest, DEFAULT_TIMEOUT_MS, REQUEST_ID_PATTERN, readJson, requestId, requestIdOf, startCall } from './http-context.js';
 export type { InferHandlerOptions } from './infer-handler.js';

@@ -1,5 +1,5 @@
 import { BallastError, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
-import { retryAfterSeconds } from '@ballast/express';
+import { errorBody, retryAfterSeconds } from '@ballast/express';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { currentRequestContext } from './context.js';
 import { codeForStatus, existingStateOf } from './request-state.js';
@@ -22,8 +22,9 @@ interface ResponseLike {
  * its code (core `httpStatusFor`) and `{ error: { code, message, details } }`; 429 and 503 carry
  * `Retry-After` (seconds, from `retryAfterMs`, at least 1). Malformed JSON bodies answer 400
  * `INVALID_INPUT` and oversized ones 413; Nest's `HttpException`s keep their status with the
- * matching code; anything else is a 500 `INTERNAL` whose message does not leak internals (it is
- * logged instead).
+ * matching code; anything else is a 500 `INTERNAL`. No 500 answer (`INTERNAL`, `CONFIG`,
+ * `INTEGRITY`) carries the error's message or details, which can name files, keys or hosts: the
+ * body says `internal error` and the error is logged instead, as `@ballast/express` does.
  *
  * @example
  * const app = await NestFactory.create(AppModule);
@@ -50,9 +51,11 @@ export class BallastExceptionFilter implements ExceptionFilter {
     if (status === 429 || status === 503) response.setHeader('Retry-After', String(retryAfterSeconds(error.retryAfterMs)));
     const requestId = state?.requestId ?? currentRequestContext()?.requestId;
     if (requestId !== undefined) response.setHeader('X-Request-Id', requestId);
-    const body: BallastErrorBody = {
-      error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) },
-    };
+    // A 500 (INTERNAL, CONFIG, INTEGRITY) answers `internal error` only: its message can name
+    // files, keys or hosts. The whole error goes to the log instead.
+    if (status === 500 && (isBallastError(exception) || exception instanceof HttpException))
+      this.logger.error(error.stack ?? error.message);
+    const body: BallastErrorBody = errorBody(error);
     response.status(status).json(body);
   }
 

@@ -42,6 +42,16 @@ const broken = pipeline(
   breaker,
 );
 
+// A model that fails the way a tampered model file does: the message names a path on the server.
+const tampered = defineModel<unknown, unknown>({
+  name: 'tampered',
+  infer: async () => {
+    throw new BallastError('INTEGRITY', 'sha256 of /srv/models/private/fraud-v7.onnx does not match', {
+      details: { path: '/srv/models/private/fraud-v7.onnx' },
+    });
+  },
+});
+
 const seen: InferOptions[] = [];
 const echo = defineModel<{ text: string }, { text: string }>({
   name: 'echo',
@@ -78,7 +88,7 @@ const guard = createGuard({
 });
 
 @Module({
-  imports: [BallastModule.forRoot({ models: [affine, slow, broken, echo], guard, v2: true, timeoutMs: 300 })],
+  imports: [BallastModule.forRoot({ models: [affine, slow, broken, echo, tampered], guard, v2: true, timeoutMs: 300 })],
   controllers: [EchoController],
 })
 class AppModule {}
@@ -256,6 +266,15 @@ describe('Open Inference Protocol v2', () => {
     expect(response.status).toBe(504);
     expect((await read(response)).error.code).toBe('TIMEOUT');
     expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  it('answers 500 without the message or details of an INTEGRITY error', async () => {
+    const body = { inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] };
+    const response = await post('/v2/models/tampered/infer', body);
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: 'INTEGRITY', message: 'internal error' } });
+    expect(text).not.toContain('/srv/models');
   });
 
   it('reports health without a key and model readiness with one', async () => {
