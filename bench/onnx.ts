@@ -4,8 +4,10 @@
  * Rows/s, p50, p99, and each as a ratio of raw `session.run` on batches of the max batch size
  * (the ceiling batching aims for), measured in the same run. At concurrency 256 two reference
  * rows are added: Ballast with 1 worker (on a 2-core machine the calling thread and one worker
- * fill both cores) and a minimal hand-written batcher on the main thread (no validation,
- * deadlines or events): a reference for what batching on the main thread gets from this harness.
+ * fill both cores) and minimal hand-written batchers (no validation, deadlines or events): one
+ * on the main thread, and one over 1 and over 2 worker threads (`_worker-reference.ts`: shared
+ * memory, a futex doorbell, four batches in flight per worker). They are references for what any
+ * single-row promise API gets from this harness on this machine, measured in the same run.
  * It also prints where a row's time goes.
  * Then the event-loop delay p99 while a ~10 ms-per-run model is saturated, with workers and on
  * the main thread.
@@ -18,9 +20,10 @@ import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers, slowModel } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop, size, smoke, table } from './_harness.js';
+import { workerReference } from './_worker-reference.js';
 
 const MAX_BATCH = 64;
-const total = size(20_000, 600);
+const total = size(100_000, 600);
 const bytes = mlpModel({ layers: randomLayers({ sizes: [16, 64, 4], seed: 1 }), softmax: true });
 const rows = Array.from({ length: 1024 }, (_, r) => Float32Array.from({ length: 16 }, (_, i) => Math.sin(r * 16 + i)));
 
@@ -49,6 +52,11 @@ const oneWorker = await onnxModel({ bytes, name: 'mlp-1-worker', workers: 1, bat
 const viaMain = (i: number) => mainThread.infer({ input: rows[i % rows.length] as Float32Array });
 const viaWorkers = (i: number) => workers.infer({ input: rows[i % rows.length] as Float32Array });
 const viaOneWorker = (i: number) => oneWorker.infer({ input: rows[i % rows.length] as Float32Array });
+const referenceOptions = { bytes, slotsPerWorker: 4, batch: MAX_BATCH, inWidth: 16, outWidth: 4, inputName: 'input', outputName: 'output' };
+const reference1 = await workerReference({ ...referenceOptions, workers: 1 });
+const reference2 = await workerReference({ ...referenceOptions, workers: 2 });
+const viaReference1 = (i: number) => reference1.infer(rows[i % rows.length] as Float32Array);
+const viaReference2 = (i: number) => reference2.infer(rows[i % rows.length] as Float32Array);
 
 // The reference batcher: rows queue with their resolvers; a full queue (or the next microtask)
 // sends up to MAX_BATCH of them to session.run, two runs at most in flight, outputs split as views.
@@ -92,7 +100,14 @@ for (const concurrency of [1, 16, 256]) {
     ['Ballast batched, main thread', viaMain],
     ['Ballast batched, 2 workers', viaWorkers],
   ];
-  if (concurrency === 256) modes.push(['Ballast batched, 1 worker', viaOneWorker], ['minimal batcher (reference)', viaMinimal]);
+  if (concurrency === 256) {
+    modes.push(
+      ['Ballast batched, 1 worker', viaOneWorker],
+      ['minimal batcher (reference)', viaMinimal],
+      ['minimal batcher, 1 worker (reference)', viaReference1],
+      ['minimal batcher, 2 workers (reference)', viaReference2],
+    );
+  }
   for (const [label, call] of modes) {
     await closedLoop(call, Math.min(n, 5_000), concurrency); // warm-up (JIT, batch sizes settle)
     let r = await closedLoop(call, n, concurrency);
@@ -117,7 +132,9 @@ table(
     ['main thread', 'Ballast batched, main thread'],
     ['2 workers', 'Ballast batched, 2 workers'],
     ['1 worker', 'Ballast batched, 1 worker'],
-    ['(minimal batcher)', 'minimal batcher (reference)'],
+    ['(minimal batcher, main thread)', 'minimal batcher (reference)'],
+    ['(minimal batcher, 1 worker)', 'minimal batcher, 1 worker (reference)'],
+    ['(minimal batcher, 2 workers)', 'minimal batcher, 2 workers (reference)'],
   ].map(([short, label]) => {
     const r = at256[label as string] as { rowsPerSecond: number; p99: number };
     return [short as string, r.rowsPerSecond / rawRowsPerSecond, r.rowsPerSecond / naive256.rowsPerSecond, r.p99 / naive256.p99];
@@ -145,6 +162,8 @@ table(
 await mainThread.close();
 await workers.close();
 await oneWorker.close();
+await reference1.close();
+await reference2.close();
 await raw.release();
 
 // Event-loop delay: a model calibrated to ~10 ms per single-row run, kept busy by 8 callers.
