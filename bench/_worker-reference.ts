@@ -76,7 +76,6 @@ export async function workerReference(options: WorkerReferenceOptions) {
   let scheduled = false;
 
   const pump = () => {
-    scheduled = false;
     while (free.length > 0 && queue.length > 0) {
       const slot = free.shift() as Slot;
       const take = queue.length > batch ? queue.splice(0, batch) : queue;
@@ -91,6 +90,11 @@ export async function workerReference(options: WorkerReferenceOptions) {
       Atomics.add(slot.control, 0, 1);
       Atomics.notify(slot.control, 0);
     }
+  };
+
+  const flush = () => {
+    scheduled = false;
+    pump();
   };
 
   for (let w = 0; w < count; w++) {
@@ -133,7 +137,7 @@ export async function workerReference(options: WorkerReferenceOptions) {
         if (queue.length >= batch) pump();
         else if (!scheduled) {
           scheduled = true;
-          queueMicrotask(pump);
+          queueMicrotask(flush);
         }
       });
     },

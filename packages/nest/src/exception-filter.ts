@@ -1,13 +1,11 @@
-import { BallastError, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
-import { errorBody, retryAfterSeconds } from '@ballast/express';
+import { BallastError, httpStatusFor, isBallastError } from '@ballast/core';
+import { type ErrorBody, errorBody, retryAfterSeconds } from '@ballast/express';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { currentRequestContext } from './context.js';
 import { codeForStatus, existingStateOf } from './request-state.js';
 
-/** The JSON body of every error answer: `{ error: { code, message, details } }`. */
-export interface BallastErrorBody {
-  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
-}
+/** The JSON body of every error answer: `{ error: { code, message, details } }` (the same as `@ballast/express`). */
+export type BallastErrorBody = ErrorBody;
 
 interface ResponseLike {
   headersSent: boolean;
@@ -43,6 +41,11 @@ export class BallastExceptionFilter implements ExceptionFilter {
     const state = existingStateOf(http.getRequest());
     if (state !== undefined) state.error = error;
     const status = httpStatusFor(error.code);
+    // A 500 (INTERNAL, CONFIG, INTEGRITY) answers `internal error` only: its message can name
+    // files, keys or hosts. The whole error goes to the log instead (toError() logs the others).
+    if (status === 500 && (isBallastError(exception) || exception instanceof HttpException)) {
+      this.logger.error(error.stack ?? error.message);
+    }
     if (response.headersSent) {
       // The answer is under way (a stream failed mid-body): all that is left is to end it.
       response.end();
@@ -51,12 +54,7 @@ export class BallastExceptionFilter implements ExceptionFilter {
     if (status === 429 || status === 503) response.setHeader('Retry-After', String(retryAfterSeconds(error.retryAfterMs)));
     const requestId = state?.requestId ?? currentRequestContext()?.requestId;
     if (requestId !== undefined) response.setHeader('X-Request-Id', requestId);
-    // A 500 (INTERNAL, CONFIG, INTEGRITY) answers `internal error` only: its message can name
-    // files, keys or hosts. The whole error goes to the log instead.
-    if (status === 500 && (isBallastError(exception) || exception instanceof HttpException))
-      this.logger.error(error.stack ?? error.message);
-    const body: BallastErrorBody = errorBody(error);
-    response.status(status).json(body);
+    response.status(status).json(errorBody(error));
   }
 
   /** The Ballast error an exception stands for. */

@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { circuitBreaker } from '@ballast/client';
 import { BallastError, defineModel, type InferOptions, type Model, pipeline, type TensorValue } from '@ballast/core';
 import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
-import { Body, Controller, type INestApplication, Module, Post, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, type INestApplication, Logger, Module, Post, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BallastAuthGuard, BallastAuthorize } from './auth-guard.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
@@ -268,13 +268,19 @@ describe('Open Inference Protocol v2', () => {
     expect(performance.now() - started).toBeLessThan(3_000);
   });
 
-  it('answers 500 without the message or details of an INTEGRITY error', async () => {
-    const body = { inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] };
-    const response = await post('/v2/models/tampered/infer', body);
-    expect(response.status).toBe(500);
-    const text = await response.text();
-    expect(JSON.parse(text)).toEqual({ error: { code: 'INTEGRITY', message: 'internal error' } });
-    expect(text).not.toContain('/srv/models');
+  it('answers 500 without the message or details of an INTEGRITY error, and logs the error', async () => {
+    const logged = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+    try {
+      const body = { inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] };
+      const response = await post('/v2/models/tampered/infer', body);
+      expect(response.status).toBe(500);
+      const text = await response.text();
+      expect(JSON.parse(text)).toEqual({ error: { code: 'INTEGRITY', message: 'internal error' } });
+      expect(text).not.toContain('/srv/models');
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining('/srv/models/private/fraud-v7.onnx does not match'));
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it('reports health without a key and model readiness with one', async () => {
