@@ -1,0 +1,2 @@
+/** @packageDocumentation Shared state for replicas on Redis: result cache with cross-replica single-flight, rate limits and quotas, API keys, breaker state */
+export {};

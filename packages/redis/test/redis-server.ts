@@ -1,0 +1,142 @@
+/*
+ * Starts a real redis-server for tests: on a free 127.0.0.1 port, with no persistence, stopped by
+ * the returned handle. Tests that need Redis call `redisOrSkip()`: when the binary is missing they
+ * are skipped with a reason locally, and fail in CI (`CI` set), where `.ci/run` installs it.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createServer, Socket } from 'node:net';
+
+/** A running redis-server started by {@link startRedis}. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Stops it for good (SIGKILL when it does not exit within a second). */
+  stop(): Promise<void>;
+  /** SIGKILL now: a crash. `restart()` starts it again on the same port (empty: no persistence). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port after `kill()` or `stop()`. */
+  restart(): Promise<void>;
+  /** SIGSTOP: Redis holds every connection and answers nothing until `resume()`. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
+}
+
+/** The redis-server binary on PATH, or undefined when it is not installed. */
+export function redisBinary(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether Redis tests can run here. Use as `describe.skipIf(!redisAvailable)`. In CI a missing
+ * binary is an error, not a skip, so a broken install never passes silently.
+ */
+export const redisAvailable: boolean = (() => {
+  const found = redisBinary() !== undefined;
+  if (!found && process.env.CI) {
+    throw new Error('redis-server is not installed, and CI must run the Redis tests (apt-get install redis-server)');
+  }
+  if (!found) console.warn('redis-server not found: Redis tests are skipped (apt-get install redis-server)');
+  return found;
+})();
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('connect', () => {
+        socket.write('PING\r\n');
+      });
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString().startsWith('+PONG'));
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.connect(port, '127.0.0.1');
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`redis-server did not answer on port ${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function spawnRedis(port: number): ChildProcess {
+  const binary = redisBinary();
+  if (!binary) throw new Error('redis-server is not installed');
+  return spawn(
+    binary,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
+async function exited(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts redis-server on a free 127.0.0.1 port and waits until it answers PING.
+ *
+ * @example
+ * const redis = await startRedis();
+ * try { ... redis.url ... } finally { await redis.stop(); }
+ */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  let child = spawnRedis(port);
+  await waitForPort(port, child);
+  const handle: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get process() {
+      return child;
+    },
+    async stop() {
+      child.kill('SIGCONT');
+      await exited(child, 'SIGTERM', 1000);
+    },
+    async kill() {
+      child.kill('SIGCONT');
+      await exited(child, 'SIGKILL', 1000);
+    },
+    async restart() {
+      await exited(child, 'SIGKILL', 1000);
+      child = spawnRedis(port);
+      await waitForPort(port, child);
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
+    },
+  };
+  return handle;
+}
