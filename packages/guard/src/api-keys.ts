@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BallastError } from '@ballast/core';
-import type { ApiKeyRecord, KeyStore } from './key-store.js';
+import type { ApiKeyRecord, KeyStore, KeyStoreCallOptions } from './key-store.js';
 import type { GuardPrincipal } from './principal.js';
 
 /*
@@ -21,6 +21,7 @@ const SECRET_BYTES = 32;
 const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
 const ID_PATTERN = /^[0-9a-f]{16}$/;
 const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const HASH_PATTERN = /^[0-9a-f]{64}$/;
 
 /** Options of {@link apiKeys}. */
 export interface ApiKeysOptions {
@@ -36,7 +37,7 @@ export interface ApiKeysOptions {
    * Keeps recently verified keys in memory so a busy client is not re-hashed on every request.
    * Revoking or rotating through this object drops the entry at once and expiry is still checked
    * on every hit; a change made to the store by another process (or directly) takes effect within
-   * `ttlMs`. Default `{ ttlMs: 2000, maxEntries: 1024 }`; `false` verifies every call against the store.
+   * `ttlMs`, or at once when the store has `subscribe` (the Redis store does). Default `{ ttlMs: 2000, maxEntries: 1024 }`; `false` verifies every call against the store.
    */
   cache?: false | { ttlMs?: number; maxEntries?: number };
 }
@@ -87,9 +88,10 @@ export interface ApiKeys {
   /**
    * Verifies a key string and returns its principal, or throws `UNAUTHENTICATED` with
    * `details.reason` (`missing`, `malformed`, `invalid`, `revoked`, `expired`). `revoked` and
-   * `expired` are only reported to a caller that presented the right secret.
+   * `expired` are only reported to a caller that presented the right secret. `options` carries
+   * the caller's budget (signal, deadline) to the store.
    */
-  verify(key: string | undefined | null): Promise<GuardPrincipal>;
+  verify(key: string | undefined | null, options?: KeyStoreCallOptions): Promise<GuardPrincipal>;
   /** Issues a new key for the same principal and grants; the old one stops after `graceMs`. */
   rotate(id: string, options?: RotateKeyOptions): Promise<CreatedKey>;
   /** Revokes a key at once. Returns false if the id is unknown. */
@@ -98,6 +100,8 @@ export interface ApiKeys {
   list(): Promise<readonly ApiKeyRecord[]>;
   /** The key id inside a key string, or `undefined` when it is not a well-formed key. */
   idOf(key: string): string | undefined;
+  /** Stops listening to the store's change notices (when it has `subscribe`). */
+  close(): void;
 }
 
 const DEFAULT_CACHE_TTL_MS = 2000;
@@ -156,9 +160,19 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     generation++;
     cache.delete(id);
   };
+  // A store that can tell about changes made elsewhere drops cache entries at once.
+  const unsubscribe =
+    useCache && typeof store.subscribe === 'function'
+      ? store.subscribe((id) => {
+          generation++;
+          if (id === undefined) cache.clear();
+          else cache.delete(id);
+        })
+      : undefined;
   const hashOf = (id: string, keySecret: string): Buffer => createHmac('sha256', secret).update(`${id}.${keySecret}`).digest();
-  // Used when the id is unknown, so that an unknown id costs the same HMAC + compare as a known one.
-  const decoy = Buffer.alloc(32);
+  // Stands in for the record of an unknown id, so that an unknown id goes through the same work
+  // as a known one with a wrong secret: the hash check and hex decoding, the HMAC and the compare.
+  const decoyHash = randomBytes(32).toString('hex');
 
   const parse = (key: string): { id: string; secret: string } | undefined => {
     if (!key.startsWith(head)) return undefined;
@@ -235,7 +249,7 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     });
   };
 
-  const verify = async (key: string | undefined | null): Promise<GuardPrincipal> => {
+  const verify = async (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
     if (key === undefined || key === null || key === '') throw unauthenticated('missing', 'an API key is required');
     if (typeof key !== 'string') throw unauthenticated('malformed', 'the API key is malformed');
     const parts = parse(key);
@@ -245,16 +259,19 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
       if (cached !== undefined) return cached;
     }
     const startedGeneration = generation;
-    const record = await store.get(parts.id);
+    const record = await store.get(parts.id, call);
+    const storedHash = record === undefined || typeof record.hash !== 'string' ? decoyHash : record.hash;
+    const wellFormed = HASH_PATTERN.test(storedHash);
+    const expected = Buffer.from(wellFormed ? storedHash : decoyHash, 'hex');
     const presented = hashOf(parts.id, parts.secret);
-    const expected = record !== undefined && /^[0-9a-f]{64}$/.test(record.hash) ? Buffer.from(record.hash, 'hex') : decoy;
-    const match = timingSafeEqual(presented, expected) && record !== undefined;
+    const match = timingSafeEqual(presented, expected) && wellFormed && record !== undefined;
     if (!match || record === undefined) throw unauthenticated('invalid', 'the API key is not valid');
     const at = clock();
-    if (record.revokedAt !== undefined && Date.parse(record.revokedAt) <= at) {
+    // Fail closed: a revocation or expiry that is present but not a date (NaN) counts as passed.
+    if (record.revokedAt !== undefined && !(Date.parse(record.revokedAt) > at)) {
       throw unauthenticated('revoked', 'the API key has been revoked');
     }
-    if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= at) {
+    if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > at)) {
       throw unauthenticated('expired', 'the API key has expired');
     }
     const principal: GuardPrincipal = {
@@ -313,5 +330,6 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     revoke,
     list: async () => store.list(),
     idOf: (key) => (typeof key === 'string' ? parse(key)?.id : undefined),
+    close: () => unsubscribe?.(),
   };
 }

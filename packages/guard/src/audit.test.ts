@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash, createHmac } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -82,5 +83,52 @@ describe('fileSink', () => {
     const current = readFileSync(path, 'utf8');
     expect(current).toContain('"late"');
     expect(current).not.toContain('"early"');
+  });
+});
+
+describe('audit input hash', () => {
+  const input = { email: 'jane@example.com', question: 'hi' };
+  const lineOf = (options: { inputHashKey?: string }): { inputHash: string; input?: unknown } => {
+    const lines: string[] = [];
+    const audit = auditLog({
+      sink: { write: (l: string) => lines.push(l) },
+      includeInputs: true,
+      redact: { fields: ['email'] },
+      ...options,
+    });
+    audit.record({ outcome: 'ok', latencyMs: 1, input });
+    return JSON.parse(lines[0] ?? '');
+  };
+
+  it('is keyed: a reader of the log cannot confirm a guessed redacted value with a plain SHA-256', () => {
+    const line = lineOf({});
+    expect(line.input).toEqual({ email: '[REDACTED]', question: 'hi' });
+    const guess = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+    expect(line.inputHash).not.toBe(guess);
+    expect(line.inputHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('is the HMAC-SHA256 under the configured key, stable across logs that share it', () => {
+    const key = 'audit-hash-key-of-at-least-32-bytes!';
+    const line = lineOf({ inputHashKey: key });
+    expect(line.inputHash).toBe(createHmac('sha256', key).update(JSON.stringify(input)).digest('hex'));
+    expect(lineOf({ inputHashKey: key }).inputHash).toBe(line.inputHash);
+    expect(lineOf({ inputHashKey: `${key}-other` }).inputHash).not.toBe(line.inputHash);
+    expect(() => auditLog({ sink: { write: () => {} }, inputHashKey: 'short' })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+  });
+});
+
+describe('fileSink errors', () => {
+  it('reports a path it cannot use as a typed CONFIG error, not a raw ENOTDIR', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'ballast-audit-'));
+    const file = join(directory, 'plain-file');
+    writeFileSync(file, 'x');
+    let thrown: unknown;
+    try {
+      fileSink({ path: join(file, 'logs', 'audit.log') });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ name: 'BallastError', code: 'CONFIG', details: { errno: 'ENOTDIR' } });
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BallastError, type ErrorCode } from '@ballast/core';
@@ -26,7 +26,10 @@ export interface AuditEntry {
   status?: number;
   /** Time from request to answer, ms. */
   latencyMs: number;
-  /** SHA-256 (hex) of the input, to correlate requests without storing them. */
+  /**
+   * HMAC-SHA256 (hex) of the input under the log's `inputHashKey`, to correlate requests without
+   * storing them. Keyed, so that someone holding the log cannot confirm a guessed input.
+   */
   inputHash?: string;
   /** The input, after redaction; only when `includeInputs` is on. */
   input?: unknown;
@@ -58,6 +61,12 @@ export interface AuditLogOptions {
   redact?: RedactionOptions;
   /** The clock for `time`, ms since the epoch. Default `Date.now`. */
   clock?: () => number;
+  /**
+   * The key of the `inputHash` HMAC (at least 32 bytes). Give every replica the same key (from
+   * your secret manager) to correlate inputs across them and across restarts. Default: a random
+   * key made once per process, so hashes match only within one process's lifetime.
+   */
+  inputHashKey?: string | Uint8Array;
 }
 
 /** Writes one JSON line per request. */
@@ -76,15 +85,19 @@ function toJsonSafe(_key: string, value: unknown): unknown {
   return value;
 }
 
+// The default inputHash key: random, once per process.
+const processInputHashKey = randomBytes(32);
+
 /**
- * SHA-256 (hex) of an input: bytes hash as they are, anything else as its JSON (typed arrays as
- * number arrays, bigints as strings).
+ * HMAC-SHA256 (hex) of an input under `key`: bytes hash as they are, anything else as its JSON
+ * (typed arrays as number arrays, bigints as strings). Keyed so that a hash in a log does not let
+ * its reader test guesses of a redacted input. `key` defaults to a random key made once per process.
  *
  * @example
- * hashInput({ text: 'hello' }); // '8a1b…'
+ * hashInput({ text: 'hello' }, process.env.AUDIT_HASH_KEY!); // '8a1b…'
  */
-export function hashInput(input: unknown): string {
-  const hash = createHash('sha256');
+export function hashInput(input: unknown, key: string | Uint8Array = processInputHashKey): string {
+  const hash = createHmac('sha256', key);
   if (input instanceof Uint8Array) hash.update(input);
   else hash.update(JSON.stringify(input, toJsonSafe) ?? 'undefined');
   return hash.digest('hex');
@@ -102,6 +115,10 @@ export function auditLog(options: AuditLogOptions): AuditLog {
   if (sink === undefined || typeof (sink as AuditSink).write !== 'function') {
     throw new BallastError('CONFIG', 'auditLog: "sink" must have a write() method', { details: { path: 'sink' } });
   }
+  const inputHashKey = options.inputHashKey ?? processInputHashKey;
+  if (Buffer.byteLength(typeof inputHashKey === 'string' ? Buffer.from(inputHashKey, 'utf8') : inputHashKey) < 32) {
+    throw new BallastError('CONFIG', 'auditLog: "inputHashKey" must be at least 32 bytes', { details: { path: 'inputHashKey' } });
+  }
   const redact = redactor(options.redact);
   let failures = 0;
   return {
@@ -112,7 +129,7 @@ export function auditLog(options: AuditLogOptions): AuditLog {
           time: new Date(clock()).toISOString(),
           principal: principal ?? 'anonymous',
           ...rest,
-          ...(input === undefined ? {} : { inputHash: hashInput(input) }),
+          ...(input === undefined ? {} : { inputHash: hashInput(input, inputHashKey) }),
           ...(includeInputs && input !== undefined ? { input: redact(input) } : {}),
         };
         sink.write(`${JSON.stringify(line, toJsonSafe)}\n`);
@@ -152,6 +169,10 @@ export interface FileSink extends AuditSink {
   readonly lastError: unknown;
 }
 
+function sinkError(message: string, error: unknown): BallastError {
+  return new BallastError('CONFIG', message, { cause: error, details: { errno: (error as NodeJS.ErrnoException | undefined)?.code } });
+}
+
 /*
  * Rotation renames the open file and opens a new one. On POSIX the old stream keeps writing its
  * queued lines into the renamed file, so no line is lost or split across files and no write waits
@@ -170,7 +191,11 @@ export function fileSink(options: FileSinkOptions): FileSink {
   if (typeof path !== 'string' || path.length === 0) {
     throw new BallastError('CONFIG', 'fileSink: "path" must be a non-empty string', { details: { path: 'path' } });
   }
-  mkdirSync(dirname(path), { recursive: true });
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (error) {
+    throw sinkError(`fileSink: cannot create the directory of ${path}`, error);
+  }
   let size = 0;
   let openedAt = clock();
   try {
@@ -190,7 +215,12 @@ export function fileSink(options: FileSinkOptions): FileSink {
     });
     return stream;
   };
-  let stream = open();
+  let stream: WriteStream;
+  try {
+    stream = open();
+  } catch (error) {
+    throw sinkError(`fileSink: cannot open ${path}`, error);
+  }
 
   const prune = () => {
     const directory = dirname(path);
@@ -216,8 +246,16 @@ export function fileSink(options: FileSinkOptions): FileSink {
       // Nothing written yet (ENOENT) is fine; anything else is reported and writing continues.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') lastError = error;
     }
+    let next: WriteStream;
+    try {
+      next = open();
+    } catch (error) {
+      // The file cannot be opened again: keep writing to the renamed one and report it.
+      lastError = sinkError(`fileSink: cannot open ${path}`, error);
+      return;
+    }
     stream.end();
-    stream = open();
+    stream = next;
     size = 0;
     openedAt = clock();
     prune();

@@ -14,8 +14,8 @@ export type { InjectionClassifier, InjectionOptions, InjectionPattern, Injection
 export { INJECTION_PATTERNS, scoreInjection } from './injection.js';
 export type { InputIssue, InputPolicy, NumericRange } from './input-guard.js';
 export { checkInput, formatPath, schemaError } from './input-guard.js';
-export type { ApiKeyRecord, FileKeyStoreOptions, KeyStore } from './key-store.js';
-export { apiKeyRecordSchema, fileKeyStore, memoryKeyStore } from './key-store.js';
+export type { ApiKeyRecord, FileKeyStoreOptions, KeyStore, KeyStoreCallOptions } from './key-store.js';
+export { apiKeyRecordSchema, fileKeyStore, memoryKeyStore, mergeKeyRecords } from './key-store.js';
 export type { PrincipalLimits, PrincipalLimitsOptions, QuotaPolicy, RateLimitPolicy } from './limits.js';
 export { principalLimits } from './limits.js';
 export type { GuardAction, GuardPrincipal, RolePolicies, RolePolicy } from './principal.js';
