@@ -60,8 +60,8 @@ describe('fileKeyStore shared by several processes', () => {
 
   it('loses no key when two processes create keys in the same file at once', async () => {
     const path = keyFile();
-    await Promise.all([runTsx('./key-admin.ts', ['create', path, '15']), runTsx('./key-admin.ts', ['create', path, '15'])]);
-    expect(await fileKeyStore({ path }).list()).toHaveLength(30);
+    await Promise.all([runTsx('./key-admin.ts', ['create', path, '100']), runTsx('./key-admin.ts', ['create', path, '100'])]);
+    expect(await fileKeyStore({ path }).list()).toHaveLength(200);
   });
 
   it('fails a write with a typed error and keeps nothing in memory that the file does not hold', async () => {
