@@ -54,7 +54,7 @@ export type {
   FeatureHistogram,
   WindowOptions,
 } from './monitor.js';
-export { autoTest, DriftMonitor } from './monitor.js';
+export { autoTest, DriftMonitor, MAX_WINDOW_ROWS } from './monitor.js';
 export type { OutputFeaturesOptions } from './outputs.js';
 export { OUTPUT_FEATURES, outputFeatures } from './outputs.js';
 export type { PageHinkleyOptions } from './page-hinkley.js';

@@ -1,6 +1,6 @@
-import { seededRandom, subscribe } from '@ballast/core';
+import { type DriftEvent, seededRandom, subscribe } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
-import { autoTest, DriftMonitor } from './monitor.js';
+import { autoTest, DriftMonitor, MAX_WINDOW_ROWS } from './monitor.js';
 import { createProfile, parseProfile } from './profile.js';
 import { normalSample } from './test-data.js';
 
@@ -189,5 +189,44 @@ describe('DriftMonitor', () => {
     expect(() => new DriftMonitor({ reference, window: { size: 0 } })).toThrow(config);
     expect(() => new DriftMonitor({ reference, test: { color: 'ks' } })).toThrow(config);
     expect(() => new DriftMonitor({ reference: undefined as never })).toThrow(config);
+  });
+});
+
+describe('DriftMonitor limits and data quality', () => {
+  const reference = createProfile(rows(800, 0, 11));
+
+  it('caps the window size and answers bad input with typed errors', () => {
+    expect(() => new DriftMonitor({ reference, window: { size: 1e9 } })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    expect(() => new DriftMonitor({ reference, window: { durationMs: 1000, maxRows: MAX_WINDOW_ROWS + 1 } })).toThrow(
+      expect.objectContaining({ code: 'CONFIG' }),
+    );
+    expect(() => new DriftMonitor({ reference, window: { size: MAX_WINDOW_ROWS } })).not.toThrow();
+    const monitor = new DriftMonitor({ reference, window: { size: 50 } });
+    for (const bad of [42, 'rows', null, { a: 1 }]) {
+      expect(() => monitor.observeRows(bad as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    }
+    expect(() => monitor.observeColumns(null as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(() => monitor.observeTable(7 as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(() => monitor.check(undefined as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('reports a feature missing from a whole window as a data-quality alert with its own event', () => {
+    const events: DriftEvent[] = [];
+    const stop = subscribe('drift', (event) => events.push(event));
+    try {
+      const monitor = new DriftMonitor({ name: 'quality', reference, window: { size: 100 } });
+      // `a` never arrives (absent or NaN), `color` is absent, `b` is present.
+      const window = rows(100, 0, 21).map((row, i) => ({ b: row.b, ...(i % 2 === 0 ? { a: Number.NaN } : {}) }));
+      const [result] = monitor.observeRows(window);
+      expect(result?.missingFeatures).toEqual(['a', 'color']);
+      const a = result?.features.find((f) => f.feature === 'a');
+      expect(a).toMatchObject({ status: 'missing', drifted: false, windowSize: 0, dropped: 100 });
+      expect(result?.features.find((f) => f.feature === 'b')?.status).toBe('ok');
+      const missing = events.filter((e) => e.monitor === 'quality' && e.test === 'missing');
+      expect(missing.map((e) => e.feature)).toEqual(['a', 'color']);
+      expect(missing[0]).toMatchObject({ statistic: 1, drifted: false, windowSize: 100 });
+    } finally {
+      stop();
+    }
   });
 });

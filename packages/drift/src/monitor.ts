@@ -25,7 +25,9 @@ export type Correction = 'bonferroni' | 'fdr' | 'none';
 
 /** Window settings. Count windows close after `size` rows; time windows after `durationMs`. */
 export interface WindowOptions {
-  /** Rows per window. Default 500 when `durationMs` is not set. */
+  /**
+   * Rows per window, at most {@link MAX_WINDOW_ROWS}. Default 500 when `durationMs` is not set.
+   */
   size?: number;
   /** Window length in ms (closed lazily by the next row after it elapses, or by `flush()`). */
   durationMs?: number;
@@ -33,9 +35,19 @@ export interface WindowOptions {
   slide?: number;
   /** Sliding time windows: evaluate every `slideMs` over the last `durationMs`. Default: tumbling. */
   slideMs?: number;
-  /** Rows kept at most (time windows keep the most recent). Default `size`, or 10000 for time windows. */
+  /**
+   * Rows kept at most (time windows keep the most recent), at most {@link MAX_WINDOW_ROWS}.
+   * Default `size`, or 10000 for time windows.
+   */
   maxRows?: number;
 }
+
+/**
+ * The most rows a window may hold (`window.size` and `window.maxRows`). The monitor allocates its
+ * ring up front (8 bytes a row per numeric feature), so a larger window fails with `CONFIG` at
+ * construction instead of exhausting memory; summarise larger populations with several windows.
+ */
+export const MAX_WINDOW_ROWS = 1_000_000;
 
 /** Accuracy tracking once labels arrive (`recordOutcome`). */
 export interface AccuracyOptions {
@@ -109,8 +121,13 @@ export interface FeatureDriftResult {
   windowSize: number;
   /** Missing or non-finite values dropped from the window. */
   dropped: number;
-  /** `ok`, or `insufficient-data` when the window held too few values to test (not drifted). */
-  status: 'ok' | 'insufficient-data';
+  /**
+   * `ok`; `missing` when every value of the feature in the window was missing or non-finite (a
+   * data-quality alert of its own: an upstream stopped sending the feature, not drift; published on
+   * `ballast:drift` with test `missing`); `insufficient-data` when the window held some values but
+   * too few to test. Neither counts as drifted.
+   */
+  status: 'ok' | 'missing' | 'insufficient-data';
   /** Reference vs current shares on the reference's bins. */
   histogram: FeatureHistogram;
 }
@@ -139,6 +156,8 @@ export interface DriftResult {
   features: FeatureDriftResult[];
   /** Names of the drifted features. */
   driftedFeatures: string[];
+  /** Names of the features whose every value was missing in the window (status `missing`). */
+  missingFeatures: string[];
   /** Share of tested features that drifted. */
   share: number;
   /** The share at which the dataset counts as drifted. */
@@ -267,6 +286,16 @@ export class DriftMonitor {
     checkPositive('slideMs', window.slideMs);
     checkPositive('maxRows', window.maxRows);
     if (size !== undefined && !Number.isInteger(size)) throw new BallastError('CONFIG', 'window.size must be an integer');
+    for (const [label, v] of [
+      ['size', size],
+      ['maxRows', window.maxRows],
+    ] as const) {
+      if (v !== undefined && v > MAX_WINDOW_ROWS) {
+        throw new BallastError('CONFIG', `window.${label} must be at most ${MAX_WINDOW_ROWS} rows, got ${v}`, {
+          details: { [label]: v, max: MAX_WINDOW_ROWS },
+        });
+      }
+    }
     this.#size = size;
     this.#slide = window.slide;
     this.#durationMs = durationMs;
@@ -350,6 +379,7 @@ export class DriftMonitor {
 
   /** Adds many rows; returns the results of the windows they closed. */
   observeRows(rows: readonly Readonly<Record<string, unknown>>[]): DriftResult[] {
+    if (!Array.isArray(rows)) throw new BallastError('INVALID_INPUT', 'observeRows needs an array of row objects');
     const results: DriftResult[] = [];
     for (const row of rows) {
       const r = this.observe(row);
@@ -363,6 +393,9 @@ export class DriftMonitor {
    * results of the windows they closed.
    */
   observeColumns(columns: Readonly<Record<string, ArrayLike<unknown>>>): DriftResult[] {
+    if (columns === null || typeof columns !== 'object' || Array.isArray(columns)) {
+      throw new BallastError('INVALID_INPUT', 'observeColumns needs an object of feature columns');
+    }
     const map = toColumns(
       columns,
       this.#columns.map((c) => c.name),
@@ -384,6 +417,8 @@ export class DriftMonitor {
 
   /** Adds a table (rows or columns). */
   observeTable(table: Table): DriftResult[] {
+    if (table === null || typeof table !== 'object')
+      throw new BallastError('INVALID_INPUT', 'a table must be an array of rows or an object of columns');
     return Array.isArray(table)
       ? this.observeRows(table as readonly Readonly<Record<string, unknown>>[])
       : this.observeColumns(table as Readonly<Record<string, ArrayLike<unknown>>>);
@@ -402,7 +437,14 @@ export class DriftMonitor {
 
   /** Evaluates a batch of rows on its own, without touching the live window (batch checks, tests, demos). */
   check(table: Table): DriftResult {
+    if (table === null || typeof table !== 'object')
+      throw new BallastError('INVALID_INPUT', 'a table must be an array of rows or an object of columns');
     const rows = Array.isArray(table) ? table.length : rowCount(Object.values(table));
+    if (rows > MAX_WINDOW_ROWS) {
+      throw new BallastError('INVALID_INPUT', `check takes at most ${MAX_WINDOW_ROWS} rows, got ${rows}`, {
+        details: { rows, max: MAX_WINDOW_ROWS },
+      });
+    }
     const copy = new DriftMonitor({
       name: this.name,
       reference: this.reference,
@@ -564,6 +606,7 @@ export class DriftMonitor {
       windowRows: rows,
       features: results,
       driftedFeatures: drifted,
+      missingFeatures: results.filter((r) => r.status === 'missing').map((r) => r.feature),
       share,
       driftShare: this.#driftShare,
       datasetDrift: ok.length > 0 && share >= this.#driftShare,
@@ -574,6 +617,20 @@ export class DriftMonitor {
     this.#windows++;
     if (channels.drift.hasSubscribers) {
       for (const r of results) {
+        if (r.status === 'missing') {
+          // A data-quality alert: the statistic is the share of the window's rows missing the feature (1).
+          const missing: DriftEvent = {
+            monitor: this.name,
+            feature: r.feature,
+            test: 'missing',
+            statistic: r.statistic,
+            threshold: 1,
+            drifted: false,
+            windowSize: rows,
+          };
+          channels.drift.publish(missing);
+          continue;
+        }
         if (r.status !== 'ok') continue;
         const event: DriftEvent = {
           monitor: this.name,
@@ -616,6 +673,7 @@ export class DriftMonitor {
       const current = values.subarray(0, n);
       const hist = numericHistogram(profile, current);
       const common = { ...base, windowSize: n, dropped: rows - n, histogram: hist.chart };
+      if (n === 0) return { ...common, statistic: 1, drifted: false, status: 'missing' };
       if (n < (test === 'cramer-von-mises' ? 2 : 1)) {
         return { ...common, statistic: 0, drifted: false, status: 'insufficient-data' };
       }
@@ -662,7 +720,7 @@ export class DriftMonitor {
       current: currentCounts.map((c) => (n === 0 ? 0 : c / n)),
     };
     const common = { ...base, windowSize: n, dropped: rows - n, histogram: chart };
-    if (n === 0) return { ...common, statistic: 0, drifted: false, status: 'insufficient-data' };
+    if (n === 0) return { ...common, statistic: 1, drifted: false, status: 'missing' };
     if (test === 'chi-square') {
       const r = chiSquareGoodnessOfFit(referenceCounts, currentCounts);
       return { ...common, statistic: r.statistic, rawPValue: r.pValue, drifted: false, status: 'ok' };

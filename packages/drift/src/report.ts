@@ -115,7 +115,7 @@ export function renderDriftReport(result: DriftResult, options: DriftReportOptio
     features,
   };
   const cards = features.map((f) => {
-    const verdict = f.status !== 'ok' ? 'not tested' : f.drifted ? 'drift' : 'no drift';
+    const verdict = f.status === 'missing' ? 'all values missing' : f.status !== 'ok' ? 'not tested' : f.drifted ? 'drift' : 'no drift';
     const pValue = f.pValue === undefined ? '' : `<dt>p-value</dt><dd>${formatNumber(f.pValue)}</dd>`;
     return `<section class="feature${f.drifted ? ' drifted' : ''}" data-feature="${escapeHtml(f.feature)}" data-drifted="${f.drifted}">
 <h2>${escapeHtml(f.feature)} <span class="badge">${verdict}</span></h2>
