@@ -59,6 +59,30 @@ function sessionOptionsFor(options: BackendOptions, provider: ProviderName): ort
   };
 }
 
+/*
+ * A provider library that fails to load is reported by onnxruntime's process-wide logger (not the
+ * session's, which `logSeverityLevel` governs) as `[E:onnxruntime…]` lines on stderr, even when
+ * the CPU fallback then serves; the message is kept in the attempt's reason instead. That logger
+ * takes its level from `env.logLevel` once, when the runtime starts (the first session created),
+ * so Ballast raises it to `fatal` while it creates sessions, unless the application chose a level
+ * other than the default `warning`. Sessions keep logging at their own `logSeverityLevel`
+ * (warning for the one that serves; see sessionOptionsFor). A runtime started before, at another
+ * level, keeps that level.
+ */
+const DEFAULT_LOG_LEVEL = 'warning';
+
+/** Runs `attempts` with onnxruntime's process-wide log raised to `fatal` (see above). */
+async function quietly<T>(attempts: () => Promise<T>): Promise<T> {
+  const previous = ort.env.logLevel;
+  if (previous !== undefined && previous !== DEFAULT_LOG_LEVEL) return attempts();
+  ort.env.logLevel = 'fatal';
+  try {
+    return await attempts();
+  } finally {
+    ort.env.logLevel = previous;
+  }
+}
+
 /**
  * Tries each provider in order with `create`; records every attempt. CPU failing means the model
  * itself does not load (CONFIG); `requireProvider` turns a fallback into MODEL_UNAVAILABLE.
@@ -134,10 +158,12 @@ async function createMainBackend(options: BackendOptions): Promise<Backend> {
     value: session,
     provider,
     attempts,
-  } = await attemptProviders(options, async (p) => {
-    const s = await ort.InferenceSession.create(options.bytes, sessionOptionsFor(options, p));
-    return Object.assign(s, { close: () => s.release() });
-  });
+  } = await quietly(() =>
+    attemptProviders(options, async (p) => {
+      const s = await ort.InferenceSession.create(options.bytes, sessionOptionsFor(options, p));
+      return Object.assign(s, { close: () => s.release() });
+    }),
+  );
   const inputs = specsFrom(plainMetadata(session.inputMetadata), 'input');
   const outputs = specsFrom(plainMetadata(session.outputMetadata), 'output');
   const outputNames = session.outputNames;
@@ -331,12 +357,17 @@ async function handle(message) {
   } else if (message.type === 'run') {
     await run(message.slot, message);
   } else if (message.type === 'load') {
+    // Failed provider loads stay off stderr (see quietly() in backend.ts); the reply carries the message.
+    const level = ort.env.logLevel;
+    if (level === undefined || level === 'warning') ort.env.logLevel = 'fatal';
     try {
       session = await ort.InferenceSession.create(message.bytes, message.options);
       const meta = (list) => list.map((m) => m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: Array.from(m.shape) } : { name: m.name, isTensor: false });
       parentPort.postMessage({ id: message.id, ok: true, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) });
     } catch (error) {
       parentPort.postMessage({ id: message.id, ok: false, message: String(error && error.message || error) });
+    } finally {
+      ort.env.logLevel = level;
     }
   } else if (message.type === 'close') {
     try { if (session) await session.release(); } catch {}

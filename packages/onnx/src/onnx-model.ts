@@ -112,23 +112,43 @@ export interface OnnxModel extends Model<OnnxInputs | InputValue, OnnxOutputs> {
   close(): Promise<void>;
 }
 
-const providerSchema = z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]]);
-const optionsSchema = z.object({
-  name: z.string().min(1).optional(),
-  path: z.string().min(1).optional(),
-  bytes: z.instanceof(Uint8Array).optional(),
-  sha256: z.string().optional(),
-  key: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
-  version: z.string().optional(),
-  providers: z.union([z.literal('auto'), z.array(providerSchema).min(1)]).optional(),
-  requireProvider: z.union([z.boolean(), providerSchema]).optional(),
-  workers: z.number().int().min(0).max(256).optional(),
-  intraOpThreads: z.number().int().min(1).optional(),
-  batching: z.union([z.boolean(), z.object({}).passthrough()]).optional(),
-  warmUp: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
-  golden: z.object({ input: z.unknown(), output: z.record(z.string(), z.unknown()), tolerance: z.number().min(0).optional() }).optional(),
-  sessionOptions: z.object({}).passthrough().optional(),
+const validProviders = PROVIDER_NAMES.join(', ');
+const providerSchema = z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]], {
+  error: (issue) => `unknown provider ${JSON.stringify(issue.input)}; valid providers: ${validProviders}`,
 });
+const providerListSchema = z.array(providerSchema).min(1, `must list at least one provider (${validProviders})`);
+const optionsSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    path: z.string().min(1).optional(),
+    bytes: z.instanceof(Uint8Array).optional(),
+    sha256: z.string().optional(),
+    key: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+    version: z.string().optional(),
+    // Not a union: a union reports only "Invalid input", without the valid names.
+    providers: z
+      .custom<'auto' | readonly ProviderName[]>((value) => value === 'auto' || Array.isArray(value), {
+        error: `must be 'auto' or a list of providers (${validProviders})`,
+      })
+      .superRefine((value, context) => {
+        if (value === 'auto') return;
+        const list = providerListSchema.safeParse(value);
+        for (const issue of list.error?.issues ?? []) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      })
+      .optional(),
+    requireProvider: z
+      .union([z.boolean(), providerSchema], { error: `must be true, false or one of the providers (${validProviders})` })
+      .optional(),
+    workers: z.number().int().min(0).max(256).optional(),
+    intraOpThreads: z.number().int().min(1).optional(),
+    batching: z.union([z.boolean(), z.object({}).passthrough()]).optional(),
+    warmUp: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
+    golden: z.object({ input: z.unknown(), output: z.record(z.string(), z.unknown()), tolerance: z.number().min(0).optional() }).optional(),
+    sessionOptions: z.object({}).passthrough().optional(),
+  })
+  .refine((o) => (typeof o.path === 'string') !== o.bytes instanceof Uint8Array, {
+    error: 'give exactly one of "path" or "bytes"',
+  });
 
 /*
  * The batch size each result came from, for the `ballast.batch.size` attribute. Recorded only
@@ -222,7 +242,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   if (!parsed.success) {
     throw new BallastError(
       'CONFIG',
-      `onnxModel: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `onnxModel: invalid options: ${parsed.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ')}`,
       {
         details: { issues: parsed.error.issues },
       },
