@@ -120,7 +120,9 @@ describe.skipIf(!haveChromium)(`renderDriftReport in Chromium${haveChromium ? ''
       const swatches = await page
         .locator('.legend span')
         .evaluateAll((nodes) =>
-          nodes.map((n) => [(globalThis as unknown as BrowserGlobals).getComputedStyle(n).backgroundColor, n.nextSibling?.textContent]),
+          nodes.map(
+            (n) => [(globalThis as unknown as BrowserGlobals).getComputedStyle(n).backgroundColor, n.nextSibling?.textContent] as const,
+          ),
         );
       const legend = new Map(swatches);
       expect(legend.get(await fillOf('section.feature:not(.drifted) rect.current'))).toBe('current');
