@@ -162,8 +162,8 @@ function recordBatchSize(results: OnnxOutputs[]): OnnxOutputs[] {
   return results;
 }
 
-/** A backend with its in-flight count, so a replaced one is closed only once it drains. */
-interface Slot {
+/** A loaded backend with its in-flight count, so a replaced one is closed only once it drains. */
+interface LoadedBackend {
   backend: Backend;
   /** Validates a call's inputs against this backend's specs. */
   prepare: (input: unknown) => PreparedInputs;
@@ -282,7 +282,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     channels.modelLoad.publish({
       model: name,
       ...(version === undefined ? {} : { version }),
-      provider: backend?.provider ?? slot?.backend.provider ?? 'none',
+      provider: backend?.provider ?? loaded?.backend.provider ?? 'none',
       durationMs: now() - started,
       attempts,
       phase,
@@ -307,7 +307,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     );
   }
 
-  let slot: Slot | undefined;
+  let loaded: LoadedBackend | undefined;
   const started = now();
   let first: Backend;
   try {
@@ -331,14 +331,14 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   }
   // Only symbolic trailing dimensions can split calls into groups; otherwise skip the key.
   const grouped = first.inputs.some((spec) => spec.dims.slice(1).some(isSymbolic));
-  slot = { backend: first, prepare: inputPreparer(first.inputs, perExample, grouped), active: 0, retired: false };
+  loaded = { backend: first, prepare: inputPreparer(first.inputs, perExample, grouped), active: 0, retired: false };
   publishLoad('load', started, first);
   let closed = false;
   let lastReloadError: unknown;
   let reloads = 0;
 
   async function runFeeds(feeds: Feed[]): Promise<Feed[]> {
-    const current = slot as Slot;
+    const current = loaded as LoadedBackend;
     current.active++;
     try {
       return await current.backend.run(feeds);
@@ -371,7 +371,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     ? batching<PreparedInputs>({
         maxBatchSize,
         // Two batches per session: the next one is already queued (in onnxruntime's setImmediate,
-        // or in a worker's slot) when one finishes, so the runtime never waits for JS.
+        // or in a worker's request slot) when one finishes, so the runtime never waits for JS.
         maxInFlight: 2 * Math.max(1, workers),
         ...batchingOptions,
         ...(grouped ? { groupBy: (item: PreparedInputs) => item.groupKey } : {}),
@@ -392,19 +392,19 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`));
       let prepared: PreparedInputs;
       try {
-        prepared = (slot as Slot).prepare(input);
+        prepared = (loaded as LoadedBackend).prepare(input);
       } catch (error) {
         return Promise.reject(error);
       }
       if (callOptions === undefined) return queued.infer(prepared, undefined);
-      annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
+      annotate(callOptions, 'ballast.provider', (loaded as LoadedBackend).backend.provider);
       return queued.infer(prepared, callOptions).then(annotateBatch(callOptions));
     },
     async inferBatch(inputs, callOptions) {
       if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
-      const prepare = (slot as Slot).prepare;
+      const prepare = (loaded as LoadedBackend).prepare;
       const prepared = inputs.map((input) => prepare(input));
-      annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
+      annotate(callOptions, 'ballast.provider', (loaded as LoadedBackend).backend.provider);
       if (!perExample) return Promise.all(prepared.map((p) => runner.infer(p)));
       // Rows with the same trailing shapes run together, in chunks of maxBatchSize.
       const results = new Array<OnnxOutputs>(prepared.length);
@@ -447,7 +447,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     let backend: Backend | undefined;
     try {
       backend = await load(from);
-      const current = (slot as Slot).backend;
+      const current = (loaded as LoadedBackend).backend;
       if (!sameSignature(backend.inputs, current.inputs) || !sameSignature(backend.outputs, current.outputs)) {
         throw new BallastError('CONFIG', `reload of "${name}": the new model has other inputs or outputs; load it as a new model instead`, {
           details: { inputs: backend.inputs, outputs: backend.outputs },
@@ -460,8 +460,8 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       publishLoad('reload', begun, undefined, error);
       throw toBallastError(error, 'CONFIG');
     }
-    const old = slot as Slot;
-    slot = { backend, prepare: inputPreparer(backend.inputs, perExample, grouped), active: 0, retired: false };
+    const old = loaded as LoadedBackend;
+    loaded = { backend, prepare: inputPreparer(backend.inputs, perExample, grouped), active: 0, retired: false };
     source = from;
     if (next?.version !== undefined) version = next.version;
     lastReloadError = undefined;
@@ -478,16 +478,16 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     },
     kind: 'internal',
     get provider() {
-      return (slot as Slot).backend.provider;
+      return (loaded as LoadedBackend).backend.provider;
     },
     get providerAttempts() {
-      return (slot as Slot).backend.attempts;
+      return (loaded as LoadedBackend).backend.attempts;
     },
     get inputs() {
-      return (slot as Slot).backend.inputs;
+      return (loaded as LoadedBackend).backend.inputs;
     },
     get outputs() {
-      return (slot as Slot).backend.outputs;
+      return (loaded as LoadedBackend).backend.outputs;
     },
     perExample,
     infer: piped.infer,
@@ -499,7 +499,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       return run;
     },
     async health(): Promise<HealthReport> {
-      const current = slot as Slot;
+      const current = loaded as LoadedBackend;
       const details: Record<string, unknown> = {
         loaded: !closed,
         provider: current.backend.provider,
@@ -530,7 +530,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       closed = true;
       await reloading;
       await queued.close?.();
-      const current = slot as Slot;
+      const current = loaded as LoadedBackend;
       current.retired = true;
       if (current.active === 0) await current.backend.close();
     },
