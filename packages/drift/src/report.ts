@@ -1,5 +1,5 @@
 import { BallastError } from '@ballast/core';
-import type { DriftResult, FeatureDriftResult } from './monitor.js';
+import type { DriftResult, FeatureDriftResult } from './monitor-types.js';
 
 /** Options of {@link renderDriftReport}. */
 export interface DriftReportOptions {
