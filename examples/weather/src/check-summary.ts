@@ -2,23 +2,40 @@
  * Checks a demo run from its JSON summary (CI runs `pnpm demo --quick` and then this):
  * every request settled; the fallback served during the fault phase; the breaker opened and
  * closed again; drift was reported for a season of 2014–2015 and not for the control window
- * drawn from the reference period; the Prometheus endpoint returned the Ballast series.
+ * drawn from the reference period, and every drifted window has its HTML report, linked from the
+ * summary, showing that window's drifted features; the Prometheus endpoint returned the Ballast series.
  *
  *   tsx src/check-summary.ts [path/to/summary.json]
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 interface Summary {
   requests: { sent: number; settled: number; ok: number; byStatus: Record<string, number> };
   breaker: { opened: number; closed: number; finalState: string };
   fallback: { served: number; byPhase: Record<string, number> };
-  drift: { control: { rows: number; driftedFeatures: string[] } | null; driftedWindows: number; windows: { driftedFeatures: string[] }[] };
+  drift: {
+    control: { rows: number; driftedFeatures: string[] } | null;
+    driftedWindows: number;
+    windows: { driftedFeatures: string[]; report?: string }[];
+  };
   prometheus: { ballastSeries: string[] };
 }
 
 const path = process.argv[2] ?? join(import.meta.dirname, '..', 'out', 'summary.json');
 const summary = JSON.parse(readFileSync(path, 'utf8')) as Summary;
+const driftedWindows = summary.drift.windows.filter((w) => w.driftedFeatures.length > 0);
+/** The features a report page marks as drifted, or undefined when the page is missing. */
+function driftedInReport(report: string | undefined): string[] | undefined {
+  if (report === undefined) return undefined;
+  const file = join(dirname(path), report);
+  if (!existsSync(file)) return undefined;
+  const html = readFileSync(file, 'utf8');
+  return [...html.matchAll(/data-feature="([^"]*)" data-drifted="true"/g)].map((m) => m[1] as string).sort();
+}
+const unreported = driftedWindows.filter(
+  (w) => JSON.stringify(driftedInReport(w.report)) !== JSON.stringify([...w.driftedFeatures].sort()),
+);
 const faultServed = (summary.fallback.byPhase['fault:error'] ?? 0) + (summary.fallback.byPhase['fault:hang'] ?? 0);
 const checks: [string, boolean, string][] = [
   ['every request settled', summary.requests.settled === summary.requests.sent, `${summary.requests.settled}/${summary.requests.sent}`],
@@ -39,6 +56,11 @@ const checks: [string, boolean, string][] = [
     'drift reported for a 2014–2015 season',
     summary.drift.driftedWindows > 0,
     `${summary.drift.driftedWindows} of ${summary.drift.windows.length} windows`,
+  ],
+  [
+    'every drifted window has its report, linked from the summary, showing its drifted features',
+    driftedWindows.length === summary.drift.driftedWindows && unreported.length === 0,
+    `${driftedWindows.length - unreported.length} of ${driftedWindows.length} reports${unreported.length > 0 ? `; missing or wrong: ${unreported.map((w) => w.report ?? '(no link)').join(', ')}` : ''}`,
   ],
   [
     'Prometheus returned the Ballast series',

@@ -8,12 +8,12 @@
  * 3. Calibration: replays days drawn from the reference period (a control window: no drift expected).
  * 4. Replays 2014–2015 day by day from several stations; midway the remote model first errors,
  *    then hangs, then recovers: the breaker opens, the fallback serves, the breaker closes again.
- * 5. Prints a summary; writes an HTML drift report and a JSON summary to the output folder.
+ * 5. Prints a summary; writes a JSON summary and an HTML drift report per drifted window (linked from it).
  *
  *   pnpm demo [--quick] [--out <dir>]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { seededRandom, subscribe } from '@ballast/core';
@@ -260,9 +260,8 @@ for (const o of outcomes)
     (statusCounts[`${o.status === 200 ? '200' : `${o.status} ${o.code ?? ''}`.trim()}`] ?? 0) + 1;
 const replayWindows = driftWindows.filter((w) => w.phase !== 'control');
 const driftedWindows = replayWindows.filter((w) => w.result.driftedFeatures.length > 0);
-const reportWindow = [...replayWindows].sort(
-  (a, b) => b.result.driftedFeatures.length - a.result.driftedFeatures.length || b.result.share - a.result.share,
-)[0];
+// One HTML (and JSON) report per drifted window, linked from the summary by a path relative to it.
+const reportFor = (index: number): string => `drift-reports/window-${String(index + 1).padStart(2, '0')}.html`;
 const latencies = outcomes.map((o) => o.latencyMs);
 const accuracyDays = ok.length;
 const summary = {
@@ -276,11 +275,12 @@ const summary = {
   client: stats,
   drift: {
     control: control ? { rows: control.windowRows, driftedFeatures: control.driftedFeatures } : null,
-    windows: replayWindows.map((w) => ({
+    windows: replayWindows.map((w, i) => ({
       phase: w.phase,
       endingNear: w.around,
       rows: w.result.windowRows,
       driftedFeatures: w.result.driftedFeatures,
+      ...(w.result.driftedFeatures.length > 0 ? { report: reportFor(i) } : {}),
     })),
     driftedWindows: driftedWindows.length,
   },
@@ -291,16 +291,20 @@ const summary = {
 
 mkdirSync(outDir, { recursive: true });
 const summaryPath = join(outDir, 'summary.json');
-const reportPath = join(outDir, 'drift-report.html');
+const reportsDir = join(outDir, 'drift-reports');
+rmSync(reportsDir, { recursive: true, force: true });
+mkdirSync(reportsDir, { recursive: true });
 writeFileSync(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
-if (reportWindow) {
-  const report = renderDriftReport(reportWindow.result, {
+replayWindows.forEach((w, i) => {
+  if (w.result.driftedFeatures.length === 0) return;
+  const report = renderDriftReport(w.result, {
     title: 'Weather inputs: drift against 2012–2013',
-    subtitle: `Window ending near ${reportWindow.around} (${reportWindow.result.windowRows} sampled requests), Seattle weather, vega-datasets`,
+    subtitle: `Window ${i + 1} of ${replayWindows.length}, ending near ${w.around} (${w.result.windowRows} sampled requests), Seattle weather, vega-datasets`,
   });
-  writeFileSync(reportPath, report.html);
-  writeFileSync(join(outDir, 'drift-report.json'), `${JSON.stringify(report.json, null, 2)}\n`);
-}
+  const file = join(outDir, reportFor(i));
+  writeFileSync(file, report.html);
+  writeFileSync(file.replace(/\.html$/, '.json'), `${JSON.stringify(report.json, null, 2)}\n`);
+});
 
 const rows: [string, string][] = [
   ['requests settled', `${settled} / ${total} (${ok.length} answered 200)`],
@@ -333,7 +337,7 @@ const rows: [string, string][] = [
 console.log('\nSummary');
 for (const [k, v] of rows) console.log(`  ${k.padEnd(30)} ${v}`);
 console.log(`\nJSON summary   ${summaryPath}`);
-if (reportWindow) console.log(`drift report   ${reportPath}`);
+if (driftedWindows.length > 0) console.log(`drift reports  ${reportsDir} (${driftedWindows.length}, one per drifted window)`);
 
 for (const stop of stops) stop();
 await service.close();

@@ -179,7 +179,11 @@ export interface DriftEvent {
   monitor: string;
   /** Feature (or `__prediction__`, `__confidence__`, `__dataset__`). */
   feature: string;
-  /** Test used: `ks`, `chi-square`, `wasserstein`, `jensen-shannon`, `psi`, `adwin`, ... */
+  /**
+   * Test used: `ks`, `chi-square`, `wasserstein`, `jensen-shannon`, `psi`, `adwin`, ... or
+   * `missing`: a data-quality alert that every value of the feature was missing in the window
+   * (statistic: the share of rows missing it; `drifted` false).
+   */
   test: string;
   /** The test statistic or distance. */
   statistic: number;

@@ -43,6 +43,7 @@ export type { KswinOptions } from './kswin.js';
 export { KSWIN } from './kswin.js';
 export type { DriftMiddleware, DriftMiddlewareOptions } from './middleware.js';
 export { driftMiddleware } from './middleware.js';
+export { DriftMonitor } from './monitor.js';
 export type {
   AccuracyOptions,
   AccuracySummary,
@@ -53,8 +54,8 @@ export type {
   FeatureDriftResult,
   FeatureHistogram,
   WindowOptions,
-} from './monitor.js';
-export { autoTest, DriftMonitor } from './monitor.js';
+} from './monitor-types.js';
+export { MAX_WINDOW_ROWS } from './monitor-types.js';
 export type { OutputFeaturesOptions } from './outputs.js';
 export { OUTPUT_FEATURES, outputFeatures } from './outputs.js';
 export type { PageHinkleyOptions } from './page-hinkley.js';
@@ -71,3 +72,4 @@ export type {
 export { createProfile, parseProfile } from './profile.js';
 export type { DriftReport, DriftReportOptions } from './report.js';
 export { renderDriftReport } from './report.js';
+export { autoTest } from './test-choice.js';

@@ -41,6 +41,19 @@ describe('renderDriftReport', () => {
     ).toEqual([...drifted].sort());
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
   });
+  it('has a legend entry for every colour the bars are drawn in', () => {
+    const { html } = renderDriftReport(result);
+    const fill = (selector: string) => new RegExp(`${selector.replace(/\./g, '\\.')}\\{fill:(#[0-9a-f]{6})\\}`).exec(html)?.[1];
+    const legend = new Map(
+      [...(/<div class="legend">(.*?)<\/div>/.exec(html)?.[1] ?? '').matchAll(/background:(#[0-9a-f]{6})"><\/span>([^<]+)/g)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    );
+    expect(legend.get(fill('.chart .reference') as string)).toBe('reference');
+    expect(legend.get(fill('}.chart .current') as string)).toBe('current');
+    expect(legend.get(fill('.drifted .chart .current') as string)).toMatch(/drifted/);
+  });
   it('rejects a non-result with INVALID_INPUT', () => {
     expect(() => renderDriftReport({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
   });
@@ -50,7 +63,7 @@ describe('renderDriftReport', () => {
 // missing browser there is a failure; elsewhere the test is skipped with the reason.
 /** The one browser global the page functions use (the package's types have no DOM lib). */
 interface BrowserGlobals {
-  getComputedStyle(element: unknown): { borderTopColor: string };
+  getComputedStyle(element: unknown): { borderTopColor: string; fill: string; backgroundColor: string };
 }
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -98,6 +111,23 @@ describe.skipIf(!haveChromium)(`renderDriftReport in Chromium${haveChromium ? ''
         .first()
         .evaluate((n) => (globalThis as unknown as BrowserGlobals).getComputedStyle(n).borderTopColor);
       expect(calm).not.toBe(border);
+      // The legend's swatches are the colours the bars are drawn in, drifted cards included.
+      const fillOf = (selector: string) =>
+        page
+          .locator(selector)
+          .first()
+          .evaluate((n) => (globalThis as unknown as BrowserGlobals).getComputedStyle(n).fill);
+      const swatches = await page
+        .locator('.legend span')
+        .evaluateAll((nodes) =>
+          nodes.map(
+            (n) => [(globalThis as unknown as BrowserGlobals).getComputedStyle(n).backgroundColor, n.nextSibling?.textContent] as const,
+          ),
+        );
+      const legend = new Map(swatches);
+      expect(legend.get(await fillOf('section.feature:not(.drifted) rect.current'))).toBe('current');
+      expect(legend.get(await fillOf('section.feature.drifted rect.current'))).toMatch(/drifted/);
+      expect(legend.get(await fillOf('section.feature rect.reference'))).toBe('reference');
       const box = await page.locator('section.feature svg.chart rect.current').first().boundingBox();
       expect(box?.width).toBeGreaterThan(0);
       const shot = await page.screenshot({ fullPage: true });

@@ -1,5 +1,5 @@
 import { BallastError } from '@ballast/core';
-import type { DriftResult, FeatureDriftResult } from './monitor.js';
+import type { DriftResult, FeatureDriftResult } from './monitor-types.js';
 
 /** Options of {@link renderDriftReport}. */
 export interface DriftReportOptions {
@@ -83,6 +83,12 @@ function chart(feature: FeatureDriftResult): string {
   ].join('');
 }
 
+/*
+ * Bar colours, written once for the chart's CSS and the legend so the two cannot disagree:
+ * current shares are blue, and red in the card of a drifted feature.
+ */
+const COLORS = { reference: '#9aa5b1', current: '#1a73e8', currentDrifted: '#d93025' } as const;
+
 function sortFeatures(features: readonly FeatureDriftResult[]): FeatureDriftResult[] {
   return [...features].sort((a, b) => Number(b.drifted) - Number(a.drifted));
 }
@@ -115,7 +121,7 @@ export function renderDriftReport(result: DriftResult, options: DriftReportOptio
     features,
   };
   const cards = features.map((f) => {
-    const verdict = f.status !== 'ok' ? 'not tested' : f.drifted ? 'drift' : 'no drift';
+    const verdict = f.status === 'missing' ? 'all values missing' : f.status !== 'ok' ? 'not tested' : f.drifted ? 'drift' : 'no drift';
     const pValue = f.pValue === undefined ? '' : `<dt>p-value</dt><dd>${formatNumber(f.pValue)}</dd>`;
     return `<section class="feature${f.drifted ? ' drifted' : ''}" data-feature="${escapeHtml(f.feature)}" data-drifted="${f.drifted}">
 <h2>${escapeHtml(f.feature)} <span class="badge">${verdict}</span></h2>
@@ -139,12 +145,12 @@ header{margin-bottom:16px}h1{font-size:22px;margin:0 0 4px}
 .badge{font-size:12px;padding:2px 8px;border-radius:10px;background:#e6e6e6;vertical-align:middle}
 .drifted .badge{background:#d93025;color:#fff}
 dl{display:grid;grid-template-columns:auto 1fr auto 1fr;gap:2px 10px;margin:0 0 6px}dt{color:#666}dd{margin:0}
-.chart text{font-size:10px;fill:#555}.chart .reference{fill:#9aa5b1}.chart .current{fill:#1a73e8}.drifted .chart .current{fill:#d93025}
+.chart text{font-size:10px;fill:#555}.chart .reference{fill:${COLORS.reference}}.chart .current{fill:${COLORS.current}}.drifted .chart .current{fill:${COLORS.currentDrifted}}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
 </style></head>
 <body><header><h1>${escapeHtml(title)}</h1>${options.subtitle === undefined ? '' : `<div>${escapeHtml(options.subtitle)}</div>`}
 <p class="summary${result.datasetDrift ? ' drift' : ''}" data-dataset-drift="${result.datasetDrift}">${result.datasetDrift ? 'Dataset drift' : 'No dataset drift'}: ${drifted} of ${features.length} features drifted (share ${formatNumber(result.share)}, threshold ${formatNumber(result.driftShare)}); ${result.windowRows} rows; correction ${escapeHtml(result.correction)}; evaluated ${escapeHtml(json.evaluatedAt)}</p>
-<div class="legend"><span style="background:#9aa5b1"></span>reference<span style="background:#1a73e8"></span>current</div></header>
+<div class="legend"><span class="reference" style="background:${COLORS.reference}"></span>reference<span class="current" style="background:${COLORS.current}"></span>current<span class="current-drifted" style="background:${COLORS.currentDrifted}"></span>current, drifted feature</div></header>
 <main class="grid">
 ${cards.join('\n')}
 </main></body></html>

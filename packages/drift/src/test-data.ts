@@ -11,3 +11,11 @@ export function normalSample(n: number, mean: number, sd: number, seed: number):
   }
   return out;
 }
+
+/** @internal Rows of two numeric features (`a` shifted by `shift`, `b`) and a label `color`, more often red when shifted. */
+export function featureRows(n: number, shift: number, seed: number): Record<string, unknown>[] {
+  const a = normalSample(n, shift, 1, seed);
+  const b = normalSample(n, 10, 2, seed + 1);
+  const random = seededRandom(seed + 2);
+  return a.map((x, i) => ({ a: x, b: b[i], color: random() < (shift > 0 ? 0.8 : 0.5) ? 'red' : 'blue' }));
+}

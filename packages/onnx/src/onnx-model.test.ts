@@ -1,17 +1,16 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type InferContext, isBallastError, type ModelLoadEvent, subscribe } from '@ballast/core';
-import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptModel, generateModelKey } from './encryption.js';
 import { type OnnxModel, onnxModel } from './onnx-model.js';
 import { fixedShapeModel, identityModel, int64Model, mlpForward, mlpModel, multiInputModel, randomLayers, slowModel } from './testing.js';
-
-// onnxruntime logs its own error line for each missing GPU library; the attempts are asserted below.
-ort.env.logLevel = 'fatal';
 
 const layers = randomLayers({ sizes: [16, 64, 4], seed: 42 });
 const mlpBytes = mlpModel({ layers, softmax: true, inputName: 'features', outputName: 'probabilities' });
@@ -29,6 +28,8 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected a rejection');
 }
+
+const execFileAsync = promisify(execFile);
 
 let directory: string;
 beforeAll(async () => {
@@ -152,6 +153,25 @@ describe('onnxModel on the real runtime', () => {
     } finally {
       await model.close();
     }
+  });
+
+  it.each([0, 1])('keeps onnxruntime’s failed provider loads off stderr, in the attempts instead (workers: %i)', async (workers) => {
+    // A child process: onnxruntime's log level is set once per process, when its first session starts.
+    const fixture = fileURLToPath(new URL('./fixtures/provider-attempts.ts', import.meta.url));
+    const child = await execFileAsync(process.execPath, ['--import', 'tsx', '--conditions=source', fixture, String(workers)], {
+      cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+      timeout: 60_000,
+    });
+    const report = JSON.parse(child.stdout) as { provider: string; attempts: { provider: string; ok: boolean; reason?: string }[] };
+    expect(report.provider).toBe('cpu');
+    expect(report.attempts.map((a) => [a.provider, a.ok])).toEqual([
+      ['tensorrt', false],
+      ['cuda', false],
+      ['webgpu', false],
+      ['cpu', true],
+    ]);
+    expect(report.attempts[1]?.reason).toMatch(/onnxruntime: .*Failed to load shared library/);
+    expect(child.stderr).not.toMatch(/\[E:onnxruntime/);
   });
 
   it('fails with MODEL_UNAVAILABLE when the required provider does not load', async () => {
@@ -402,7 +422,16 @@ describe('onnxModel on the real runtime', () => {
   it('rejects bad options, unloadable bytes and calls after close with typed errors', async () => {
     expect(await rejection(onnxModel({ bytes: mlpBytes, workers: -1 }))).toMatchObject({ code: 'CONFIG' });
     expect(await rejection(onnxModel({ bytes: mlpBytes, providers: ['gpu' as never] }))).toMatchObject({ code: 'CONFIG' });
-    expect(await rejection(onnxModel({}))).toMatchObject({ code: 'CONFIG' });
+    expect(await rejection(onnxModel({}))).toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringMatching(/^onnxModel: .*"path" or "bytes"/),
+    });
+    const unknown = await rejection(onnxModel({ bytes: mlpBytes, providers: ['cuda11' as never] }));
+    expect(unknown).toMatchObject({ code: 'CONFIG', message: expect.stringContaining('"cuda11"') });
+    expect((unknown as Error).message).toContain('tensorrt, cuda, webgpu, dml, coreml, cpu');
+    expect(((await rejection(onnxModel({ bytes: mlpBytes, requireProvider: 'gpu' as never }))) as Error).message).toContain(
+      'tensorrt, cuda, webgpu, dml, coreml, cpu',
+    );
     expect(await rejection(onnxModel({ path: join(directory, 'missing.onnx') }))).toMatchObject({ code: 'CONFIG' });
     const broken = await rejection(onnxModel({ bytes: new Uint8Array([8, 1, 2, 3]) }));
     expect(broken).toMatchObject({ code: 'CONFIG' });

@@ -112,23 +112,43 @@ export interface OnnxModel extends Model<OnnxInputs | InputValue, OnnxOutputs> {
   close(): Promise<void>;
 }
 
-const providerSchema = z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]]);
-const optionsSchema = z.object({
-  name: z.string().min(1).optional(),
-  path: z.string().min(1).optional(),
-  bytes: z.instanceof(Uint8Array).optional(),
-  sha256: z.string().optional(),
-  key: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
-  version: z.string().optional(),
-  providers: z.union([z.literal('auto'), z.array(providerSchema).min(1)]).optional(),
-  requireProvider: z.union([z.boolean(), providerSchema]).optional(),
-  workers: z.number().int().min(0).max(256).optional(),
-  intraOpThreads: z.number().int().min(1).optional(),
-  batching: z.union([z.boolean(), z.object({}).passthrough()]).optional(),
-  warmUp: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
-  golden: z.object({ input: z.unknown(), output: z.record(z.string(), z.unknown()), tolerance: z.number().min(0).optional() }).optional(),
-  sessionOptions: z.object({}).passthrough().optional(),
+const validProviders = PROVIDER_NAMES.join(', ');
+const providerSchema = z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]], {
+  error: (issue) => `unknown provider ${JSON.stringify(issue.input)}; valid providers: ${validProviders}`,
 });
+const providerListSchema = z.array(providerSchema).min(1, `must list at least one provider (${validProviders})`);
+const optionsSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    path: z.string().min(1).optional(),
+    bytes: z.instanceof(Uint8Array).optional(),
+    sha256: z.string().optional(),
+    key: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+    version: z.string().optional(),
+    // Not a union: a union reports only "Invalid input", without the valid names.
+    providers: z
+      .custom<'auto' | readonly ProviderName[]>((value) => value === 'auto' || Array.isArray(value), {
+        error: `must be 'auto' or a list of providers (${validProviders})`,
+      })
+      .superRefine((value, context) => {
+        if (value === 'auto') return;
+        const list = providerListSchema.safeParse(value);
+        for (const issue of list.error?.issues ?? []) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      })
+      .optional(),
+    requireProvider: z
+      .union([z.boolean(), providerSchema], { error: `must be true, false or one of the providers (${validProviders})` })
+      .optional(),
+    workers: z.number().int().min(0).max(256).optional(),
+    intraOpThreads: z.number().int().min(1).optional(),
+    batching: z.union([z.boolean(), z.object({}).passthrough()]).optional(),
+    warmUp: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
+    golden: z.object({ input: z.unknown(), output: z.record(z.string(), z.unknown()), tolerance: z.number().min(0).optional() }).optional(),
+    sessionOptions: z.object({}).passthrough().optional(),
+  })
+  .refine((o) => (typeof o.path === 'string') !== o.bytes instanceof Uint8Array, {
+    error: 'give exactly one of "path" or "bytes"',
+  });
 
 /*
  * The batch size each result came from, for the `ballast.batch.size` attribute. Recorded only
@@ -142,8 +162,8 @@ function recordBatchSize(results: OnnxOutputs[]): OnnxOutputs[] {
   return results;
 }
 
-/** A backend with its in-flight count, so a replaced one is closed only once it drains. */
-interface Slot {
+/** A loaded backend with its in-flight count, so a replaced one is closed only once it drains. */
+interface LoadedBackend {
   backend: Backend;
   /** Validates a call's inputs against this backend's specs. */
   prepare: (input: unknown) => PreparedInputs;
@@ -222,7 +242,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   if (!parsed.success) {
     throw new BallastError(
       'CONFIG',
-      `onnxModel: invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `onnxModel: invalid options: ${parsed.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ')}`,
       {
         details: { issues: parsed.error.issues },
       },
@@ -262,7 +282,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     channels.modelLoad.publish({
       model: name,
       ...(version === undefined ? {} : { version }),
-      provider: backend?.provider ?? slot?.backend.provider ?? 'none',
+      provider: backend?.provider ?? loaded?.backend.provider ?? 'none',
       durationMs: now() - started,
       attempts,
       phase,
@@ -287,7 +307,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     );
   }
 
-  let slot: Slot | undefined;
+  let loaded: LoadedBackend | undefined;
   const started = now();
   let first: Backend;
   try {
@@ -311,14 +331,14 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   }
   // Only symbolic trailing dimensions can split calls into groups; otherwise skip the key.
   const grouped = first.inputs.some((spec) => spec.dims.slice(1).some(isSymbolic));
-  slot = { backend: first, prepare: inputPreparer(first.inputs, perExample, grouped), active: 0, retired: false };
+  loaded = { backend: first, prepare: inputPreparer(first.inputs, perExample, grouped), active: 0, retired: false };
   publishLoad('load', started, first);
   let closed = false;
   let lastReloadError: unknown;
   let reloads = 0;
 
   async function runFeeds(feeds: Feed[]): Promise<Feed[]> {
-    const current = slot as Slot;
+    const current = loaded as LoadedBackend;
     current.active++;
     try {
       return await current.backend.run(feeds);
@@ -351,7 +371,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     ? batching<PreparedInputs>({
         maxBatchSize,
         // Two batches per session: the next one is already queued (in onnxruntime's setImmediate,
-        // or in a worker's slot) when one finishes, so the runtime never waits for JS.
+        // or in a worker's request slot) when one finishes, so the runtime never waits for JS.
         maxInFlight: 2 * Math.max(1, workers),
         ...batchingOptions,
         ...(grouped ? { groupBy: (item: PreparedInputs) => item.groupKey } : {}),
@@ -372,19 +392,19 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`));
       let prepared: PreparedInputs;
       try {
-        prepared = (slot as Slot).prepare(input);
+        prepared = (loaded as LoadedBackend).prepare(input);
       } catch (error) {
         return Promise.reject(error);
       }
       if (callOptions === undefined) return queued.infer(prepared, undefined);
-      annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
+      annotate(callOptions, 'ballast.provider', (loaded as LoadedBackend).backend.provider);
       return queued.infer(prepared, callOptions).then(annotateBatch(callOptions));
     },
     async inferBatch(inputs, callOptions) {
       if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);
-      const prepare = (slot as Slot).prepare;
+      const prepare = (loaded as LoadedBackend).prepare;
       const prepared = inputs.map((input) => prepare(input));
-      annotate(callOptions, 'ballast.provider', (slot as Slot).backend.provider);
+      annotate(callOptions, 'ballast.provider', (loaded as LoadedBackend).backend.provider);
       if (!perExample) return Promise.all(prepared.map((p) => runner.infer(p)));
       // Rows with the same trailing shapes run together, in chunks of maxBatchSize.
       const results = new Array<OnnxOutputs>(prepared.length);
@@ -427,7 +447,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     let backend: Backend | undefined;
     try {
       backend = await load(from);
-      const current = (slot as Slot).backend;
+      const current = (loaded as LoadedBackend).backend;
       if (!sameSignature(backend.inputs, current.inputs) || !sameSignature(backend.outputs, current.outputs)) {
         throw new BallastError('CONFIG', `reload of "${name}": the new model has other inputs or outputs; load it as a new model instead`, {
           details: { inputs: backend.inputs, outputs: backend.outputs },
@@ -440,8 +460,8 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       publishLoad('reload', begun, undefined, error);
       throw toBallastError(error, 'CONFIG');
     }
-    const old = slot as Slot;
-    slot = { backend, prepare: inputPreparer(backend.inputs, perExample, grouped), active: 0, retired: false };
+    const old = loaded as LoadedBackend;
+    loaded = { backend, prepare: inputPreparer(backend.inputs, perExample, grouped), active: 0, retired: false };
     source = from;
     if (next?.version !== undefined) version = next.version;
     lastReloadError = undefined;
@@ -458,16 +478,16 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     },
     kind: 'internal',
     get provider() {
-      return (slot as Slot).backend.provider;
+      return (loaded as LoadedBackend).backend.provider;
     },
     get providerAttempts() {
-      return (slot as Slot).backend.attempts;
+      return (loaded as LoadedBackend).backend.attempts;
     },
     get inputs() {
-      return (slot as Slot).backend.inputs;
+      return (loaded as LoadedBackend).backend.inputs;
     },
     get outputs() {
-      return (slot as Slot).backend.outputs;
+      return (loaded as LoadedBackend).backend.outputs;
     },
     perExample,
     infer: piped.infer,
@@ -479,7 +499,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       return run;
     },
     async health(): Promise<HealthReport> {
-      const current = slot as Slot;
+      const current = loaded as LoadedBackend;
       const details: Record<string, unknown> = {
         loaded: !closed,
         provider: current.backend.provider,
@@ -510,7 +530,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       closed = true;
       await reloading;
       await queued.close?.();
-      const current = slot as Slot;
+      const current = loaded as LoadedBackend;
       current.retired = true;
       if (current.active === 0) await current.backend.close();
     },

@@ -7,6 +7,7 @@ import {
   type TensorValue,
   type TypedArray,
 } from '@ballast/core';
+import { ARRAY_TYPES } from './element-types.js';
 
 /*
  * Input conversion and validation. Every value a caller passes is checked against the model's
@@ -61,21 +62,7 @@ export interface PreparedInputs {
   readonly groupKey: string;
 }
 
-/** The typed array the runtime takes for each numeric element type (bool as bytes, float16 as bits). */
-export const ARRAY_TYPES = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-  float16: Uint16Array,
-} as const;
+export { ARRAY_TYPES };
 
 const INTEGER_RANGES: Partial<Record<TensorType, readonly [number, number]>> = {
   int8: [-128, 127],

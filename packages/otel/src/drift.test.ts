@@ -59,4 +59,21 @@ describe('drift metrics from a real DriftMonitor', () => {
     expect(tempTests.reduce((sum, p) => sum + p.value, 0)).toBe(2);
     expect(tempTests.find((p) => p.attributes[S.ATTR_BALLAST_DRIFT_DRIFTED] === true)?.value).toBe(1);
   });
+
+  it('counts windows in which a feature was entirely missing, apart from the drift verdicts', async () => {
+    const reference = createProfile(Array.from({ length: 730 }, (_, i) => day(i)));
+    const monitor = new DriftMonitor({ name: 'weather', reference, window: { size: 100 } });
+    // The wind sensor stops reporting for two windows.
+    const silent = Array.from({ length: 200 }, (_, i) => ({ ...day(i * 3), wind: undefined }));
+    const results = monitor.observeRows(silent);
+    expect(results.map((r) => r.missingFeatures)).toEqual([['wind'], ['wind']]);
+
+    const metrics = await harness.collect();
+    const missing = points<number>(metrics.get(S.METRIC_BALLAST_DRIFT_MISSING), {
+      [S.ATTR_BALLAST_DRIFT_MONITOR]: 'weather',
+      [S.ATTR_BALLAST_DRIFT_FEATURE]: 'wind',
+    });
+    expect(missing.map((p) => p.value)).toEqual([2]);
+    expect(points<number>(metrics.get(S.METRIC_BALLAST_DRIFT_TESTS), { [S.ATTR_BALLAST_DRIFT_FEATURE]: 'wind' })).toEqual([]);
+  });
 });

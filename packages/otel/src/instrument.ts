@@ -274,6 +274,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     description: 'Last drift verdict: 1 drifted, 0 not',
   });
   const driftTests = meter.createCounter(S.METRIC_BALLAST_DRIFT_TESTS, { unit: '{test}', description: 'Drift tests run, by verdict' });
+  const driftMissing = meter.createCounter(S.METRIC_BALLAST_DRIFT_MISSING, {
+    unit: '{window}',
+    description: 'Windows in which every value of a feature was missing',
+  });
   const cost = meter.createCounter(S.METRIC_BALLAST_COST, { unit: `{${currency}}`, description: `Inference cost in ${currency}` });
   const tokenUsage = meter.createHistogram(S.METRIC_GEN_AI_CLIENT_TOKEN_USAGE, {
     unit: '{token}',
@@ -599,6 +603,11 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       [S.ATTR_BALLAST_DRIFT_FEATURE]: event.feature,
       [S.ATTR_BALLAST_DRIFT_TEST]: event.test,
     };
+    // A data-quality alert, not a test verdict: counted on its own so drift gauges keep their meaning.
+    if (event.test === 'missing') {
+      driftMissing.add(1, { [S.ATTR_BALLAST_DRIFT_MONITOR]: event.monitor, [S.ATTR_BALLAST_DRIFT_FEATURE]: event.feature });
+      return;
+    }
     if (Number.isFinite(event.statistic)) driftScore.record(event.statistic, attributes);
     if (event.pValue !== undefined && Number.isFinite(event.pValue)) driftPValue.record(event.pValue, attributes);
     driftDetected.record(event.drifted ? 1 : 0, attributes);

@@ -151,6 +151,8 @@ export const METRIC_BALLAST_DRIFT_P_VALUE = 'ballast.drift.p_value';
 export const METRIC_BALLAST_DRIFT_DETECTED = 'ballast.drift.detected';
 /** Counter: drift tests run, by verdict, `{test}`. */
 export const METRIC_BALLAST_DRIFT_TESTS = 'ballast.drift.tests';
+/** Counter: windows in which every value of a feature was missing (drift test `missing`), `{window}`. */
+export const METRIC_BALLAST_DRIFT_MISSING = 'ballast.drift.missing';
 /** Counter: cost of inference in the configured currency, `{currency}` (see `costs`). */
 export const METRIC_BALLAST_COST = 'ballast.cost';
 /** Counter: items processed as reported by `ballast:usage`, `{item}`. */

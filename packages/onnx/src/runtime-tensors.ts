@@ -1,0 +1,27 @@
+import * as ort from 'onnxruntime-node';
+import type { Metadata } from './wire.js';
+
+/*
+ * Conversions between Ballast's tensors and onnxruntime's, shared by the calling thread's backend
+ * and the session worker. Imports only onnxruntime-node: the worker loads it on its own.
+ */
+
+/**
+ * A runtime tensor over `data`. onnxruntime-node 1.30 turns float16 data into a Float16Array where
+ * the JavaScript runtime has one (Node 24), and its native binding then reads that as empty ("not
+ * enough space"). Keeping the raw Uint16Array bits as the tensor's data works on every Node version.
+ */
+export function toTensor(type: string, data: unknown, dims: readonly number[]): ort.Tensor {
+  const tensor = new ort.Tensor(type as 'float32', data as Float32Array, dims);
+  if (type === 'float16' && data instanceof Uint16Array && (tensor.data as unknown) !== data) {
+    (tensor as unknown as { cpuData: Uint16Array }).cpuData = data;
+  }
+  return tensor;
+}
+
+/** Inputs or outputs of a session as plain data (they cross threads as messages). */
+export function plainMetadata(list: readonly ort.InferenceSession.ValueMetadata[]): Metadata[] {
+  return list.map((m) =>
+    m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false },
+  );
+}
