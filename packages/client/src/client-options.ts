@@ -49,13 +49,16 @@ const breakerSchema = z.strictObject({
 const bulkheadSchema = z.strictObject({ maxConcurrent: positiveInt.optional(), maxQueue: z.number().int().nonnegative().optional() });
 
 const rateLimitSchema = z.strictObject({
-  ratePerSecond: z.number().finite().positive(),
+  ratePerSecond: z.number().finite().positive().optional(),
   burst: z.number().min(1).optional(),
   key: fn.optional(),
   cost: fn.optional(),
   maxKeys: positiveInt.optional(),
   limiter: z
-    .custom((value) => typeof (value as { take?: unknown } | null)?.take === 'function', 'expected a TokenBucketLimiter')
+    .custom(
+      (value) => typeof (value as { take?: unknown } | null)?.take === 'function',
+      'expected a Limiter (an object with a take function)',
+    )
     .optional(),
 });
 

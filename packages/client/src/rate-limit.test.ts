@@ -1,7 +1,6 @@
-import { BallastError, defineModel, pipeline, type RejectionEvent, subscribe } from '@ballast/core';
+import { BallastError, defineModel, pipeline, type RejectionEvent, subscribe, TokenBucketLimiter } from '@ballast/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { rateLimit } from './rate-limit.js';
-import { TokenBucketLimiter } from './token-bucket.js';
 
 const echo = defineModel({ name: 'echo', infer: async (x: number) => x });
 
