@@ -44,6 +44,7 @@ const breakerSchema = z.strictObject({
   isFailure: fn.optional(),
   key: fn.optional(),
   maxKeys: positiveInt.optional(),
+  state: z.custom((value) => typeof (value as { bind?: unknown } | null)?.bind === 'function', 'expected a BreakerStateStore').optional(),
 });
 
 const bulkheadSchema = z.strictObject({ maxConcurrent: positiveInt.optional(), maxQueue: z.number().int().nonnegative().optional() });

@@ -9,6 +9,7 @@ export type { Limiter, LimiterCallOptions, TakeResult, TokenBucketOptions } from
 export { TokenBucketLimiter } from '@ballast/core';
 export type { BreakerMiddleware, BreakerOptions, BreakerStats } from './breaker.js';
 export { circuitBreaker } from './breaker.js';
+export type { BreakerStateStore, BreakerStateTarget } from './breaker-state.js';
 export type { BulkheadMiddleware, BulkheadOptions, BulkheadStats } from './bulkhead.js';
 export { bulkhead } from './bulkhead.js';
 export type { CacheEntry, CacheOptions, CacheStats, CacheStore, LruCacheStoreOptions, ResultCacheMiddleware } from './cache.js';

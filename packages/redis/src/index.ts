@@ -1,4 +1,13 @@
 /** @packageDocumentation Shared state for replicas on Redis: result cache with cross-replica single-flight, rate limits and quotas, API keys, breaker state */
+
+export type {
+  RedisBreakerState,
+  RedisBreakerStateOptions,
+  RedisBreakerStateStats,
+  RedisPubSubClient,
+  SharedBreakerTarget,
+} from './redis-breaker.js';
+export { redisBreakerState } from './redis-breaker.js';
 export type {
   LimiterFailMode,
   RedisLimitersOptions,

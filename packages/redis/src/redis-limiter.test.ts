@@ -34,7 +34,7 @@ describe('redisRateLimiter options', () => {
 
 describe.skipIf(!redisAvailable)('redisRateLimiter and redisQuotaLimiter on a real Redis', () => {
   let redis: RedisServer;
-  const clients: ReturnType<typeof createClient>[] = [];
+  const clients: { destroy(): void }[] = [];
   const connect = async () => {
     const client = createClient({ url: redis.url, socket: { reconnectStrategy: () => 50 } });
     client.on('error', () => {});

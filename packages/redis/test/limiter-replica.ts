@@ -2,10 +2,10 @@
  * One replica for the multi-process tests: its own node-redis client and its own Ballast clients
  * (createClient with rateLimit over redisRateLimiter), driven by the test over IPC. Run with tsx.
  */
-import { createClient as createBallastClient } from '@ballast/client';
-import { defineModel, isBallastError } from '@ballast/core';
+import { circuitBreaker, createClient as createBallastClient } from '@ballast/client';
+import { BallastError, defineModel, isBallastError, type Model, pipeline } from '@ballast/core';
 import { createClient } from 'redis';
-import { redisRateLimiter, type SharedLimiter } from '../src/index.js';
+import { redisBreakerState, redisRateLimiter, type SharedLimiter } from '../src/index.js';
 
 interface LoadCommand {
   type: 'load';
@@ -22,7 +22,21 @@ interface LoadCommand {
   commandTimeoutMs?: number;
 }
 
-type Command = LoadCommand | { type: 'stats'; id: number; key: string } | { type: 'exit' };
+interface BreakerSetup {
+  type: 'breaker-setup';
+  id: number;
+  upstreamUrl: string;
+  consecutiveFailures: number;
+  openMs: number;
+}
+
+type Command =
+  | LoadCommand
+  | BreakerSetup
+  | { type: 'breaker-call'; id: number }
+  | { type: 'breaker-state'; id: number }
+  | { type: 'stats'; id: number; key: string }
+  | { type: 'exit' };
 
 const redis = createClient({ url: process.env.REDIS_URL, socket: { reconnectStrategy: () => 100 } });
 redis.on('error', () => {});
@@ -95,10 +109,47 @@ async function load(command: LoadCommand) {
   return { admitted, rejected, failed, sent, maxOverMs, sawFallback, stats: limiter.stats() };
 }
 
+let breaker: ReturnType<typeof circuitBreaker> | undefined;
+let guarded: Model<unknown, unknown> | undefined;
+
+function setupBreaker(command: BreakerSetup): void {
+  // The upstream is a real HTTP server on 127.0.0.1 run by the test.
+  const upstream = defineModel({
+    name: 'upstream',
+    infer: async () => {
+      const response = await fetch(command.upstreamUrl);
+      if (!response.ok) throw new BallastError('MODEL_UNAVAILABLE', `upstream answered ${response.status}`);
+      return response.text();
+    },
+  });
+  breaker = circuitBreaker({
+    consecutiveFailures: command.consecutiveFailures,
+    openMs: command.openMs,
+    state: redisBreakerState({ client: redis, prefix: 'test:breaker:' }),
+  });
+  guarded = pipeline(upstream, breaker);
+}
+
 process.on('message', (command: Command) => {
   if (command.type === 'exit') {
     redis.destroy();
     process.exit(0);
+  }
+  if (command.type === 'breaker-setup') {
+    setupBreaker(command);
+    process.send?.({ id: command.id });
+    return;
+  }
+  if (command.type === 'breaker-call') {
+    guarded?.infer(null).then(
+      () => process.send?.({ id: command.id, code: 'OK' }),
+      (error: unknown) => process.send?.({ id: command.id, code: isBallastError(error) ? error.code : String(error) }),
+    );
+    return;
+  }
+  if (command.type === 'breaker-state') {
+    process.send?.({ id: command.id, state: breaker?.state() });
+    return;
   }
   if (command.type === 'stats') {
     process.send?.({ id: command.id, stats: limiters.get(command.key)?.limiter.stats() });
