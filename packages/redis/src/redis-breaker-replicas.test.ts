@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, redisAvailable, startRedis } from '../test/redis-server.js';
 
@@ -85,7 +86,15 @@ describe.skipIf(!redisAvailable)('redisBreakerState across three replica process
         replica.ask({ type: 'breaker-setup', upstreamUrl: `http://127.0.0.1:${port}/`, consecutiveFailures: 6, openMs: 1500 }),
       ),
     );
-    await sleep(200); // the subscriptions connect
+    // Every replica's subscriber is listening before the first failure.
+    const observer = createClient({ url: redis.url });
+    await observer.connect();
+    await expect
+      .poll(async () => ((await observer.sendCommand(['PUBSUB', 'NUMSUB', 'test:breaker:events'])) as [string, number])[1], {
+        timeout: 5000,
+      })
+      .toBe(3);
+    observer.destroy();
     // Two failures on each replica: none reaches 6 alone, six in total.
     expect(await callAll()).toEqual(['MODEL_UNAVAILABLE', 'MODEL_UNAVAILABLE', 'MODEL_UNAVAILABLE']);
     expect(await callAll()).toEqual(['MODEL_UNAVAILABLE', 'MODEL_UNAVAILABLE', 'MODEL_UNAVAILABLE']);
