@@ -1,6 +1,7 @@
 import { BallastError, type BreakerEvent, pipeline, type RejectionEvent, subscribe } from '@ballast/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { circuitBreaker } from './breaker.js';
+import type { BreakerStateStore, BreakerStateTarget } from './breaker-state.js';
 import { delay, scripted, unavailable } from './test-models.js';
 
 function failing(pattern: (call: number) => boolean) {
@@ -185,5 +186,56 @@ describe('circuitBreaker', () => {
     expect(() => circuitBreaker({ slowCallRatio: 0.5 })).toThrow(
       expect.objectContaining({ code: 'CONFIG', details: { path: 'slowCallMs' } }),
     );
+  });
+
+  it('shares state through a state store: failures, openings, trial leases and closings', async () => {
+    const calls: unknown[][] = [];
+    let lease = false;
+    let target: BreakerStateTarget | undefined;
+    const store: BreakerStateStore = {
+      bind: (t) => {
+        target = t;
+      },
+      opened: (...args) => calls.push(['opened', ...args]),
+      failed: (...args) => calls.push(['failed', ...args]),
+      closed: (...args) => calls.push(['closed', ...args]),
+      acquireTrial: async (key, leaseMs) => {
+        calls.push(['trial', key, leaseMs]);
+        return lease;
+      },
+    };
+    const breaker = circuitBreaker({ consecutiveFailures: 3, openMs: 1000, trialTimeoutMs: 2000, state: store });
+    const up = failing((call) => call <= 1);
+    const model = pipeline(up, breaker);
+    await settle(model.infer(1));
+    expect(calls).toEqual([['failed', '', 3, 1000]]);
+    // Another replica opened it: it opens here for the openMs it was given, without sharing it back.
+    target?.openShared('', 700);
+    expect(breaker.state()).toBe('open');
+    expect(await settle(model.infer(1))).toMatchObject({ code: 'CIRCUIT_OPEN', retryAfterMs: 700 });
+    vi.advanceTimersByTime(700);
+    // Half-open, but another replica holds the trial lease: refused, and the trial is given back.
+    expect(await settle(model.infer(1))).toMatchObject({ code: 'CIRCUIT_OPEN' });
+    expect(up.calls).toBe(1);
+    lease = true;
+    expect(await model.infer(1)).toBe(2);
+    expect(breaker.state()).toBe('closed');
+    expect(calls.slice(1)).toEqual([
+      ['trial', '', 2000],
+      ['trial', '', 2000],
+      ['closed', ''],
+    ]);
+    // Opening here is shared; a closing elsewhere closes it here.
+    breaker.isolate();
+    breaker.reset();
+    const down = pipeline(
+      failing(() => true),
+      circuitBreaker({ consecutiveFailures: 1, state: store }),
+    );
+    await settle(down.infer(1));
+    expect(calls.at(-1)).toEqual(['opened', '', 5000]);
+    target?.closeShared('');
+    expect(await settle(down.infer(1))).toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+    expect(() => circuitBreaker({ state: {} as never })).toThrow(expect.objectContaining({ code: 'CONFIG', details: { path: 'state' } }));
   });
 });

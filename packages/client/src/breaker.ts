@@ -11,6 +11,7 @@ import {
   now,
 } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
+import type { BreakerStateStore } from './breaker-state.js';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
 import { SlidingWindow } from './sliding-window.js';
@@ -44,6 +45,13 @@ export interface BreakerOptions {
   key?: (input: unknown, options: InferOptions | undefined) => string;
   /** Most keys tracked (LRU). Default 1,000. */
   maxKeys?: number;
+  /**
+   * Share circuit state across replicas (opt-in): a circuit that opens on one replica opens on the
+   * others for `openMs`, failures count toward `consecutiveFailures` in total, and one replica at a
+   * time runs the half-open trial. For example `redisBreakerState({ client })` of `@ballast/redis`.
+   * Default: in-process state only.
+   */
+  state?: BreakerStateStore;
 }
 
 /** Counters and state of one breaker key. */
@@ -104,6 +112,7 @@ interface Settings {
   /** Whether calls are timed (slow-call rule). */
   timed: boolean;
   isFailure: (error: unknown) => boolean;
+  store: BreakerStateStore | undefined;
 }
 
 // Whether an error counts against the breaker. A predicate that throws counts it as a failure:
@@ -156,6 +165,7 @@ class Circuit {
 
   readonly onFastFailure = (error: unknown): never => {
     const failed = countsAsFailure(this.settings, error);
+    if (failed && this.state === 'closed') this.settings.store?.failed(this.key, this.settings.consecutive, this.settings.openMs);
     if (failed && this.state === 'closed' && ++this.consecutiveFailures >= this.settings.consecutive) {
       this.open('consecutive-failures', this.model, now());
     } else if (!failed && this.state === 'closed') {
@@ -202,7 +212,10 @@ class Circuit {
     if (trial) {
       if (this.state !== 'half-open') return;
       if (failed) this.open('half-open-failure', model, at);
-      else if (++this.trialsSucceeded >= s.trials) this.move('closed', 'trial-succeeded', model);
+      else if (++this.trialsSucceeded >= s.trials) {
+        this.move('closed', 'trial-succeeded', model);
+        s.store?.closed(this.key);
+      }
       return;
     }
     if (this.state !== 'closed') return;
@@ -213,6 +226,7 @@ class Circuit {
     if (slow && windowed) window.add(SLOW, at);
     if (failed) {
       if (windowed) window.add(FAILURES, at);
+      s.store?.failed(this.key, s.consecutive, s.openMs);
       if (++this.consecutiveFailures >= s.consecutive) {
         this.open('consecutive-failures', model, at);
         return;
@@ -227,10 +241,16 @@ class Circuit {
     else if (slow && window.sum(SLOW, at) >= s.slowCallRatio * calls) this.open('slow-call-ratio', model, at);
   }
 
-  open(reason: string, model: string, at: number): void {
-    this.openUntil = at + this.settings.openMs;
+  open(reason: string, model: string, at: number, openMs = this.settings.openMs): void {
+    this.openUntil = at + openMs;
     this.opened++;
     this.move('open', reason, model);
+    if (reason !== 'shared') this.settings.store?.opened(this.key, openMs);
+  }
+
+  /** Gives back a half-open trial this replica was not allowed to run (another replica holds the lease). */
+  releaseTrial(ticket: number): void {
+    if (this.state === 'half-open' && -ticket - 2 === this.generation && this.trialsStarted > 0) this.trialsStarted--;
   }
 
   move(to: BreakerState, reason: string, model: string): void {
@@ -297,6 +317,7 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     trials: options.halfOpenTrials ?? 1,
     trialTimeoutMs: options.trialTimeoutMs ?? Math.max(options.openMs ?? 5000, 10_000),
     isFailure: options.isFailure ?? defaultIsFailure,
+    store: options.state,
     windowed: options.failureRatio !== undefined || options.slowCallRatio !== undefined,
     timed: options.slowCallMs !== undefined,
   };
@@ -314,6 +335,25 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     }
     return circuit;
   };
+  if (options.state !== undefined) {
+    if (typeof options.state?.bind !== 'function') {
+      throw new BallastError('CONFIG', 'circuitBreaker: state must be a BreakerStateStore', { details: { path: 'state' } });
+    }
+    options.state.bind({
+      openShared(key, openMs) {
+        if (!keyed && key !== '') return;
+        const circuit = circuitFor(key);
+        if (circuit.state === 'isolated' || circuit.state === 'open') return;
+        circuit.open('shared', circuit.model, now(), openMs);
+      },
+      closeShared(key) {
+        if (!keyed && key !== '') return;
+        const circuit = keyed ? circuits.peek(key) : single;
+        if (circuit !== undefined && (circuit.state === 'half-open' || circuit.state === 'open'))
+          circuit.move('closed', 'shared', circuit.model);
+      },
+    });
+  }
 
   // The clock is read only when a rule needs it: a closed breaker with the consecutive rule alone
   // costs no clock read on a successful call.
@@ -351,20 +391,33 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
       const ticket = circuit.admit(name);
       annotate(callOptions, 'ballast.breaker.state', circuit.state);
       if (ticket >= 0 && fast) return callModel(next, input, callOptions).then(circuit.onFastSuccess, circuit.onFastFailure) as Promise<O>;
-      if (ticket !== -1) return guarded(next, circuit, ticket, input, callOptions);
-      circuit.rejected++;
-      if (channels.rejection.hasSubscribers) {
-        channels.rejection.publish({ model: name, code: 'CIRCUIT_OPEN', source: 'breaker', ...(keyed ? { key: circuit.key } : {}) });
+      if (ticket < -1 && settings.store !== undefined) {
+        // A half-open trial: with shared state, one replica at a time holds the trial lease.
+        const leased = settings.store.acquireTrial(circuit.key, settings.trialTimeoutMs, callOptions);
+        if (leased === true) return guarded(next, circuit, ticket, input, callOptions);
+        const held = circuit;
+        return Promise.resolve(leased).then((granted) => {
+          if (granted) return guarded(next, held, ticket, input, callOptions);
+          held.releaseTrial(ticket);
+          return Promise.reject(openError(name, held));
+        });
       }
-      const retryAfterMs = circuit.retryAfterMs(now());
-      return Promise.reject(
-        new BallastError('CIRCUIT_OPEN', `circuit of "${name}"${keyed ? ` for "${circuit.key}"` : ''} is ${circuit.state}`, {
-          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-          details: { state: circuit.state, ...(keyed ? { key: circuit.key } : {}) },
-        }),
-      );
+      if (ticket !== -1) return guarded(next, circuit, ticket, input, callOptions);
+      return Promise.reject(openError(name, circuit));
     });
   } as BreakerMiddleware;
+
+  function openError(name: string, circuit: Circuit): BallastError {
+    circuit.rejected++;
+    if (channels.rejection.hasSubscribers) {
+      channels.rejection.publish({ model: name, code: 'CIRCUIT_OPEN', source: 'breaker', ...(keyed ? { key: circuit.key } : {}) });
+    }
+    const retryAfterMs = circuit.retryAfterMs(now());
+    return new BallastError('CIRCUIT_OPEN', `circuit of "${name}"${keyed ? ` for "${circuit.key}"` : ''} is ${circuit.state}`, {
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      details: { state: circuit.state, ...(keyed ? { key: circuit.key } : {}) },
+    });
+  }
   middleware.state = (key = '') => (keyed ? (circuits.peek(key)?.state ?? 'closed') : single.state);
   middleware.stats = () => {
     const out: Record<string, BreakerStats> = {};

@@ -44,18 +44,22 @@ const breakerSchema = z.strictObject({
   isFailure: fn.optional(),
   key: fn.optional(),
   maxKeys: positiveInt.optional(),
+  state: z.custom((value) => typeof (value as { bind?: unknown } | null)?.bind === 'function', 'expected a BreakerStateStore').optional(),
 });
 
 const bulkheadSchema = z.strictObject({ maxConcurrent: positiveInt.optional(), maxQueue: z.number().int().nonnegative().optional() });
 
 const rateLimitSchema = z.strictObject({
-  ratePerSecond: z.number().finite().positive(),
+  ratePerSecond: z.number().finite().positive().optional(),
   burst: z.number().min(1).optional(),
   key: fn.optional(),
   cost: fn.optional(),
   maxKeys: positiveInt.optional(),
   limiter: z
-    .custom((value) => typeof (value as { take?: unknown } | null)?.take === 'function', 'expected a TokenBucketLimiter')
+    .custom(
+      (value) => typeof (value as { take?: unknown } | null)?.take === 'function',
+      'expected a Limiter (an object with a take function)',
+    )
     .optional(),
 });
 

@@ -4,8 +4,12 @@
  * hedging, fallbacks, result cache and remote HTTP models.
  */
 
+// The token bucket lives in @ballast/core beside the Limiter contract; re-exported for existing imports.
+export type { Limiter, LimiterCallOptions, TakeResult, TokenBucketOptions } from '@ballast/core';
+export { TokenBucketLimiter } from '@ballast/core';
 export type { BreakerMiddleware, BreakerOptions, BreakerStats } from './breaker.js';
 export { circuitBreaker } from './breaker.js';
+export type { BreakerStateStore, BreakerStateTarget } from './breaker-state.js';
 export type { BulkheadMiddleware, BulkheadOptions, BulkheadStats } from './bulkhead.js';
 export { bulkhead } from './bulkhead.js';
 export type { CacheEntry, CacheOptions, CacheStats, CacheStore, LruCacheStoreOptions, ResultCacheMiddleware } from './cache.js';
@@ -35,7 +39,5 @@ export type { RetryBudgetOptions, RetryMiddleware, RetryOptions, RetryStats } fr
 export { retry } from './retry.js';
 export type { TimeoutOptions } from './timeout.js';
 export { timeout } from './timeout.js';
-export type { TakeResult, TokenBucketOptions } from './token-bucket.js';
-export { TokenBucketLimiter } from './token-bucket.js';
 export type { V2Inputs, V2InputValue, V2NestedArray, V2Outputs, V2TypedArray } from './v2-codec.js';
 export { decodeV2Response, encodeV2Input, encodeV2Request, fromV2Data, v2InferResponseSchema } from './v2-codec.js';

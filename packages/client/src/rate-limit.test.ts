@@ -1,7 +1,6 @@
-import { BallastError, defineModel, pipeline, type RejectionEvent, subscribe } from '@ballast/core';
+import { BallastError, defineModel, pipeline, type RejectionEvent, subscribe, TokenBucketLimiter } from '@ballast/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { rateLimit } from './rate-limit.js';
-import { TokenBucketLimiter } from './token-bucket.js';
 
 const echo = defineModel({ name: 'echo', infer: async (x: number) => x });
 
@@ -49,6 +48,28 @@ describe('rateLimit', () => {
     await b.infer(1);
     await expect(b.infer(1)).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 1000 });
     await expect(a.infer(11)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('takes any Limiter, passes it the call budget, and waits for an asynchronous answer', async () => {
+    const seen: unknown[] = [];
+    const limiter = {
+      ratePerSecond: 2,
+      take: async (key: string, cost = 1, options?: { deadline?: number }) => {
+        // pipeline() turns the call's timeoutMs into an absolute deadline.
+        seen.push([key, cost, typeof options?.deadline]);
+        return seen.length <= 1 ? ({ ok: true } as const) : ({ ok: false, retryAfterMs: 250 } as const);
+      },
+    };
+    const model = pipeline(echo, rateLimit({ limiter }));
+    expect(await model.infer(1, { principal: { id: 'p' }, timeoutMs: 500 })).toBe(1);
+    await expect(model.infer(2, { timeoutMs: 500 })).rejects.toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 250 });
+    expect(seen).toEqual([
+      ['p', 1, 'number'],
+      ['', 1, 'number'],
+    ]);
+    const broken = pipeline(echo, rateLimit({ limiter: { take: async () => Promise.reject(new Error('lost')) } }));
+    await expect(broken.infer(1)).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(() => rateLimit({ limiter: {} as never })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
   });
 
   it('turns a failing key function into INVALID_INPUT', async () => {

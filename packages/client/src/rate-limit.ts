@@ -1,12 +1,22 @@
-import { BallastError, callModel, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
+import {
+  BallastError,
+  callModel,
+  channels,
+  type InferOptions,
+  isLimiter,
+  type Limiter,
+  type Middleware,
+  type Model,
+  type TakeResult,
+  TokenBucketLimiter,
+} from '@ballast/core';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction } from './options-check.js';
-import { TokenBucketLimiter } from './token-bucket.js';
 
 /** Options of {@link rateLimit}. */
 export interface RateLimitOptions {
-  /** Calls (tokens) per second, per key. Required, > 0. */
-  ratePerSecond: number;
+  /** Calls (tokens) per second, per key, > 0. Required unless `limiter` is given. */
+  ratePerSecond?: number;
   /** Most calls a key may make at once after being idle. Default `max(1, ratePerSecond)`. */
   burst?: number;
   /**
@@ -18,8 +28,18 @@ export interface RateLimitOptions {
   cost?: (input: unknown, options: InferOptions | undefined) => number;
   /** Most keys tracked at once (LRU). Default 10,000. */
   maxKeys?: number;
-  /** Use this limiter instead of creating one (to share a limit across models). */
-  limiter?: TokenBucketLimiter;
+  /**
+   * Use this limiter instead of creating an in-process token bucket: one shared across models, or
+   * across replicas (`redisRateLimiter` of `@ballast/redis`). Any {@link Limiter}; it receives the
+   * call's deadline and signal, and may answer with a promise.
+   */
+  limiter?: Limiter;
+}
+
+function failedTake(error: unknown): BallastError {
+  return error instanceof BallastError
+    ? error
+    : new BallastError('INVALID_INPUT', 'rateLimit: key or cost function failed', { cause: error });
 }
 
 function principalKey(_input: unknown, options: InferOptions | undefined): string {
@@ -30,8 +50,8 @@ function principalKey(_input: unknown, options: InferOptions | undefined): strin
  * A middleware for a {@link rateLimit} policy, with the limiter it uses.
  */
 export interface RateLimitMiddleware extends Middleware {
-  /** The token buckets behind the policy. */
-  readonly limiter: TokenBucketLimiter;
+  /** The limiter behind the policy. */
+  readonly limiter: Limiter;
   /** Counters since creation. */
   stats(): { rejected: number };
 }
@@ -48,10 +68,13 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'rateLimit: options must be an object');
   checkFunction('rateLimit', 'key', options?.key);
   checkFunction('rateLimit', 'cost', options?.cost);
-  const limiter =
+  if (options.limiter !== undefined && !isLimiter(options.limiter)) {
+    throw new BallastError('CONFIG', 'rateLimit: limiter must have a take function', { details: { path: 'limiter' } });
+  }
+  const limiter: Limiter =
     options.limiter ??
     new TokenBucketLimiter({
-      ratePerSecond: options.ratePerSecond,
+      ratePerSecond: options.ratePerSecond as number,
       ...(options.burst === undefined ? {} : { burst: options.burst }),
       ...(options.maxKeys === undefined ? {} : { maxKeys: options.maxKeys }),
     });
@@ -62,17 +85,25 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     const name = next.name;
     return wrapModel(next, function rateLimited(input: I, callOptions?: InferOptions): Promise<O> {
       let key: string;
-      let result: ReturnType<TokenBucketLimiter['take']>;
+      let result: TakeResult | Promise<TakeResult>;
       try {
         key = keyOf(input, callOptions);
-        result = limiter.take(key, costOf === undefined ? 1 : costOf(input, callOptions));
+        result = limiter.take(key, costOf === undefined ? 1 : costOf(input, callOptions), callOptions);
       } catch (error) {
-        return Promise.reject(
-          error instanceof BallastError
-            ? error
-            : new BallastError('INVALID_INPUT', 'rateLimit: key or cost function failed', { cause: error }),
-        );
+        return Promise.reject(failedTake(error));
       }
+      // An in-process limiter answers at once: no promise on the hot path.
+      if (typeof (result as Promise<TakeResult>).then !== 'function') return decide(result as TakeResult, key, input, callOptions);
+      return (result as Promise<TakeResult>).then(
+        (answer) => decide(answer, key, input, callOptions),
+        (error: unknown) =>
+          Promise.reject(
+            error instanceof BallastError ? error : new BallastError('INTERNAL', 'rateLimit: the limiter failed', { cause: error }),
+          ),
+      );
+    });
+
+    function decide(result: TakeResult, key: string, input: I, callOptions: InferOptions | undefined): Promise<O> {
       if (result.ok) return callModel(next, input, callOptions);
       rejected++;
       if (channels.rejection.hasSubscribers) {
@@ -84,7 +115,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
           details: { key, ratePerSecond: limiter.ratePerSecond, burst: limiter.burst },
         }),
       );
-    });
+    }
   } as RateLimitMiddleware;
   middleware.stats = () => ({ rejected });
   Object.defineProperty(middleware, 'limiter', { value: limiter, enumerable: true });

@@ -41,6 +41,10 @@ export type {
   UsageEvent,
 } from './events.js';
 export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
+export type { FixedWindowOptions } from './fixed-window-limiter.js';
+export { FixedWindowLimiter } from './fixed-window-limiter.js';
+export type { Limiter, LimiterCallOptions, TakeResult } from './limiter.js';
+export { isLimiter, TAKE_GRANTED } from './limiter.js';
 export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
 export { callModel, defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
@@ -58,3 +62,5 @@ export type {
   V2Tensor,
 } from './tensor.js';
 export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';
+export type { TokenBucketOptions } from './token-bucket.js';
+export { TokenBucketLimiter } from './token-bucket.js';

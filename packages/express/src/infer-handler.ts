@@ -40,7 +40,7 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       if (guard !== undefined) {
         principal = await guard.authenticate(request);
         guard.authorize(principal, action, name);
-        guard.admit(principal, name);
+        await guard.admit(principal, name);
       }
       const body = await readJson(request, res, guard?.maxBodyBytes(name));
       input = body;

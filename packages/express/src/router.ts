@@ -218,7 +218,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
         rejectWhileDraining();
         principal = await authenticate(request, 'infer', name);
         entry = resolve(name, request.params.version as string | undefined);
-        if (guard !== undefined && principal !== undefined) guard.admit(principal, name);
+        if (guard !== undefined && principal !== undefined) await guard.admit(principal, name);
         const body = await readJson(request, res, guard?.maxBodyBytes(name));
         const decoded = decodeV2Request(body, { maxBatch });
         input = decoded.view;

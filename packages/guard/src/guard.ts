@@ -1,4 +1,4 @@
-import { BallastError } from '@ballast/core';
+import { BallastError, type LimiterCallOptions } from '@ballast/core';
 import { type ApiKeys, unauthenticated } from './api-keys.js';
 import type { AuditLog, AuditRecord } from './audit.js';
 import { checkInput, type InputPolicy } from './input-guard.js';
@@ -56,8 +56,11 @@ export interface Guard {
   authenticate(source: RequestLike | string | undefined | null): Promise<GuardPrincipal>;
   /** Throws `UNAUTHENTICATED` without a principal, `FORBIDDEN` without the grant. */
   authorize(principal: GuardPrincipal | undefined, action: GuardAction, model?: string): void;
-  /** Spends one request of the principal's rate limit and quota, or throws `RATE_LIMITED` with `retryAfterMs`. */
-  admit(principal: GuardPrincipal, model: string, cost?: number): void;
+  /**
+   * Spends one request of the principal's rate limit and quota, or throws `RATE_LIMITED` with
+   * `retryAfterMs`; a promise when the limits use a shared (asynchronous) limiter.
+   */
+  admit(principal: GuardPrincipal, model: string, cost?: number, options?: LimiterCallOptions): void | Promise<void>;
   /** Applies the model's input policy; returns the (schema-parsed) input or throws `INVALID_INPUT`. */
   checkInput(model: string, input: unknown): Promise<unknown>;
   /** The model's input policy (adapters read `maxBodyBytes`). */
@@ -169,8 +172,8 @@ export function createGuard(options: GuardOptions): Guard {
     authorize(principal, action, model) {
       authorize(principal, action, model, roles);
     },
-    admit(principal, model, cost) {
-      limits?.admit(principal, model, cost);
+    admit(principal, model, cost, callOptions) {
+      return limits?.admit(principal, model, cost, callOptions);
     },
     checkInput(model, input) {
       return checkInput(policyOf(model), model, input);

@@ -16,7 +16,7 @@ export type { InputIssue, InputPolicy, NumericRange } from './input-guard.js';
 export { checkInput, formatPath, schemaError } from './input-guard.js';
 export type { ApiKeyRecord, FileKeyStoreOptions, KeyStore, KeyStoreCallOptions } from './key-store.js';
 export { apiKeyRecordSchema, fileKeyStore, memoryKeyStore, mergeKeyRecords } from './key-store.js';
-export type { PrincipalLimits, PrincipalLimitsOptions, QuotaPolicy, RateLimitPolicy } from './limits.js';
+export type { LimiterFactory, PrincipalLimits, PrincipalLimitsOptions, QuotaPolicy, RateLimitPolicy } from './limits.js';
 export { principalLimits } from './limits.js';
 export type { GuardAction, GuardPrincipal, RolePolicies, RolePolicy } from './principal.js';
 export { authorize, DEFAULT_ROLES, isAllowed, matchesAny } from './principal.js';

@@ -1,3 +1,4 @@
+import { FixedWindowLimiter, TokenBucketLimiter } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
 import { principalLimits } from './limits.js';
 
@@ -65,6 +66,35 @@ describe('principalLimits', () => {
     limits.admit({ id: 'a' }, 'm');
     rejection(() => limits.admit({ id: 'a' }, 'm'));
     expect(limits.quotaLeft({ id: 'a' })).toBe(9);
+  });
+
+  it('takes limiters from a factory and answers with promises when they do', async () => {
+    const tiers: string[] = [];
+    const asyncOf = (limiter: { take: (key: string, cost?: number) => unknown; available?: (key: string) => unknown }) => ({
+      take: async (key: string, cost?: number) => limiter.take(key, cost) as never,
+      available: async (key: string) => (limiter.available?.(key) ?? Number.POSITIVE_INFINITY) as number,
+    });
+    const limits = principalLimits({
+      rate: { ratePerSecond: 1, burst: 1 },
+      quota: { limit: 2, windowMs: 60_000 },
+      limiters: {
+        rate: (policy, tier) => {
+          tiers.push(`rate:${tier}`);
+          return asyncOf(new TokenBucketLimiter({ ratePerSecond: policy.ratePerSecond, burst: policy.burst ?? 1, clock: () => 0 }));
+        },
+        quota: (policy, tier) => {
+          tiers.push(`quota:${tier}`);
+          return asyncOf(new FixedWindowLimiter({ limit: policy.limit, windowMs: policy.windowMs, wallClock: () => 0 }));
+        },
+      },
+    });
+    expect(tiers).toEqual(['rate:default', 'quota:default']);
+    const pending = limits.admit({ id: 'a' }, 'm');
+    expect(pending).toBeInstanceOf(Promise);
+    await pending;
+    // Refused by the rate limit: not counted against the quota.
+    await expect(limits.admit({ id: 'a' }, 'm')).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { kind: 'rate' } });
+    expect(await limits.quotaLeft({ id: 'a' })).toBe(1);
   });
 
   it('rejects bad configuration', () => {

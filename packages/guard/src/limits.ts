@@ -1,5 +1,11 @@
-import { TokenBucketLimiter } from '@ballast/client';
-import { BallastError } from '@ballast/core';
+import {
+  BallastError,
+  FixedWindowLimiter,
+  type Limiter,
+  type LimiterCallOptions,
+  type TakeResult,
+  TokenBucketLimiter,
+} from '@ballast/core';
 import type { GuardPrincipal } from './principal.js';
 
 /** A per-principal rate limit: a token bucket per principal (and per model when `perModel`). */
@@ -40,20 +46,46 @@ export interface PrincipalLimitsOptions {
   clock?: () => number;
   /** Wall clock for quota windows, ms since the epoch. Default `Date.now`. */
   wallClock?: () => number;
+  /**
+   * Builds the limiters behind each tier instead of the in-process ones (`clock`, `wallClock` and
+   * `maxPrincipals` then apply only to what it builds itself): for example
+   * `redisLimiters({ client })` of `@ballast/redis`, so limits and quotas hold across replicas.
+   * With a limiter that answers with promises, `admit` and `quotaLeft` answer with promises too.
+   */
+  limiters?: LimiterFactory;
+}
+
+/** Builds the {@link Limiter}s of {@link principalLimits} from its policies. */
+export interface LimiterFactory {
+  /** A token-bucket limiter for a rate policy; `tier` is `'default'` or the plan's name. */
+  rate(policy: RateLimitPolicy, tier: string): Limiter;
+  /** A fixed-window (or sliding) counter for a quota policy; `tier` is `'default'` or the plan's name. */
+  quota(policy: QuotaPolicy, tier: string): Limiter;
 }
 
 /** Enforces rate limits and quotas per principal. */
 export interface PrincipalLimits {
-  /** Spends one request of `principal` on `model`, or throws `RATE_LIMITED` with `retryAfterMs`. */
-  admit(principal: GuardPrincipal, model: string, cost?: number): void;
+  /**
+   * Spends one request of `principal` on `model`, or throws `RATE_LIMITED` with `retryAfterMs`.
+   * Synchronous with in-process limiters; a promise (rejecting with `RATE_LIMITED`) when a limiter
+   * answers with one. `options` carries the caller's deadline and signal to a shared limiter.
+   */
+  admit(principal: GuardPrincipal, model: string, cost?: number, options?: LimiterCallOptions): void | Promise<void>;
   /** Requests left in the principal's current quota window (`Infinity` without a quota). */
-  quotaLeft(principal: GuardPrincipal): number;
+  quotaLeft(principal: GuardPrincipal, options?: LimiterCallOptions): number | Promise<number>;
 }
 
 interface Tier {
-  limiter: TokenBucketLimiter | undefined;
+  limiter: Limiter | undefined;
   perModel: boolean;
   quota: QuotaPolicy | undefined;
+  quotaLimiter: Limiter | undefined;
+}
+
+// Runs `then` on a value now, or once its promise settles: in-process limiters stay synchronous.
+function andThen<T, R>(value: T | Promise<T>, then: (value: T) => R): R | Promise<Awaited<R>> {
+  if (typeof (value as Promise<T> | null)?.then === 'function') return (value as Promise<T>).then(then) as Promise<Awaited<R>>;
+  return then(value as T);
 }
 
 function checkRate(path: string, rate: RateLimitPolicy | undefined): void {
@@ -74,94 +106,103 @@ function checkQuota(path: string, quota: QuotaPolicy | undefined): void {
 }
 
 /**
- * Per-principal rate limits (the client's keyed {@link TokenBucketLimiter}) and fixed-window
- * quotas. Quotas are counted in memory per process: behind several replicas divide the limit or
- * keep counts in a shared store.
+ * Per-principal rate limits (token buckets) and fixed-window quotas, over any {@link Limiter}.
+ * In-process by default: behind several replicas pass `limiters` from a shared store (such as
+ * `redisLimiters` of `@ballast/redis`) or divide the limits by the replica count.
  *
  * @example
  * const limits = principalLimits({ rate: { ratePerSecond: 50, burst: 100 }, quota: { limit: 100_000, windowMs: 86_400_000 } });
  * limits.admit(principal, 'fraud'); // throws RATE_LIMITED with retryAfterMs when over
  */
 export function principalLimits(options: PrincipalLimitsOptions = {}): PrincipalLimits {
-  const { maxPrincipals = 10_000, wallClock = Date.now } = options;
+  const { maxPrincipals = 10_000, wallClock = Date.now, limiters } = options;
   checkRate('limits.rate', options.rate);
   checkQuota('limits.quota', options.quota);
-  const tierOf = (rate: RateLimitPolicy | undefined, quota: QuotaPolicy | undefined): Tier => ({
+  const tierOf = (name: string, rate: RateLimitPolicy | undefined, quota: QuotaPolicy | undefined): Tier => ({
     limiter:
       rate === undefined
         ? undefined
-        : new TokenBucketLimiter({
-            ratePerSecond: rate.ratePerSecond,
-            ...(rate.burst === undefined ? {} : { burst: rate.burst }),
-            maxKeys: maxPrincipals,
-            ...(options.clock === undefined ? {} : { clock: options.clock }),
-          }),
+        : limiters !== undefined
+          ? limiters.rate(rate, name)
+          : new TokenBucketLimiter({
+              ratePerSecond: rate.ratePerSecond,
+              ...(rate.burst === undefined ? {} : { burst: rate.burst }),
+              maxKeys: maxPrincipals,
+              ...(options.clock === undefined ? {} : { clock: options.clock }),
+            }),
     perModel: rate?.perModel ?? false,
     quota,
+    quotaLimiter:
+      quota === undefined
+        ? undefined
+        : limiters !== undefined
+          ? limiters.quota(quota, name)
+          : new FixedWindowLimiter({ limit: quota.limit, windowMs: quota.windowMs, maxKeys: maxPrincipals, wallClock }),
   });
-  const base = tierOf(options.rate, options.quota);
+  const base = tierOf('default', options.rate, options.quota);
   const plans = new Map<string, Tier>();
   for (const [name, plan] of Object.entries(options.plans ?? {})) {
     checkRate(`limits.plans.${name}.rate`, plan.rate);
     checkQuota(`limits.plans.${name}.quota`, plan.quota);
-    plans.set(name, tierOf(plan.rate, plan.quota));
+    plans.set(name, tierOf(name, plan.rate, plan.quota));
   }
-  // Quota counters: principal id -> { window index, count }. Bounded by maxPrincipals too, but not
-  // LRU like the buckets: an entry is (re-)inserted only on its principal's first call in a new
-  // window, so when full the entry that entered its window earliest goes (Map keeps insertion order).
-  const counters = new Map<string, { window: number; count: number }>();
 
   const tierFor = (principal: GuardPrincipal): Tier => {
     const plan = principal.attributes?.plan;
     return (typeof plan === 'string' && plans.get(plan)) || base;
   };
 
-  const counter = (key: string, quota: QuotaPolicy) => {
-    const window = Math.floor(wallClock() / quota.windowMs);
-    let entry = counters.get(key);
-    if (entry === undefined || entry.window !== window) {
-      entry = { window, count: 0 };
-      counters.delete(key);
-      if (counters.size >= maxPrincipals) {
-        const oldest = counters.keys().next().value;
-        if (oldest !== undefined) counters.delete(oldest);
-      }
-      counters.set(key, entry);
-    }
-    return entry;
-  };
+  const quotaError = (quota: QuotaPolicy, id: string, retryAfterMs: number) =>
+    new BallastError('RATE_LIMITED', `quota of ${quota.limit} requests per window exhausted`, {
+      retryAfterMs,
+      details: { kind: 'quota', principal: id, limit: quota.limit, windowMs: quota.windowMs },
+    });
 
   return {
-    admit(principal, model, cost = 1) {
+    admit(principal, model, cost = 1, callOptions) {
       const tier = tierFor(principal);
       const id = principal.id;
-      let quotaEntry: { window: number; count: number } | undefined;
-      if (tier.quota !== undefined) {
-        quotaEntry = counter(id, tier.quota);
-        if (quotaEntry.count + cost > tier.quota.limit) {
-          const retryAfterMs = (quotaEntry.window + 1) * tier.quota.windowMs - wallClock();
-          throw new BallastError('RATE_LIMITED', `quota of ${tier.quota.limit} requests per window exhausted`, {
-            retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)),
-            details: { kind: 'quota', principal: id, limit: tier.quota.limit, windowMs: tier.quota.windowMs },
+      const { quota, quotaLimiter, limiter } = tier;
+      // The quota is checked first without spending, then the rate limit spends, then the quota
+      // counts: a request the rate limit refused is not counted against the quota, and one the
+      // quota refuses spends no rate token. A shared quota can still refuse at the final count
+      // (another replica spent the rest meanwhile); that request then spent one rate token.
+      const quotaRoom =
+        quotaLimiter === undefined || quotaLimiter.available === undefined
+          ? Number.POSITIVE_INFINITY
+          : quotaLimiter.available(id, callOptions);
+      return andThen(quotaRoom, (room): void | Promise<void> => {
+        if (quota !== undefined && quotaLimiter !== undefined && room < cost) {
+          // Ask the limiter for the wait (it refuses without counting).
+          return andThen(quotaLimiter.take(id, cost, callOptions), (result: TakeResult) => {
+            if (!result.ok) throw quotaError(quota, id, result.retryAfterMs);
+            return rate();
           });
         }
-      }
-      if (tier.limiter !== undefined) {
-        const result = tier.limiter.take(tier.perModel ? `${id}\u0000${model}` : id, cost);
-        if (!result.ok) {
-          throw new BallastError('RATE_LIMITED', 'rate limit exceeded', {
-            retryAfterMs: result.retryAfterMs,
-            details: { kind: 'rate', principal: id },
+        return rate(true);
+      });
+
+      function rate(quotaCounted = false): void | Promise<void> {
+        const taken = limiter === undefined ? undefined : limiter.take(tier.perModel ? `${id}\u0000${model}` : id, cost, callOptions);
+        return andThen(taken, (result: TakeResult | undefined): void | Promise<void> => {
+          if (result !== undefined && !result.ok) {
+            throw new BallastError('RATE_LIMITED', 'rate limit exceeded', {
+              retryAfterMs: result.retryAfterMs,
+              details: { kind: 'rate', principal: id },
+            });
+          }
+          if (!quotaCounted || quota === undefined || quotaLimiter === undefined) return;
+          return andThen(quotaLimiter.take(id, cost, callOptions), (counted: TakeResult) => {
+            if (!counted.ok) throw quotaError(quota, id, counted.retryAfterMs);
           });
-        }
+        });
       }
-      // Counted only once the rate limit also admitted the call.
-      if (quotaEntry !== undefined) quotaEntry.count += cost;
     },
-    quotaLeft(principal) {
+    quotaLeft(principal, callOptions) {
       const tier = tierFor(principal);
-      if (tier.quota === undefined) return Number.POSITIVE_INFINITY;
-      return Math.max(0, tier.quota.limit - counter(principal.id, tier.quota).count);
+      if (tier.quotaLimiter === undefined) return Number.POSITIVE_INFINITY;
+      if (tier.quotaLimiter.available === undefined) return Number.POSITIVE_INFINITY;
+      return tier.quotaLimiter.available(principal.id, callOptions);
     },
   };
 }

@@ -106,7 +106,7 @@ export class BallastAuthGuard implements CanActivate {
     state.principal = principal.id;
     if (principal.keyId !== undefined) state.keyId = principal.keyId;
     guard.authorize(principal, action, model);
-    guard.admit(principal, model ?? '');
+    await guard.admit(principal, model ?? '');
     // The guard's body limit per model; the body parser's own limit applies before this.
     const length = Number(request.headers['content-length']);
     const limit = guard.maxBodyBytes(model);

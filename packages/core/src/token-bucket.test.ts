@@ -1,5 +1,5 @@
-import { isBallastError } from '@ballast/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isBallastError } from './errors.js';
 import { TokenBucketLimiter } from './token-bucket.js';
 
 describe('TokenBucketLimiter', () => {

@@ -1,6 +1,6 @@
-import { BallastError, now } from '@ballast/core';
-import { LRUCache } from 'lru-cache';
-import { checkFunction, checkNumber } from './options-check.js';
+import { now } from './deadline.js';
+import { BallastError } from './errors.js';
+import { type Limiter, type LimiterCallOptions, TAKE_GRANTED, type TakeResult } from './limiter.js';
 
 /** Options of {@link TokenBucketLimiter}. */
 export interface TokenBucketOptions {
@@ -18,42 +18,52 @@ export interface TokenBucketOptions {
   clock?: () => number;
 }
 
-/** What {@link TokenBucketLimiter.take} answers. */
-export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
-
 interface Bucket {
   tokens: number;
   updatedAt: number;
 }
 
-// One shared answer for the common case, so a granted take allocates nothing.
-const GRANTED: TakeResult = Object.freeze({ ok: true });
+function checkOptional(name: string, value: unknown, min: number, integer: boolean): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new BallastError(
+      'CONFIG',
+      `TokenBucketLimiter: ${name} must be ${integer ? 'an integer' : 'a finite number'} >= ${min}, got ${String(value)}`,
+      {
+        details: { path: name },
+      },
+    );
+  }
+}
 
 /*
  * Why not cockatiel or a rate-limit package: cockatiel has no rate limiter, and the usual npm
  * limiters are either framework-bound (express-rate-limit) or timer-driven per key. A token bucket
  * needs no timer at all: each key stores its tokens and the time they were counted, and refills
- * lazily on the next take. Memory is bounded by an LRU of keys (lru-cache).
+ * lazily on the next take. Memory is bounded by an LRU of keys kept in a Map's insertion order
+ * (a hit moves its key to the end), so core needs no dependency for it.
  */
 
 /**
- * A keyed token-bucket rate limiter with no timers and bounded memory. Each key gets a bucket of
- * `burst` tokens refilled at `ratePerSecond`; `take(key, cost)` spends tokens or says how long to
- * wait. Framework-free: `rateLimit()` and `@ballast/guard` build on it.
+ * A keyed token-bucket rate limiter with no timers and bounded memory, the in-process
+ * {@link Limiter}. Each key gets a bucket of `burst` tokens refilled at `ratePerSecond`;
+ * `take(key, cost)` spends tokens or says how long to wait. Framework-free: `rateLimit()` and
+ * `@ballast/guard` use it unless given another limiter.
  *
  * @example
  * const limiter = new TokenBucketLimiter({ ratePerSecond: 10, burst: 20 });
  * const result = limiter.take('tenant-a');
  * if (!result.ok) console.log(`retry in ${result.retryAfterMs} ms`);
  */
-export class TokenBucketLimiter {
+export class TokenBucketLimiter implements Limiter {
   /** Tokens added per second, per key. */
   readonly ratePerSecond: number;
   /** Bucket size. */
   readonly burst: number;
   private readonly perMs: number;
   private readonly clock: () => number;
-  private readonly buckets: LRUCache<string, Bucket>;
+  private readonly maxKeys: number;
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(options: TokenBucketOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -65,14 +75,16 @@ export class TokenBucketLimiter {
         details: { path: 'ratePerSecond' },
       });
     }
-    checkNumber('TokenBucketLimiter', 'burst', options.burst, 1);
-    checkNumber('TokenBucketLimiter', 'maxKeys', options.maxKeys, 1, { integer: true });
-    checkFunction('TokenBucketLimiter', 'clock', options.clock);
+    checkOptional('burst', options.burst, 1, false);
+    checkOptional('maxKeys', options.maxKeys, 1, true);
+    if (options.clock !== undefined && typeof options.clock !== 'function') {
+      throw new BallastError('CONFIG', 'TokenBucketLimiter: clock must be a function', { details: { path: 'clock' } });
+    }
     this.ratePerSecond = ratePerSecond;
     this.burst = options.burst ?? Math.max(1, ratePerSecond);
     this.perMs = ratePerSecond / 1000;
     this.clock = options.clock ?? now;
-    this.buckets = new LRUCache<string, Bucket>({ max: options.maxKeys ?? 10_000 });
+    this.maxKeys = options.maxKeys ?? 10_000;
   }
 
   /**
@@ -82,34 +94,46 @@ export class TokenBucketLimiter {
    *
    * @param key Whose bucket (a principal, a tenant, an IP). Default `''`.
    * @param cost Tokens to spend. Default 1.
-   * @param at The current time in ms on the limiter's clock (default: read the clock).
+   * @param at The current time in ms on the limiter's clock (default: read the clock); the
+   *   {@link Limiter} call options are accepted too and ignored (an in-process take never waits).
    */
-  take(key = '', cost = 1, at: number = this.clock()): TakeResult {
+  take(key = '', cost = 1, at?: number | LimiterCallOptions): TakeResult {
     if (!(cost >= 0) || cost > this.burst) {
       throw new BallastError('INVALID_INPUT', `rate limit cost must be between 0 and burst (${this.burst}), got ${cost}`, {
         details: { cost, burst: this.burst },
       });
     }
+    const time = typeof at === 'number' ? at : this.clock();
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
-      bucket = { tokens: this.burst, updatedAt: at };
+      bucket = { tokens: this.burst, updatedAt: time };
+      if (this.buckets.size >= this.maxKeys) {
+        const oldest = this.buckets.keys().next().value;
+        if (oldest !== undefined) this.buckets.delete(oldest);
+      }
       this.buckets.set(key, bucket);
-    } else if (at > bucket.updatedAt) {
-      bucket.tokens = Math.min(this.burst, bucket.tokens + (at - bucket.updatedAt) * this.perMs);
-      bucket.updatedAt = at;
+    } else {
+      // Most recently used goes last, so the first key is always the least recently used.
+      this.buckets.delete(key);
+      this.buckets.set(key, bucket);
+      if (time > bucket.updatedAt) {
+        bucket.tokens = Math.min(this.burst, bucket.tokens + (time - bucket.updatedAt) * this.perMs);
+        bucket.updatedAt = time;
+      }
     }
     if (bucket.tokens >= cost) {
       bucket.tokens -= cost;
-      return GRANTED;
+      return TAKE_GRANTED;
     }
     return { ok: false, retryAfterMs: Math.max(1, Math.ceil((cost - bucket.tokens) / this.perMs)) };
   }
 
   /** Tokens `key` has now (a full bucket for an unknown key). Spends nothing. */
-  available(key = '', at: number = this.clock()): number {
-    const bucket = this.buckets.peek(key);
+  available(key = '', at?: number | LimiterCallOptions): number {
+    const bucket = this.buckets.get(key);
     if (bucket === undefined) return this.burst;
-    return Math.min(this.burst, bucket.tokens + Math.max(0, at - bucket.updatedAt) * this.perMs);
+    const time = typeof at === 'number' ? at : this.clock();
+    return Math.min(this.burst, bucket.tokens + Math.max(0, time - bucket.updatedAt) * this.perMs);
   }
 
   /** Forgets one key (its bucket is full again), or every key. */

@@ -1,0 +1,106 @@
+/*
+ * What the shared limiters and breaker state need from a Redis connection, and how one command
+ * runs under the caller's budget. Kept apart from the limiter so the breaker state uses the same
+ * budget race and the same store events.
+ */
+import { createHash } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
+import { type LimiterCallOptions, now } from '@ballast/core';
+
+/**
+ * The part of a node-redis v6 client (`createClient()`) the limiters and breaker state use. Any
+ * connected client fits; it reconnects by itself, and while it is not ready the stores decide
+ * locally instead of queueing commands.
+ */
+export interface RedisCommandClient {
+  /** Whether the connection is up and ready for commands. */
+  readonly isReady: boolean;
+  /** Sends one raw command. */
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+/** What a store publishes on the `ballast:store` diagnostics channel. */
+export interface StoreEvent {
+  /** Which store: `'rate-limit'`, `'quota'` or `'breaker'`. */
+  store: string;
+  /** The operation: `'take'`, `'available'`, `'open'`, `'failure'`, `'trial'`, `'state'`. */
+  op: string;
+  /**
+   * `'fallback'` (decided locally: Redis was down, slow or just failed), `'timeout'` (a command ran
+   * past its budget), `'error'` (a command failed), `'recovered'` (shared again after a fallback).
+   */
+  outcome: 'fallback' | 'timeout' | 'error' | 'recovered';
+  /** The failure, for `'timeout'` and `'error'`. */
+  error?: unknown;
+}
+
+/** The `ballast:store` channel: store operations that fell back, failed or recovered. */
+export const storeChannel: diagnostics.Channel = diagnostics.channel('ballast:store');
+
+/** @internal Publishes a store event when anyone listens (costs nothing otherwise). */
+export function publishStore(event: StoreEvent): void {
+  if (storeChannel.hasSubscribers) storeChannel.publish(event);
+}
+
+/** @internal A Lua script with its SHA1, computed here so no SCRIPT LOAD round trip is needed. */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+/** @internal */
+export function luaScript(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** @internal Thrown when a command ran past its budget. */
+export class CommandTimeout extends Error {
+  constructor(readonly budgetMs: number) {
+    super(`redis command ran past its ${budgetMs} ms budget`);
+  }
+}
+
+/**
+ * @internal The budget of one command: half the caller's remaining time (deadline or timeoutMs),
+ * capped by the store's own command timeout. Half, so a call whose command hung still has time to
+ * do its own work after the local decision. 0 means "no time left: decide locally".
+ */
+export function commandBudget(options: LimiterCallOptions | undefined, commandTimeoutMs: number): number {
+  if (options?.signal?.aborted) return 0;
+  let remaining = Number.POSITIVE_INFINITY;
+  if (options?.deadline !== undefined) remaining = options.deadline - now();
+  else if (options?.timeoutMs !== undefined) remaining = options.timeoutMs;
+  return Math.max(0, Math.min(commandTimeoutMs, remaining / 2));
+}
+
+/**
+ * @internal Runs EVALSHA of `script` (EVAL when Redis does not know it yet, for example after a
+ * restart: EVAL caches it again), raced against `budgetMs`. A hung Redis never holds the caller
+ * past the budget; the command itself may still run later, which a limiter tolerates (one late
+ * decision) and a breaker too (a late failure count).
+ */
+export function evalScript(
+  client: RedisCommandClient,
+  script: LuaScript,
+  keys: string[],
+  args: string[],
+  budgetMs: number,
+): Promise<unknown> {
+  const tail = [String(keys.length), ...keys, ...args];
+  const run = client.sendCommand(['EVALSHA', script.sha, ...tail]).catch((error: unknown) => {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return client.sendCommand(['EVAL', script.source, ...tail]);
+    throw error;
+  });
+  return race(run, budgetMs);
+}
+
+/** @internal Races `promise` against a timer of `budgetMs` (the one timer a remote decision needs). */
+export function race<T>(promise: Promise<T>, budgetMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CommandTimeout(budgetMs)), budgetMs);
+  });
+  // The losing command must not surface as an unhandled rejection.
+  promise.catch(() => {});
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
