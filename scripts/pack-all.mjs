@@ -17,13 +17,19 @@ const out = resolve(outIndex >= 0 ? (args[outIndex + 1] ?? '') : 'ballast-packag
 const build = !args.includes('--no-build');
 
 const packages = readdirSync(join(root, 'packages'))
-  .map((name) => ({ dir: join(root, 'packages', name), manifest: JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')) }))
+  .map((name) => ({
+    dir: join(root, 'packages', name),
+    manifest: JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')),
+  }))
   .filter(({ manifest }) => !manifest.private);
 
 if (build) {
   // turbo builds in dependency order (declaration builds read their siblings' dist) and caches.
   const filters = packages.flatMap(({ manifest }) => ['--filter', manifest.name]);
-  execFileSync(join(root, 'node_modules/.bin/turbo'), ['run', 'build', '--output-logs=errors-only', ...filters], { cwd: root, stdio: 'inherit' });
+  execFileSync(join(root, 'node_modules/.bin/turbo'), ['run', 'build', '--output-logs=errors-only', ...filters], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 }
 mkdirSync(out, { recursive: true });
 const tarballs = [];
