@@ -77,7 +77,16 @@ describeWithPrometheus('the dashboard and alerts against a real Prometheus', () 
     emit('cache', { model: 'scorer', result: 'miss' });
     emit('rejection', { model: 'scorer', code: 'OVERLOADED', source: 'batching' });
     emit('usage', { model: 'scorer', provider: 'cpu', inputTokens: 12, outputTokens: 3, items: 1 });
-    emit('drift', { monitor: 'inputs', feature: 'x', test: 'ks', statistic: 0.4, pValue: 0.001, threshold: 0.05, drifted: true });
+    emit('drift', {
+      monitor: 'inputs',
+      feature: 'x',
+      test: 'ks',
+      statistic: 0.4,
+      pValue: 0.001,
+      threshold: 0.05,
+      drifted: true,
+      windowSize: 100,
+    });
   };
   const scorerModel = () =>
     pipeline(
