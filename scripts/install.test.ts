@@ -211,31 +211,33 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       const ours = output.split('\n').filter((line) => /check|@ballast/.test(line));
       expect(ours, `${mode}:\n${output}`).toEqual([]);
     }
-  });
+  }, 240_000);
 
   // The current OpenTelemetry SDK (3.x line) needs Node 22.15; the Node 24 leg of CI runs this.
   const [, minor = 0] = process.versions.node.split('.').map(Number);
   const currentSdk = major > 22 || (major === 22 && minor >= 15);
-  it.runIf(currentSdk)('starts telemetry on the current OpenTelemetry SDK (3.x line) installed with npm', async () => {
-    run(
-      'npm',
-      [
-        'install',
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--loglevel=error',
-        '@opentelemetry/sdk-node@latest',
-        '@opentelemetry/exporter-prometheus@latest',
-        '@opentelemetry/exporter-trace-otlp-http@latest',
-        '@opentelemetry/exporter-metrics-otlp-http@latest',
-      ],
-      { ONNXRUNTIME_NODE_INSTALL: 'skip' },
-    );
-    const installed = JSON.parse(readFileSync(join(scratch, 'node_modules/@opentelemetry/sdk-node/package.json'), 'utf8'))
-      .version as string;
-    expect(Number(installed.split('.')[1])).toBeGreaterThanOrEqual(300);
-    const script = `
+  it.runIf(currentSdk)(
+    'starts telemetry on the current OpenTelemetry SDK (3.x line) installed with npm',
+    async () => {
+      run(
+        'npm',
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--loglevel=error',
+          '@opentelemetry/sdk-node@latest',
+          '@opentelemetry/exporter-prometheus@latest',
+          '@opentelemetry/exporter-trace-otlp-http@latest',
+          '@opentelemetry/exporter-metrics-otlp-http@latest',
+        ],
+        { ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      );
+      const installed = JSON.parse(readFileSync(join(scratch, 'node_modules/@opentelemetry/sdk-node/package.json'), 'utf8'))
+        .version as string;
+      expect(Number(installed.split('.')[1])).toBeGreaterThanOrEqual(300);
+      const script = `
       import { defineModel, pipeline } from '@ballast/core';
       import { startTelemetry } from '@ballast/otel/node';
       const telemetry = await startTelemetry({ serviceName: 'sdk3', prometheus: { port: 0, host: '127.0.0.1' } });
@@ -246,9 +248,11 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       await telemetry.shutdown();
       console.log(JSON.stringify({ enabled: telemetry.instrumentation.enabled, text }));
     `;
-    const { enabled, text } = JSON.parse(run(process.execPath, ['--input-type=module', '-e', script]));
-    expect(enabled).toEqual({ traces: false, metrics: true });
-    expect(text).toMatch(/^ballast_inference_duration_seconds_count\{[^}]*gen_ai_request_model="double"[^}]*\} 2$/m);
-    expect(text).toMatch(/^target_info\{[^}]*service_name="sdk3"/m);
-  });
+      const { enabled, text } = JSON.parse(run(process.execPath, ['--input-type=module', '-e', script]));
+      expect(enabled).toEqual({ traces: false, metrics: true });
+      expect(text).toMatch(/^ballast_inference_duration_seconds_count\{[^}]*gen_ai_request_model="double"[^}]*\} 2$/m);
+      expect(text).toMatch(/^target_info\{[^}]*service_name="sdk3"/m);
+    },
+    240_000,
+  );
 });
