@@ -56,7 +56,8 @@ async function loadSdk() {
     );
   }
   const failed = loaded.find((result) => result.status === 'rejected');
-  if (failed !== undefined) throw new BallastError('CONFIG', 'startTelemetry: the OpenTelemetry SDK failed to load', { cause: failed.reason });
+  if (failed !== undefined)
+    throw new BallastError('CONFIG', 'startTelemetry: the OpenTelemetry SDK failed to load', { cause: failed.reason });
   const [sdkNode, prometheus, traceOtlp, metricsOtlp] = loaded.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [
     typeof import('@opentelemetry/sdk-node'),
     typeof import('@opentelemetry/exporter-prometheus'),
