@@ -18,6 +18,7 @@ export default defineConfig({
       'examples/*/**/*.test.ts',
       'docs/**/*.test.ts',
       'bench/**/*.test.ts',
+      'scripts/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,

@@ -11,9 +11,12 @@ for (const name of readdirSync(join(root, 'packages'))) {
   const dir = join(root, 'packages', name);
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   if (pkg.private) continue;
+  // A package with no `require` condition is an ES module only (as @ballast/nest, like Nest 12):
+  // attw then checks it under the esm-only profile instead of reporting CommonJS resolution.
+  const esmOnly = !JSON.stringify(pkg.exports).includes('"require"');
   for (const [tool, args] of [
     ['publint', ['--strict']],
-    ['attw', ['--pack', '.', '--format', 'ascii']],
+    ['attw', ['--pack', '.', '--format', 'ascii', ...(esmOnly ? ['--profile', 'esm-only'] : [])]],
   ]) {
     try {
       execFileSync(bin(tool), args, { cwd: dir, stdio: 'pipe' });

@@ -19,7 +19,7 @@ await Promise.all(Array.from({ length: 50 }, (_, i) => model.infer([i])));
 
 // What Prometheus scrapes.
 const text = await (await fetch(telemetry.metricsUrl as string)).text();
-const wanted = /^(ballast_inference_duration_count|ballast_batch_size_sum|ballast_batch_size_count)\{/;
+const wanted = /^(ballast_inference_duration_seconds_count|ballast_batch_size_sum|ballast_batch_size_count)\{/;
 for (const line of text.split('\n')) {
   if (wanted.test(line)) console.log(line.replace(/,otel_scope_name="[^"]*",otel_scope_version="[^"]*"/, ''));
 }

@@ -64,8 +64,8 @@ const checks: [string, boolean, string][] = [
   ],
   [
     'Prometheus returned the Ballast series',
-    ['ballast_inference_duration', 'ballast_batch_size', 'ballast_fallbacks', 'ballast_breaker_state', 'ballast_drift'].every((name) =>
-      summary.prometheus.ballastSeries.some((s) => s.startsWith(name)),
+    ['ballast_inference_duration_seconds', 'ballast_batch_size', 'ballast_fallbacks', 'ballast_breaker_state', 'ballast_drift'].every(
+      (name) => summary.prometheus.ballastSeries.some((s) => s.startsWith(name)),
     ),
     summary.prometheus.ballastSeries.join(', '),
   ],

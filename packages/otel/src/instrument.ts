@@ -217,6 +217,13 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     description: 'Duration of one inference through a Ballast pipeline',
     advice: { explicitBucketBoundaries: S.DURATION_BUCKETS },
   });
+  // A retried remote attempt or a fallback model is a Ballast call inside another: recording it in
+  // the same histogram would count one request several times in every unfiltered rate().
+  const nestedDuration = meter.createHistogram(S.METRIC_BALLAST_INFERENCE_NESTED_DURATION, {
+    unit: 's',
+    description: 'Duration of a call made inside another Ballast call (a retried attempt, a fallback model)',
+    advice: { explicitBucketBoundaries: S.DURATION_BUCKETS },
+  });
   const activeGauge = meter.createObservableUpDownCounter(S.METRIC_BALLAST_INFERENCE_ACTIVE, {
     unit: '{request}',
     description: 'Inferences in flight',
@@ -426,14 +433,13 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       [S.ATTR_GEN_AI_REQUEST_MODEL]: model,
       [S.ATTR_BALLAST_MODEL_KIND]: call.kind,
       [S.ATTR_BALLAST_OUTCOME]: outcome,
-      [S.ATTR_BALLAST_CALL_NESTED]: state.nested,
     };
     if (call.version !== undefined) attributes[S.ATTR_BALLAST_MODEL_VERSION] = call.version;
     if (typeof provider === 'string') attributes[S.ATTR_BALLAST_PROVIDER] = provider;
     if (type !== undefined) attributes[S.ATTR_ERROR_TYPE] = type;
     // One record per call: the histogram's count is the request count by outcome, as OTel's HTTP
     // conventions do with http.server.request.duration (each record costs an attribute hash in the SDK).
-    duration.record(seconds, attributes);
+    (state.nested ? nestedDuration : duration).record(seconds, attributes);
     inFlight.set(model, (inFlight.get(model) ?? 1) - 1);
     // Cost is charged where a model actually ran: on the innermost calls (each attempt, the
     // fallback model), not again on the calls wrapping them.

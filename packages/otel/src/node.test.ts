@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { BallastError, batching, defineModel, emit, pipeline } from '@ballast/core';
+import { BallastError, batching, defineModel, emit, type Model, pipeline } from '@ballast/core';
 import { metrics, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTelemetry, type Telemetry } from './node.js';
@@ -26,6 +26,7 @@ describe('startTelemetry() with Prometheus, end to end', () => {
   let telemetry: Telemetry;
   let app: Server;
   let appUrl: string;
+  let scorer: Model<number, number>;
 
   beforeAll(async () => {
     telemetry = await startTelemetry({
@@ -34,7 +35,7 @@ describe('startTelemetry() with Prometheus, end to end', () => {
       instrument: { costs: [{ model: 'scorer', perCall: 0.002 }] },
     });
     // The app: one HTTP route that scores with a batched in-process model.
-    const scorer = pipeline(
+    scorer = pipeline(
       defineModel({
         name: 'scorer',
         version: '1.4.0',
@@ -81,6 +82,10 @@ describe('startTelemetry() with Prometheus, end to end', () => {
     }
     const failed = statuses.filter((s) => s !== 200).length;
     expect(failed).toBeGreaterThan(0);
+    // A call inside another Ballast call: counted for `router`, while the inner `scorer` call goes to
+    // the nested histogram, so the request count of `scorer` stays 40.
+    const router = pipeline(defineModel({ name: 'router', infer: (x: number) => scorer.infer(x) }));
+    await router.infer(1);
     emit('breaker', { model: 'scorer', from: 'closed', to: 'open', reason: 'failure-ratio' });
     emit('breaker', { model: 'scorer', key: 'replica-b', from: 'closed', to: 'half-open', reason: 'reset' });
     // The other event sources, as the client, onnx and drift packages publish them.
@@ -110,34 +115,39 @@ describe('startTelemetry() with Prometheus, end to end', () => {
     const sum = (name: string, labels: Record<string, string> = {}) => find(name, labels).reduce((total, s) => total + s.value, 0);
     const model = { gen_ai_request_model: 'scorer' };
 
-    // This exporter keeps OTel names (dots to underscores), adds `_total` to counters and no unit suffix.
+    // This exporter keeps OTel names (dots to underscores) and adds `_total` to counters; histograms in
+    // seconds carry `_seconds` in their own names, as Prometheus naming asks.
     // Every request shows up once in the duration histogram, split by outcome.
-    expect(sum('ballast_inference_duration_count', model)).toBe(40);
-    expect(sum('ballast_inference_duration_count', { ...model, ballast_outcome: 'success' })).toBe(40 - failed);
-    expect(sum('ballast_inference_duration_count', { ...model, ballast_outcome: 'error', error_type: 'UPSTREAM' })).toBe(failed);
-    const [successCount] = find('ballast_inference_duration_count', { ...model, ballast_outcome: 'success' });
+    expect(sum('ballast_inference_duration_seconds_count', model)).toBe(40);
+    expect(sum('ballast_inference_duration_seconds_count', { ...model, ballast_outcome: 'success' })).toBe(40 - failed);
+    expect(sum('ballast_inference_duration_seconds_count', { ...model, ballast_outcome: 'error', error_type: 'UPSTREAM' })).toBe(failed);
+    const [successCount] = find('ballast_inference_duration_seconds_count', { ...model, ballast_outcome: 'success' });
     expect(successCount?.labels).toMatchObject({
       gen_ai_operation_name: 'infer',
       ballast_model_version: '1.4.0',
-      ballast_call_nested: 'false',
     });
+    expect(
+      samples.filter((s) => s.name.startsWith('ballast_') && /duration$|wait$/.test(s.name.replace(/_(count|sum|bucket)$/, ''))),
+    ).toEqual([]);
     // Each call waited for a batch that slept 3 ms: a mean of at least 3 ms and well under a second.
-    const meanSeconds = sum('ballast_inference_duration_sum', model) / 40;
+    const meanSeconds = sum('ballast_inference_duration_seconds_sum', model) / 40;
     expect(meanSeconds).toBeGreaterThan(0.0025);
     expect(meanSeconds).toBeLessThan(1);
-    const plusInf = find('ballast_inference_duration_bucket', { ...model, ballast_outcome: 'success', le: '+Inf' });
+    const plusInf = find('ballast_inference_duration_seconds_bucket', { ...model, ballast_outcome: 'success', le: '+Inf' });
     expect(plusInf[0]?.value).toBe(40 - failed);
+    expect(sum('ballast_inference_duration_seconds_count', { gen_ai_request_model: 'router' })).toBe(1);
+    expect(sum('ballast_inference_nested_duration_seconds_count', model)).toBe(1);
 
-    // Batches: 40 items in batches of at most 8.
-    expect(sum('ballast_batch_size_sum', model)).toBe(40);
+    // Batches: 41 items (40 requests and the router's call) in batches of at most 8.
+    expect(sum('ballast_batch_size_sum', model)).toBe(41);
     const batches = sum('ballast_batch_size_count', model);
     expect(batches).toBeGreaterThanOrEqual(5);
     expect(batches).toBeLessThanOrEqual(40);
-    expect(sum('ballast_queue_wait_count', model)).toBe(batches);
+    expect(sum('ballast_queue_wait_seconds_count', model)).toBe(batches);
     expect(sum('ballast_inference_active', model)).toBe(0);
 
-    // Cost of the successful calls, and the breaker gauge.
-    expect(sum('ballast_cost_total', model)).toBeCloseTo((40 - failed) * 0.002, 9);
+    // Cost of the successful calls (the router's inner call included), and the breaker gauge.
+    expect(sum('ballast_cost_total', model)).toBeCloseTo((40 - failed + 1) * 0.002, 9);
     const breaker = (state: string, key?: string) =>
       find('ballast_breaker_state', { ...model, ballast_breaker_state: state }).find((s) => s.labels.ballast_breaker_key === key)?.value;
     expect([breaker('open'), breaker('closed'), breaker('half-open', 'replica-b'), breaker('closed', 'replica-b')]).toEqual([1, 0, 1, 0]);
@@ -151,7 +161,7 @@ describe('startTelemetry() with Prometheus, end to end', () => {
       'ballast_cache_lookups_total',
       'ballast_rejections_total',
       'ballast_breaker_transitions_total',
-      'ballast_model_load_duration_count',
+      'ballast_model_load_duration_seconds_count',
       'ballast_model_provider',
       'gen_ai_client_token_usage_sum',
       'ballast_usage_items_total',
@@ -159,7 +169,7 @@ describe('startTelemetry() with Prometheus, end to end', () => {
       'ballast_drift_p_value',
       'ballast_drift_detected',
       'ballast_drift_tests_total',
-      'ballast_batch_duration_count',
+      'ballast_batch_duration_seconds_count',
     ]) {
       expect(names, name).toContain(name);
     }
@@ -178,7 +188,7 @@ describe('startTelemetry() with Prometheus, end to end', () => {
       if (!names.has(label) && !label.endsWith('_total')) expect(labels, `dashboard uses label ${label}`).toContain(label);
     }
     expect(find('ballast_drift_score', { ballast_drift_feature: 'x', ballast_drift_test: 'ks' })[0]?.value).toBe(0.4);
-    expect(find('ballast_model_load_duration_sum', model)[0]?.value).toBe(0.25);
+    expect(find('ballast_model_load_duration_seconds_sum', model)[0]?.value).toBe(0.25);
     expect(sum('gen_ai_client_token_usage_sum', { ...model, gen_ai_token_type: 'input' })).toBe(12);
 
     // The resource names the service.

@@ -8,11 +8,71 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BallastError } from '@ballast/core';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { NodeSDK, metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { metrics as sdkMetrics, tracing } from '@opentelemetry/sdk-node';
 import { type Instrumentation, type InstrumentOptions, instrument, metricsAreNoop, tracingIsNoop } from './instrument.js';
+
+/** The SDK packages `startTelemetry` runs on: optional peers of `@ballast/otel`, installed by the app. */
+const SDK_PACKAGES = [
+  '@opentelemetry/sdk-node',
+  '@opentelemetry/exporter-prometheus',
+  '@opentelemetry/exporter-trace-otlp-http',
+  '@opentelemetry/exporter-metrics-otlp-http',
+] as const;
+
+function isModuleNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+}
+
+/** The install command for the SDK line that runs on this Node.js (3.x needs Node 22.15 or later). */
+function installCommand(missing: readonly string[]): string {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const current = major > 22 || (major === 22 && minor >= 15);
+  return `npm install ${missing.map((name) => (current ? name : `"${name}@<0.300"`)).join(' ')}`;
+}
+
+/*
+ * The SDK is loaded when telemetry starts, not when this entry is imported or required: a missing
+ * optional peer then fails as a typed error naming the packages and the command that installs
+ * them, instead of a bare MODULE_NOT_FOUND from the module loader.
+ */
+async function loadSdk() {
+  const loaded = await Promise.allSettled([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-prometheus'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/exporter-metrics-otlp-http'),
+  ]);
+  const missing = SDK_PACKAGES.filter((_, i) => {
+    const result = loaded[i];
+    return result?.status === 'rejected' && isModuleNotFound(result.reason);
+  });
+  if (missing.length > 0) {
+    throw new BallastError(
+      'CONFIG',
+      `startTelemetry: the OpenTelemetry SDK is not installed (missing ${missing.join(', ')}). Install it with: ${installCommand(missing)}`,
+      { details: { missing } },
+    );
+  }
+  const failed = loaded.find((result) => result.status === 'rejected');
+  if (failed !== undefined)
+    throw new BallastError('CONFIG', 'startTelemetry: the OpenTelemetry SDK failed to load', { cause: failed.reason });
+  const [sdkNode, prometheus, traceOtlp, metricsOtlp] = loaded.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [
+    typeof import('@opentelemetry/sdk-node'),
+    typeof import('@opentelemetry/exporter-prometheus'),
+    typeof import('@opentelemetry/exporter-trace-otlp-http'),
+    typeof import('@opentelemetry/exporter-metrics-otlp-http'),
+  ];
+  return {
+    NodeSDK: sdkNode.NodeSDK,
+    sdkMetrics: sdkNode.metrics,
+    tracing: sdkNode.tracing,
+    PrometheusExporter: prometheus.PrometheusExporter,
+    OTLPTraceExporter: traceOtlp.OTLPTraceExporter,
+    OTLPMetricExporter: metricsOtlp.OTLPMetricExporter,
+  };
+}
 
 /** Where Prometheus scrapes. */
 export interface PrometheusOptions {
@@ -136,6 +196,8 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     // A second SDK could not register its providers; the app would get an endpoint serving nothing.
     throw new BallastError('CONFIG', 'startTelemetry: OpenTelemetry is already set up in this process; call instrument() instead');
   }
+  const loaded = await loadSdk();
+  const { NodeSDK, PrometheusExporter, OTLPTraceExporter, OTLPMetricExporter } = loaded;
   const serviceName = options.serviceName ?? process.env.OTEL_SERVICE_NAME ?? 'ballast-app';
   const metricReaders: sdkMetrics.IMetricReader[] = [];
   const spanProcessors: tracing.SpanProcessor[] = [];
@@ -154,11 +216,11 @@ export async function startTelemetry(options: StartTelemetryOptions): Promise<Te
     }
     const headers = otlp.headers ?? {};
     if (otlp.traces !== false) {
-      spanProcessors.push(new tracing.BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces`, headers })));
+      spanProcessors.push(new loaded.tracing.BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces`, headers })));
     }
     if (otlp.metrics !== false) {
       metricReaders.push(
-        new sdkMetrics.PeriodicExportingMetricReader({
+        new loaded.sdkMetrics.PeriodicExportingMetricReader({
           exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics`, headers }),
           exportIntervalMillis: interval,
           exportTimeoutMillis: Math.min(30_000, interval),

@@ -47,7 +47,11 @@ export const ATTR_BALLAST_MODEL_VERSION = 'ballast.model.version';
 export const ATTR_BALLAST_MODEL_KIND = 'ballast.model.kind';
 /** How a call ended: `success`, `fallback` (served by a fallback source) or `error`. */
 export const ATTR_BALLAST_OUTCOME = 'ballast.outcome';
-/** Whether a call ran inside another Ballast call (a retried HTTP attempt, a fallback model); filter on `false` to count what callers asked for. */
+/**
+ * Whether a call ran inside another Ballast call (a retried HTTP attempt, a fallback model). No
+ * longer recorded: nested calls go to `ballast.inference.nested.duration_seconds` instead.
+ * @deprecated Query `ballast_inference_nested_duration_seconds_*` for nested calls.
+ */
 export const ATTR_BALLAST_CALL_NESTED = 'ballast.call.nested';
 /** Execution provider of an in-process model (`cpu`, `cuda`, `webgpu`, ...). */
 export const ATTR_BALLAST_PROVIDER = 'ballast.provider';
@@ -118,17 +122,27 @@ export const EVENT_BALLAST_BREAKER = 'ballast.breaker';
 export const EVENT_BALLAST_REJECTION = 'ballast.rejection';
 
 // --- Metrics ---
+//
+// Histograms in seconds carry the unit in their name (`_seconds`): OpenTelemetry JS's Prometheus
+// exporter (2.x and 3.x) appends `_total` to counters but no unit suffix, and Prometheus names
+// must end in their base unit. The OTLP-to-Prometheus translation of a collector or of Prometheus
+// itself does not append `_seconds` twice to a name that already ends in it.
 
-/** Histogram: duration of one inference, `s`. Its count by `ballast.outcome` is the request count by outcome. */
-export const METRIC_BALLAST_INFERENCE_DURATION = 'ballast.inference.duration';
+/**
+ * Histogram: duration of one call as its caller asked for it (calls inside another Ballast call
+ * are not counted here), `s`. Its count by `ballast.outcome` is the request count by outcome.
+ */
+export const METRIC_BALLAST_INFERENCE_DURATION = 'ballast.inference.duration_seconds';
+/** Histogram: duration of a call made inside another Ballast call (a retried attempt of a remote model, a fallback model), `s`. */
+export const METRIC_BALLAST_INFERENCE_NESTED_DURATION = 'ballast.inference.nested.duration_seconds';
 /** Observable UpDownCounter: inferences in flight, `{request}`. */
 export const METRIC_BALLAST_INFERENCE_ACTIVE = 'ballast.inference.active';
 /** Histogram: mean queue wait of the items of a batch, `s`. */
-export const METRIC_BALLAST_QUEUE_WAIT = 'ballast.queue.wait';
+export const METRIC_BALLAST_QUEUE_WAIT = 'ballast.queue.wait_seconds';
 /** Histogram: items per dispatched batch, `{item}`. */
 export const METRIC_BALLAST_BATCH_SIZE = 'ballast.batch.size';
 /** Histogram: duration of one `inferBatch`, `s`. */
-export const METRIC_BALLAST_BATCH_DURATION = 'ballast.batch.duration';
+export const METRIC_BALLAST_BATCH_DURATION = 'ballast.batch.duration_seconds';
 /** Counter: retries scheduled, `{retry}`. */
 export const METRIC_BALLAST_RETRIES = 'ballast.retries';
 /** Counter: hedged attempts started, `{hedge}`. */
@@ -158,7 +172,7 @@ export const METRIC_BALLAST_COST = 'ballast.cost';
 /** Counter: items processed as reported by `ballast:usage`, `{item}`. */
 export const METRIC_BALLAST_USAGE_ITEMS = 'ballast.usage.items';
 /** Histogram: model load time, `s`. */
-export const METRIC_BALLAST_MODEL_LOAD_DURATION = 'ballast.model.load.duration';
+export const METRIC_BALLAST_MODEL_LOAD_DURATION = 'ballast.model.load.duration_seconds';
 /** Observable gauge: 1 for the execution provider a model runs on, `1`. */
 export const METRIC_BALLAST_MODEL_PROVIDER = 'ballast.model.provider';
 
