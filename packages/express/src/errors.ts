@@ -144,7 +144,7 @@ export type ServedErrorReporter = (error: BallastError, request: unknown) => voi
  * `inferHandler()`, `errorHandler()` and @ballast/nest: every answer with a 5xx status goes to
  * `onError` when one is given (it replaces the default). Without one, a 500 (`INTERNAL`,
  * `CONFIG`, `INTEGRITY`: the answers that say only `internal error`) is logged to stderr with the
- * request id and the error's cause, so a failure is never silent; 502, 503 and 504 are
+ * request id and the error's cause (through `log`, default `console.error`), so a failure is never silent; 502, 503 and 504 are
  * operational answers (an upstream down, shedding, a spent budget) whose message the client
  * already got, and logging each would flood the log during an outage.
  *
@@ -156,6 +156,7 @@ export function reportServedError<R>(
   request: R,
   requestId: string | undefined,
   onError: ((error: BallastError, request: R) => void) | undefined,
+  log: (line: string) => void = console.error,
 ): void {
   const status = answerStatus(error);
   if (status < 500) return;
@@ -164,8 +165,9 @@ export function reportServedError<R>(
     return;
   }
   if (status !== 500) return;
-  const cause = error.cause instanceof Error ? `\n${error.cause.stack ?? error.cause.message}` : '';
-  console.error(
+  const { cause: reason } = error;
+  const cause = reason === undefined ? '' : `\n${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
+  log(
     `ballast: ${error.code} answered with 500${requestId === undefined ? '' : ` (request ${requestId})`}: ${error.message}${cause}\n${error.stack ?? ''}`,
   );
 }
