@@ -14,6 +14,7 @@ import {
   sendJsonAnswer,
   startRequestCall,
 } from './http-context.js';
+import { MOUNT_AUTHORIZE } from './rollout-admin.js';
 import { decodeV2Request, encodeV2Outputs, specsToV2, type V2ModelMetadata, type V2TensorMetadata } from './v2.js';
 
 /** Extra metadata for a model's `GET /v2/models/{name}` answer, when the model cannot describe itself. */
@@ -160,6 +161,12 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     }
     return entry;
   };
+
+  const guardAuthorize =
+    guard === undefined
+      ? undefined
+      : (principal: GuardPrincipal | undefined, action: GuardAction, model: string | undefined) =>
+          guard.authorize(principal, action, model);
 
   const authenticate = async (
     request: Request,
@@ -381,7 +388,12 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     const gate: RequestHandler = (request, res, next: NextFunction) => {
       authenticate(request, action, undefined).then(
         (principal) => {
-          if (principal !== undefined) res.locals.principal = principal;
+          if (principal !== undefined) {
+            res.locals.principal = principal;
+            // Mounted routers that check permissions per operation (rolloutAdminRoutes) use the
+            // guard's role policy too, not role names of their own.
+            if (guardAuthorize !== undefined) res.locals[MOUNT_AUTHORIZE] = guardAuthorize;
+          }
           next();
         },
         (error) => reportError(request, res, error),
