@@ -26,7 +26,8 @@ const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const body = JSON.stringify({ inputs: [{ name: 'amount', shape: [1, 1], datatype: 'FP32', data: [120] }] });
 for (let i = 0; i < 3; i++) {
   const answer = await fetch(`${base}/v2/models/risk/infer`, { method: 'POST', body });
-  console.log('infer:', answer.status, JSON.stringify((await answer.json()).outputs));
+  const { outputs } = (await answer.json()) as { outputs: unknown };
+  console.log('infer:', answer.status, JSON.stringify(outputs));
 }
 console.log('breaker:', risk.breaker?.state());
 // The fallback answers every call, so the replica stays in the load balancer.

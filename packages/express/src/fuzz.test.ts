@@ -428,7 +428,7 @@ describe('attacking the router', () => {
     };
     const names = Object.keys(roles);
     const tokens = new Map<string, { id: string; roles: string[] }>();
-    const guard = createGuard({ authenticate: (credential) => tokens.get(credential), roles });
+    const guard = createGuard({ authenticate: (credential) => (credential === undefined ? undefined : tokens.get(credential)), roles });
     const target = rollout({
       name: 'ranker',
       stable: defineModel({ name: 'ranker', version: 'v1', infer: async (x: number) => x }),

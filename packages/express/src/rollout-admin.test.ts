@@ -97,7 +97,7 @@ describe('rollout admin routes follow the guard role policy', () => {
       'viewer-token': { id: 'viewer', roles: ['viewer'] },
     };
     const guard = createGuard({
-      authenticate: (credential) => principals[credential],
+      authenticate: (credential) => (credential === undefined ? undefined : principals[credential]),
       roles: { admin: { actions: ['*'] }, ops: { actions: ['read', 'admin'], models: ['scorer'] }, viewer: { actions: ['read'] } },
     });
     const router = ballastRouter({

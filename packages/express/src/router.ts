@@ -100,6 +100,9 @@ interface Entry {
   original: Model;
   /** The model under one budget (pipeline): what requests call. */
   served: Model;
+  /** The model's `inputs` specs last turned into v2 metadata, and the result (see `declaredInputs`). */
+  inputSpecs?: unknown;
+  inputsV2?: V2TensorMetadata[];
 }
 
 const DEFAULT_RETRY_AFTER_MS = 1000;
@@ -216,7 +219,13 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     const override = Object.hasOwn(metadata, name) ? metadata[name] : undefined;
     if (override?.inputs !== undefined) return override.inputs;
     const described = (entry.original as Model & { inputs?: unknown }).inputs;
-    return Array.isArray(described) ? specsToV2(described as never) : undefined;
+    if (!Array.isArray(described)) return undefined;
+    // Converted once per specs array (a reloaded model brings a new one), not on every request.
+    if (entry.inputSpecs !== described) {
+      entry.inputsV2 = specsToV2(described as never);
+      entry.inputSpecs = described;
+    }
+    return entry.inputsV2;
   };
 
   const router = express.Router() as BallastRouter;
