@@ -230,17 +230,16 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
 
   const router = express.Router() as BallastRouter;
   router.use(requestId({ ...(options.requestIdHeader === undefined ? {} : { header: options.requestIdHeader }) }));
-  // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
-  // another replica) instead of reusing a connection the server is about to close.
-  router.use((_request, res, next) => {
-    if (draining) res.setHeader('Connection', 'close');
-    next();
-  });
+
 
   // Wraps an async route: errors become JSON answers; `around` (trace context) wraps the work.
   const route =
     (work: (request: Request, res: Response) => Promise<void>): RequestHandler =>
     (request, res) => {
+      // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
+      // another replica) instead of reusing a connection the server is about to close. Checked
+      // here rather than in a middleware of its own: each Express layer costs every request.
+      if (draining) res.setHeader('Connection', 'close');
       // Inline callbacks, no named closure per request (tools that keep function names would
       // add an Object.defineProperty per request to each).
       if (options.around !== undefined)
@@ -395,6 +394,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     }
     const action = mount.action ?? 'admin';
     const gate: RequestHandler = (request, res, next: NextFunction) => {
+      if (draining) res.setHeader('Connection', 'close');
       authenticate(request, action, undefined).then(
         (principal) => {
           if (principal !== undefined) {
