@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { capTimeout, deadlineOf, remainingMs, SIGNAL_GRACE_MS, signalOf, wheelStats, withDeadline } from './deadline.js';
 import { type BallastError, isBallastError } from './errors.js';
@@ -183,6 +184,41 @@ describe('deadlines (fake clock)', () => {
     expect(codeOf(error)).toBe('CANCELLED');
     expect(error.cause).toBe('user left');
     expect(wheelStats().live).toBe(0);
+  });
+
+  it('puts one abort listener on a signal that many concurrent calls share, and cancels them all', async () => {
+    const { model } = hangingModel();
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const served = pipeline(model);
+      const calls = Array.from({ length: 64 }, () => served.infer('x', { signal: controller.signal }).catch((e: unknown) => e));
+      await vi.advanceTimersByTimeAsync(SIGNAL_GRACE_MS + 10);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      controller.abort();
+      for (const error of await Promise.all(calls)) expect(codeOf(error)).toBe('CANCELLED');
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(wheelStats().live).toBe(0);
+  });
+
+  it('removes the shared listener once the last call on the signal settles', async () => {
+    const controller = new AbortController();
+    const slow = defineModel({ name: 'slow', infer: (x: number) => new Promise<number>((resolve) => setTimeout(() => resolve(x), 20)) });
+    const served = pipeline(slow);
+    const calls = [1, 2, 3].map((x) => served.infer(x, { signal: controller.signal }));
+    await vi.advanceTimersByTimeAsync(SIGNAL_GRACE_MS + 1);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(await Promise.all(calls)).toEqual([1, 2, 3]);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('aborts the lazily created signal when the caller aborts', async () => {

@@ -17,8 +17,8 @@ import type { InferOptions } from './model.js';
  * memory stays proportional to the calls in flight.
  *
  * A caller's AbortSignal is watched lazily: the scope first sits in the wheel for
- * SIGNAL_GRACE_MS; if the call is still running then, an abort listener is attached (and the
- * scope re-registered at its deadline). So an abort is noticed at once after the first
+ * SIGNAL_GRACE_MS; if the call is still running then, it joins the signal's one abort listener
+ * (shared by every scope on that signal, see SignalWatcher) and is re-registered at its deadline. So an abort is noticed at once after the first
  * SIGNAL_GRACE_MS of a call, and within SIGNAL_GRACE_MS before that. Code that needs a real
  * AbortSignal (fetch, a worker) asks for `signalOf(options)`, which creates one on demand.
  */
@@ -136,7 +136,7 @@ export class CallScope {
     if (this.ownDone) return;
     this.ownDone = true;
     wheel.leave();
-    if (this.listening) this.callerSignal?.removeEventListener('abort', this);
+    if (this.listening && this.callerSignal !== undefined) unwatch(this.callerSignal, this);
     const settle = ok ? this.resolveFn : this.rejectFn;
     this.resolveFn = undefined;
     this.rejectFn = undefined;
@@ -145,11 +145,11 @@ export class CallScope {
 
   private listen(): void {
     this.listening = true;
-    this.callerSignal?.addEventListener('abort', this);
+    if (this.callerSignal !== undefined) watch(this.callerSignal, this);
   }
 
-  /** Abort listener (an object listener, so no closure is allocated per call). */
-  handleEvent(): void {
+  /** Called by the signal's watcher when the caller aborts. */
+  onAbort(): void {
     this.fail(cancelledError(this.callerSignal?.reason));
   }
 
@@ -175,6 +175,44 @@ export class CallScope {
     if (caller && !this.listening) this.listen();
     if (this.deadline !== Number.POSITIVE_INFINITY) wheel.add(this, this.deadline);
   }
+}
+
+/*
+ * One abort listener per caller signal, however many scopes watch it. The rows of one request
+ * (a v2 batch, a Promise.all over one signal) each run under their own scope with the request's
+ * signal; a listener per scope would put one listener per row on that signal (and Node warns
+ * with MaxListenersExceededWarning past 10). The watcher is the listener (an object listener,
+ * no closure) and fans an abort out to the scopes still running.
+ */
+class SignalWatcher {
+  readonly scopes = new Set<CallScope>();
+  constructor(private readonly signal: AbortSignal) {}
+
+  handleEvent(): void {
+    watchers.delete(this.signal);
+    this.signal.removeEventListener('abort', this);
+    for (const scope of this.scopes) scope.onAbort();
+    this.scopes.clear();
+  }
+}
+
+const watchers = new WeakMap<AbortSignal, SignalWatcher>();
+
+function watch(signal: AbortSignal, scope: CallScope): void {
+  let watcher = watchers.get(signal);
+  if (watcher === undefined) {
+    watcher = new SignalWatcher(signal);
+    watchers.set(signal, watcher);
+    signal.addEventListener('abort', watcher);
+  }
+  watcher.scopes.add(scope);
+}
+
+function unwatch(signal: AbortSignal, scope: CallScope): void {
+  const watcher = watchers.get(signal);
+  if (watcher === undefined || !watcher.scopes.delete(scope) || watcher.scopes.size > 0) return;
+  watchers.delete(signal);
+  signal.removeEventListener('abort', watcher);
 }
 
 // A binary min-heap of numbers (slot keys).

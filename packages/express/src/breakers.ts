@@ -1,8 +1,8 @@
-import { subscribe } from '@ballast/core';
+import { type Model, subscribe } from '@ballast/core';
 
 /** @internal The open circuit breakers of the served models (see {@link trackOpenBreakers}). */
 export interface OpenBreakers {
-  /** Whether a breaker of `model` (any breaker key) is open or isolated now. */
+  /** Whether the model's own (unkeyed) breaker is open or isolated now. */
   isOpen(model: string): boolean;
   /** Stops listening to breaker events. */
   stop(): void;
@@ -10,19 +10,50 @@ export interface OpenBreakers {
 
 /**
  * @internal Follows the `ballast:breaker` events the resilience middleware publish, so readiness
- * can report a model whose breaker is open. A model counts as open while any of its breakers
- * (one per key) is open or isolated. Used by `ballastRouter()` and @ballast/nest.
+ * can report a model whose breaker is open. Only a model's unkeyed breaker counts: a keyed breaker
+ * (one per tenant or principal) opening says that one key's calls fail, not that the model cannot
+ * answer. Used by `ballastRouter()` and @ballast/nest.
  */
 export function trackOpenBreakers(): OpenBreakers {
-  // Open breaker keys by model name; a model with none is not in the map.
-  const open = new Map<string, Set<string>>();
+  const open = new Set<string>();
   const stop = subscribe('breaker', (event) => {
-    const key = event.key ?? '';
-    const keys = open.get(event.model) ?? new Set<string>();
-    if (event.to === 'open' || event.to === 'isolated') keys.add(key);
-    else keys.delete(key);
-    if (keys.size === 0) open.delete(event.model);
-    else open.set(event.model, keys);
+    if (event.key !== undefined && event.key !== '') return;
+    if (event.to === 'open' || event.to === 'isolated') open.add(event.model);
+    else open.delete(event.model);
   });
   return { isOpen: (model) => open.has(model), stop };
+}
+
+/** A model that can report its statistics (a `createClient()` client does). */
+interface WithStats {
+  stats?: () => { fallback?: unknown } | undefined;
+}
+
+/**
+ * @internal Whether `model` answers through a fallback chain when its own path fails (a
+ * `createClient()` client built with `fallback` reports the chain in `stats().fallback`).
+ */
+export function answersThroughFallback(model: Model): boolean {
+  const stats = (model as Model & WithStats).stats;
+  if (typeof stats !== 'function') return false;
+  try {
+    return stats.call(model)?.fallback !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @internal The readiness rule for circuit breakers, shared by `ballastRouter()` and
+ * @ballast/nest: a model is ready when it can answer. An open (unkeyed) breaker makes it unready
+ * only when nothing answers in its place: a client with a fallback chain still answers every call,
+ * and marking it unready would take every replica out of the load balancer at once during a
+ * shared upstream outage. `followBreakers` ties readiness to the breaker regardless of fallbacks.
+ * Keyed breakers never count (see {@link trackOpenBreakers}). Returns the reason the model is not
+ * ready, or `undefined`.
+ */
+export function breakerUnreadiness(breakers: OpenBreakers, name: string, model: Model, followBreakers: boolean): string | undefined {
+  if (!breakers.isOpen(name)) return undefined;
+  if (!followBreakers && answersThroughFallback(model)) return undefined;
+  return 'circuit breaker open';
 }

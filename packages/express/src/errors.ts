@@ -84,6 +84,21 @@ export function retryAfterSeconds(retryAfterMs: number | undefined): number {
   return retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_SECONDS : Math.max(1, Math.ceil(retryAfterMs / 1000));
 }
 
+/** `details.reason` of the `TIMEOUT` error for a request body that did not arrive in time (answered 408). */
+export const BODY_TIMEOUT_REASON = 'body-timeout';
+
+/**
+ * The HTTP status answering `error`: core's `httpStatusFor(code)`, except 408 for a request body
+ * that did not arrive within the request's budget (the client was too slow, not the server).
+ *
+ * @example
+ * answerStatus(new BallastError('RATE_LIMITED', 'slow down')); // 429
+ */
+export function answerStatus(error: BallastError): number {
+  if (error.code === 'TIMEOUT' && error.details?.reason === BODY_TIMEOUT_REASON) return 408;
+  return httpStatusFor(error.code);
+}
+
 /**
  * Sends an error answer: the status from core's `httpStatusFor`, `Retry-After` (seconds) on 429 and
  * 503, and `{ error: { code, message, details } }`. `INTERNAL`, `CONFIG` and `INTEGRITY` errors
@@ -97,7 +112,7 @@ export function sendError(res: Response, error: unknown): BallastError {
     res.end();
     return ballast;
   }
-  const status = httpStatusFor(ballast.code);
+  const status = answerStatus(ballast);
   if (status === 429 || status === 503) res.setHeader('Retry-After', String(retryAfterSeconds(ballast.retryAfterMs)));
   res.status(status).json(errorBody(ballast));
   return ballast;
@@ -121,10 +136,51 @@ export function errorBody(error: BallastError): ErrorBody {
   };
 }
 
+/** Receives an error answered with a 5xx (see {@link reportServedError}). */
+export type ServedErrorReporter = (error: BallastError, request: unknown) => void;
+
+/**
+ * @internal The one rule for reporting errors, shared by every route of `ballastRouter()`,
+ * `inferHandler()`, `errorHandler()` and @ballast/nest: every answer with a 5xx status goes to
+ * `onError` when one is given (it replaces the default). Without one, a 500 (`INTERNAL`,
+ * `CONFIG`, `INTEGRITY`: the answers that say only `internal error`) is logged to stderr with the
+ * request id and the error's cause (through `log`, default `console.error`), so a failure is never silent; 502, 503 and 504 are
+ * operational answers (an upstream down, shedding, a spent budget) whose message the client
+ * already got, and logging each would flood the log during an outage.
+ *
+ * @example
+ * reportServedError(error, request, requestId, onError);
+ */
+export function reportServedError<R>(
+  error: BallastError,
+  request: R,
+  requestId: string | undefined,
+  onError: ((error: BallastError, request: R) => void) | undefined,
+  log: (line: string) => void = console.error,
+): void {
+  const status = answerStatus(error);
+  if (status < 500) return;
+  if (onError !== undefined) {
+    onError(error, request);
+    return;
+  }
+  if (status !== 500) return;
+  const { cause: reason } = error;
+  const cause = reason === undefined ? '' : `\n${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
+  log(
+    `ballast: ${error.code} answered with 500${requestId === undefined ? '' : ` (request ${requestId})`}: ${error.message}${cause}\n${error.stack ?? ''}`,
+  );
+}
+
 /** Options of {@link errorHandler}. */
 export interface ErrorHandlerOptions {
-  /** Called with every error answered with a 5xx (log it here). */
-  onError?: (error: BallastError, request: unknown) => void;
+  /**
+   * Called with every error answered with a 5xx (log it here). Replaces the default report, which
+   * logs 500 answers to stderr with the request id.
+   */
+  onError?: ServedErrorReporter;
+  /** Header holding the request id (for the default report). Default `x-request-id`. */
+  requestIdHeader?: string;
 }
 
 /**
@@ -137,6 +193,7 @@ export interface ErrorHandlerOptions {
 export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
   return function ballastErrorHandler(error, request, res, _next) {
     const sent = sendError(res, error);
-    if (options.onError !== undefined && httpStatusFor(sent.code) >= 500) options.onError(sent, request);
+    const id = res.getHeader(options.requestIdHeader ?? 'x-request-id');
+    reportServedError(sent, request, typeof id === 'string' ? id : undefined, options.onError);
   };
 }

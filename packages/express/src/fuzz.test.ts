@@ -1,12 +1,15 @@
 import http from 'node:http';
+import net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { defineModel, type TensorValue } from '@ballast/core';
-import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
+import { apiKeys, createGuard, isAllowed, memoryKeyStore, type RolePolicies } from '@ballast/guard';
 import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
+import { rollout, rolloutAdmin } from '@ballast/rollout';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rolloutAdminRoutes } from './rollout-admin.js';
 import { ballastRouter } from './router.js';
 import { listen } from './test-server.js';
 
@@ -285,4 +288,182 @@ describe('fuzzing the router', () => {
     const growth = process.memoryUsage().heapUsed - baseline;
     expect(growth).toBeLessThan(32 * 1024 * 1024);
   }, 60_000);
+});
+
+/*
+ * Targeted attacks: each one drives a whole class of requests at a real server and checks the
+ * rule that class must follow, with random inputs from the same seeded generator.
+ */
+describe('attacking the router', () => {
+  const echoRows = defineModel({
+    name: 'rows',
+    infer: async (row: Record<string, { data: ArrayLike<number>; dims: readonly number[] }>): Promise<Record<string, TensorValue>> => {
+      // Slower than the signal grace period: every row's deadline scope watches the request signal.
+      await new Promise((resolve) => setTimeout(resolve, 3));
+      return { y: { type: 'float32', dims: [1], data: Float32Array.of(Number(row.x?.data[0] ?? 0)) } };
+    },
+  });
+  const rowsBody = (rows: number) =>
+    JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', data: Array.from({ length: rows }, () => int(100)) }] });
+
+  it('refuses every datatype but the declared one for a typed input, naming the input', async () => {
+    const mismatches = DATATYPES.filter((d) => d !== 'FP32');
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      const datatype = pick(DATATYPES);
+      const rows = 1 + int(3);
+      const data = Array.from({ length: rows * 4 }, () => (datatype === 'BOOL' ? random() < 0.5 : datatype === 'BYTES' ? 'a' : int(100)));
+      const response = await fetch(`http://127.0.0.1:${port}/v2/models/mlp/infer`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY_HOLDER.key}` },
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [rows, 4], datatype, data }] }),
+      });
+      const answer = (await response.json()) as { error?: { details?: { input?: string } } };
+      if (datatype === 'FP32') expect(response.status).toBe(200);
+      else {
+        expect(response.status, datatype).toBe(400);
+        if (mismatches.includes(datatype) && DATATYPES.indexOf(datatype) < 13) {
+          expect(answer.error?.details?.input).toBe('input');
+          refused++;
+        }
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it('serves random large batches at 16 connections without a listener warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const router = ballastRouter({ models: [echoRows], maxBatch: 512 });
+    const started = await listen(express().use(router));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          const out: number[] = [];
+          for (let i = 0; i < 6; i++) {
+            const response = await fetch(`${started.url}/v2/models/rows/infer`, {
+              method: 'POST',
+              body: rowsBody(pick([11, 64, 200, 512])),
+            });
+            await response.arrayBuffer();
+            out.push(response.status);
+          }
+          return out;
+        }),
+      );
+      expect(statuses.flat().filter((status) => status !== 200)).toEqual([]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      agent.destroy();
+      await started.close();
+      await router.shutdown();
+    }
+  });
+
+  it('bounds slow bodies by the request budget and the shutdown by drainTimeoutMs under keep-alive load', async () => {
+    const router = ballastRouter({ models: [echoRows], timeoutMs: 400 });
+    const { server } = await listen(express().use(router));
+    const { port: target } = server.address() as net.AddressInfo;
+    // Slow clients: headers and part of a body, then nothing.
+    const slow = Array.from({ length: 3 + int(4) }, () => {
+      const socket = net.connect(target, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk.toString();
+      });
+      socket.on('error', () => {});
+      const declared = 100 + int(5000);
+      socket.write(
+        `POST /v2/models/rows/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${declared}\r\n\r\n${rowsBody(2).slice(0, 10 + int(20))}`,
+      );
+      return { socket, answer: () => received };
+    });
+    // Keep-alive clients hammering through the shutdown.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    let stop = false;
+    const drainAnswers: { status: number; connection: string | undefined }[] = [];
+    const client = async () => {
+      while (!stop) {
+        const outcome = await new Promise<{ status: number; connection: string | undefined } | undefined>((resolve) => {
+          const request = http.request({ host: '127.0.0.1', port: target, method: 'POST', path: '/v2/models/rows/infer', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+          });
+          request.on('error', () => resolve(undefined));
+          request.end(rowsBody(1));
+        });
+        if (outcome === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+        else if (outcome.status === 503) drainAnswers.push(outcome);
+      }
+    };
+    const clients = Array.from({ length: 64 }, client);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await router.shutdown({ server, drainTimeoutMs: 1_000 });
+    const took = Date.now() - started;
+    stop = true;
+    await Promise.all(clients);
+    agent.destroy();
+    expect(took).toBeLessThan(2_500);
+    expect(drainAnswers.length).toBeGreaterThan(0);
+    expect(drainAnswers.filter((a) => a.connection !== 'close')).toEqual([]);
+    // Every slow client got its 408 (the budget ran out while its body was still arriving).
+    for (const { socket, answer } of slow) {
+      expect(answer().startsWith('HTTP/1.1 408')).toBe(true);
+      socket.destroy();
+    }
+  });
+
+  it('decides rollout admin operations by the guard role policy for random principals', async () => {
+    const roles: RolePolicies = {
+      admin: { actions: ['*'] },
+      infer: { actions: ['infer', 'read'] },
+      read: { actions: ['read'] },
+      ops: { actions: ['admin', 'read'], models: ['ranker'] },
+      other: { actions: ['admin'], models: ['elsewhere'] },
+    };
+    const names = Object.keys(roles);
+    const tokens = new Map<string, { id: string; roles: string[] }>();
+    const guard = createGuard({ authenticate: (credential) => (credential === undefined ? undefined : tokens.get(credential)), roles });
+    const target = rollout({
+      name: 'ranker',
+      stable: defineModel({ name: 'ranker', version: 'v1', infer: async (x: number) => x }),
+      candidate: defineModel({ name: 'ranker', version: 'v2', infer: async (x: number) => x + 1 }),
+      strategy: { type: 'canary', weight: 0 },
+    });
+    const router = ballastRouter({
+      models: { ranker: target },
+      guard,
+      mount: [
+        { path: '/admin/rollouts', handler: rolloutAdminRoutes(rolloutAdmin({ rollouts: [target], readRole: 'read' })), action: 'read' },
+      ],
+    });
+    const started = await listen(express().use(router));
+    try {
+      for (let i = 0; i < 200; i++) {
+        const principal = { id: `p${i}`, roles: names.filter(() => random() < 0.3) };
+        tokens.set(`t${i}`, principal);
+        const [method, path, action] = pick([
+          ['GET', '/admin/rollouts', 'read'],
+          ['GET', '/admin/rollouts/ranker', 'read'],
+          ['POST', '/admin/rollouts/ranker/promote', 'admin'],
+          ['POST', '/admin/rollouts/ranker/rollback', 'admin'],
+        ] as const);
+        const response = await fetch(`${started.url}${path}`, { method, headers: { authorization: `Bearer t${i}` } });
+        await response.arrayBuffer();
+        const mayEnter = isAllowed(principal, 'read', undefined, roles);
+        const mayAct = mayEnter && isAllowed(principal, action, path === '/admin/rollouts' ? undefined : 'ranker', roles);
+        if (!mayAct) expect(response.status, `${JSON.stringify(principal.roles)} ${method} ${path}`).toBe(403);
+        // A rollback after a rollback (or a promote after a promote) may answer 409; never 403.
+        else expect([200, 409], `${JSON.stringify(principal.roles)} ${method} ${path}`).toContain(response.status);
+      }
+    } finally {
+      await started.close();
+      await router.shutdown();
+    }
+  });
 });

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import { BallastError, type ErrorCode, type InferOptions, now } from '@ballast/core';
+import { BallastError, type ErrorCode, type InferOptions, isBallastError, now, withDeadline } from '@ballast/core';
 import { type AuditRecord, DEFAULT_MAX_BODY_BYTES, type Guard, type GuardPrincipal } from '@ballast/guard';
 import express, { type Request, type RequestHandler, type Response } from 'express';
+import { BODY_TIMEOUT_REASON } from './errors.js';
 
 /** Options shared by {@link ballastRouter} and {@link inferHandler} for each served call. */
 export interface ServeOptions {
@@ -85,10 +86,30 @@ const parsers = new Map<number, RequestHandler>();
 /**
  * Reads the JSON body with express.json (body-parser) under `limitBytes`, whatever the content
  * type says (v2 clients do not all send one). A body parsed earlier by the app is returned as is.
- * Rejects with body-parser's errors (mapped to 400/413 by the error answer).
+ * Rejects with body-parser's errors (mapped to 400/413 by the error answer). With `deadline` (on
+ * the `performance.now()` clock), a body still arriving then rejects with `TIMEOUT` answered 408.
  */
-export function readJson(request: Request, res: Response, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<unknown> {
+export function readJson(request: Request, res: Response, limitBytes = DEFAULT_MAX_BODY_BYTES, deadline?: number): Promise<unknown> {
   if (request.body !== undefined) return Promise.resolve(request.body);
+  const reading = parseJson(request, res, limitBytes);
+  // A body already received (the common case) needs no watch. A body still arriving is read under
+  // the request's budget (core's timer wheel: no timer per request); without it only Node's
+  // requestTimeout (300 s) bounds a client that sends half a body and stalls.
+  if (deadline === undefined || request.complete) return reading;
+  return withDeadline({ deadline }, () => reading).catch((error: unknown) => {
+    if (isBallastError(error) && error.code === 'TIMEOUT' && !request.complete) {
+      // The rest of the body may never come: close the connection after the 408.
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+      throw new BallastError('TIMEOUT', 'the request body did not arrive within the time budget', {
+        cause: error,
+        details: { reason: BODY_TIMEOUT_REASON },
+      });
+    }
+    throw error;
+  });
+}
+
+function parseJson(request: Request, res: Response, limitBytes: number): Promise<unknown> {
   let parser = parsers.get(limitBytes);
   if (parser === undefined) {
     parser = express.json({ limit: limitBytes, type: () => true, strict: false });
@@ -181,8 +202,23 @@ function clientGone(): BallastError {
 }
 
 /**
+ * @internal The time budget of a request, ms: `timeoutMs` (default 30,000), shortened by a valid
+ * `x-timeout-ms` header (never lengthened).
+ */
+export function requestBudgetMs(request: Request, serve: ServeOptions): number {
+  let budget = serve.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const asked = request.headers['x-timeout-ms'];
+  if (typeof asked === 'string') {
+    const value = Number(asked);
+    if (Number.isFinite(value) && value > 0 && value < budget) budget = value;
+  }
+  return budget;
+}
+
+/**
  * @internal {@link startCall}, optionally with the connection's shared disconnect signal
- * (`share`: only for callers that never abort `controller` themselves).
+ * (`share`: only for callers that never abort `controller` themselves) and the request's
+ * `deadline` when the caller set one at the request's start (reading the body counts against it).
  */
 export function startRequestCall(
   request: Request,
@@ -190,15 +226,11 @@ export function startRequestCall(
   serve: ServeOptions,
   principal: GuardPrincipal | undefined,
   share: boolean,
+  deadline?: number,
 ): CallState {
   const requestIdValue = requestIdOf(request, res, serve.requestIdHeader);
   const startedAt = now();
-  let budget = serve.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const asked = request.headers['x-timeout-ms'];
-  if (typeof asked === 'string') {
-    const value = Number(asked);
-    if (Number.isFinite(value) && value > 0 && value < budget) budget = value;
-  }
+  const budget = requestBudgetMs(request, serve);
   const holder = (share ? request.socket : undefined) as SignalHolder | undefined | null;
   let shared: ConnectionSignal | undefined;
   if (holder !== undefined && holder !== null) {
@@ -235,7 +267,7 @@ export function startRequestCall(
   const extra = serve.attributes?.(request);
   if (extra !== undefined) Object.assign(attributes, extra);
   // No conditional spread (V8's slow generic path); `principal` is only set when there is one.
-  const options: InferOptions = { deadline: startedAt + budget, signal: controller.signal, attributes };
+  const options: InferOptions = { deadline: deadline ?? startedAt + budget, signal: controller.signal, attributes };
   if (principal !== undefined) options.principal = principal;
   return { requestId: requestIdValue, startedAt, controller, options };
 }

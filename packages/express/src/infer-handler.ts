@@ -2,8 +2,8 @@ import { BallastError, type Model, now, pipeline } from '@ballast/core';
 import { type GuardAction, type GuardPrincipal, schemaError } from '@ballast/guard';
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { sendError } from './errors.js';
-import { auditRequest, readJson, requestIdOf, type ServeOptions, startCall } from './http-context.js';
+import { reportServedError, sendError } from './errors.js';
+import { auditRequest, readJson, requestBudgetMs, requestIdOf, type ServeOptions, startRequestCall } from './http-context.js';
 
 /** Options of {@link inferHandler}. */
 export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends ServeOptions {
@@ -15,6 +15,11 @@ export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends Se
   input?: (body: B, request: Request) => I;
   /** Builds the JSON answer from the model output (default: the output itself). */
   output?: (result: O, request: Request) => unknown;
+  /**
+   * Called with every error answered with a 5xx. Replaces the default report, which logs each 500
+   * answer to stderr with its request id.
+   */
+  onError?: (error: BallastError, request: Request) => void;
 }
 
 /**
@@ -42,7 +47,8 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
         guard.authorize(principal, action, name);
         await guard.admit(principal, name);
       }
-      const body = await readJson(request, res, guard?.maxBodyBytes(name));
+      // Reading the body counts against the request's budget (408 when a slow body spends it).
+      const body = await readJson(request, res, guard?.maxBodyBytes(name), startedAt + requestBudgetMs(request, options));
       input = body;
       let value: unknown = body;
       if (schema !== undefined) {
@@ -52,7 +58,7 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       }
       if (guard !== undefined) value = await guard.checkInput(name, value);
       if (options.input !== undefined) value = options.input(value as B, request);
-      const call = startCall(request, res, options, principal);
+      const call = startRequestCall(request, res, options, principal, false, startedAt + requestBudgetMs(request, options));
       const result = await served.infer(value as I, call.options);
       let answer: unknown = options.output === undefined ? result : options.output(result, request);
       if (guard !== undefined) answer = guard.filterOutput(name, answer);
@@ -65,6 +71,7 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       else await work();
     } catch (error) {
       outcome = sendError(res, error);
+      reportServedError(outcome, request, requestIdOf(request, res, options.requestIdHeader), options.onError);
     } finally {
       if (guard?.auditLog !== undefined)
         auditRequest(guard, {

@@ -80,3 +80,51 @@ describe('rollout admin routes', () => {
     expect(await ranker.infer({ query: 'q' })).toBe('v1:q');
   });
 });
+
+describe('rollout admin routes follow the guard role policy', () => {
+  it('lets an admin read and a custom role promote, whatever role names the rollout admin was given', async () => {
+    const target = rollout({
+      name: 'scorer',
+      stable: defineModel({ name: 'scorer', version: 'v1', infer: async (x: number) => x }),
+      candidate: defineModel({ name: 'scorer', version: 'v2', infer: async (x: number) => x + 1 }),
+      strategy: { type: 'canary', weight: 0 },
+    });
+    // Literal role names as the rollout admin knows them: `read` for status, `admin` to decide.
+    const admin = rolloutAdmin({ rollouts: [target], readRole: 'read' });
+    const principals: Record<string, { id: string; roles: string[] }> = {
+      'admin-token': { id: 'root', roles: ['admin'] },
+      'ops-token': { id: 'oncall', roles: ['ops'] },
+      'viewer-token': { id: 'viewer', roles: ['viewer'] },
+    };
+    const guard = createGuard({
+      authenticate: (credential) => (credential === undefined ? undefined : principals[credential]),
+      roles: { admin: { actions: ['*'] }, ops: { actions: ['read', 'admin'], models: ['scorer'] }, viewer: { actions: ['read'] } },
+    });
+    const router = ballastRouter({
+      models: { scorer: target },
+      guard,
+      mount: [{ path: '/admin/rollouts', handler: rolloutAdminRoutes(admin), action: 'read' }],
+    });
+    const server = express().use(router).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const send = (path: string, token: string, method = 'GET') =>
+      fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    try {
+      // The admin role grants every action in the guard's policy, reading included.
+      expect((await send('/admin/rollouts/scorer', 'admin-token')).status).toBe(200);
+      expect((await send('/admin/rollouts', 'admin-token')).status).toBe(200);
+      // A viewer may read, not decide.
+      expect((await send('/admin/rollouts/scorer', 'viewer-token')).status).toBe(200);
+      const refused = await send('/admin/rollouts/scorer/promote', 'viewer-token', 'POST');
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
+      // A role of the app's own that the policy lets administer this rollout.
+      expect((await send('/admin/rollouts/scorer/promote', 'ops-token', 'POST')).status).toBe(200);
+      expect(await target.infer(1)).toBe(2);
+      expect((await send('/admin/rollouts/scorer/rollback', 'admin-token', 'POST')).status).toBe(200);
+    } finally {
+      await router.shutdown({ server });
+    }
+  });
+});

@@ -9,15 +9,29 @@ export interface AdminAnswer {
   body: unknown;
 }
 
+/** A permission check: throws (or returns `false`) to refuse `action` on the rollout `name`. */
+export type AdminPermissionCheck = (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => unknown;
+
 /**
  * The admin operations of `@ballast/rollout`'s `rolloutAdmin()`, described structurally so this
- * package does not depend on the rollout package. Each checks the principal's role itself.
+ * package does not depend on the rollout package. Each checks the principal's permission itself.
  */
 export interface RolloutAdminOperations {
+  /** Status of one rollout, or of all. */
   status(principal: Principal | undefined, name?: string): Promise<AdminAnswer>;
+  /** Promotes the candidate of `name`. */
   promote(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminAnswer>;
+  /** Rolls `name` back to its stable version. */
   rollback(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminAnswer>;
+  /** The same operations with `authorize` deciding permissions (instead of role names). */
+  authorizedBy?(authorize: AdminPermissionCheck): RolloutAdminOperations;
 }
+
+/**
+ * @internal Where `ballastRouter()`'s gate leaves its guard's permission check for the routers it
+ * mounts (`res.locals[MOUNT_AUTHORIZE]`), so they decide with the same role policy.
+ */
+export const MOUNT_AUTHORIZE = 'ballastAuthorize';
 
 /** Options of {@link rolloutAdminRoutes}. */
 export interface RolloutAdminRoutesOptions {
@@ -28,18 +42,32 @@ export interface RolloutAdminRoutesOptions {
 /**
  * Express routes for rollout administration, to mount behind the Ballast router's
  * authentication: `GET /` (every rollout's status), `GET /:name`, `POST /:name/promote` and
- * `POST /:name/rollback` with an optional `{ "reason": "..." }` body. The rollout admin decides
- * who may do what (by default the `admin` role for every operation); errors answer with the
- * Ballast status and `{ error }` body.
+ * `POST /:name/rollback` with an optional `{ "reason": "..." }` body. Mounted in a
+ * `ballastRouter()` with a guard, the guard's role policies decide: `read` on the rollout's name
+ * for status, `admin` for promote and roll back (a principal with the `admin` role may read, as
+ * everywhere else). Elsewhere the rollout admin decides (by default the `admin` role for every
+ * operation). Errors answer with the Ballast status and `{ error }` body.
  *
  * @example
- * const admin = rolloutAdmin({ rollouts: [fraudRollout], readRole: 'read' });
+ * const admin = rolloutAdmin({ rollouts: [fraudRollout] });
  * const router = ballastRouter({ models, guard, mount: [{ path: '/admin/rollouts', handler: rolloutAdminRoutes(admin), action: 'read' }] });
  */
 export function rolloutAdminRoutes(admin: RolloutAdminOperations, options: RolloutAdminRoutesOptions = {}): Router {
   const { maxBodyBytes = 4096 } = options;
   const router = express.Router();
   const principalOf = (res: Response) => res.locals.principal as Principal | undefined;
+  // The operations under the mounting router's permission check, one set per router.
+  const byCheck = new WeakMap<AdminPermissionCheck, RolloutAdminOperations>();
+  const operations = (res: Response): RolloutAdminOperations => {
+    const check = res.locals[MOUNT_AUTHORIZE] as AdminPermissionCheck | undefined;
+    if (typeof check !== 'function' || typeof admin.authorizedBy !== 'function') return admin;
+    let checked = byCheck.get(check);
+    if (checked === undefined) {
+      checked = admin.authorizedBy(check);
+      byCheck.set(check, checked);
+    }
+    return checked;
+  };
   const answer = (res: Response, work: Promise<AdminAnswer>) =>
     work.then(
       ({ status, body }) => {
@@ -55,18 +83,18 @@ export function rolloutAdminRoutes(admin: RolloutAdminOperations, options: Rollo
     return length > 0 || chunked ? readJson(request, res, maxBodyBytes) : undefined;
   };
 
-  router.get('/', (_request, res) => answer(res, admin.status(principalOf(res))));
-  router.get('/:name', (request, res) => answer(res, admin.status(principalOf(res), String(request.params.name))));
+  router.get('/', (_request, res) => answer(res, operations(res).status(principalOf(res))));
+  router.get('/:name', (request, res) => answer(res, operations(res).status(principalOf(res), String(request.params.name))));
   router.post('/:name/promote', (request, res) =>
     answer(
       res,
-      bodyOf(request, res).then((body) => admin.promote(principalOf(res), String(request.params.name), body)),
+      bodyOf(request, res).then((body) => operations(res).promote(principalOf(res), String(request.params.name), body)),
     ),
   );
   router.post('/:name/rollback', (request, res) =>
     answer(
       res,
-      bodyOf(request, res).then((body) => admin.rollback(principalOf(res), String(request.params.name), body)),
+      bodyOf(request, res).then((body) => operations(res).rollback(principalOf(res), String(request.params.name), body)),
     ),
   );
   return router;

@@ -2,9 +2,19 @@ import type { Server } from 'node:http';
 import { BallastError, type HealthReport, type Model, now, pipeline, type V2InferResponse } from '@ballast/core';
 import type { GuardAction, GuardPrincipal } from '@ballast/guard';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import { trackOpenBreakers } from './breakers.js';
-import { errorHandler, sendError } from './errors.js';
-import { auditRequest, readJson, requestId, requestIdOf, type ServeOptions, sendJsonAnswer, startRequestCall } from './http-context.js';
+import { breakerUnreadiness, trackOpenBreakers } from './breakers.js';
+import { errorHandler, reportServedError, sendError } from './errors.js';
+import {
+  auditRequest,
+  readJson,
+  requestBudgetMs,
+  requestId,
+  requestIdOf,
+  type ServeOptions,
+  sendJsonAnswer,
+  startRequestCall,
+} from './http-context.js';
+import { MOUNT_AUTHORIZE } from './rollout-admin.js';
 import { decodeV2Request, encodeV2Outputs, specsToV2, type V2ModelMetadata, type V2TensorMetadata } from './v2.js';
 
 /** Extra metadata for a model's `GET /v2/models/{name}` answer, when the model cannot describe itself. */
@@ -41,15 +51,30 @@ export interface BallastRouterOptions extends ServeOptions {
   healthTimeoutMs?: number;
   /** Routers mounted behind authentication (admin routes, your own endpoints). More can be added with `router.mount()`. */
   mount?: readonly MountedRouter[];
-  /** Called with every error answered with a 5xx. */
+  /**
+   * Called with every error answered with a 5xx, on every route (mounted routers and the error
+   * handler included). Replaces the default report, which logs each 500 answer (`INTERNAL`,
+   * `CONFIG`, `INTEGRITY`) to stderr with its request id.
+   */
   onError?: (error: BallastError, request: Request) => void;
+  /**
+   * Tie readiness to circuit breakers: a model whose breaker is open is not ready even when a
+   * fallback chain answers for it. Default false: a model is ready while it can answer, so a client
+   * with a fallback stays ready with its breaker open (a shared upstream outage would otherwise
+   * take every replica out of the load balancer at once). Keyed breakers never change readiness.
+   */
+  readinessFollowsBreakers?: boolean;
 }
 
 /** Options of {@link BallastRouter.shutdown}. */
 export interface ShutdownOptions {
   /** An HTTP server to stop accepting connections (closed once in-flight requests drained). */
   server?: Server;
-  /** Longest wait for in-flight requests, ms; remaining ones are abandoned (their models still close). Default 10,000. */
+  /**
+   * Longest wait for in-flight requests, ms. When it runs out the server's remaining connections
+   * are closed (requests still running, slow bodies, keep-alive clients) and the models close.
+   * Default 10,000.
+   */
   drainTimeoutMs?: number;
   /** Close the served models after draining. Default true. */
   closeModels?: boolean;
@@ -59,7 +84,7 @@ export interface ShutdownOptions {
 export interface BallastRouter extends Router {
   /** Mounts another router behind authentication and an action check (before the error handler). */
   mount(route: MountedRouter): void;
-  /** Whether every model is ready (health, no open breaker, not shutting down). */
+  /** Whether every model is ready (health, not shutting down, and no open breaker without a fallback; see `readinessFollowsBreakers`). */
   readiness(): Promise<{ ready: boolean; models: Record<string, { ready: boolean; reason?: string }> }>;
   /** Requests being served now. */
   readonly inFlight: number;
@@ -75,6 +100,9 @@ interface Entry {
   original: Model;
   /** The model under one budget (pipeline): what requests call. */
   served: Model;
+  /** The model's `inputs` specs last turned into v2 metadata, and the result (see `declaredInputs`). */
+  inputSpecs?: unknown;
+  inputsV2?: V2TensorMetadata[];
 }
 
 const DEFAULT_RETRY_AFTER_MS = 1000;
@@ -93,7 +121,7 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
  */
 export function ballastRouter(options: BallastRouterOptions): BallastRouter {
   if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'ballastRouter expects an options object');
-  const { guard, metadata = {}, maxBatch = 4096, healthTimeoutMs = 2000, onError } = options;
+  const { guard, metadata = {}, maxBatch = 4096, healthTimeoutMs = 2000, onError, readinessFollowsBreakers = false } = options;
   const protectMetadata = options.protectMetadata ?? guard !== undefined;
   const list = Array.isArray(options.models) ? (options.models as Model[]) : Object.values(options.models ?? {});
   if (list.length === 0)
@@ -137,6 +165,12 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     return entry;
   };
 
+  const guardAuthorize =
+    guard === undefined
+      ? undefined
+      : (principal: GuardPrincipal | undefined, action: GuardAction, model: string | undefined) =>
+          guard.authorize(principal, action, model);
+
   const authenticate = async (
     request: Request,
     action: GuardAction | false,
@@ -150,7 +184,8 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
 
   const modelReadiness = async (name: string, entry: Entry): Promise<{ ready: boolean; reason?: string }> => {
     if (draining) return { ready: false, reason: 'shutting down' };
-    if (breakers.isOpen(name)) return { ready: false, reason: 'circuit breaker open' };
+    const breaker = breakerUnreadiness(breakers, name, entry.original, readinessFollowsBreakers);
+    if (breaker !== undefined) return { ready: false, reason: breaker };
     const health = entry.original.health;
     if (health === undefined) return { ready: true };
     let timer: NodeJS.Timeout | undefined;
@@ -179,22 +214,43 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     return { ready: !draining && Object.values(models).every((m) => m.ready), models };
   };
 
+  // The inputs a model declares (its v2 metadata): what a request's datatypes are checked against.
+  const declaredInputs = (name: string, entry: Entry): V2TensorMetadata[] | undefined => {
+    const override = Object.hasOwn(metadata, name) ? metadata[name] : undefined;
+    if (override?.inputs !== undefined) return override.inputs;
+    const described = (entry.original as Model & { inputs?: unknown }).inputs;
+    if (!Array.isArray(described)) return undefined;
+    // Converted once per specs array (a reloaded model brings a new one), not on every request.
+    if (entry.inputSpecs !== described) {
+      entry.inputsV2 = specsToV2(described as never);
+      entry.inputSpecs = described;
+    }
+    return entry.inputsV2;
+  };
+
   const router = express.Router() as BallastRouter;
   router.use(requestId({ ...(options.requestIdHeader === undefined ? {} : { header: options.requestIdHeader }) }));
+
 
   // Wraps an async route: errors become JSON answers; `around` (trace context) wraps the work.
   const route =
     (work: (request: Request, res: Response) => Promise<void>): RequestHandler =>
     (request, res) => {
+      // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
+      // another replica) instead of reusing a connection the server is about to close. Checked
+      // here rather than in a middleware of its own: each Express layer costs every request.
+      if (draining) res.setHeader('Connection', 'close');
       // Inline callbacks, no named closure per request (tools that keep function names would
       // add an Object.defineProperty per request to each).
       if (options.around !== undefined)
         return options.around(request, () => work(request, res).catch((error) => reportError(request, res, error)));
       return work(request, res).catch((error) => reportError(request, res, error));
     };
-  const reportError = (request: Request, res: Response, error: unknown) => {
+  const reportError = (request: Request, res: Response, error: unknown): BallastError => {
+    if (draining && !res.headersSent) res.setHeader('Connection', 'close');
     const sent = sendError(res, error);
-    if (onError !== undefined && res.statusCode >= 500 && res.statusCode !== 503) onError(sent, request);
+    reportServedError(sent, request, requestIdOf(request, res, options.requestIdHeader), onError);
+    return sent;
   };
   const rejectWhileDraining = () => {
     if (draining) throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: DEFAULT_RETRY_AFTER_MS });
@@ -219,13 +275,15 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
         principal = await authenticate(request, 'infer', name);
         entry = resolve(name, request.params.version as string | undefined);
         if (guard !== undefined && principal !== undefined) await guard.admit(principal, name);
-        const body = await readJson(request, res, guard?.maxBodyBytes(name));
-        const decoded = decodeV2Request(body, { maxBatch });
+        // Reading the body counts against the request's budget (408 when a slow body spends it).
+        const deadline = startedAt + requestBudgetMs(request, options);
+        const body = await readJson(request, res, guard?.maxBodyBytes(name), deadline);
+        const decoded = decodeV2Request(body, { maxBatch, inputs: declaredInputs(name, entry) });
         input = decoded.view;
         if (guard !== undefined) await guard.checkInput(name, decoded.view);
         // A single row has no siblings to stop on failure, so it may share the connection's
         // disconnect signal (see startRequestCall).
-        const call = startRequestCall(request, res, options, principal, decoded.batch === 1);
+        const call = startRequestCall(request, res, options, principal, decoded.batch === 1, deadline);
         const served = entry.served;
         let rows: unknown[];
         try {
@@ -247,10 +305,10 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
         if (decoded.id !== undefined) response.id = decoded.id;
         response.outputs = outputs;
         if (guard !== undefined) response = guard.filterOutput(name, response);
+        if (draining) res.setHeader('Connection', 'close');
         sendJsonAnswer(request, res, response);
       } catch (error) {
-        outcome = sendError(res, error);
-        if (onError !== undefined && res.statusCode >= 500 && res.statusCode !== 503 && res.statusCode !== 504) onError(outcome, request);
+        outcome = reportError(request, res, error);
       } finally {
         leave();
         if (guard?.auditLog !== undefined)
@@ -313,7 +371,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
       const entry = resolve(name, request.params.version as string | undefined);
       const described = entry.original as Model & { inputs?: unknown; outputs?: unknown };
       const override = Object.hasOwn(metadata, name) ? metadata[name] : undefined;
-      const inputs = override?.inputs ?? specsToV2(described.inputs as never);
+      const inputs = declaredInputs(name, entry) ?? [];
       const outputs = override?.outputs ?? specsToV2(described.outputs as never);
       const versions = (registry.get(name) ?? []).map((e) => e.original.version).filter((v): v is string => v !== undefined);
       const body: V2ModelMetadata = {
@@ -336,9 +394,15 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     }
     const action = mount.action ?? 'admin';
     const gate: RequestHandler = (request, res, next: NextFunction) => {
+      if (draining) res.setHeader('Connection', 'close');
       authenticate(request, action, undefined).then(
         (principal) => {
-          if (principal !== undefined) res.locals.principal = principal;
+          if (principal !== undefined) {
+            res.locals.principal = principal;
+            // Mounted routers that check permissions per operation (rolloutAdminRoutes) use the
+            // guard's role policy too, not role names of their own.
+            if (guardAuthorize !== undefined) res.locals[MOUNT_AUTHORIZE] = guardAuthorize;
+          }
           next();
         },
         (error) => reportError(request, res, error),
@@ -354,7 +418,12 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
       throw new BallastError('NOT_FOUND', `no route ${request.method} ${request.baseUrl}${request.path}`);
     }),
   );
-  router.use(errorHandler({ onError: (error, request) => onError?.(error, request as Request) }));
+  router.use(
+    errorHandler({
+      ...(onError === undefined ? {} : { onError: (error, request) => onError(error, request as Request) }),
+      ...(options.requestIdHeader === undefined ? {} : { requestIdHeader: options.requestIdHeader }),
+    }),
+  );
 
   Object.defineProperty(router, 'inFlight', { get: () => inFlight });
   router.readiness = readiness;
@@ -362,6 +431,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
     const { server, drainTimeoutMs = 10_000, closeModels = true } = shutdown;
     draining = true;
     breakers.stop();
+    const drainEnds = Date.now() + drainTimeoutMs;
     if (inFlight > 0) {
       await new Promise<void>((done) => {
         const timer = setTimeout(done, drainTimeoutMs);
@@ -372,8 +442,15 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
       });
     }
     if (server !== undefined) {
+      // server.close() waits for every open connection; a client holding one (a body sent half
+      // way, a keep-alive connection busy again) would hold the shutdown until it gives up. What is
+      // still open when the drain time is over gets closed.
       await new Promise<void>((done) => {
-        server.close(() => done());
+        const timer = setTimeout(() => server.closeAllConnections?.(), Math.max(0, drainEnds - Date.now()));
+        server.close(() => {
+          clearTimeout(timer);
+          done();
+        });
         server.closeIdleConnections?.();
       });
     }

@@ -155,6 +155,37 @@ function badElement(type: TensorType, values: readonly unknown[]): number {
   return values.findIndex((v) => typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max);
 }
 
+/** Options of {@link decodeV2Request}. */
+export interface DecodeV2Options {
+  /** Most rows one request may carry. Default 4096. */
+  maxBatch?: number;
+  /**
+   * The inputs the model declares (its v2 metadata). An input named here must be sent with exactly
+   * this datatype (strict, as Triton and KServe are: `FP64` data for an `FP32` input is refused
+   * too), else the request answers 400 naming the input. Inputs not named here are not checked.
+   */
+  inputs?: readonly V2TensorMetadata[];
+}
+
+/**
+ * @internal The datatype rule shared by `ballastRouter()` and @ballast/nest: `INVALID_INPUT`
+ * (400) when input `name` (at `at`) is sent as `datatype` but the model declares another one.
+ */
+export function checkDeclaredDatatype(declared: readonly V2TensorMetadata[] | undefined, name: string, datatype: string, at: string): void {
+  if (declared === undefined) return;
+  for (const input of declared) {
+    if (input.name !== name) continue;
+    if (input.datatype !== datatype) {
+      throw invalid(`input "${name}" has datatype ${input.datatype}, got ${datatype}`, `${at}.datatype`, {
+        input: name,
+        expected: input.datatype,
+        got: datatype,
+      });
+    }
+    return;
+  }
+}
+
 /**
  * Decodes and validates a v2 infer request body and splits it into rows. Throws `INVALID_INPUT`
  * with `details.issues[].path` (`inputs[0].data[3]`) for anything malformed.
@@ -163,8 +194,8 @@ function badElement(type: TensorType, values: readonly unknown[]): number {
  * const { rows } = decodeV2Request({ inputs: [{ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }] });
  * rows[1]; // { x: { data: Float32Array [4, 5, 6], dims: [3] } }
  */
-export function decodeV2Request(body: unknown, options: { maxBatch?: number } = {}): DecodedV2Request {
-  const { maxBatch = 4096 } = options;
+export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): DecodedV2Request {
+  const { maxBatch = 4096, inputs: declared } = options;
   let request: V2InferRequest;
   if (isPlainEnvelope(body)) request = body as V2InferRequest;
   else {
@@ -182,6 +213,7 @@ export function decodeV2Request(body: unknown, options: { maxBatch?: number } = 
     names.add(tensor.name);
     const type = fromV2Datatype(tensor.datatype);
     if (type === undefined) throw invalid(`unknown datatype "${tensor.datatype}"`, `${at}.datatype`);
+    checkDeclaredDatatype(declared, tensor.name, tensor.datatype, at);
     const count = elementCount(tensor.shape);
     // v2 allows nested data arrays; flatten to at most the tensor's rank (bounded recursion).
     const flat = tensor.data.some(Array.isArray) ? (tensor.data as unknown[]).flat(tensor.shape.length) : (tensor.data as unknown[]);

@@ -1,8 +1,10 @@
-import { BallastError, httpStatusFor, isBallastError } from '@ballast/core';
-import { type ErrorBody, errorBody, retryAfterSeconds } from '@ballast/express';
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { BallastError, isBallastError } from '@ballast/core';
+import { answerStatus, type ErrorBody, errorBody, reportServedError, retryAfterSeconds } from '@ballast/express';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject, Logger, Optional } from '@nestjs/common';
 import { currentRequestContext } from './context.js';
+import type { ResolvedOptions } from './options.js';
 import { codeForStatus, existingStateOf } from './request-state.js';
+import { BALLAST_OPTIONS } from './tokens.js';
 
 /** The JSON body of every error answer: `{ error: { code, message, details } }` (the same as `@ballast/express`). */
 export type BallastErrorBody = ErrorBody;
@@ -22,7 +24,9 @@ interface ResponseLike {
  * `INVALID_INPUT` and oversized ones 413; Nest's `HttpException`s keep their status with the
  * matching code; anything else is a 500 `INTERNAL`. No 500 answer (`INTERNAL`, `CONFIG`,
  * `INTEGRITY`) carries the error's message or details, which can name files, keys or hosts: the
- * body says `internal error` and the error is logged instead, as `@ballast/express` does.
+ * body says `internal error` and the error is logged instead, with the request id, as `@ballast/express`
+ * does. Every 5xx answer goes to the module's `onError` when it has one (replacing that log): one
+ * rule, shared with `@ballast/express`.
  *
  * @example
  * const app = await NestFactory.create(AppModule);
@@ -32,6 +36,9 @@ interface ResponseLike {
 export class BallastExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Ballast');
 
+  /** @param options the module options (`onError`, `requestIdHeader`); optional, so `new BallastExceptionFilter()` works. */
+  constructor(@Optional() @Inject(BALLAST_OPTIONS) private readonly options?: ResolvedOptions) {}
+
   /** Maps `exception` to a Ballast error and writes the answer. */
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
@@ -40,19 +47,18 @@ export class BallastExceptionFilter implements ExceptionFilter {
     const error = this.toError(exception);
     const state = existingStateOf(http.getRequest());
     if (state !== undefined) state.error = error;
-    const status = httpStatusFor(error.code);
+    const status = answerStatus(error);
+    const request = http.getRequest();
+    const requestId = state?.requestId ?? currentRequestContext()?.requestId;
     // A 500 (INTERNAL, CONFIG, INTEGRITY) answers `internal error` only: its message can name
-    // files, keys or hosts. The whole error goes to the log instead (toError() logs the others).
-    if (status === 500 && (isBallastError(exception) || exception instanceof HttpException)) {
-      this.logger.error(error.stack ?? error.message);
-    }
+    // files, keys or hosts. The whole error is reported instead (the rule @ballast/express applies).
+    reportServedError(error, request, requestId, this.options?.onError, (line) => this.logger.error(line));
     if (response.headersSent) {
       // The answer is under way (a stream failed mid-body): all that is left is to end it.
       response.end();
       return;
     }
     if (status === 429 || status === 503) response.setHeader('Retry-After', String(retryAfterSeconds(error.retryAfterMs)));
-    const requestId = state?.requestId ?? currentRequestContext()?.requestId;
     if (requestId !== undefined) response.setHeader('X-Request-Id', requestId);
     response.status(status).json(errorBody(error));
   }
@@ -63,7 +69,7 @@ export class BallastExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) return fromHttpException(exception);
     const parser = fromBodyParser(exception);
     if (parser !== undefined) return parser;
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    // Reported by catch() (with the request id) as the cause of this INTERNAL error.
     return new BallastError('INTERNAL', 'internal error', { cause: exception });
   }
 }

@@ -1,10 +1,13 @@
 import 'reflect-metadata';
+import net from 'node:net';
 import { defineModel, type TensorValue } from '@ballast/core';
 import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
+import { onnxModel } from '@ballast/onnx';
+import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import { type INestApplication, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BallastModule } from './module.js';
 
 type Row = Record<string, TensorValue>;
@@ -121,4 +124,106 @@ it('answers 1,000 random or malformed requests without a 5xx and keeps serving',
   expect(ok.status).toBe(200);
   // Loose bound: 1,000 requests must not leave tens of megabytes behind.
   expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+});
+
+/*
+ * Targeted attacks: each drives a whole class of requests at a real Nest application and checks
+ * the rule that class must follow.
+ */
+describe('attacking the v2 routes', () => {
+  const DATATYPES = ['FP32', 'FP64', 'FP16', 'INT8', 'UINT8', 'INT16', 'UINT16', 'INT32', 'UINT32', 'INT64', 'UINT64', 'BOOL', 'BYTES'];
+  const rowsModel = defineModel<Row, Row>({
+    name: 'rows',
+    infer: async () => {
+      // Slower than the signal grace period: every row's deadline scope watches the request signal.
+      await new Promise((resolve) => setTimeout(resolve, 3));
+      return { y: { type: 'float32', dims: [1], data: Float32Array.of(1) } };
+    },
+  });
+
+  async function start(
+    options: Partial<Parameters<typeof BallastModule.forRoot>[0]> & { models: Parameters<typeof BallastModule.forRoot>[0]['models'] },
+  ) {
+    @Module({ imports: [BallastModule.forRoot({ v2: true, ...options })] })
+    class AttackModule {}
+    const attacked = await NestFactory.create(AttackModule, { logger: false });
+    await attacked.listen(0, '127.0.0.1');
+    return { attacked, url: await attacked.getUrl() };
+  }
+
+  it('refuses every datatype but the declared one for a typed input, naming the input', { timeout: 30_000 }, async () => {
+    const mlp = await onnxModel({ bytes: mlpModel({ layers: randomLayers({ sizes: [4, 8, 2] }) }), name: 'mlp' });
+    const { attacked, url } = await start({ models: [mlp] });
+    try {
+      const samples = fc.sample(fc.record({ datatype: fc.constantFrom(...DATATYPES), rows: fc.integer({ min: 1, max: 3 }) }), {
+        numRuns: 200,
+        seed: 7,
+      });
+      for (const { datatype, rows } of samples) {
+        const data = Array.from({ length: rows * 4 }, (_, i) => (datatype === 'BOOL' ? i % 2 === 0 : datatype === 'BYTES' ? 'a' : i));
+        const response = await fetch(`${url}/v2/models/mlp/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ inputs: [{ name: 'input', shape: [rows, 4], datatype, data }] }),
+        });
+        const answer = (await response.json()) as { error?: { details?: { input?: string } } };
+        if (datatype === 'FP32') expect(response.status).toBe(200);
+        else {
+          expect(response.status, datatype).toBe(400);
+          expect(answer.error?.details?.input).toBe('input');
+        }
+      }
+    } finally {
+      await attacked.close();
+    }
+  });
+
+  it('serves random large batches at 16 connections without a listener warning', { timeout: 30_000 }, async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const { attacked, url } = await start({ models: [rowsModel], maxBatchSize: 512, timeoutMs: 10_000 });
+    try {
+      const sizes = fc.sample(fc.constantFrom(11, 64, 200, 512), { numRuns: 96, seed: 9 });
+      const statuses: number[] = [];
+      for (let i = 0; i < sizes.length; i += 16) {
+        await Promise.all(
+          sizes.slice(i, i + 16).map(async (rows) => {
+            const response = await fetch(`${url}/v2/models/rows/infer`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 1], datatype: 'FP32', data: new Array(rows).fill(1) }] }),
+            });
+            await response.arrayBuffer();
+            statuses.push(response.status);
+          }),
+        );
+      }
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await attacked.close();
+    }
+  });
+
+  it('closes slow clients when drainTimeoutMs is over, so shutdown does not wait on them', { timeout: 30_000 }, async () => {
+    const { attacked, url } = await start({ models: [rowsModel], drainTimeoutMs: 500 });
+    const port = Number(new URL(url).port);
+    const lengths = fc.sample(fc.integer({ min: 50, max: 50_000 }), { numRuns: 6, seed: 3 });
+    const sockets = lengths.map((length) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(
+        `POST /v2/models/rows/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"inputs": [`,
+      );
+      return socket;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await attacked.close();
+    expect(Date.now() - started).toBeLessThan(2_500);
+    for (const socket of sockets) socket.destroy();
+  });
 });

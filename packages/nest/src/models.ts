@@ -1,5 +1,5 @@
 import { BallastError, type HealthReport, type InferOptions, type Model, withDeadline } from '@ballast/core';
-import { type OpenBreakers, specsToV2, trackOpenBreakers, type V2TensorMetadata } from '@ballast/express';
+import { breakerUnreadiness, type OpenBreakers, specsToV2, trackOpenBreakers, type V2TensorMetadata } from '@ballast/express';
 import { withRequestOptions } from './context.js';
 
 /** A registered model: the one given to `forRoot` and the request-aware wrapper that is injected. */
@@ -32,10 +32,16 @@ export class BallastModels {
   // Open circuit breakers, from the `ballast:breaker` events the resilience middleware publish, so
   // readiness reports them like @ballast/express does.
   private readonly breakers: OpenBreakers;
+  private readonly readinessFollowsBreakers: boolean;
 
-  /** @param models the models to serve; names (with versions) must be unique. */
-  constructor(models: readonly Model[]) {
+  /**
+   * @param models the models to serve; names (with versions) must be unique.
+   * @param options `readinessFollowsBreakers`: an open breaker makes its model unready even when a
+   * fallback answers for it (default false, see `BallastModuleOptions.readinessFollowsBreakers`).
+   */
+  constructor(models: readonly Model[], options: { readinessFollowsBreakers?: boolean } = {}) {
     this.breakers = trackOpenBreakers();
+    this.readinessFollowsBreakers = options.readinessFollowsBreakers === true;
     for (const [index, model] of models.entries()) {
       if (typeof model?.infer !== 'function' || typeof model.name !== 'string' || model.name.length === 0) {
         throw new BallastError('CONFIG', `BallastModule: models[${index}] is not a Model (needs a name and infer())`, {
@@ -93,14 +99,17 @@ export class BallastModels {
   }
 
   /**
-   * The health of one model: `unavailable` while shutting down or while a circuit breaker of the
-   * model is open (as its `ballast:breaker` events report), else its own `health()` when it has
-   * one (a throwing check counts as `unavailable`), else ready. Throws `NOT_FOUND` for an unknown model.
+   * The health of one model: `unavailable` while shutting down or while the model's own (unkeyed)
+   * circuit breaker is open and no fallback answers for it (the rule @ballast/express applies;
+   * keyed breakers never count), else its own `health()` when it has one (a throwing check counts
+   * as `unavailable`), else ready. Throws `NOT_FOUND` for an unknown model.
    */
   async health(name: string, version?: string): Promise<HealthReport> {
-    const model = this.get(name, version);
+    const entry = this.entry(name, version);
+    const model = entry.wrapped;
     if (this.isDraining) return { ready: false, status: 'unavailable', message: 'shutting down' };
-    if (this.breakers.isOpen(name)) return { ready: false, status: 'unavailable', message: 'circuit breaker open' };
+    const breaker = breakerUnreadiness(this.breakers, name, entry.original, this.readinessFollowsBreakers);
+    if (breaker !== undefined) return { ready: false, status: 'unavailable', message: breaker };
     if (model.health === undefined) return { ready: true, status: 'ready' };
     try {
       return await model.health();

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { Model } from '@ballast/core';
 import {
   type BeforeApplicationShutdown,
@@ -8,9 +9,10 @@ import {
   Module,
   type ModuleMetadata,
   type OnApplicationShutdown,
+  Optional,
   type Provider,
 } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { BallastAuthGuard } from './auth-guard.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
@@ -41,21 +43,35 @@ export interface BallastModuleAsyncOptions {
   global?: boolean;
 }
 
-/** Closes the models when the application shuts down (after the HTTP server stopped taking requests). */
+/**
+ * Closes the models when the application shuts down (after the HTTP server stopped taking
+ * requests). Nest's `app.close()` waits for the HTTP server to close, and the server waits for
+ * every open connection: a client that sent half a body, or keeps its keep-alive connection
+ * busy, would hold the shutdown until it gives up. What is still open `drainTimeoutMs` after
+ * shutdown began is closed.
+ */
 @Injectable()
 class BallastShutdown implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Ballast');
+  private closeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(BallastModels) private readonly models: BallastModels,
     @Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions,
+    @Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost,
   ) {}
 
   beforeApplicationShutdown(): void {
     this.models.beginDrain();
+    const server = this.adapterHost?.httpAdapter?.getHttpServer() as Server | undefined;
+    if (typeof server?.closeAllConnections === 'function') {
+      this.closeTimer = setTimeout(() => server.closeAllConnections(), this.options.drainTimeoutMs);
+      this.closeTimer.unref();
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.closeTimer);
     const errors = await this.models.close(this.options.drainTimeoutMs);
     for (const error of errors) this.logger.error(`closing a model failed: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -64,7 +80,8 @@ class BallastShutdown implements BeforeApplicationShutdown, OnApplicationShutdow
 const SHARED: Provider[] = [
   {
     provide: BallastModels,
-    useFactory: (options: ResolvedOptions) => new BallastModels(options.models),
+    useFactory: (options: ResolvedOptions) =>
+      new BallastModels(options.models, { readinessFollowsBreakers: options.readinessFollowsBreakers }),
     inject: [BALLAST_OPTIONS],
   },
   BallastShutdown,

@@ -29,6 +29,19 @@ export interface BallastModuleOptions {
   drainTimeoutMs?: number;
   /** Register the module globally, so every module can inject the models. Default true. */
   global?: boolean;
+  /**
+   * Tie readiness to circuit breakers: a model whose breaker is open is not ready even when a
+   * fallback chain answers for it. Default false: a model is ready while it can answer (a shared
+   * upstream outage would otherwise mark every replica unready at once). Keyed breakers never
+   * change readiness. The same rule as `@ballast/express`'s `ballastRouter()`.
+   */
+  readinessFollowsBreakers?: boolean;
+  /**
+   * Called with every error `BallastExceptionFilter` answers with a 5xx, on every route, and the
+   * request. Replaces the default report, which logs each 500 answer (`INTERNAL`, `CONFIG`,
+   * `INTEGRITY`) with its request id through Nest's `Logger`.
+   */
+  onError?: (error: BallastError, request: unknown) => void;
 }
 
 /** @internal The options with defaults applied. */
@@ -41,6 +54,8 @@ export interface ResolvedOptions {
   readonly requestIdHeader: string;
   readonly maxBatchSize: number;
   readonly drainTimeoutMs: number;
+  readonly readinessFollowsBreakers: boolean;
+  readonly onError: ((error: BallastError, request: unknown) => void) | undefined;
 }
 
 function fail(path: string, message: string): never {
@@ -61,6 +76,7 @@ export function resolveOptions(options: BallastModuleOptions): ResolvedOptions {
     fail('requestIdHeader', '"requestIdHeader" must be a header name');
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) fail('maxBatchSize', '"maxBatchSize" must be an integer >= 1');
   if (!(drainTimeoutMs >= 0 && Number.isFinite(drainTimeoutMs))) fail('drainTimeoutMs', '"drainTimeoutMs" must be a finite number >= 0');
+  if (options.onError !== undefined && typeof options.onError !== 'function') fail('onError', '"onError" must be a function');
   return {
     models: options.models,
     guard,
@@ -70,5 +86,7 @@ export function resolveOptions(options: BallastModuleOptions): ResolvedOptions {
     requestIdHeader: requestIdHeader.toLowerCase(),
     maxBatchSize,
     drainTimeoutMs,
+    readinessFollowsBreakers: options.readinessFollowsBreakers === true,
+    onError: options.onError,
   };
 }

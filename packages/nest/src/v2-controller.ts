@@ -129,7 +129,9 @@ export class BallastV2Controller {
     const model: Model = this.models.get(name, version);
     const guard = this.options.guard;
     // The v2 datatype handling is shared with @ballast/express: one decoder, one error format.
-    const request = decodeV2Request(body, { maxBatch: this.options.maxBatchSize });
+    // Datatypes are checked against the inputs the model declares (400 naming the input).
+    const declared = this.models.signature(name, version).inputs;
+    const request = decodeV2Request(body, { maxBatch: this.options.maxBatchSize, inputs: declared });
     const state = existingStateOf(http);
     if (state !== undefined) state.input = request.view;
     // The guard's input policy (schema, ranges, text limits) sees each input's data by name.

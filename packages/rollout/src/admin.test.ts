@@ -35,6 +35,18 @@ describe('rolloutAdmin', () => {
     await fraud.close();
   });
 
+  it('lets authorizedBy() decide instead of the role names', async () => {
+    const { admin, fraud } = setup();
+    const byPolicy = admin.authorizedBy((principal, action) => action === 'read' || principal?.roles?.includes('boss') === true);
+    const boss = { id: 'carol', roles: ['boss'] };
+    expect(await codeOf(admin.status(boss, 'fraud'))).toBe('FORBIDDEN');
+    expect((await byPolicy.status(boss, 'fraud')).status).toBe(200);
+    expect(await codeOf(byPolicy.promote(viewer, 'fraud'))).toBe('FORBIDDEN');
+    expect(await codeOf(byPolicy.status(undefined, 'fraud'))).toBe('UNAUTHENTICATED');
+    expect((await byPolicy.promote(boss, 'fraud', { reason: 'policy allows' })).status).toBe(200);
+    await fraud.close();
+  });
+
   it('enforces roles: UNAUTHENTICATED without a principal, FORBIDDEN without the role', async () => {
     const { admin, fraud } = setup();
     expect(await codeOf(admin.status(undefined, 'fraud'))).toBe('UNAUTHENTICATED');

@@ -25,7 +25,7 @@ export interface RolloutAdminOptions {
    * refuses with `FORBIDDEN`. The signature matches `@ballast/guard`'s `authorize`, so a guard's
    * role policies can decide.
    */
-  authorize?: (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => unknown;
+  authorize?: AdminAuthorize;
 }
 
 /**
@@ -42,7 +42,20 @@ export interface RolloutAdmin {
   promote(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminResponse>;
   /** Rolls `name` back to its stable version. `body` may be `{ reason?: string }`. */
   rollback(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminResponse>;
+  /**
+   * The same operations with `authorize` deciding instead of the `role`/`readRole` names (a
+   * custom `authorize` from the options still runs first; both must allow). An adapter that
+   * serves them behind an authorization layer (`@ballast/express`'s router with a guard) passes
+   * that layer's check, so permissions follow one role policy.
+   *
+   * @example
+   * const byGuard = admin.authorizedBy((principal, action, name) => guard.authorize(principal, action, name));
+   */
+  authorizedBy(authorize: AdminAuthorize): RolloutAdmin;
 }
+
+/** A permission check for the admin operations (see {@link RolloutAdminOptions.authorize}). */
+export type AdminAuthorize = (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => unknown;
 
 function reasonOf(body: unknown): string | undefined {
   if (body === undefined || body === null || body === '') return undefined;
@@ -93,28 +106,33 @@ export function rolloutAdmin(options: RolloutAdminOptions): RolloutAdmin {
     table.set(name, r);
   }
 
-  const authorize = (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined): Principal => {
-    if (custom !== undefined) {
-      let allowed: unknown;
-      try {
-        allowed = custom(principal, action, name);
-      } catch (error) {
-        // Fail closed: a broken policy refuses rather than lets through.
-        if (isBallastError(error)) throw error;
-        throw new BallastError('FORBIDDEN', 'rollout admin: the authorization check failed', { cause: error });
-      }
-      if (allowed === false) throw new BallastError('FORBIDDEN', `rollout admin: not allowed to ${action}`, { details: { action } });
+  const runCheck = (check: AdminAuthorize, principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => {
+    let allowed: unknown;
+    try {
+      allowed = check(principal, action, name);
+    } catch (error) {
+      // Fail closed: a broken policy refuses rather than lets through.
+      if (isBallastError(error)) throw error;
+      throw new BallastError('FORBIDDEN', 'rollout admin: the authorization check failed', { cause: error });
     }
-    if (principal === undefined || principal === null || typeof principal.id !== 'string') {
-      throw new BallastError('UNAUTHENTICATED', 'rollout admin needs an authenticated principal');
-    }
-    if (custom !== undefined) return principal;
-    const needed = action === 'read' ? readRole : role;
-    if (!Array.isArray(principal.roles) || !principal.roles.includes(needed)) {
-      throw new BallastError('FORBIDDEN', `rollout admin needs the role ${needed}`, { details: { role: needed } });
-    }
-    return principal;
+    if (allowed === false) throw new BallastError('FORBIDDEN', `rollout admin: not allowed to ${action}`, { details: { action } });
   };
+
+  // `checks` decide when given; the role names decide only when there are none.
+  const authorizeWith =
+    (checks: readonly AdminAuthorize[]) =>
+    (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined): Principal => {
+      for (const check of checks) runCheck(check, principal, action, name);
+      if (principal === undefined || principal === null || typeof principal.id !== 'string') {
+        throw new BallastError('UNAUTHENTICATED', 'rollout admin needs an authenticated principal');
+      }
+      if (checks.length > 0) return principal;
+      const needed = action === 'read' ? readRole : role;
+      if (!Array.isArray(principal.roles) || !principal.roles.includes(needed)) {
+        throw new BallastError('FORBIDDEN', `rollout admin needs the role ${needed}`, { details: { role: needed } });
+      }
+      return principal;
+    };
 
   const find = (name: unknown): Rollout<unknown, unknown> => {
     const found = typeof name === 'string' ? table.get(name) : undefined;
@@ -122,26 +140,34 @@ export function rolloutAdmin(options: RolloutAdminOptions): RolloutAdmin {
     return found;
   };
 
-  const decide = async (
-    principal: Principal | undefined,
-    name: string,
-    body: unknown,
-    action: 'promote' | 'rollback',
-  ): Promise<AdminResponse> => {
-    const who = authorize(principal, 'admin', name);
-    const target = find(name);
-    const reason = reasonOf(body);
-    const result: RolloutStatus = await target[action]({ by: who.id, ...(reason === undefined ? {} : { reason }) });
-    return { status: 200, body: result };
-  };
+  const build = (checks: readonly AdminAuthorize[]): RolloutAdmin => {
+    const authorize = authorizeWith(checks);
+    const decide = async (
+      principal: Principal | undefined,
+      name: string,
+      body: unknown,
+      action: 'promote' | 'rollback',
+    ): Promise<AdminResponse> => {
+      const who = authorize(principal, 'admin', name);
+      const target = find(name);
+      const reason = reasonOf(body);
+      const result: RolloutStatus = await target[action]({ by: who.id, ...(reason === undefined ? {} : { reason }) });
+      return { status: 200, body: result };
+    };
 
-  return {
-    async status(principal, name) {
-      authorize(principal, 'read', name);
-      if (name === undefined) return { status: 200, body: { rollouts: [...table.values()].map((r) => r.status()) } };
-      return { status: 200, body: find(name).status() };
-    },
-    promote: (principal, name, body) => decide(principal, name, body, 'promote'),
-    rollback: (principal, name, body) => decide(principal, name, body, 'rollback'),
+    return {
+      async status(principal, name) {
+        authorize(principal, 'read', name);
+        if (name === undefined) return { status: 200, body: { rollouts: [...table.values()].map((r) => r.status()) } };
+        return { status: 200, body: find(name).status() };
+      },
+      promote: (principal, name, body) => decide(principal, name, body, 'promote'),
+      rollback: (principal, name, body) => decide(principal, name, body, 'rollback'),
+      authorizedBy(check) {
+        if (typeof check !== 'function') throw new BallastError('CONFIG', 'rolloutAdmin.authorizedBy: expects a function');
+        return build([...checks, check]);
+      },
+    };
   };
+  return build(custom === undefined ? [] : [custom]);
 }

@@ -1,5 +1,5 @@
 /** @packageDocumentation Model versions, canary, blue-green, shadow traffic and automatic rollback */
-export type { AdminResponse, RolloutAdmin, RolloutAdminOptions } from './admin.js';
+export type { AdminAuthorize, AdminResponse, RolloutAdmin, RolloutAdminOptions } from './admin.js';
 export { rolloutAdmin } from './admin.js';
 export type { Comparator, OutputComparatorOptions } from './comparator.js';
 export { outputComparator } from './comparator.js';
