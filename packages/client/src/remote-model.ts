@@ -3,9 +3,11 @@ import {
   channels,
   defineModel,
   doneError,
+  errorForStatus,
   type HealthReport,
   type InferOptions,
   type Model,
+  parseRetryAfter,
   pipeline,
   signalOf,
   type TensorType,
@@ -58,62 +60,26 @@ const optionsSchema = z.object({
 });
 
 /**
- * Parses a `Retry-After` header: delay-seconds or an HTTP-date, into milliseconds from `nowMs`
- * (never negative); `undefined` when absent or unreadable.
- *
- * @example
- * parseRetryAfter('2'); // 2000
- * parseRetryAfter('Wed, 21 Oct 2026 07:28:00 GMT', Date.parse('Wed, 21 Oct 2026 07:27:30 GMT')); // 30000
- */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  if (/^\d+\.\d+$/.test(text)) return Math.round(Number(text) * 1000); // lenient: fractional seconds
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
-
-/**
- * Maps an HTTP error status to a BallastError: 429 `RATE_LIMITED` and 503 `MODEL_UNAVAILABLE`
- * (retryable, with `Retry-After`), 502/504/408 retryable `UPSTREAM`, 400/422 `INVALID_INPUT`,
- * 401 `UNAUTHENTICATED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 413 `PAYLOAD_TOO_LARGE`, anything
- * else non-retryable `UPSTREAM`.
+ * Maps an HTTP error status an upstream answered with to a BallastError, by core's one table
+ * (`errorForStatus`): 429 `RATE_LIMITED` and 503 `MODEL_UNAVAILABLE` (retryable, with
+ * `Retry-After`), 502/504/408 retryable `UPSTREAM`, 400/422 `INVALID_INPUT`, 401
+ * `UNAUTHENTICATED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 413 `PAYLOAD_TOO_LARGE`, anything else
+ * non-retryable `UPSTREAM`. The body (first 500 characters) goes to `details.body`.
  *
  * @example
  * httpError('m', 503, '5', 'warming up').code; // 'MODEL_UNAVAILABLE', retryAfterMs 5000
  */
 export function httpError(model: string, status: number, retryAfter: string | null | undefined, body: string): BallastError {
   const retryAfterMs = parseRetryAfter(retryAfter);
-  const details = { status, body: body.length > 500 ? `${body.slice(0, 500)}...` : body };
-  const hint = retryAfterMs === undefined ? {} : { retryAfterMs };
-  const message = `"${model}" answered HTTP ${status}`;
-  switch (status) {
-    case 429:
-      return new BallastError('RATE_LIMITED', message, { retryable: true, ...hint, details });
-    case 503:
-      return new BallastError('MODEL_UNAVAILABLE', message, { retryable: true, ...hint, details });
-    case 502:
-    case 504:
-    case 408:
-      return new BallastError('UPSTREAM', message, { retryable: true, ...hint, details });
-    case 400:
-    case 422:
-      return new BallastError('INVALID_INPUT', message, { details });
-    case 401:
-      return new BallastError('UNAUTHENTICATED', message, { details });
-    case 403:
-      return new BallastError('FORBIDDEN', message, { details });
-    case 404:
-      return new BallastError('NOT_FOUND', message, { details });
-    case 413:
-      return new BallastError('PAYLOAD_TOO_LARGE', message, { details });
-    default:
-      return new BallastError('UPSTREAM', message, { retryable: false, ...hint, details });
-  }
+  return errorForStatus(status, {
+    message: `"${model}" answered HTTP ${status}`,
+    details: { body: body.length > 500 ? `${body.slice(0, 500)}...` : body },
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
 }
+
+/** `parseRetryAfter` lives in `@ballast/core`, beside the status table; re-exported here as before. */
+export { parseRetryAfter };
 
 // A failure of the call itself (deadline, cancel) wins over the network error it caused.
 function networkError(model: string, error: unknown, options: InferOptions | undefined, phase: string): BallastError {

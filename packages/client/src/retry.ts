@@ -37,8 +37,11 @@ export interface RetryOptions {
   /** `full` jitter (a random wait in [0, backoff]) or `none`. Default `full`. */
   jitter?: 'full' | 'none';
   /**
-   * Whether to retry after `error` failed attempt `attempt` (1-based). Default: Ballast errors
-   * whose `retryable` is true; other errors are not retried.
+   * Whether to retry after `error` failed attempt `attempt` (1-based). Default: errors whose
+   * `retryable` is true. Under `pipeline()`/`createClient()` what a model throws arrives already
+   * classified (`toBallastError`: an SDK error with HTTP status 429/502/503/504 is retryable, with
+   * its `Retry-After`; the original is the `cause`); anything else that is not a BallastError is
+   * not retried.
    */
   shouldRetry?: (error: unknown, attempt: number) => boolean;
   /** The retry budget, or `false` for none. Default `{ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 }`. */

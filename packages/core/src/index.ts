@@ -20,8 +20,17 @@ export {
   timeoutError,
   withDeadline,
 } from './deadline.js';
-export type { BallastErrorOptions, ErrorCode } from './errors.js';
-export { BallastError, ERROR_CODES, httpStatusFor, isBallastError, isRetryableCode, toBallastError } from './errors.js';
+export type { BallastErrorOptions, ErrorCode, StatusErrorOptions } from './errors.js';
+export {
+  BallastError,
+  ERROR_CODES,
+  errorForStatus,
+  httpStatusFor,
+  isBallastError,
+  isRetryableCode,
+  parseRetryAfter,
+  toBallastError,
+} from './errors.js';
 export type {
   BatchEvent,
   BreakerEvent,
@@ -44,6 +53,8 @@ export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
 export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
 export { callModel, defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
+export type { WrapModelParts } from './wrap-model.js';
+export { wrapModel } from './wrap-model.js';
 export { seededRandom } from './random.js';
 export type {
   NestedArray,

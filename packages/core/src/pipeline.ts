@@ -1,7 +1,30 @@
 import { enterScope, guardScoped, withDeadline } from './deadline.js';
-import { BallastError } from './errors.js';
+import { BallastError, toBallastError } from './errors.js';
 import { channels, type InferContext } from './events.js';
-import { callModel, type InferOptions, type Middleware, type Model } from './model.js';
+import { callModel, callModelBatch, type InferOptions, type Middleware, type Model } from './model.js';
+import { wrapModel } from './wrap-model.js';
+
+type BatchModel<I, O> = Model<I, O> & { inferBatch: NonNullable<Model<I, O>['inferBatch']> };
+
+// Models built here: what they throw is already classified.
+const built = new WeakSet<Model<unknown, unknown>>();
+
+// A static function (no closure per call): the one place a model's thrown values become
+// BallastErrors, so every layer above and the caller see a code (see toBallastError).
+function classify(error: unknown): never {
+  throw toBallastError(error);
+}
+
+/** The model as pipeline() calls it: its failures classified, its identity read live. */
+function classified<I, O>(model: Model<I, O>): Model<I, O> {
+  if (built.has(model as Model<unknown, unknown>)) return model;
+  return wrapModel(model, {
+    infer: (input, options) => callModel(model, input, options).then(undefined, classify),
+    ...(model.inferBatch
+      ? { inferBatch: (inputs: readonly I[], options?: InferOptions) => callModelBatch(model as BatchModel<I, O>, inputs, options).then(undefined, classify) }
+      : {}),
+  });
+}
 
 function scopedInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined, context: InferContext | undefined): Promise<O> {
   const scoped = enterScope(options, context);
@@ -28,7 +51,7 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
   if (typeof model?.infer !== 'function') {
     throw new BallastError('CONFIG', 'pipeline: the first argument must be a Model with an infer() method');
   }
-  let inner: Model<I, O> = model;
+  let inner: Model<I, O> = classified(model);
   for (let i = middleware.length - 1; i >= 0; i--) {
     const wrap = middleware[i];
     if (typeof wrap !== 'function') {
@@ -37,37 +60,33 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
     inner = wrap(inner);
   }
   const composed = inner;
-  const name = composed.name;
-  const kind = composed.kind ?? model.kind ?? 'internal';
   const tracing = channels.infer;
 
-  const result: Model<I, O> = {
-    name,
-    // A getter: a model that reloads (a new version) is reported with its current version.
-    get version() {
-      return composed.version ?? model.version;
-    },
-    kind,
+  // Identity is read live (wrapModel's getters): a model that reloads a new version is reported
+  // with its current version here and in every trace.
+  const result = wrapModel(composed, {
     infer(input: I, options?: InferOptions): Promise<O> {
       if (!tracing.hasSubscribers) return scopedInfer(composed, input, options, undefined);
       const context: InferContext = {
-        model: name,
+        model: composed.name,
         version: composed.version ?? model.version,
         operation: 'infer',
-        kind,
+        kind: composed.kind ?? model.kind ?? 'internal',
         input,
         options,
         attributes: {},
       };
       return tracing.tracePromise(scopedInfer, context, undefined, composed, input, options, context) as Promise<O>;
     },
-  };
-  if (composed.inferBatch) {
-    const batch = composed.inferBatch.bind(composed);
-    (result as { inferBatch?: Model<I, O>['inferBatch'] }).inferBatch = (inputs, options) =>
-      withDeadline(options, (scoped) => batch(inputs, scoped));
-  }
-  if (composed.health) (result as { health?: Model<I, O>['health'] }).health = composed.health.bind(composed);
-  if (composed.close) (result as { close?: Model<I, O>['close'] }).close = composed.close.bind(composed);
+    ...(composed.inferBatch
+      ? {
+          inferBatch: (inputs: readonly I[], options?: InferOptions) =>
+            withDeadline(options, (scoped) => callModelBatch(composed as BatchModel<I, O>, inputs, scoped)),
+        }
+      : {}),
+  });
+  // A middleware that forgets the version does not hide the model's.
+  Object.defineProperty(result, 'version', { get: () => composed.version ?? model.version, enumerable: true });
+  built.add(result as Model<unknown, unknown>);
   return Object.freeze(result);
 }
