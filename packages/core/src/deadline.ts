@@ -230,22 +230,41 @@ class TimerWheel {
   /** Calls being guarded now; the timer keeps the process alive only while this is > 0. */
   live = 0;
 
+  /*
+   * One due slot at a time. When the timer fires late, several slots may be due at once: an inner
+   * deadline (a fallback chain's share, a primary's scope ending early) and the call's own. Firing
+   * them in one go would end the call before the layer whose deadline came first could react (a
+   * fallback chain serving its static value). So the earliest slot fires, then every promise
+   * reaction it caused runs (a microtask that queues a nextTick: Node runs ticks only once the
+   * microtask queue is empty), then the next due slot fires. No turn of the event loop passes in
+   * between, so a stall does not make the wheel fall further behind.
+   */
   private readonly fire = (): void => {
+    // Called after the reactions of the slot before, a timer armed meanwhile is re-armed below.
+    if (this.timer !== undefined && this.armedWith === setTimeout) clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
     const t = now();
-    for (;;) {
-      const key = this.keys.peek();
-      if (key === undefined || key > t) break;
+    let key = this.keys.peek();
+    while (key !== undefined && key <= t) {
       this.keys.pop();
       const scopes = this.slots.get(key);
-      if (scopes === undefined) continue;
-      this.slots.delete(key);
-      this.stored -= scopes.length;
-      for (const scope of scopes) scope.onWheel(t);
+      if (scopes !== undefined) {
+        this.slots.delete(key);
+        this.stored -= scopes.length;
+        for (const scope of scopes) scope.onWheel(t);
+        break;
+      }
+      key = this.keys.peek();
     }
     const next = this.keys.peek();
-    if (next !== undefined) this.arm(next);
+    if (next === undefined) return;
+    if (next <= now()) queueMicrotask(this.afterReactions);
+    else this.arm(next);
+  };
+
+  private readonly afterReactions = (): void => {
+    process.nextTick(this.fire);
   };
 
   enter(): void {
