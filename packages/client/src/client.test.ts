@@ -46,7 +46,9 @@ describe('createClient', () => {
       path: 'retry.maxAttempt',
       suggestion: 'maxAttempts',
     });
-    expect(configError(() => createClient({ model: echo, fallback: { chain: [], reserve: 5 } } as never)).details?.suggestion).toBe('reserveMs');
+    expect(configError(() => createClient({ model: echo, fallback: { chain: [], reserve: 5 } } as never)).details?.suggestion).toBe(
+      'reserveMs',
+    );
     expect(configError(() => createClient({ model: echo, colour: 'red' } as never)).details?.suggestion).toBeUndefined();
     expect(configError(() => createClient({ model: {} as never })).details?.path).toBe('model');
     expect(configError(() => createClient({ model: echo, chaos: { latency: { kind: 'fixed' } } } as never)).details?.path).toMatch(

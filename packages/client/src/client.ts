@@ -1,4 +1,13 @@
-import { BallastError, capTimeout, type InferOptions, isBallastError, type Middleware, type Model, pipeline, wrapModel } from '@ballast/core';
+import {
+  BallastError,
+  capTimeout,
+  type InferOptions,
+  isBallastError,
+  type Middleware,
+  type Model,
+  pipeline,
+  wrapModel,
+} from '@ballast/core';
 import { type BreakerMiddleware, type BreakerOptions, type BreakerStats, circuitBreaker } from './breaker.js';
 import { type BulkheadMiddleware, type BulkheadOptions, type BulkheadStats, bulkhead } from './bulkhead.js';
 import { type CacheOptions, type CacheStats, type ResultCacheMiddleware, resultCache } from './cache.js';

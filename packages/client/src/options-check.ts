@@ -90,7 +90,11 @@ export function closestKey(unknown: string, known: readonly string[]): string | 
 
 // The object keys a schema accepts at `path` (through optional, union and array layers).
 function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; options?: z.ZodType[]; element?: z.ZodType; shape?: Record<string, z.ZodType> } }).def;
+  const def = (
+    schema as unknown as {
+      def: { type: string; innerType?: z.ZodType; options?: z.ZodType[]; element?: z.ZodType; shape?: Record<string, z.ZodType> };
+    }
+  ).def;
   switch (def.type) {
     case 'optional':
     case 'nullable':

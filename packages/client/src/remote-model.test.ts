@@ -293,7 +293,9 @@ describe('remoteModel redirects', () => {
       details: { status: 303 },
     });
     const loops = seen.length;
-    await expect(remoteModel({ url: `${base}/loop`, name: 'm', redirects: 'same-origin' }).infer({})).rejects.toThrow(/more than 5 redirects/);
+    await expect(remoteModel({ url: `${base}/loop`, name: 'm', redirects: 'same-origin' }).infer({})).rejects.toThrow(
+      /more than 5 redirects/,
+    );
     expect(seen.length - loops).toBe(6);
   });
 });

@@ -276,10 +276,14 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
           : status !== 307 && status !== 308
             ? 'only 307 and 308 keep the method and body'
             : `more than ${MAX_REDIRECTS} redirects in a row`;
-    throw new BallastError('UPSTREAM', `"${name}" answered HTTP ${status} redirecting to ${location ?? '(no location)'}; not followed: ${why}`, {
-      retryable: false,
-      details,
-    });
+    throw new BallastError(
+      'UPSTREAM',
+      `"${name}" answered HTTP ${status} redirecting to ${location ?? '(no location)'}; not followed: ${why}`,
+      {
+        retryable: false,
+        details,
+      },
+    );
   }
 
   async function health(): Promise<HealthReport> {

@@ -112,13 +112,25 @@ describe('toBallastError classifies errors thrown by HTTP SDKs', () => {
     expect(toBallastError(sdkError(503, { headers: new Headers({ 'retry-after': '3' }) })).retryAfterMs).toBe(3000);
     expect(toBallastError(sdkError(429, { headers: new Headers({ 'retry-after-ms': '150', 'retry-after': '1' }) })).retryAfterMs).toBe(150);
     // axios: no status on the error itself; response.status and response.headers (lower-case keys, with get()).
-    const axiosHeaders = Object.assign(Object.create({ get(this: Record<string, string>, name: string) { return this[name.toLowerCase()]; } }), {
-      'retry-after': '4',
+    const axiosHeaders = Object.assign(
+      Object.create({
+        get(this: Record<string, string>, name: string) {
+          return this[name.toLowerCase()];
+        },
+      }),
+      {
+        'retry-after': '4',
+      },
+    );
+    const axios = Object.assign(new Error('Request failed with status code 503'), {
+      isAxiosError: true,
+      response: { status: 503, headers: axiosHeaders },
     });
-    const axios = Object.assign(new Error('Request failed with status code 503'), { isAxiosError: true, response: { status: 503, headers: axiosHeaders } });
     expect(toBallastError(axios)).toMatchObject({ code: 'MODEL_UNAVAILABLE', retryable: true, retryAfterMs: 4000 });
     // got: response.statusCode and plain response.headers.
-    const got = Object.assign(new Error('Response code 429 (Too Many Requests)'), { response: { statusCode: 429, headers: { 'retry-after': '5' } } });
+    const got = Object.assign(new Error('Response code 429 (Too Many Requests)'), {
+      response: { statusCode: 429, headers: { 'retry-after': '5' } },
+    });
     expect(toBallastError(got)).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 5000 });
   });
 

@@ -53,8 +53,6 @@ export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
 export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
 export { callModel, defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
-export type { WrapModelParts } from './wrap-model.js';
-export { wrapModel } from './wrap-model.js';
 export { seededRandom } from './random.js';
 export type {
   NestedArray,
@@ -69,3 +67,5 @@ export type {
   V2Tensor,
 } from './tensor.js';
 export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';
+export type { WrapModelParts } from './wrap-model.js';
+export { wrapModel } from './wrap-model.js';

@@ -21,7 +21,10 @@ function classified<I, O>(model: Model<I, O>): Model<I, O> {
   return wrapModel(model, {
     infer: (input, options) => callModel(model, input, options).then(undefined, classify),
     ...(model.inferBatch
-      ? { inferBatch: (inputs: readonly I[], options?: InferOptions) => callModelBatch(model as BatchModel<I, O>, inputs, options).then(undefined, classify) }
+      ? {
+          inferBatch: (inputs: readonly I[], options?: InferOptions) =>
+            callModelBatch(model as BatchModel<I, O>, inputs, options).then(undefined, classify),
+        }
       : {}),
   });
 }

@@ -25,7 +25,10 @@ describe('wrapModel', () => {
   it('reads name, version and kind live, and passes health and close through', async () => {
     const model = reloadable();
     let closed = 0;
-    const withLifecycle = Object.assign(model, { health: async () => ({ ready: true, status: 'ready' as const }), close: async () => void closed++ });
+    const withLifecycle = Object.assign(model, {
+      health: async () => ({ ready: true, status: 'ready' as const }),
+      close: async () => void closed++,
+    });
     const wrapped = wrapModel(withLifecycle, { infer: (x) => model.infer(x) });
     expect([wrapped.name, wrapped.version, wrapped.kind]).toEqual(['r', 'v1', 'internal']);
     model.version = 'v2';

@@ -7,7 +7,8 @@ import { expect, it } from 'vitest';
 import { BallastModels } from './models.js';
 
 it('every wrapper reports the new version after a real ONNX reload', async () => {
-  const bytes = (seed: number) => mlpModel({ layers: randomLayers({ sizes: [4, 8, 3], seed }), inputName: 'features', outputName: 'scores' });
+  const bytes = (seed: number) =>
+    mlpModel({ layers: randomLayers({ sizes: [4, 8, 3], seed }), inputName: 'features', outputName: 'scores' });
   const model = await onnxModel({ name: 'mlp', version: '1', bytes: bytes(1) });
   const models = new BallastModels([model]);
   try {
@@ -18,7 +19,7 @@ it('every wrapper reports the new version after a real ONNX reload', async () =>
     await model.reload({ bytes: bytes(2), version: '2' });
     expect(model.version).toBe('2');
     expect([injected.version, client.version, piped.version]).toEqual(['2', '2', '2']);
-    const out = (await client.infer({ features: [0.1, 0.2, 0.3, 0.4] })) as { scores: { dims: number[] } };
+    const out = (await client.infer({ features: [0.1, 0.2, 0.3, 0.4] })) as unknown as { scores: { dims: number[] } };
     expect(out.scores.dims).toEqual([3]);
   } finally {
     await models.close(1000);

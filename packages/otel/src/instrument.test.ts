@@ -153,7 +153,7 @@ describe('spans and metrics of a call', () => {
     const metrics = await harness.collect();
     const failed = points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION), { [S.ATTR_BALLAST_OUTCOME]: 'error' });
     expect(failed.map((p) => [p.attributes[S.ATTR_GEN_AI_REQUEST_MODEL], p.attributes[S.ATTR_ERROR_TYPE], p.value.count]).sort()).toEqual([
-      ['broken', 'TypeError', 1],
+      ['broken', 'INTERNAL', 1],
       ['remote', 'UPSTREAM', 1],
     ]);
   });
