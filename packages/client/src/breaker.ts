@@ -9,6 +9,7 @@ import {
   type Middleware,
   type Model,
   now,
+  toBallastError,
 } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
 import { wrapModel } from './model-wrap.js';
@@ -154,7 +155,8 @@ class Circuit {
     return value;
   };
 
-  readonly onFastFailure = (error: unknown): never => {
+  readonly onFastFailure = (thrown: unknown): never => {
+    const error = toBallastError(thrown);
     const failed = countsAsFailure(this.settings, error);
     if (failed && this.state === 'closed' && ++this.consecutiveFailures >= this.settings.consecutive) {
       this.open('consecutive-failures', this.model, now());
@@ -328,7 +330,9 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     let value: O;
     try {
       value = await callModel(next, input, callOptions);
-    } catch (error) {
+    } catch (thrown) {
+      // Classified on the failure path (an SDK's HTTP 400 is INVALID_INPUT, not a failure).
+      const error = toBallastError(thrown);
       const failed = countsAsFailure(settings, error);
       const at = now();
       circuit.record(ticket, failed, settings.timed ? at - start : 0, at, next.name);

@@ -174,7 +174,7 @@ class FallbackChain<I, O> {
       this.counters.primary++;
       return value;
     } catch (error) {
-      primaryError = error;
+      primaryError = toBallastError(error);
     }
     if (!this.safeWhen(primaryError) || (isBallastError(primaryError) && primaryError.code === 'CANCELLED')) throw primaryError;
     const failures: { source: string; error: unknown }[] = [];

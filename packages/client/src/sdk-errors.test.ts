@@ -54,4 +54,21 @@ describe('errors thrown by ordinary HTTP SDKs', () => {
     await expect(client.infer(1)).rejects.toMatchObject({ code: 'INVALID_INPUT', retryable: false });
     expect(calls).toBe(1);
   });
+
+  it('lets the breaker tell a 400 (the input) from a 503 (the upstream)', async () => {
+    let status = 400;
+    const model = defineModel({
+      name: 'sdk',
+      infer: async () => {
+        throw Object.assign(new Error(`HTTP ${status}`), { status });
+      },
+    });
+    const client = createClient({ model, breaker: { consecutiveFailures: 3, openMs: 60_000 } });
+    for (let i = 0; i < 5; i++) await expect(client.infer(i)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(client.breaker?.state()).toBe('closed');
+    status = 503;
+    for (let i = 0; i < 3; i++) await expect(client.infer(i)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+    expect(client.breaker?.state()).toBe('open');
+    await expect(client.infer(0)).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
+  });
 });

@@ -1,4 +1,4 @@
-import { BallastError } from './errors.js';
+import { BallastError, toBallastError } from './errors.js';
 import type { InferContext } from './events.js';
 import type { InferOptions } from './model.js';
 
@@ -140,7 +140,9 @@ export class CallScope {
     const settle = ok ? this.resolveFn : this.rejectFn;
     this.resolveFn = undefined;
     this.rejectFn = undefined;
-    settle?.(value);
+    // Where thrown values become BallastErrors for the caller (toBallastError classifies HTTP SDK
+    // errors by status): on the failure path only, so a call that succeeds pays nothing for it.
+    settle?.(ok ? value : toBallastError(value));
   }
 
   private listen(): void {
@@ -330,6 +332,11 @@ interface ScopedOptions extends InferOptions {
 /** The scope a call runs under, if any. */
 function scopeOf(options: InferOptions | undefined): CallScope | undefined {
   return (options as ScopedOptions | undefined)?.[SCOPE];
+}
+
+/** @internal Whether `options` carry a running call's scope. */
+export function inScope(options: InferOptions | undefined): boolean {
+  return scopeOf(options) !== undefined;
 }
 
 /**

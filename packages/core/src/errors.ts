@@ -285,8 +285,9 @@ function httpFacts(value: unknown): { status: number; retryAfterMs: number | und
 
 /**
  * Returns `value` if it is a {@link BallastError}, else wraps it, keeping the original as
- * `cause`. This is where thrown values become BallastErrors (`pipeline()` applies it to what its
- * model throws, so every policy and the caller see a code): a value carrying an HTTP error status
+ * `cause`. This is where thrown values become BallastErrors: a call's deadline scope (so what
+ * reaches the caller of `pipeline()`) and the policies that decide on errors (retry, breaker,
+ * fallback) apply it, on the failure path only. A value carrying an HTTP error status
  * (`status`/`statusCode` on it or its `response`, as the errors of openai, @anthropic-ai/sdk,
  * axios and got do) is classified by {@link errorForStatus}, with `Retry-After` read from its
  * headers (a plain object, a `Headers` or axios's `response.headers`); anything else gets `code`

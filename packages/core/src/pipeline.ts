@@ -1,4 +1,4 @@
-import { enterScope, guardScoped, withDeadline } from './deadline.js';
+import { enterScope, guardScoped, inScope, withDeadline } from './deadline.js';
 import { BallastError, toBallastError } from './errors.js';
 import { channels, type InferContext } from './events.js';
 import { callModel, callModelBatch, type InferOptions, type Middleware, type Model } from './model.js';
@@ -6,32 +6,18 @@ import { wrapModel } from './wrap-model.js';
 
 type BatchModel<I, O> = Model<I, O> & { inferBatch: NonNullable<Model<I, O>['inferBatch']> };
 
-// Models built here: what they throw is already classified.
-const built = new WeakSet<Model<unknown, unknown>>();
-
-// A static function (no closure per call): the one place a model's thrown values become
-// BallastErrors, so every layer above and the caller see a code (see toBallastError).
+// A static function (no closure per call) for calls that run under no scope (see scopedInfer).
 function classify(error: unknown): never {
   throw toBallastError(error);
 }
 
-/** The model as pipeline() calls it: its failures classified, its identity read live. */
-function classified<I, O>(model: Model<I, O>): Model<I, O> {
-  if (built.has(model as Model<unknown, unknown>)) return model;
-  return wrapModel(model, {
-    infer: (input, options) => callModel(model, input, options).then(undefined, classify),
-    ...(model.inferBatch
-      ? {
-          inferBatch: (inputs: readonly I[], options?: InferOptions) =>
-            callModelBatch(model as BatchModel<I, O>, inputs, options).then(undefined, classify),
-        }
-      : {}),
-  });
-}
-
 function scopedInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined, context: InferContext | undefined): Promise<O> {
   const scoped = enterScope(options, context);
-  if (scoped === undefined) return callModel(model, input, options);
+  if (scoped === undefined) {
+    // Inside a call that has a scope, its guard classifies what reaches the caller; a call with
+    // no scope at all pays one reaction for it.
+    return inScope(options) ? callModel(model, input, options) : callModel(model, input, options).then(undefined, classify);
+  }
   if (scoped instanceof BallastError) return Promise.reject(scoped);
   return guardScoped(scoped, callModel(model, input, scoped));
 }
@@ -54,7 +40,7 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
   if (typeof model?.infer !== 'function') {
     throw new BallastError('CONFIG', 'pipeline: the first argument must be a Model with an infer() method');
   }
-  let inner: Model<I, O> = classified(model);
+  let inner: Model<I, O> = model;
   for (let i = middleware.length - 1; i >= 0; i--) {
     const wrap = middleware[i];
     if (typeof wrap !== 'function') {
@@ -90,6 +76,5 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
   });
   // A middleware that forgets the version does not hide the model's.
   Object.defineProperty(result, 'version', { get: () => composed.version ?? model.version, enumerable: true });
-  built.add(result as Model<unknown, unknown>);
   return Object.freeze(result);
 }
