@@ -9,6 +9,7 @@ import {
   type Middleware,
   type Model,
   now,
+  toBallastError,
 } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
 import type { BreakerStateStore } from './breaker-state.js';
@@ -163,7 +164,8 @@ class Circuit {
     return value;
   };
 
-  readonly onFastFailure = (error: unknown): never => {
+  readonly onFastFailure = (thrown: unknown): never => {
+    const error = toBallastError(thrown);
     const failed = countsAsFailure(this.settings, error);
     if (failed && this.state === 'closed') this.settings.store?.failed(this.key, this.settings.consecutive, this.settings.openMs);
     if (failed && this.state === 'closed' && ++this.consecutiveFailures >= this.settings.consecutive) {
@@ -368,7 +370,9 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     let value: O;
     try {
       value = await callModel(next, input, callOptions);
-    } catch (error) {
+    } catch (thrown) {
+      // Classified on the failure path (an SDK's HTTP 400 is INVALID_INPUT, not a failure).
+      const error = toBallastError(thrown);
       const failed = countsAsFailure(settings, error);
       const at = now();
       circuit.record(ticket, failed, settings.timed ? at - start : 0, at, next.name);

@@ -1,6 +1,6 @@
 import { BallastError } from '@ballast/core';
 import { z } from 'zod';
-import { issueSummaries } from './options-check.js';
+import { optionIssues } from './options-check.js';
 
 /*
  * The zod schema of createClient's options: a user's config crosses a trust boundary (it may come
@@ -134,9 +134,9 @@ export const clientOptionsSchema = z.strictObject({
 export function checkClientOptions(options: unknown): void {
   const result = clientOptionsSchema.safeParse(options);
   if (result.success) return;
-  const issues = issueSummaries(result.error, true);
+  const issues = optionIssues(clientOptionsSchema, result.error);
   const first = issues[0] ?? { path: '', message: 'invalid options' };
   throw new BallastError('CONFIG', `createClient: ${first.path === '' ? 'options' : first.path}: ${first.message}`, {
-    details: { path: first.path, issues },
+    details: { path: first.path, issues, ...(first.suggestion === undefined ? {} : { suggestion: first.suggestion }) },
   });
 }

@@ -38,6 +38,18 @@ describe('createClient', () => {
     });
     expect(configError(() => createClient({ model: echo, breaker: { failureRatio: 3 } })).details?.path).toBe('breaker.failureRatio');
     expect(configError(() => createClient({ model: echo, retyr: {} } as never)).details?.path).toBe('retyr');
+    // An unknown key names the closest known one, at any depth.
+    const retries = configError(() => createClient({ model: echo, retries: 3 } as never));
+    expect(retries).toMatchObject({ code: 'CONFIG', details: { path: 'retries', suggestion: 'retry' } });
+    expect(retries.message).toContain('did you mean "retry"?');
+    expect(configError(() => createClient({ model: echo, retry: { maxAttempt: 2 } } as never)).details).toMatchObject({
+      path: 'retry.maxAttempt',
+      suggestion: 'maxAttempts',
+    });
+    expect(configError(() => createClient({ model: echo, fallback: { chain: [], reserve: 5 } } as never)).details?.suggestion).toBe(
+      'reserveMs',
+    );
+    expect(configError(() => createClient({ model: echo, colour: 'red' } as never)).details?.suggestion).toBeUndefined();
     expect(configError(() => createClient({ model: {} as never })).details?.path).toBe('model');
     expect(configError(() => createClient({ model: echo, chaos: { latency: { kind: 'fixed' } } } as never)).details?.path).toMatch(
       /^chaos\.latency/,

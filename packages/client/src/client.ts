@@ -1,4 +1,13 @@
-import { BallastError, capTimeout, type InferOptions, isBallastError, type Middleware, type Model, pipeline } from '@ballast/core';
+import {
+  BallastError,
+  capTimeout,
+  type InferOptions,
+  isBallastError,
+  type Middleware,
+  type Model,
+  pipeline,
+  wrapModel,
+} from '@ballast/core';
 import { type BreakerMiddleware, type BreakerOptions, type BreakerStats, circuitBreaker } from './breaker.js';
 import { type BulkheadMiddleware, type BulkheadOptions, type BulkheadStats, bulkhead } from './bulkhead.js';
 import { type CacheOptions, type CacheStats, type ResultCacheMiddleware, resultCache } from './cache.js';
@@ -179,10 +188,8 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
     throw error;
   };
 
-  const client: Client<I, O> = {
-    name: inner.name,
-    ...(inner.version === undefined ? {} : { version: inner.version }),
-    kind: inner.kind ?? 'internal',
+  // Live identity (core's wrapModel): a model that reloads a new version shows it here too.
+  const wrapped = wrapModel(inner, {
     infer(input: I, callOptions?: InferOptions): Promise<O> {
       counters.calls++;
       if (closed) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `client of "${inner.name}" is closed`)).catch(onFailure);
@@ -190,31 +197,29 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
       if (defaultTimeout !== undefined) callOptions = capTimeout(callOptions, defaultTimeout);
       return inner.infer(input, callOptions).then(onSuccess, onFailure);
     },
-    stats(): ClientStats {
-      const out: ClientStats = {
-        calls: counters.calls,
-        succeeded: counters.succeeded,
-        failed: counters.failed,
-        errors: { ...counters.errors },
-      };
-      if (limit) out.rateLimit = limit.stats();
-      if (cache) out.cache = cache.stats();
-      if (bulk) out.bulkhead = bulk.stats();
-      if (retrying) out.retry = retrying.stats();
-      if (breaker) out.breaker = breaker.stats();
-      if (hedging) out.hedge = hedging.stats();
-      if (falling) out.fallback = falling.stats();
-      if (chaotic) out.chaos = chaotic.stats();
-      return out;
-    },
-    breaker,
-    cache,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
       await model.close?.();
     },
+  });
+  const stats = (): ClientStats => {
+    const out: ClientStats = {
+      calls: counters.calls,
+      succeeded: counters.succeeded,
+      failed: counters.failed,
+      errors: { ...counters.errors },
+    };
+    if (limit) out.rateLimit = limit.stats();
+    if (cache) out.cache = cache.stats();
+    if (bulk) out.bulkhead = bulk.stats();
+    if (retrying) out.retry = retrying.stats();
+    if (breaker) out.breaker = breaker.stats();
+    if (hedging) out.hedge = hedging.stats();
+    if (falling) out.fallback = falling.stats();
+    if (chaotic) out.chaos = chaotic.stats();
+    return out;
   };
-  if (inner.health) client.health = inner.health;
-  return client;
+  // Object.assign adds new keys and leaves the identity getters in place.
+  return Object.assign(wrapped, { stats, breaker, cache }) as Client<I, O>;
 }

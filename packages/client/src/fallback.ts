@@ -9,6 +9,7 @@ import {
   type Middleware,
   type Model,
   now,
+  timeoutError,
   toBallastError,
   withDeadline,
 } from '@ballast/core';
@@ -106,6 +107,9 @@ export function sourceName(source: FallbackSource): string {
 
 const NOTHING = Symbol('nothing');
 
+/** Time kept after the last model source for the static values, rules and stale cache after it, ms. */
+const TAIL_MS = 1;
+
 /*
  * Why not cockatiel's fallback(): it takes one value or function, while a chain needs an order,
  * a predicate, per-source reporting and the budget reserve. The primary runs in its own deadline
@@ -122,6 +126,36 @@ class FallbackChain<I, O> {
     private readonly reserveMs: number | undefined,
   ) {
     this.names = chain.map((s) => sourceName(s as FallbackSource));
+    let models = 0;
+    let cheapAfter = false;
+    this.modelsFrom = new Array<number>(chain.length);
+    this.cheapAfter = new Array<boolean>(chain.length);
+    for (let index = chain.length - 1; index >= 0; index--) {
+      this.cheapAfter[index] = cheapAfter;
+      if (isModel(chain[index])) models++;
+      else cheapAfter = true;
+      this.modelsFrom[index] = models;
+    }
+  }
+
+  // Model sources from each index on, and whether a static value, rule or stale cache comes after it.
+  private readonly modelsFrom: number[];
+  private readonly cheapAfter: boolean[];
+
+  /*
+   * A model source gets an equal share of what is left among the model sources still to try, so
+   * a hung one cannot starve those after it; when a static value, rule or stale cache follows,
+   * the shares end TAIL_MS before the call's deadline (one slot of core's deadline wheel, which
+   * fires the earlier slot first), so the cheap source still answers in time.
+   */
+  private model(source: Model<I, O>, index: number, input: I, options: InferOptions | undefined): Promise<O> {
+    const deadline = deadlineOf(options);
+    if (deadline === Number.POSITIVE_INFINITY) return callModel(source, input, options);
+    const at = now();
+    const left = deadline - at - (this.cheapAfter[index] ? TAIL_MS : 0);
+    if (left <= 0) return Promise.reject(timeoutError({ reason: 'no budget left for this fallback source' }));
+    const end = at + left / (this.modelsFrom[index] as number);
+    return withDeadline(detachedOptions(options, options?.signal, end), (scoped) => callModel(source, input, scoped));
   }
 
   primary(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
@@ -140,7 +174,7 @@ class FallbackChain<I, O> {
       this.counters.primary++;
       return value;
     } catch (error) {
-      primaryError = error;
+      primaryError = toBallastError(error);
     }
     if (!this.safeWhen(primaryError) || (isBallastError(primaryError) && primaryError.code === 'CANCELLED')) throw primaryError;
     const failures: { source: string; error: unknown }[] = [];
@@ -149,7 +183,7 @@ class FallbackChain<I, O> {
       const name = this.names[index] as string;
       let value: O | typeof NOTHING;
       try {
-        value = await this.serve(source, next, input, primaryError, options);
+        value = await this.serve(source, index, next, input, primaryError, options);
       } catch (error) {
         failures.push({ source: name, error });
         if (channels.fallback.hasSubscribers)
@@ -174,13 +208,14 @@ class FallbackChain<I, O> {
 
   private async serve(
     source: FallbackSource<I, O>,
+    index: number,
     next: Model<I, O>,
     input: I,
     error: unknown,
     options: InferOptions | undefined,
   ): Promise<O | typeof NOTHING> {
     if (typeof source === 'function') return (source as RuleFallback<I, O>)(input, error, options);
-    if (isModel(source)) return callModel(source as Model<I, O>, input, options);
+    if (isModel(source)) return this.model(source as Model<I, O>, index, input, options);
     if (isStale(source)) {
       const found = await source.cache?.lastGood(next, input, options);
       return found === undefined ? NOTHING : (found.value as O);
@@ -201,7 +236,7 @@ function withFailures(primary: unknown, failures: { source: string; error: unkno
   const base = toBallastError(primary, 'UPSTREAM');
   const summary = failures.map((f) => ({
     source: f.source,
-    code: isBallastError(f.error) ? f.error.code : 'INTERNAL',
+    code: toBallastError(f.error).code,
     message: f.error instanceof Error ? f.error.message : String(f.error),
   }));
   const error = new BallastError(base.code, base.message, {

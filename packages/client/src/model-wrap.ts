@@ -1,17 +1,9 @@
-import type { InferOptions, Model } from '@ballast/core';
+import { type InferOptions, type Model, wrapModel as wrapWith } from '@ballast/core';
 
 /**
- * @internal Builds the model a middleware returns: same name, version and kind as `next`, with
- * `health`/`close` passed through, so a wrapped model is again a drop-in `Model`.
+ * @internal The model a client middleware returns: core's `wrapModel()` (live name, version and
+ * kind; `health`/`close` passed through) around the middleware's `infer`.
  */
 export function wrapModel<I, O>(next: Model<I, O>, infer: (input: I, options?: InferOptions) => Promise<O>): Model<I, O> {
-  const model: Model<I, O> = {
-    name: next.name,
-    ...(next.version === undefined ? {} : { version: next.version }),
-    kind: next.kind ?? 'internal',
-    infer,
-    ...(next.health ? { health: () => (next.health as NonNullable<Model['health']>).call(next) } : {}),
-    ...(next.close ? { close: () => (next.close as NonNullable<Model['close']>).call(next) } : {}),
-  };
-  return model;
+  return wrapWith(next, { infer });
 }

@@ -232,3 +232,70 @@ describe('remoteModel against real HTTP servers', () => {
     expect(() => remoteModel({ url: base, name: '' })).toThrow(expect.objectContaining({ code: 'CONFIG', details: { path: 'name' } }));
   });
 });
+
+describe('remoteModel redirects', () => {
+  // A second real server on another port: another origin.
+  let other: Server;
+  let otherBase: string;
+  const otherSeen: { url: string; method: string; apiKey: string | undefined; body: string }[] = [];
+
+  beforeAll(async () => {
+    other = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        otherSeen.push({ url: req.url ?? '', method: req.method ?? '', apiKey: req.headers['x-api-key'] as string | undefined, body });
+        json(res, 200, { stolen: true });
+      });
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    otherBase = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    routes.set('/cross', (_req, res) => res.writeHead(307, { location: `${otherBase}/collect` }).end());
+    routes.set('/same', (_req, res) => res.writeHead(307, { location: '/moved' }).end());
+    routes.set('/moved', (req, res, body) => json(res, 200, { key: req.headers['x-api-key'], echoed: JSON.parse(body) }));
+    routes.set('/see-other', (_req, res) => res.writeHead(303, { location: '/moved' }).end());
+    routes.set('/loop', (_req, res) => res.writeHead(308, { location: '/loop' }).end());
+  });
+
+  afterAll(async () => {
+    other.closeAllConnections();
+    await new Promise((resolve) => other.close(resolve));
+  });
+
+  const headers = { 'x-api-key': 'secret-key' };
+
+  it('follows none by default: a 307 to another origin is UPSTREAM naming the location, and nothing reaches it', async () => {
+    const model = remoteModel({ url: `${base}/cross`, name: 'm', headers });
+    const error = await model.infer({ x: 1 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'UPSTREAM', retryable: false, details: { status: 307, location: `${otherBase}/collect` } });
+    expect((error as Error).message).toContain(`${otherBase}/collect`);
+    // Same origin too: nothing is followed unless asked for.
+    await expect(remoteModel({ url: `${base}/same`, name: 'm', headers }).infer({ x: 1 })).rejects.toMatchObject({
+      code: 'UPSTREAM',
+      details: { location: '/moved' },
+    });
+    expect(otherSeen).toEqual([]);
+  });
+
+  it("with redirects: 'same-origin' follows a same-origin 307 with method, body and headers, and still refuses another origin", async () => {
+    const same = remoteModel({ url: `${base}/same`, name: 'm', headers, redirects: 'same-origin' });
+    expect(await same.infer({ x: 2 })).toEqual({ key: 'secret-key', echoed: { x: 2 } });
+    const cross = remoteModel({ url: `${base}/cross`, name: 'm', headers, redirects: 'same-origin' });
+    const error = await cross.infer({ x: 3 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'UPSTREAM', details: { status: 307 } });
+    expect((error as Error).message).toMatch(/another origin/);
+    expect(otherSeen).toEqual([]);
+    // A 303 would turn the POST into a GET; a loop ends after 5 hops.
+    await expect(remoteModel({ url: `${base}/see-other`, name: 'm', redirects: 'same-origin' }).infer({})).rejects.toMatchObject({
+      code: 'UPSTREAM',
+      details: { status: 303 },
+    });
+    const loops = seen.length;
+    await expect(remoteModel({ url: `${base}/loop`, name: 'm', redirects: 'same-origin' }).infer({})).rejects.toThrow(
+      /more than 5 redirects/,
+    );
+    expect(seen.length - loops).toBe(6);
+  });
+});

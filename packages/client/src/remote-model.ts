@@ -3,9 +3,11 @@ import {
   channels,
   defineModel,
   doneError,
+  errorForStatus,
   type HealthReport,
   type InferOptions,
   type Model,
+  parseRetryAfter,
   pipeline,
   signalOf,
   type TensorType,
@@ -41,6 +43,14 @@ export interface RemoteModelOptions<O = unknown> {
   maxResponseBytes?: number;
   /** The fetch to use. Default the global fetch (undici, keep-alive connections pooled per origin). */
   fetch?: typeof fetch;
+  /**
+   * Which redirects to follow. `none` (default): a 3xx answer fails with `UPSTREAM` naming its
+   * `Location`, so the request, its body and its headers (API keys) never go anywhere but `url`.
+   * `same-origin`: 307 and 308 answers (the ones that keep the method and body) to the same
+   * origin (scheme, host and port) are followed, at most 5 in a row; any other redirect fails as
+   * with `none`.
+   */
+  redirects?: 'none' | 'same-origin';
 }
 
 const optionsSchema = z.object({
@@ -55,65 +65,32 @@ const optionsSchema = z.object({
   parameters: z.record(z.string(), z.unknown()).optional(),
   maxResponseBytes: z.number().int().positive().optional(),
   fetch: z.custom((v) => typeof v === 'function').optional(),
+  redirects: z.enum(['none', 'same-origin']).optional(),
 });
 
-/**
- * Parses a `Retry-After` header: delay-seconds or an HTTP-date, into milliseconds from `nowMs`
- * (never negative); `undefined` when absent or unreadable.
- *
- * @example
- * parseRetryAfter('2'); // 2000
- * parseRetryAfter('Wed, 21 Oct 2026 07:28:00 GMT', Date.parse('Wed, 21 Oct 2026 07:27:30 GMT')); // 30000
- */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  if (/^\d+\.\d+$/.test(text)) return Math.round(Number(text) * 1000); // lenient: fractional seconds
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
+const MAX_REDIRECTS = 5;
 
 /**
- * Maps an HTTP error status to a BallastError: 429 `RATE_LIMITED` and 503 `MODEL_UNAVAILABLE`
- * (retryable, with `Retry-After`), 502/504/408 retryable `UPSTREAM`, 400/422 `INVALID_INPUT`,
- * 401 `UNAUTHENTICATED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 413 `PAYLOAD_TOO_LARGE`, anything
- * else non-retryable `UPSTREAM`.
+ * Maps an HTTP error status an upstream answered with to a BallastError, by core's one table
+ * (`errorForStatus`): 429 `RATE_LIMITED` and 503 `MODEL_UNAVAILABLE` (retryable, with
+ * `Retry-After`), 502/504/408 retryable `UPSTREAM`, 400/422 `INVALID_INPUT`, 401
+ * `UNAUTHENTICATED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 413 `PAYLOAD_TOO_LARGE`, anything else
+ * non-retryable `UPSTREAM`. The body (first 500 characters) goes to `details.body`.
  *
  * @example
  * httpError('m', 503, '5', 'warming up').code; // 'MODEL_UNAVAILABLE', retryAfterMs 5000
  */
 export function httpError(model: string, status: number, retryAfter: string | null | undefined, body: string): BallastError {
   const retryAfterMs = parseRetryAfter(retryAfter);
-  const details = { status, body: body.length > 500 ? `${body.slice(0, 500)}...` : body };
-  const hint = retryAfterMs === undefined ? {} : { retryAfterMs };
-  const message = `"${model}" answered HTTP ${status}`;
-  switch (status) {
-    case 429:
-      return new BallastError('RATE_LIMITED', message, { retryable: true, ...hint, details });
-    case 503:
-      return new BallastError('MODEL_UNAVAILABLE', message, { retryable: true, ...hint, details });
-    case 502:
-    case 504:
-    case 408:
-      return new BallastError('UPSTREAM', message, { retryable: true, ...hint, details });
-    case 400:
-    case 422:
-      return new BallastError('INVALID_INPUT', message, { details });
-    case 401:
-      return new BallastError('UNAUTHENTICATED', message, { details });
-    case 403:
-      return new BallastError('FORBIDDEN', message, { details });
-    case 404:
-      return new BallastError('NOT_FOUND', message, { details });
-    case 413:
-      return new BallastError('PAYLOAD_TOO_LARGE', message, { details });
-    default:
-      return new BallastError('UPSTREAM', message, { retryable: false, ...hint, details });
-  }
+  return errorForStatus(status, {
+    message: `"${model}" answered HTTP ${status}`,
+    details: { body: body.length > 500 ? `${body.slice(0, 500)}...` : body },
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
 }
+
+/** `parseRetryAfter` lives in `@ballast/core`, beside the status table; re-exported here as before. */
+export { parseRetryAfter };
 
 // A failure of the call itself (deadline, cancel) wins over the network error it caused.
 function networkError(model: string, error: unknown, options: InferOptions | undefined, phase: string): BallastError {
@@ -172,7 +149,8 @@ export type RemoteModel<I, O> = Model<I, O>;
  * `client`), publishes `ballast:http-request` with mutable headers before sending (telemetry
  * injects `traceparent` there), aborts through the call's signal, maps HTTP errors to
  * BallastErrors (see {@link httpError}; `Retry-After` in seconds or HTTP-date becomes
- * `retryAfterMs`), maps resets and network failures to retryable `UPSTREAM`, and validates the
+ * `retryAfterMs`), maps resets and network failures to retryable `UPSTREAM`, follows no redirect
+ * unless `redirects: 'same-origin'` allows it (a 3xx is `UPSTREAM` naming its location), and validates the
  * response shape (malformed bodies are non-retryable `UPSTREAM`).
  *
  * @example
@@ -207,6 +185,7 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
   const staticHeaders = typeof options.headers === 'object' ? lowerKeys(options.headers) : undefined;
   const headerFn = typeof options.headers === 'function' ? options.headers : undefined;
   const validate = options.output;
+  const redirects = options.redirects ?? 'none';
 
   function encode(input: I): string {
     try {
@@ -257,20 +236,60 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
     const early = doneError(callOptions);
     if (early) throw early;
     let response: Response;
-    try {
-      response = await doFetch(target, { method: 'POST', headers, body, signal: signalOf(callOptions) ?? null });
-    } catch (error) {
-      throw networkError(name, error, callOptions, 'the request');
+    let url = target;
+    for (let hops = 0; ; hops++) {
+      try {
+        // `manual`: fetch would otherwise follow a redirect to any origin, headers and body included.
+        response = await doFetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: signalOf(callOptions) ?? null });
+      } catch (error) {
+        throw networkError(name, error, callOptions, 'the request');
+      }
+      if (response.status < 300 || response.status > 399) break;
+      url = await redirectTarget(response, url, hops);
     }
     const text = await readBody(name, response, limit, callOptions);
     if (!response.ok) throw httpError(name, response.status, response.headers.get('retry-after'), text);
     return decode(text);
   }
 
+  // Where a 3xx answer may be followed to, or the UPSTREAM error that refuses it.
+  async function redirectTarget(response: Response, from: string, hops: number): Promise<string> {
+    await response.body?.cancel().catch(() => {});
+    const location = response.headers.get('location');
+    let next: URL | undefined;
+    try {
+      next = location === null ? undefined : new URL(location, from);
+    } catch {
+      next = undefined;
+    }
+    const status = response.status;
+    const details = { status, location, redirects };
+    const sameOrigin = next !== undefined && next.origin === new URL(from).origin;
+    if (redirects === 'same-origin' && sameOrigin && (status === 307 || status === 308) && hops < MAX_REDIRECTS) {
+      return (next as URL).href;
+    }
+    const why =
+      redirects === 'none'
+        ? 'redirects are not followed (remoteModel option `redirects`)'
+        : !sameOrigin
+          ? 'it leads to another origin'
+          : status !== 307 && status !== 308
+            ? 'only 307 and 308 keep the method and body'
+            : `more than ${MAX_REDIRECTS} redirects in a row`;
+    throw new BallastError(
+      'UPSTREAM',
+      `"${name}" answered HTTP ${status} redirecting to ${location ?? '(no location)'}; not followed: ${why}`,
+      {
+        retryable: false,
+        details,
+      },
+    );
+  }
+
   async function health(): Promise<HealthReport> {
     if (protocol !== 'open-inference-v2') return { ready: true, status: 'ready', message: 'no health endpoint for the json protocol' };
     try {
-      const response = await doFetch(readyUrl, { method: 'GET', signal: AbortSignal.timeout(5000) });
+      const response = await doFetch(readyUrl, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(5000) });
       await response.body?.cancel().catch(() => {});
       return response.ok
         ? { ready: true, status: 'ready' }

@@ -57,7 +57,10 @@ describe('retry', () => {
       if (call === 1) throw new TypeError('socket hang up');
       return 'ok';
     });
-    const result = pipeline(foreign, retry({ shouldRetry: (e) => e instanceof TypeError, baseDelayMs: 5, jitter: 'none' })).infer(1);
+    const result = pipeline(
+      foreign,
+      retry({ shouldRetry: (e) => (e as Error).cause instanceof TypeError, baseDelayMs: 5, jitter: 'none' }),
+    ).infer(1);
     await vi.advanceTimersByTimeAsync(5);
     await expect(result).resolves.toBe('ok');
   });

@@ -10,6 +10,7 @@ import {
   type Model,
   now,
   remainingMs,
+  toBallastError,
 } from '@ballast/core';
 import { sleep } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
@@ -37,8 +38,10 @@ export interface RetryOptions {
   /** `full` jitter (a random wait in [0, backoff]) or `none`. Default `full`. */
   jitter?: 'full' | 'none';
   /**
-   * Whether to retry after `error` failed attempt `attempt` (1-based). Default: Ballast errors
-   * whose `retryable` is true; other errors are not retried.
+   * Whether to retry after `error` failed attempt `attempt` (1-based). Default: errors whose
+   * `retryable` is true. It receives what the model threw as a BallastError (`toBallastError`: an
+   * SDK error with HTTP status 429/502/503/504 is retryable, with its `Retry-After`; the original
+   * is the `cause`; a value without a status is non-retryable `INTERNAL`).
    */
   shouldRetry?: (error: unknown, attempt: number) => boolean;
   /** The retry budget, or `false` for none. Default `{ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 }`. */
@@ -120,13 +123,16 @@ class RetryPolicy {
         const value = await callModel(next, input, options);
         if (attempt > 1) annotate(options, 'ballast.attempts', attempt);
         return value;
-      } catch (error) {
+      } catch (thrown) {
+        // What the model threw, as a BallastError (an SDK's HTTP 503 is retryable MODEL_UNAVAILABLE
+        // with its Retry-After); on the failure path only, so a call that succeeds pays nothing.
+        const error = toBallastError(thrown);
         if (attempt >= this.maxAttempts || !this.safeShouldRetry(error, attempt) || doneError(options) !== undefined) {
           annotate(options, 'ballast.attempts', attempt);
           throw error;
         }
         let delayMs = this.backoff(attempt);
-        const hint = isBallastError(error) ? error.retryAfterMs : undefined;
+        const hint = error.retryAfterMs;
         if (hint !== undefined) {
           if (hint > this.maxDelayMs) {
             // The upstream asked for more than we will wait: retrying sooner would be refused again.

@@ -127,7 +127,10 @@ describe('batching (fake clock)', () => {
     await vi.advanceTimersByTimeAsync(0);
     const boom = new Error('runtime crashed');
     (batches[0] as (typeof batches)[0]).reject(boom);
-    expect(await Promise.all(failing)).toEqual([boom, boom, boom]);
+    // What the model throws reaches every caller of the batch, classified (INTERNAL, the original as cause).
+    const failures = await Promise.all(failing);
+    expect(failures.map(codeOf)).toEqual(['INTERNAL', 'INTERNAL', 'INTERNAL']);
+    expect(failures.map((e) => (e as Error).cause)).toEqual([boom, boom, boom]);
 
     const short = [4, 5].map((x) => batched.infer(x).catch((e: unknown) => e));
     await vi.advanceTimersByTimeAsync(0);
@@ -308,7 +311,7 @@ describe('batching properties', () => {
             const outcome = outcomes.get(id);
             if (typeof outcome === 'number')
               expect(outcome).toBe(id * 2); // the right caller's result
-            else expect(['CANCELLED', 'OVERLOADED', 'UPSTREAM', 'batch failed']).toContain(outcome);
+            else expect(['CANCELLED', 'OVERLOADED', 'UPSTREAM', 'INTERNAL']).toContain(outcome);
           }
           dispatched = new Set();
         },

@@ -2,6 +2,7 @@ import { doneError, now, withDeadline } from './deadline.js';
 import { BallastError } from './errors.js';
 import { channels } from './events.js';
 import { callModelBatch, type InferOptions, type Model } from './model.js';
+import { wrapModel } from './wrap-model.js';
 
 /** Options of {@link batching}. */
 export interface BatchingOptions<I = unknown> {
@@ -333,10 +334,7 @@ export function batching<I = unknown>(options: BatchingOptions<I> = {}): <In, Ou
       options.groupBy as ((input: In) => string) | undefined,
     );
     const enqueue = (input: In) => (scoped: InferOptions | undefined) => batcher.infer(input, scoped);
-    const model: Model<In, Out> = {
-      name: next.name,
-      ...(next.version === undefined ? {} : { version: next.version }),
-      kind: next.kind ?? 'internal',
+    return wrapModel(next, {
       infer(input: In, callOptions?: InferOptions): Promise<Out> {
         // Standalone use still honours the budget; under pipeline() the outer scope already does.
         if (callOptions === undefined) return batcher.infer(input, undefined);
@@ -344,8 +342,6 @@ export function batching<I = unknown>(options: BatchingOptions<I> = {}): <In, Ou
       },
       inferBatch: (inputs, callOptions) => next.inferBatch?.(inputs, callOptions) as Promise<Out[]>,
       close: () => batcher.close(),
-      ...(next.health ? { health: () => next.health?.() as ReturnType<NonNullable<Model['health']>> } : {}),
-    };
-    return model;
+    });
   };
 }

@@ -1,4 +1,4 @@
-import { BallastError } from './errors.js';
+import { BallastError, toBallastError } from './errors.js';
 import type { InferContext } from './events.js';
 import type { InferOptions } from './model.js';
 
@@ -140,7 +140,9 @@ export class CallScope {
     const settle = ok ? this.resolveFn : this.rejectFn;
     this.resolveFn = undefined;
     this.rejectFn = undefined;
-    settle?.(value);
+    // Where thrown values become BallastErrors for the caller (toBallastError classifies HTTP SDK
+    // errors by status): on the failure path only, so a call that succeeds pays nothing for it.
+    settle?.(ok ? value : toBallastError(value));
   }
 
   private listen(): void {
@@ -268,22 +270,41 @@ class TimerWheel {
   /** Calls being guarded now; the timer keeps the process alive only while this is > 0. */
   live = 0;
 
+  /*
+   * One due slot at a time. When the timer fires late, several slots may be due at once: an inner
+   * deadline (a fallback chain's share, a primary's scope ending early) and the call's own. Firing
+   * them in one go would end the call before the layer whose deadline came first could react (a
+   * fallback chain serving its static value). So the earliest slot fires, then every promise
+   * reaction it caused runs (a microtask that queues a nextTick: Node runs ticks only once the
+   * microtask queue is empty), then the next due slot fires. No turn of the event loop passes in
+   * between, so a stall does not make the wheel fall further behind.
+   */
   private readonly fire = (): void => {
+    // Called after the reactions of the slot before, a timer armed meanwhile is re-armed below.
+    if (this.timer !== undefined && this.armedWith === setTimeout) clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
     const t = now();
-    for (;;) {
-      const key = this.keys.peek();
-      if (key === undefined || key > t) break;
+    let key = this.keys.peek();
+    while (key !== undefined && key <= t) {
       this.keys.pop();
       const scopes = this.slots.get(key);
-      if (scopes === undefined) continue;
-      this.slots.delete(key);
-      this.stored -= scopes.length;
-      for (const scope of scopes) scope.onWheel(t);
+      if (scopes !== undefined) {
+        this.slots.delete(key);
+        this.stored -= scopes.length;
+        for (const scope of scopes) scope.onWheel(t);
+        break;
+      }
+      key = this.keys.peek();
     }
     const next = this.keys.peek();
-    if (next !== undefined) this.arm(next);
+    if (next === undefined) return;
+    if (next <= now()) queueMicrotask(this.afterReactions);
+    else this.arm(next);
+  };
+
+  private readonly afterReactions = (): void => {
+    process.nextTick(this.fire);
   };
 
   enter(): void {
@@ -349,6 +370,11 @@ interface ScopedOptions extends InferOptions {
 /** The scope a call runs under, if any. */
 function scopeOf(options: InferOptions | undefined): CallScope | undefined {
   return (options as ScopedOptions | undefined)?.[SCOPE];
+}
+
+/** @internal Whether `options` carry a running call's scope. */
+export function inScope(options: InferOptions | undefined): boolean {
+  return scopeOf(options) !== undefined;
 }
 
 /**

@@ -147,11 +147,165 @@ export function isBallastError(value: unknown): value is BallastError {
 }
 
 /**
- * Returns `value` if it is a {@link BallastError}, else wraps it with `code` (default `INTERNAL`),
- * keeping the original as `cause`.
+ * Parses a `Retry-After` header: delay-seconds or an HTTP-date, into milliseconds from `nowMs`
+ * (never negative); `undefined` when absent or unreadable.
+ *
+ * @example
+ * parseRetryAfter('2'); // 2000
+ * parseRetryAfter('Wed, 21 Oct 2026 07:28:00 GMT', Date.parse('Wed, 21 Oct 2026 07:27:30 GMT')); // 30000
+ */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = String(value).trim();
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (/^\d+\.\d+$/.test(text)) return Math.round(Number(text) * 1000); // lenient: fractional seconds
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+/** Options of {@link errorForStatus}. */
+export interface StatusErrorOptions {
+  /** The error's message. Default `upstream answered HTTP <status>`. */
+  message?: string;
+  /** When a retry may succeed, ms (from `Retry-After`). */
+  retryAfterMs?: number;
+  /** The underlying error. */
+  cause?: unknown;
+  /** Structured details; `status` is added. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The BallastError for an HTTP error status an upstream answered with. One table for remote
+ * models and for errors thrown by HTTP SDKs (see {@link toBallastError}):
+ *
+ * | status | code | retryable |
+ * | --- | --- | --- |
+ * | 429 | `RATE_LIMITED` | yes |
+ * | 503 | `MODEL_UNAVAILABLE` | yes |
+ * | 502, 504, 408 | `UPSTREAM` | yes |
+ * | 400, 422 | `INVALID_INPUT` | no |
+ * | 401 | `UNAUTHENTICATED` | no |
+ * | 403 | `FORBIDDEN` | no |
+ * | 404 | `NOT_FOUND` | no |
+ * | 413 | `PAYLOAD_TOO_LARGE` | no |
+ * | other 4xx, other 5xx | `UPSTREAM` | no |
+ *
+ * @example
+ * errorForStatus(503, { retryAfterMs: 5000 }).code; // 'MODEL_UNAVAILABLE', retryable
+ */
+export function errorForStatus(status: number, options: StatusErrorOptions = {}): BallastError {
+  const message = options.message ?? `upstream answered HTTP ${status}`;
+  const details = { ...options.details, status };
+  const extra: BallastErrorOptions = { details };
+  if (options.retryAfterMs !== undefined) extra.retryAfterMs = options.retryAfterMs;
+  if (options.cause !== undefined) extra.cause = options.cause;
+  switch (status) {
+    case 429:
+      return new BallastError('RATE_LIMITED', message, { ...extra, retryable: true });
+    case 503:
+      return new BallastError('MODEL_UNAVAILABLE', message, { ...extra, retryable: true });
+    case 502:
+    case 504:
+    case 408:
+      return new BallastError('UPSTREAM', message, { ...extra, retryable: true });
+    case 400:
+    case 422:
+      return new BallastError('INVALID_INPUT', message, extra);
+    case 401:
+      return new BallastError('UNAUTHENTICATED', message, extra);
+    case 403:
+      return new BallastError('FORBIDDEN', message, extra);
+    case 404:
+      return new BallastError('NOT_FOUND', message, extra);
+    case 413:
+      return new BallastError('PAYLOAD_TOO_LARGE', message, extra);
+    default:
+      return new BallastError('UPSTREAM', message, { ...extra, retryable: false });
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+function fieldsOf(value: unknown): Fields | undefined {
+  return typeof value === 'object' && value !== null ? (value as Fields) : undefined;
+}
+
+function httpStatusOf(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 400 && value <= 599) return value;
+  return undefined;
+}
+
+// One header from a plain object (any letter case), a fetch `Headers` or anything with `get()`
+// (axios's AxiosHeaders has both).
+function headerOf(headers: unknown, name: string): string | undefined {
+  const fields = fieldsOf(headers);
+  if (fields === undefined) return undefined;
+  if (typeof fields.get === 'function') {
+    try {
+      const found = (fields.get as (key: string) => unknown).call(headers, name);
+      if (found !== null && found !== undefined) return String(found);
+    } catch {
+      // Not a Headers-like get(); read it as a plain object below.
+    }
+  }
+  for (const key of Object.keys(fields)) {
+    if (key.toLowerCase() === name) {
+      const found = fields[key];
+      return Array.isArray(found) ? String(found[0]) : found === undefined || found === null ? undefined : String(found);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The status and `Retry-After` of an error thrown by an HTTP SDK: `status` or `statusCode` on the
+ * error (openai, @anthropic-ai/sdk, got's HTTPError, http-errors) or on its `response` (axios,
+ * got), with headers on the error or its response. `retry-after-ms` (sent by OpenAI) wins over
+ * `retry-after`.
+ */
+function httpFacts(value: unknown): { status: number; retryAfterMs: number | undefined } | undefined {
+  const error = fieldsOf(value);
+  if (error === undefined) return undefined;
+  const response = fieldsOf(error.response);
+  const status =
+    httpStatusOf(error.status) ?? httpStatusOf(error.statusCode) ?? httpStatusOf(response?.status) ?? httpStatusOf(response?.statusCode);
+  if (status === undefined) return undefined;
+  let retryAfterMs: number | undefined;
+  for (const headers of [error.headers, response?.headers]) {
+    const ms = headerOf(headers, 'retry-after-ms')?.trim();
+    if (ms !== undefined && ms !== '' && Number(ms) >= 0) return { status, retryAfterMs: Number(ms) };
+    retryAfterMs = parseRetryAfter(headerOf(headers, 'retry-after'));
+    if (retryAfterMs !== undefined) break;
+  }
+  return { status, retryAfterMs };
+}
+
+/**
+ * Returns `value` if it is a {@link BallastError}, else wraps it, keeping the original as
+ * `cause`. This is where thrown values become BallastErrors: a call's deadline scope (so what
+ * reaches the caller of `pipeline()`) and the policies that decide on errors (retry, breaker,
+ * fallback) apply it, on the failure path only. A value carrying an HTTP error status
+ * (`status`/`statusCode` on it or its `response`, as the errors of openai, @anthropic-ai/sdk,
+ * axios and got do) is classified by {@link errorForStatus}, with `Retry-After` read from its
+ * headers (a plain object, a `Headers` or axios's `response.headers`); anything else gets `code`
+ * (default `INTERNAL`).
+ *
+ * @example
+ * toBallastError(Object.assign(new Error('Service Unavailable'), { status: 503 })).retryable; // true
  */
 export function toBallastError(value: unknown, code: ErrorCode = 'INTERNAL', message?: string): BallastError {
   if (isBallastError(value)) return value;
   const text = message ?? (value instanceof Error ? value.message : String(value));
+  const http = httpFacts(value);
+  if (http !== undefined) {
+    return errorForStatus(http.status, {
+      message: text,
+      cause: value,
+      ...(http.retryAfterMs === undefined ? {} : { retryAfterMs: http.retryAfterMs }),
+    });
+  }
   return new BallastError(code, text, { cause: value });
 }

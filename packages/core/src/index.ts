@@ -20,8 +20,17 @@ export {
   timeoutError,
   withDeadline,
 } from './deadline.js';
-export type { BallastErrorOptions, ErrorCode } from './errors.js';
-export { BallastError, ERROR_CODES, httpStatusFor, isBallastError, isRetryableCode, toBallastError } from './errors.js';
+export type { BallastErrorOptions, ErrorCode, StatusErrorOptions } from './errors.js';
+export {
+  BallastError,
+  ERROR_CODES,
+  errorForStatus,
+  httpStatusFor,
+  isBallastError,
+  isRetryableCode,
+  parseRetryAfter,
+  toBallastError,
+} from './errors.js';
 export type {
   BatchEvent,
   BreakerEvent,
@@ -64,3 +73,5 @@ export type {
 export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';
 export type { TokenBucketOptions } from './token-bucket.js';
 export { TokenBucketLimiter } from './token-bucket.js';
+export type { WrapModelParts } from './wrap-model.js';
+export { wrapModel } from './wrap-model.js';

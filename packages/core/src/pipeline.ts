@@ -1,11 +1,23 @@
-import { enterScope, guardScoped, withDeadline } from './deadline.js';
-import { BallastError } from './errors.js';
+import { enterScope, guardScoped, inScope, withDeadline } from './deadline.js';
+import { BallastError, toBallastError } from './errors.js';
 import { channels, type InferContext } from './events.js';
-import { callModel, type InferOptions, type Middleware, type Model } from './model.js';
+import { callModel, callModelBatch, type InferOptions, type Middleware, type Model } from './model.js';
+import { wrapModel } from './wrap-model.js';
+
+type BatchModel<I, O> = Model<I, O> & { inferBatch: NonNullable<Model<I, O>['inferBatch']> };
+
+// A static function (no closure per call) for calls that run under no scope (see scopedInfer).
+function classify(error: unknown): never {
+  throw toBallastError(error);
+}
 
 function scopedInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined, context: InferContext | undefined): Promise<O> {
   const scoped = enterScope(options, context);
-  if (scoped === undefined) return callModel(model, input, options);
+  if (scoped === undefined) {
+    // Inside a call that has a scope, its guard classifies what reaches the caller; a call with
+    // no scope at all pays one reaction for it.
+    return inScope(options) ? callModel(model, input, options) : callModel(model, input, options).then(undefined, classify);
+  }
   if (scoped instanceof BallastError) return Promise.reject(scoped);
   return guardScoped(scoped, callModel(model, input, scoped));
 }
@@ -37,37 +49,32 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
     inner = wrap(inner);
   }
   const composed = inner;
-  const name = composed.name;
-  const kind = composed.kind ?? model.kind ?? 'internal';
   const tracing = channels.infer;
 
-  const result: Model<I, O> = {
-    name,
-    // A getter: a model that reloads (a new version) is reported with its current version.
-    get version() {
-      return composed.version ?? model.version;
-    },
-    kind,
+  // Identity is read live (wrapModel's getters): a model that reloads a new version is reported
+  // with its current version here and in every trace.
+  const result = wrapModel(composed, {
     infer(input: I, options?: InferOptions): Promise<O> {
       if (!tracing.hasSubscribers) return scopedInfer(composed, input, options, undefined);
       const context: InferContext = {
-        model: name,
+        model: composed.name,
         version: composed.version ?? model.version,
         operation: 'infer',
-        kind,
+        kind: composed.kind ?? model.kind ?? 'internal',
         input,
         options,
         attributes: {},
       };
       return tracing.tracePromise(scopedInfer, context, undefined, composed, input, options, context) as Promise<O>;
     },
-  };
-  if (composed.inferBatch) {
-    const batch = composed.inferBatch.bind(composed);
-    (result as { inferBatch?: Model<I, O>['inferBatch'] }).inferBatch = (inputs, options) =>
-      withDeadline(options, (scoped) => batch(inputs, scoped));
-  }
-  if (composed.health) (result as { health?: Model<I, O>['health'] }).health = composed.health.bind(composed);
-  if (composed.close) (result as { close?: Model<I, O>['close'] }).close = composed.close.bind(composed);
+    ...(composed.inferBatch
+      ? {
+          inferBatch: (inputs: readonly I[], options?: InferOptions) =>
+            withDeadline(options, (scoped) => callModelBatch(composed as BatchModel<I, O>, inputs, scoped)),
+        }
+      : {}),
+  });
+  // A middleware that forgets the version does not hide the model's.
+  Object.defineProperty(result, 'version', { get: () => composed.version ?? model.version, enumerable: true });
   return Object.freeze(result);
 }

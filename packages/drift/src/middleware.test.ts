@@ -85,3 +85,21 @@ describe('driftMiddleware', () => {
     expect(() => driftMiddleware({} as never)).toThrow(expect.objectContaining({ code: 'CONFIG' }));
   });
 });
+
+describe('driftMiddleware identity', () => {
+  it('reports the current version of a model that changes it (a reload)', () => {
+    let version = 'v1';
+    const model = {
+      name: 'clf',
+      get version() {
+        return version;
+      },
+      infer: async ({ x }: { x: number }) => [x],
+    };
+    const monitor = new DriftMonitor({ reference, window: { size: 20 } });
+    const wrapped = pipeline(model, driftMiddleware<{ x: number }, number[]>(monitor, { sampleRate: 0 }));
+    expect(wrapped.version).toBe('v1');
+    version = 'v2';
+    expect(wrapped.version).toBe('v2');
+  });
+});

@@ -1,4 +1,4 @@
-import { BallastError, type InferOptions, type Middleware, type Model } from '@ballast/core';
+import { BallastError, type InferOptions, type Middleware, type Model, wrapModel } from '@ballast/core';
 import type { DriftMonitor } from './monitor.js';
 import { OUTPUT_FEATURES, type OutputFeaturesOptions, outputFeatures } from './outputs.js';
 
@@ -131,10 +131,7 @@ export function driftMiddleware<I = unknown, O = unknown>(
         return output;
       });
     }
-    const model: Model<MI, MO> = {
-      name: next.name,
-      ...(next.version === undefined ? {} : { version: next.version }),
-      kind: next.kind ?? 'internal',
+    return wrapModel(next, {
       infer: observed,
       ...(next.inferBatch
         ? {
@@ -149,10 +146,7 @@ export function driftMiddleware<I = unknown, O = unknown>(
               }),
           }
         : {}),
-      ...(next.health ? { health: () => (next.health as NonNullable<Model['health']>).call(next) } : {}),
-      ...(next.close ? { close: () => (next.close as NonNullable<Model['close']>).call(next) } : {}),
-    };
-    return model;
+    });
   } as DriftMiddleware;
   middleware.flush = flush;
   return middleware;

@@ -1,4 +1,4 @@
-import { BallastError, type HealthReport, type InferOptions, type Model, withDeadline } from '@ballast/core';
+import { BallastError, type HealthReport, type InferOptions, type Model, withDeadline, wrapModel } from '@ballast/core';
 import { breakerUnreadiness, type OpenBreakers, specsToV2, trackOpenBreakers, type V2TensorMetadata } from '@ballast/express';
 import { withRequestOptions } from './context.js';
 
@@ -213,10 +213,7 @@ export class BallastModels {
   // enforces the deadline with core's withDeadline, so a plain defineModel() model answers TIMEOUT
   // on time too; it nests into the model's own pipeline() scope when there is one.
   private wrap(model: Model): Model {
-    const wrapped: Model = {
-      name: model.name,
-      ...(model.version === undefined ? {} : { version: model.version }),
-      kind: model.kind ?? 'internal',
+    const wrapped = wrapModel(model, {
       infer: (input: unknown, options?: InferOptions) =>
         this.track(() => withDeadline(withRequestOptions(options), (scoped) => model.infer(input, scoped))),
       ...(model.inferBatch
@@ -225,8 +222,9 @@ export class BallastModels {
               this.track(() => withDeadline(withRequestOptions(options), (scoped) => model.inferBatch!(inputs, scoped))),
           }
         : {}),
-      ...(model.health ? { health: () => model.health!() } : {}),
-    };
+      // The registry closes the originals itself, once, on shutdown.
+      close: () => Promise.resolve(),
+    });
     return Object.freeze(wrapped);
   }
 }

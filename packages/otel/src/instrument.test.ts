@@ -139,19 +139,20 @@ describe('spans and metrics of a call', () => {
       }),
     );
     await expect(upstream.infer(1)).rejects.toMatchObject({ code: 'UPSTREAM' });
-    await expect(broken.infer(1)).rejects.toThrow(TypeError);
+    // pipeline() classifies what a model throws: an unknown value is INTERNAL, the original its cause.
+    await expect(broken.infer(1)).rejects.toMatchObject({ code: 'INTERNAL', cause: expect.any(TypeError) });
 
     const remote = harness.span('infer remote');
     expect(remote.kind).toBe(SpanKind.CLIENT);
     expect(remote.status).toEqual({ code: SpanStatusCode.ERROR, message: 'bad gateway' });
     expect(remote.attributes[S.ATTR_ERROR_TYPE]).toBe('UPSTREAM');
     expect(remote.events.map((e) => e.name)).toContain('exception');
-    expect(harness.span('infer broken').attributes[S.ATTR_ERROR_TYPE]).toBe('TypeError');
+    expect(harness.span('infer broken').attributes[S.ATTR_ERROR_TYPE]).toBe('INTERNAL');
 
     const metrics = await harness.collect();
     const failed = points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION), { [S.ATTR_BALLAST_OUTCOME]: 'error' });
     expect(failed.map((p) => [p.attributes[S.ATTR_GEN_AI_REQUEST_MODEL], p.attributes[S.ATTR_ERROR_TYPE], p.value.count]).sort()).toEqual([
-      ['broken', 'TypeError', 1],
+      ['broken', 'INTERNAL', 1],
       ['remote', 'UPSTREAM', 1],
     ]);
   });
