@@ -9,11 +9,11 @@ import {
   type Middleware,
   type Model,
   now,
+  SlidingWindow,
 } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
-import { SlidingWindow } from './sliding-window.js';
 
 /** Options of {@link circuitBreaker}. */
 export interface BreakerOptions {
@@ -140,7 +140,7 @@ class Circuit {
     private readonly settings: Settings,
     readonly key: string,
   ) {
-    this.window = new SlidingWindow(settings.windowMs, 10, 3);
+    this.window = new SlidingWindow({ windowMs: settings.windowMs, buckets: 10, counters: 3 });
   }
 
   /*
