@@ -13,7 +13,7 @@ import {
 import { type Comparator, outputComparator } from './comparator.js';
 import { bucketOf, hashKey } from './hash.js';
 import { isModel } from './registry.js';
-import { p95Exceeds, SlidingWindow, type WindowTotals } from './sliding-window.js';
+import { p95Exceeds, VersionWindow, type WindowTotals } from './version-window.js';
 import type { DecisionRecord, RolloutRecord, RolloutStore } from './store.js';
 import type { RolloutWindowMetrics, VersionRole } from './types.js';
 
@@ -333,9 +333,9 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
   const stableVersion = stable.version ?? stable.name;
   const candidateVersion = candidate.version ?? candidate.name;
   const seed = hashKey(name);
-  const windows: Record<VersionRole, SlidingWindow> = {
-    stable: new SlidingWindow(windowMs, buckets, maxP95Ms),
-    candidate: new SlidingWindow(windowMs, buckets, maxP95Ms),
+  const windows: Record<VersionRole, VersionWindow> = {
+    stable: new VersionWindow(windowMs, buckets, maxP95Ms),
+    candidate: new VersionWindow(windowMs, buckets, maxP95Ms),
   };
 
   // Mutable state. Routing reads it synchronously at the start of each call, so a decision takes
