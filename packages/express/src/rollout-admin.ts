@@ -3,20 +3,25 @@ import express, { type Request, type Response, type Router } from 'express';
 import { sendError } from './errors.js';
 import { readJson } from './http-context.js';
 
-/** What one admin operation answers. */
-export interface AdminAnswer {
+/** What an admin operation answers: an HTTP status and a JSON body (the same shape as `@ballast/rollout`'s). */
+export interface AdminResponse {
+  /** HTTP status to send. */
   status: number;
+  /** JSON body to send. */
   body: unknown;
 }
+
+/** @deprecated Use {@link AdminResponse}, the same shape under the name `@ballast/rollout` uses. */
+export type AdminAnswer = AdminResponse;
 
 /**
  * The admin operations of `@ballast/rollout`'s `rolloutAdmin()`, described structurally so this
  * package does not depend on the rollout package. Each checks the principal's role itself.
  */
 export interface RolloutAdminOperations {
-  status(principal: Principal | undefined, name?: string): Promise<AdminAnswer>;
-  promote(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminAnswer>;
-  rollback(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminAnswer>;
+  status(principal: Principal | undefined, name?: string): Promise<AdminResponse>;
+  promote(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminResponse>;
+  rollback(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminResponse>;
 }
 
 /** Options of {@link rolloutAdminRoutes}. */
@@ -40,7 +45,7 @@ export function rolloutAdminRoutes(admin: RolloutAdminOperations, options: Rollo
   const { maxBodyBytes = 4096 } = options;
   const router = express.Router();
   const principalOf = (res: Response) => res.locals.principal as Principal | undefined;
-  const answer = (res: Response, work: Promise<AdminAnswer>) =>
+  const answer = (res: Response, work: Promise<AdminResponse>) =>
     work.then(
       ({ status, body }) => {
         res.status(status).json(body);
