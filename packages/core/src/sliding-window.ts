@@ -101,8 +101,8 @@ export class SlidingWindow {
         details: { path: 'at' },
       });
     }
-    const n = this.buckets;
-    const slot = ((index % n) + n) % n;
+    let slot = index % this.buckets;
+    if (slot < 0) slot += this.buckets;
     if (this.stamps[slot] !== index) {
       this.stamps[slot] = index;
       this.counts.fill(0, slot * this.counters, slot * this.counters + this.counters);
