@@ -45,6 +45,39 @@ export class DecisionLog {
     this.storeError = error instanceof Error ? error.message : String(error);
   }
 
+  /**
+   * Loads the persisted record, hands it to `apply` (`undefined` when there is none) and then
+   * calls `start`; synchronously when there is no store or it answers synchronously. A store that
+   * fails to load is recorded in `storeError` and the rollout starts afresh from memory.
+   */
+  load(apply: (record: RolloutRecord | undefined) => void, start: () => void): Promise<void> {
+    const store = this.store;
+    if (store === undefined) {
+      start();
+      return Promise.resolve();
+    }
+    const failed = (error: unknown): void => {
+      this.failed(error);
+      start();
+    };
+    let loaded: ReturnType<RolloutStore['load']>;
+    try {
+      loaded = store.load(this.name);
+    } catch (error) {
+      failed(error);
+      return Promise.resolve();
+    }
+    if (loaded instanceof Promise) {
+      return loaded.then((record) => {
+        apply(record);
+        start();
+      }, failed);
+    }
+    apply(loaded);
+    start();
+    return Promise.resolve();
+  }
+
   /** Saves `record` after every earlier save; resolves once it is saved or failed. */
   persist(record: RolloutRecord): Promise<void> {
     const store = this.store;

@@ -1,6 +1,7 @@
-import { BallastError, callModel, emit, type HealthReport, type InferOptions, type Model, now, toBallastError } from '@ballast/core';
+import { BallastError, callModel, type HealthReport, type InferOptions, type Model, now, toBallastError } from '@ballast/core';
 import { Analysis, type AnalysisOptions } from './analysis.js';
 import { checkReason, fail } from './checks.js';
+import { publishDecision } from './decision-event.js';
 import { DecisionLog } from './decision-log.js';
 import { healthOf } from './health.js';
 import { isModel } from './registry.js';
@@ -150,6 +151,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
 
   const stableVersion = stable.version ?? stable.name;
   const candidateVersion = candidate.version ?? candidate.name;
+  const versions = { name, stableVersion, candidateVersion };
   const windows: Record<VersionRole, VersionWindow> = {
     stable: new VersionWindow(windowMs, analysis.buckets, analysis.maxP95Ms),
     candidate: new VersionWindow(windowMs, analysis.buckets, analysis.maxP95Ms),
@@ -201,17 +203,7 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     else if (decision === 'rollback') phase = 'rolled-back';
     const entry: DecisionRecord = { decision, reason, automatic, weight: weight(), at: Date.now(), ...(by === undefined ? {} : { by }) };
     log.add(entry);
-    const back = decision === 'rollback';
-    emit('rollout', {
-      model: name,
-      fromVersion: back ? candidateVersion : stableVersion,
-      toVersion: back ? stableVersion : candidateVersion,
-      decision,
-      reason,
-      automatic,
-      weight: entry.weight,
-      metrics: metricsAt(now(), period),
-    });
+    publishDecision(versions, entry, metricsAt(now(), period));
     schedule();
     const saved = log.persist(toRecord());
     if (onDecision !== undefined) {
@@ -353,38 +345,8 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     if (running()) traffic.check?.();
   };
 
-  const restoreFailed = (error: unknown): void => {
-    log.failed(error);
-    start();
-  };
-
-  let ready: Promise<void>;
-  if (store === undefined) {
-    ready = Promise.resolve();
-    start();
-  } else {
-    let loaded: ReturnType<RolloutStore['load']>;
-    try {
-      loaded = store.load(name);
-    } catch (error) {
-      loaded = undefined;
-      restoreFailed(error);
-    }
-    if (!restored) {
-      if (loaded instanceof Promise) {
-        ready = loaded.then((saved) => {
-          apply(saved);
-          start();
-        }, restoreFailed);
-      } else {
-        apply(loaded);
-        start();
-        ready = Promise.resolve();
-      }
-    } else {
-      ready = Promise.resolve();
-    }
-  }
+  // Calls made before the persisted decisions are applied wait for them (see infer).
+  const ready = log.load(apply, start);
 
   const status = (): RolloutStatus => {
     const report: RolloutStatus = {
