@@ -22,7 +22,7 @@ function fakeContext(options: { healthy?: () => boolean; candidate?: (input: num
       name: 'scorer',
       version: 'v2',
       infer: options.candidate ?? (async (x: number) => x),
-      health: async () => ((options.healthy?.() ?? true) ? { ready: true, status: 'ready' } : { ready: false, status: 'loading' }),
+      health: async () => ((options.healthy?.() ?? true) ? { ready: true, status: 'ready' } : { ready: false, status: 'unavailable' }),
     }),
     random: () => 0.5,
     running: () => asked.running,
