@@ -18,11 +18,6 @@ export function checkPositive(value: unknown, path: string, integer = false): vo
   }
 }
 
-/** Checks an optional application callback. */
-export function checkFunction(value: unknown, path: string): void {
-  if (value !== undefined && typeof value !== 'function') fail(`"${path}" must be a function`, { path });
-}
-
 /**
  * @internal Checks the reason of a manual decision (a rollout's promote/rollback and the admin
  * operations): a string of 1 to 500 characters, kept in the history and the event.

@@ -48,7 +48,7 @@ export interface DecisionOptions {
 export interface RolloutStatus {
   /** Rollout name. */
   name: string;
-  /** `canary`, `blue-green` or `shadow`. */
+  /** The strategy type: `canary`, `blue-green` or `shadow`. */
   strategy: RolloutStrategy['type'];
   /** `running` (under analysis), `promoted` (candidate serves all) or `rolled-back` (stable serves all). */
   phase: RolloutRecord['phase'];
