@@ -9,13 +9,13 @@ import {
   type Middleware,
   type Model,
   now,
+  SlidingWindow,
   toBallastError,
 } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
 import type { BreakerStateStore } from './breaker-state.js';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
-import { SlidingWindow } from './sliding-window.js';
 
 /** Options of {@link circuitBreaker}. */
 export interface BreakerOptions {
@@ -150,7 +150,7 @@ class Circuit {
     private readonly settings: Settings,
     readonly key: string,
   ) {
-    this.window = new SlidingWindow(settings.windowMs, 10, 3);
+    this.window = new SlidingWindow({ windowMs: settings.windowMs, buckets: 10, counters: 3 });
   }
 
   /*

@@ -10,9 +10,9 @@ import {
   signalOf,
 } from '@ballast/core';
 import { detachedOptions } from './call-options.js';
+import { LoadBudget } from './load-budget.js';
 import { wrapModel } from './model-wrap.js';
 import { checkNumber } from './options-check.js';
-import { LoadBudget } from './sliding-window.js';
 
 /** Options of {@link hedge}. */
 export interface HedgeOptions {

@@ -13,9 +13,9 @@ import {
   toBallastError,
 } from '@ballast/core';
 import { sleep } from './call-options.js';
+import { LoadBudget } from './load-budget.js';
 import { wrapModel } from './model-wrap.js';
 import { checkFunction, checkNumber } from './options-check.js';
-import { LoadBudget } from './sliding-window.js';
 
 /** The retry budget: extra load from retries capped at a share of recent traffic. */
 export interface RetryBudgetOptions {

@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  * Contracts for Ballast: `Model`, `Middleware`, `pipeline()`, `BallastError`, call deadlines,
- * diagnostics-channel events and the `batching()` micro-batcher.
+ * diagnostics-channel events, the `batching()` micro-batcher and the `SlidingWindow` of counters.
  */
 
 export type { BatchingOptions } from './batching.js';
@@ -58,6 +58,8 @@ export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, Mo
 export { callModel, defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
 export { seededRandom } from './random.js';
+export type { SlidingWindowOptions } from './sliding-window.js';
+export { SlidingWindow } from './sliding-window.js';
 export type {
   NestedArray,
   TensorInput,

@@ -15,7 +15,13 @@ export type { CallState, RequestAudit, ServeOptions } from './http-context.js';
 export { auditRequest, DEFAULT_TIMEOUT_MS, REQUEST_ID_PATTERN, readJson, requestId, requestIdOf, startCall } from './http-context.js';
 export type { InferHandlerOptions } from './infer-handler.js';
 export { inferHandler } from './infer-handler.js';
-export type { AdminAnswer, AdminPermissionCheck, RolloutAdminOperations, RolloutAdminRoutesOptions } from './rollout-admin.js';
+export type {
+  AdminAnswer,
+  AdminPermissionCheck,
+  AdminResponse,
+  RolloutAdminOperations,
+  RolloutAdminRoutesOptions,
+} from './rollout-admin.js';
 export { rolloutAdminRoutes } from './rollout-admin.js';
 export type { BallastRouter, BallastRouterOptions, ModelMetadataOverride, MountedRouter, ShutdownOptions } from './router.js';
 export { ballastRouter } from './router.js';

@@ -3,14 +3,19 @@ import express, { type Request, type Response, type Router } from 'express';
 import { sendError } from './errors.js';
 import { readJson } from './http-context.js';
 
-/** What one admin operation answers. */
-export interface AdminAnswer {
+/** What an admin operation answers: an HTTP status and a JSON body (the same shape as `@ballast/rollout`'s). */
+export interface AdminResponse {
+  /** HTTP status to send. */
   status: number;
+  /** JSON body to send. */
   body: unknown;
 }
 
 /** A permission check: throws (or returns `false`) to refuse `action` on the rollout `name`. */
 export type AdminPermissionCheck = (principal: Principal | undefined, action: 'read' | 'admin', name: string | undefined) => unknown;
+
+/** @deprecated Use {@link AdminResponse}, the same shape under the name `@ballast/rollout` uses. */
+export type AdminAnswer = AdminResponse;
 
 /**
  * The admin operations of `@ballast/rollout`'s `rolloutAdmin()`, described structurally so this
@@ -18,11 +23,11 @@ export type AdminPermissionCheck = (principal: Principal | undefined, action: 'r
  */
 export interface RolloutAdminOperations {
   /** Status of one rollout, or of all. */
-  status(principal: Principal | undefined, name?: string): Promise<AdminAnswer>;
+  status(principal: Principal | undefined, name?: string): Promise<AdminResponse>;
   /** Promotes the candidate of `name`. */
-  promote(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminAnswer>;
+  promote(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminResponse>;
   /** Rolls `name` back to its stable version. */
-  rollback(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminAnswer>;
+  rollback(principal: Principal | undefined, name: string, body?: unknown): Promise<AdminResponse>;
   /** The same operations with `authorize` deciding permissions (instead of role names). */
   authorizedBy?(authorize: AdminPermissionCheck): RolloutAdminOperations;
 }
@@ -68,7 +73,7 @@ export function rolloutAdminRoutes(admin: RolloutAdminOperations, options: Rollo
     }
     return checked;
   };
-  const answer = (res: Response, work: Promise<AdminAnswer>) =>
+  const answer = (res: Response, work: Promise<AdminResponse>) =>
     work.then(
       ({ status, body }) => {
         res.status(status).json(body);

@@ -1,5 +1,6 @@
 import { BallastError, isBallastError, type Principal } from '@ballast/core';
-import { checkReason, type Rollout, type RolloutStatus } from './rollout.js';
+import { checkReason } from './checks.js';
+import type { Rollout, RolloutStatus } from './rollout.js';
 
 /** What an admin operation answers: an HTTP status and a JSON body. */
 export interface AdminResponse {

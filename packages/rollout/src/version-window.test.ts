@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { p95Exceeds, SlidingWindow } from './sliding-window.js';
+import { p95Exceeds, VersionWindow } from './version-window.js';
 
-describe('SlidingWindow', () => {
+describe('VersionWindow', () => {
   it('forgets calls older than the window, bucket by bucket', () => {
-    const window = new SlidingWindow(1000, 10, undefined);
+    const window = new VersionWindow(1000, 10, undefined);
     window.record(0, 5, false);
     window.record(450, 5, true);
     window.record(950, 5, false);
@@ -22,7 +22,7 @@ describe('SlidingWindow', () => {
   });
 
   it('reports the nearest-rank p95 and the period totals since the last take', () => {
-    const window = new SlidingWindow(1000, 4, 50);
+    const window = new VersionWindow(1000, 4, 50);
     for (let i = 1; i <= 100; i++) window.record(10, i, false);
     expect(window.p95(10)).toBe(95);
     window.compare(10, true);
@@ -44,7 +44,7 @@ describe('SlidingWindow', () => {
         fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 300 }),
         fc.integer({ min: 0, max: 200 }),
         (latencies, limit) => {
-          const window = new SlidingWindow(1000, 1, limit, 10_000);
+          const window = new VersionWindow(1000, 1, limit, 10_000);
           for (const latency of latencies) window.record(0, latency, false);
           const p95 = window.p95(0) as number;
           expect(p95Exceeds(window.totals(0))).toBe(p95 > limit);
