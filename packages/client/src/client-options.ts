@@ -83,6 +83,7 @@ const cacheSchema = z.strictObject({
     )
     .optional(),
   clock: fn.optional(),
+  leaseMs: ms.optional(),
 });
 
 const fallbackSource = z.custom(
