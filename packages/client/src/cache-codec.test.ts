@@ -26,7 +26,10 @@ function same(a: unknown, b: unknown): boolean {
 
 // Typed arrays over raw random bytes (so every bit pattern, NaN payloads included), sometimes as
 // a view into a larger buffer at an odd offset.
-function typedArray<T extends ArrayBufferView>(Constructor: { new (buffer: ArrayBuffer, offset?: number, length?: number): T; BYTES_PER_ELEMENT: number }) {
+function typedArray<T extends ArrayBufferView>(Constructor: {
+  new (buffer: ArrayBuffer, offset?: number, length?: number): T;
+  BYTES_PER_ELEMENT: number;
+}) {
   return fc.tuple(fc.nat(8), fc.uint8Array({ maxLength: 64 }), fc.boolean()).map(([count, bytes, offset]) => {
     const size = Constructor.BYTES_PER_ELEMENT;
     const buffer = new ArrayBuffer(size * (count + 1) + 8);
@@ -128,7 +131,11 @@ describe('cache codec', () => {
 function serializingStore(encoding: 'text' | 'bytes'): CacheStore & { raw: Map<string, string | Uint8Array> } {
   const raw = new Map<string, string | Uint8Array>();
   const toWire = (entry: CacheEntry) =>
-    encoding === 'text' ? JSON.stringify(entry) : new TextEncoder().encode(JSON.stringify({ ...entry, value: undefined, bytes: Buffer.from(entry.value as Uint8Array).toString('base64') }));
+    encoding === 'text'
+      ? JSON.stringify(entry)
+      : new TextEncoder().encode(
+          JSON.stringify({ ...entry, value: undefined, bytes: Buffer.from(entry.value as Uint8Array).toString('base64') }),
+        );
   const fromWire = (wire: string | Uint8Array): CacheEntry => {
     if (typeof wire === 'string') return JSON.parse(wire);
     const parsed = JSON.parse(new TextDecoder().decode(wire));
@@ -192,7 +199,8 @@ describe('resultCache through a serializing store', () => {
     const cache = resultCache({ store });
     const wrapped = pipeline(model, cache);
     await wrapped.infer([1]);
-    for (const key of store.raw.keys()) store.raw.set(key, JSON.stringify({ value: '{broken', storedAt: 0, expiresAt: Date.now() + 60_000 }));
+    for (const key of store.raw.keys())
+      store.raw.set(key, JSON.stringify({ value: '{broken', storedAt: 0, expiresAt: Date.now() + 60_000 }));
     await expect(wrapped.infer([1])).resolves.toBe(2);
     expect(cache.stats().storeErrors).toBe(1);
   });

@@ -47,7 +47,10 @@ const HEADER = 8;
 const MAX_DEPTH = 128;
 
 function constructorOf(name: string): (new (buffer: ArrayBuffer) => ArrayBufferView) | undefined {
-  if (name in TYPED_ARRAYS) return TYPED_ARRAYS[name as keyof typeof TYPED_ARRAYS] as unknown as new (buffer: ArrayBuffer) => ArrayBufferView;
+  if (name in TYPED_ARRAYS)
+    return TYPED_ARRAYS[name as keyof typeof TYPED_ARRAYS] as unknown as new (
+      buffer: ArrayBuffer,
+    ) => ArrayBufferView;
   // Node 24 has Float16Array; on Node 20 its bits come back as the Uint16Array ONNX Runtime uses.
   if (name === 'Float16Array') {
     const float16 = (globalThis as Record<string, unknown>).Float16Array as (new (buffer: ArrayBuffer) => ArrayBufferView) | undefined;

@@ -411,7 +411,7 @@ class ResultCache {
     }
     this.inflight.delete(key);
     const at = this.clock();
-    let stored: MaybePromise<void> = undefined;
+    let stored: MaybePromise<void>;
     try {
       stored = this.store.set(
         key,
