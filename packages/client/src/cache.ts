@@ -411,7 +411,7 @@ class ResultCache {
     }
     this.inflight.delete(key);
     const at = this.clock();
-    let stored: MaybePromise<void>;
+    let stored: MaybePromise<void> | 'failed';
     try {
       stored = this.store.set(
         key,
@@ -424,6 +424,7 @@ class ResultCache {
     } catch (error) {
       // A failing store (or a value the codec cannot hold) loses one entry, not the call.
       if (!(error instanceof BallastError && error.code === 'INVALID_INPUT')) this.counters.storeErrors++;
+      stored = 'failed';
     }
     if (stored instanceof Promise) {
       stored.then(
