@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient as createBallastClient, resultCache } from '@ballast/client';
 import { type InferOptions, type Model, pipeline, type StoreEvent, subscribe } from '@ballast/core';
 import { createClient } from 'redis';
@@ -117,6 +118,8 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
       const model = countingModel('m', 10);
       const client = createBallastClient({ model, cache: { store, ttlMs: 60_000 } });
       await client.infer('warm');
+      const lag = monitorEventLoopDelay({ resolution: 5 });
+      lag.enable();
       redis.pause();
       const durations: number[] = [];
       const failures: unknown[] = [];
@@ -138,11 +141,14 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
       } finally {
         redis.resume();
       }
-      // Deadlines hold (a few ms of timer slack); the short budgets gave Redis only what was left.
-      expect(Math.max(...durations)).toBeLessThan(15);
+      lag.disable();
+      // Deadlines hold to within this process' own event-loop delay (a busy machine) and 15 ms of
+      // timer slack; a command left to hang would add up to the 100 ms command timeout.
+      expect(Math.max(...durations)).toBeLessThan(15 + lag.max / 1e6);
+      // Calls whose budget outlasts the command timeout lose only the cache.
+      expect(failures.length).toBeLessThanOrEqual(10); // at most the first round
       expect(client.stats().cache?.storeErrors).toBeGreaterThan(0);
       await expect.poll(() => store.usable, { timeout: 2000 }).toBe(true);
-      expect(failures.length).toBeLessThanOrEqual(10); // at most the first round: budgets under the command timeout
     } finally {
       await store.close();
     }

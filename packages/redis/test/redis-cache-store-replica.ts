@@ -4,6 +4,7 @@
  * cache, and a remote model that calls the HTTP upstream at UPSTREAM_URL. The parent sends calls
  * over IPC (advanced serialization, so typed arrays and BigInts travel as they are).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient } from '@ballast/client';
 import { type InferOptions, signalOf } from '@ballast/core';
 import { redisCacheStore } from '../src/index.js';
@@ -24,9 +25,20 @@ const model = {
 
 const client = createClient({ model, cache: { store, ttlMs: 60_000 } });
 
-type Message = { id: number; op: 'infer'; input: { key: string; delayMs?: number }; timeoutMs: number } | { id: number; op: 'stats' };
+type Message =
+  | { id: number; op: 'infer'; input: { key: string; delayMs?: number }; timeoutMs: number }
+  | { id: number; op: 'stats' | 'lag' };
+
+// How late this process' own timers run (a busy machine): a deadline cannot be kept more exactly.
+const lag = monitorEventLoopDelay({ resolution: 5 });
+lag.enable();
 
 process.on('message', async (message: Message) => {
+  if (message.op === 'lag') {
+    process.send?.({ id: message.id, maxMs: lag.max / 1e6 });
+    lag.reset();
+    return;
+  }
   if (message.op === 'stats') {
     process.send?.({ id: message.id, cache: client.stats().cache, store: store.stats(), usable: store.usable });
     return;
