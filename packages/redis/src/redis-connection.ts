@@ -220,6 +220,9 @@ function ownClient(url: string) {
   const client = createClient({
     url,
     disableOfflineQueue: true,
+    // The store bounds every command itself (one sweeping timer); node-redis' own per-command
+    // timeout is an AbortSignal.timeout() per command, about 6 µs each.
+    commandOptions: { timeout: 0 },
     socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), 500) },
   });
   client.on('error', () => {}); // failures are counted per command; the client reconnects by itself
