@@ -12,6 +12,9 @@ function countingModel(name: string, delayMs = 5): Model<unknown, unknown> & { c
     name,
     version: '1',
     calls: 0,
+    async health() {
+      return { ready: true, status: 'ready' as const };
+    },
     async infer(input: unknown, options?: InferOptions) {
       model.calls++;
       await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -88,6 +91,8 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
       expect(client.stats().cache?.storeErrors).toBeGreaterThanOrEqual(20);
       expect(store.stats().unavailable + store.stats().error).toBeGreaterThanOrEqual(20);
       expect(events.some((e) => e.store === 'redis-cache' && e.op === 'get' && e.outcome !== 'ok')).toBe(true);
+      // Readiness is the model's: a replica without Redis still answers.
+      await expect(client.health?.()).resolves.toMatchObject({ ready: true, status: 'ready' });
       await redis.restart();
       const back = performance.now();
       const hits = client.stats().cache?.hits ?? 0;
