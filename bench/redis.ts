@@ -85,7 +85,10 @@ async function cacheSection(server: RedisServer): Promise<void> {
       ['(b) raw GET', rawNs / 1000, rawLoop.rowsPerSecond, us(percentile(rawMs, 50)), us(percentile(rawMs, 99))],
     ],
   );
-  console.log(`entry: ${stored.byteLength} bytes; hits served: ${hits}; store errors: ${client.stats().cache?.storeErrors ?? 0}`);
+  console.log(
+    `entry: ${stored.byteLength} bytes; hits served: ${hits}; store errors: ${client.stats().cache?.storeErrors ?? 0}`,
+    store.stats(),
+  );
   console.log(`ratio (a)/(b) calls/s, 1 caller:   ${(rawNs / ballastNs).toFixed(2)}x (goal >= 0.8x)`);
   console.log(`ratio (a)/(b) calls/s, 16 callers: ${(ballastLoop.rowsPerSecond / rawLoop.rowsPerSecond).toFixed(2)}x (goal >= 0.8x)`);
   const addedP50 = us(percentile(ballastMs, 50) - percentile(rawMs, 50));

@@ -37,6 +37,7 @@ export interface RedisStoreStats {
 
 const PROBE_INTERVAL_MS = 100;
 const SWEEP_MS = 5;
+const STALL_MS = 50;
 
 /** One command in flight: its promise settles once, by answer, failure or timeout. */
 class PendingCommand<T> {
@@ -82,6 +83,7 @@ export class RedisCommands {
   private hung = false;
   private readonly pending = new Set<PendingCommand<unknown>>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
+  private lastSweep = 0;
   private probeTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
 
@@ -151,6 +153,7 @@ export class RedisCommands {
    * most SWEEP_MS after its limit (the call's own deadline is enforced exactly by its scope).
    */
   private startSweeper(): void {
+    this.lastSweep = now();
     this.sweeper = setInterval(() => {
       if (this.pending.size === 0) {
         clearInterval(this.sweeper);
@@ -158,6 +161,12 @@ export class RedisCommands {
         return;
       }
       const at = now();
+      // This process stalled (GC, a busy loop, a starved CPU): timers run before the socket is
+      // read, so answers that arrived meanwhile are not seen yet. Judge Redis on the next sweep,
+      // after they are read, not on this process' own delay.
+      const stalled = at - this.lastSweep > STALL_MS;
+      this.lastSweep = at;
+      if (stalled) return;
       for (const pending of this.pending) {
         if (at - pending.started < pending.budget) continue;
         // Only the store's own limit says something about Redis; a short caller budget does not.
