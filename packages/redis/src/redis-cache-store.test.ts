@@ -193,6 +193,22 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
     }
   });
 
+  it('does not blame Redis for a stall of its own process', async () => {
+    const store = redisCacheStore({ url: redis.url, prefix: 'test5:', commandTimeoutMs: 100 });
+    try {
+      await expect.poll(() => store.usable).toBe(true);
+      await store.set('k', { value: new Uint8Array([1]), storedAt: 0, expiresAt: 1 }, 60_000);
+      const reading = store.get('k');
+      const until = performance.now() + 300;
+      while (performance.now() < until); // the event loop is blocked past the command timeout
+      await expect(reading).resolves.toMatchObject({ expiresAt: 1 });
+      expect(store.stats().timeout).toBe(0);
+      expect(store.usable).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rejects bad options with CONFIG errors', () => {
     expect(() => redisCacheStore({} as never)).toThrow(expect.objectContaining({ code: 'CONFIG' }));
     expect(() => redisCacheStore({ url: 'http://x' })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
