@@ -27,7 +27,8 @@ const client = createClient({ model, cache: { store, ttlMs: 60_000 } });
 
 type Message =
   | { id: number; op: 'infer'; input: { key: string; delayMs?: number }; timeoutMs: number }
-  | { id: number; op: 'stats' | 'lag' };
+  | { id: number; op: 'stats' }
+  | { id: number; op: 'lag' };
 
 // How late this process' own timers run (a busy machine): a deadline cannot be kept more exactly.
 const lag = monitorEventLoopDelay({ resolution: 5 });
