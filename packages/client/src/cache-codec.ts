@@ -117,9 +117,9 @@ class Writer {
 }
 
 function copyOut(name: string, source: Uint8Array): unknown {
-  // A fresh, aligned buffer: the decoded value never aliases the store's reply.
-  const buffer = new ArrayBuffer(source.byteLength);
-  new Uint8Array(buffer).set(source);
+  // A fresh, aligned buffer: the decoded value never aliases the store's reply (copying from a
+  // typed array allocates without zero-filling first).
+  const buffer = new Uint8Array(source).buffer as ArrayBuffer;
   if (name === 'ArrayBuffer') return buffer;
   const Constructor = constructorOf(name);
   if (Constructor === undefined) throw corrupt(`unknown typed array ${name}`);
@@ -219,7 +219,7 @@ export function decodeCacheValue(encoded: string | Uint8Array): unknown {
     return revive(parsed, undefined);
   }
   if (!(encoded instanceof Uint8Array) || encoded.byteLength < HEADER) throw corrupt('too short');
-  const buffer = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  const buffer = Buffer.isBuffer(encoded) ? encoded : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   if (buffer.readUInt32LE(0) !== MAGIC) throw corrupt('unknown format');
   const jsonLength = buffer.readUInt32LE(4);
   if (HEADER + jsonLength > buffer.byteLength) throw corrupt('header past the end');
