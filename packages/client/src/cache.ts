@@ -550,7 +550,13 @@ export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
       return undefined;
     }
     if (key === undefined) return undefined;
-    const entry = cache.decoded(await store.get(key, callOptions));
+    let entry: CacheEntry | undefined;
+    try {
+      entry = cache.decoded(await store.get(key, callOptions));
+    } catch {
+      cache.counters.storeErrors++; // a failing shared store has no last good value to give
+      return undefined;
+    }
     return entry === undefined ? undefined : { value: entry.value };
   };
   middleware.clear = async () => {
