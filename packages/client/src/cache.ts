@@ -1,5 +1,6 @@
-import { annotate, BallastError, callModel, channels, type InferOptions, type Middleware, type Model } from '@ballast/core';
+import { annotate, BallastError, callModel, channels, type InferOptions, type Middleware, type Model, remainingMs } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
+import { type CacheEncoding, decodeCacheValue, encodeCacheValue } from './cache-codec.js';
 import { canonicalKey, givenKey, keyPrefix } from './cache-key.js';
 import { detachedOptions } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
@@ -22,16 +23,42 @@ type MaybePromise<T> = T | Promise<T>;
  * (Redis, memcached) implements the same three methods, synchronously or with promises. Stores
  * keep entries past `expiresAt` (for stale-while-revalidate, stale-if-error and `staleCache()`);
  * `set`'s `retainMs` says how long an entry is still useful.
+ *
+ * A store that serializes declares it with `encoding`: the cache then hands it values encoded by
+ * the cache codec (`encodeCacheValue`: a string for `text`, a Uint8Array for `bytes`) and decodes
+ * what `get` returns, so typed arrays, BigInts and tensors come back exact. Without `encoding` the
+ * store keeps values as they are (in-process stores).
+ *
+ * Every method receives the call's options: a store that does I/O bounds each command by the
+ * call's remaining budget (`remainingMs(options)`, `signalOf(options)`). A failing or late store
+ * costs the call its cache, never the call: the cache goes upstream and counts `storeErrors`.
+ *
+ * The optional lease methods (`acquire`, `wait`, `release`) extend single-flight across processes:
+ * on a miss, one process computes a result while the others wait for it.
  */
 export interface CacheStore<O = unknown> {
+  /** `text` or `bytes` when the store serializes values (the cache encodes and decodes them); absent for stores that keep values as they are. */
+  readonly encoding?: CacheEncoding;
   /** The entry for `key`, fresh or not. */
-  get(key: string): MaybePromise<CacheEntry<O> | undefined>;
+  get(key: string, options?: InferOptions): MaybePromise<CacheEntry<O> | undefined>;
   /** Stores an entry; `retainMs` is how long it may still be served (at least until `expiresAt`). */
-  set(key: string, entry: CacheEntry<O>, retainMs: number): MaybePromise<void>;
+  set(key: string, entry: CacheEntry<O>, retainMs: number, options?: InferOptions): MaybePromise<void>;
   /** Removes an entry. */
-  delete(key: string): MaybePromise<void>;
+  delete(key: string, options?: InferOptions): MaybePromise<void>;
   /** Removes every entry. */
   clear?(): MaybePromise<void>;
+  /**
+   * Claims the computation of `key` for `leaseMs` across processes: `true` when this process
+   * should compute it, `false` when another holds the lease (then the cache calls `wait`).
+   */
+  acquire?(key: string, leaseMs: number, options?: InferOptions): Promise<boolean>;
+  /**
+   * Waits at most `waitMs` for the lease holder to store `key` or give up its lease; returns the
+   * entry when one was stored, `undefined` otherwise (the cache then computes it itself).
+   */
+  wait?(key: string, waitMs: number, options?: InferOptions): Promise<CacheEntry<O> | undefined>;
+  /** Gives up a lease taken with `acquire` (after the result is stored, or when computing it failed) and wakes the waiters. */
+  release?(key: string, options?: InferOptions): MaybePromise<void>;
 }
 
 /** Options of {@link lruCacheStore}. */
@@ -118,6 +145,12 @@ export interface CacheOptions extends LruCacheStoreOptions {
   store?: CacheStore;
   /** Wall clock for entry timestamps, ms. Default `Date.now` (shared stores compare across processes). */
   clock?: () => number;
+  /**
+   * With a store that has leases (`acquire`/`wait`/`release`, e.g. the Redis store): how long one
+   * process may hold the computation of a missed key before others compute it themselves, ms.
+   * Waiters wait at most this long and at most half of their own remaining budget. Default 5,000.
+   */
+  leaseMs?: number;
 }
 
 /** Counters of a result cache. */
@@ -130,6 +163,8 @@ export interface CacheStats {
   coalesced: number;
   /** Calls that skipped the cache (bypass, or no canonical key). */
   bypassed: number;
+  /** Store operations (lookups, writes, leases, waits, decodes) that failed or ran out of time; their calls went upstream. */
+  storeErrors: number;
 }
 
 /** A {@link resultCache} middleware with its store and counters. */
@@ -184,7 +219,7 @@ function isLeaderEnd(error: unknown): boolean {
  * derivation, one Map lookup and Promise.resolve: no timer, listener or closure.
  */
 class ResultCache {
-  readonly counters: CacheStats = { hits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 0 };
+  readonly counters: CacheStats = { hits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 0, storeErrors: 0 };
 
   /** Counts a lookup's result, adds it to the call's telemetry and publishes `ballast:cache`. */
   private record(model: string, options: InferOptions | undefined, result: LookupResult): void {
@@ -193,6 +228,8 @@ class ResultCache {
     if (channels.cache.hasSubscribers) channels.cache.publish({ model, result });
   }
   private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly encoding: CacheEncoding | undefined;
+  private readonly leases: boolean;
 
   constructor(
     readonly store: CacheStore,
@@ -202,7 +239,22 @@ class ResultCache {
     private readonly keyFn: CacheOptions['key'],
     private readonly bypassFn: CacheOptions['bypass'],
     private readonly clock: () => number,
-  ) {}
+    private readonly leaseMs: number,
+  ) {
+    this.encoding = store.encoding;
+    this.leases = typeof store.acquire === 'function' && typeof store.wait === 'function';
+  }
+
+  /** The entry as the model returned it: decoded when the store serializes. A corrupt entry is no entry. */
+  decoded(entry: CacheEntry | undefined): CacheEntry | undefined {
+    if (entry === undefined || this.encoding === undefined) return entry;
+    try {
+      return { value: decodeCacheValue(entry.value as string | Uint8Array), storedAt: entry.storedAt, expiresAt: entry.expiresAt };
+    } catch {
+      this.counters.storeErrors++;
+      return undefined;
+    }
+  }
 
   keyOf(model: Pick<Model, 'name' | 'version'>, input: unknown, options: InferOptions | undefined): string | undefined {
     return this.keyWith(keyPrefix(model), input, options);
@@ -243,12 +295,13 @@ class ResultCache {
     }
     let found: MaybePromise<CacheEntry | undefined>;
     try {
-      found = this.store.get(key);
+      found = this.store.get(key, options);
     } catch {
+      this.counters.storeErrors++;
       found = undefined;
     }
     if (found instanceof Promise) return this.afterAsyncLookup(next, input, options, key, found);
-    return this.afterLookup(next, input, options, key, found);
+    return this.afterLookup(next, input, options, key, this.decoded(found));
   }
 
   private async afterAsyncLookup<I, O>(
@@ -260,8 +313,9 @@ class ResultCache {
   ): Promise<O> {
     let entry: CacheEntry | undefined;
     try {
-      entry = await found;
+      entry = this.decoded(await found);
     } catch {
+      this.counters.storeErrors++;
       entry = undefined; // a failing shared store must not fail the call
     }
     return this.afterLookup(next, input, options, key, entry);
@@ -334,11 +388,21 @@ class ResultCache {
     key: string,
     entry: CacheEntry | undefined,
   ): Promise<O> {
+    let leased = false;
+    if (this.leases) {
+      const shared = await this.shared(key, options);
+      if (shared === undefined) leased = true;
+      else if (shared !== false) {
+        this.inflight.delete(key);
+        return shared.value as O;
+      }
+    }
     let value: O;
     try {
       value = await callModel(next, input, options);
     } catch (error) {
       this.inflight.delete(key);
+      if (leased) this.release(key, undefined);
       if (entry !== undefined && this.clock() < entry.expiresAt + this.sieMs) {
         this.record(next.name, options, 'stale');
         return entry.value as O;
@@ -347,17 +411,85 @@ class ResultCache {
     }
     this.inflight.delete(key);
     const at = this.clock();
+    let stored: MaybePromise<void> | 'failed';
     try {
-      const stored = this.store.set(
+      stored = this.store.set(
         key,
-        { value, storedAt: at, expiresAt: at + this.ttlMs },
+        { value: this.encoding === undefined ? value : encodeCacheValue(value, this.encoding), storedAt: at, expiresAt: at + this.ttlMs },
         this.ttlMs + Math.max(this.swrMs, this.sieMs),
+        // The write outlives the call: it is bounded by the store's own command timeout, not by
+        // what is left of this caller's budget.
+        undefined,
       );
-      if (stored instanceof Promise) stored.catch(() => {});
-    } catch {
-      // A failing store loses one entry, not the call.
+    } catch (error) {
+      // A failing store (or a value the codec cannot hold) loses one entry, not the call.
+      if (!(error instanceof BallastError && error.code === 'INVALID_INPUT')) this.counters.storeErrors++;
+      stored = 'failed';
     }
+    if (stored instanceof Promise) {
+      stored.then(
+        () => {
+          if (leased) this.release(key, undefined);
+        },
+        () => {
+          this.counters.storeErrors++;
+          if (leased) this.release(key, undefined);
+        },
+      );
+    } else if (leased) this.release(key, undefined);
     return value;
+  }
+
+  /**
+   * Cross-process single-flight before computing a missed key: `undefined` when this process holds
+   * the lease (or the store cannot say: then it computes without one), `false` when the holder
+   * did not deliver in time (compute without a lease), or the entry another process stored.
+   */
+  private async shared(key: string, options: InferOptions | undefined): Promise<CacheEntry | false | undefined> {
+    const store = this.store as Required<Pick<CacheStore, 'acquire' | 'wait'>> & CacheStore;
+    let held: boolean;
+    try {
+      held = await store.acquire(key, this.leaseMs, options);
+    } catch {
+      this.counters.storeErrors++;
+      return false;
+    }
+    if (held) {
+      // The holder may have stored and released between this call's lookup and its claim.
+      const again = await this.lookup(key, options);
+      if (again === undefined) return undefined;
+      this.release(key, undefined);
+      return again;
+    }
+    const waitMs = Math.min(this.leaseMs, remainingMs(options) / 2);
+    let waited: CacheEntry | undefined;
+    try {
+      waited = this.decoded(await store.wait(key, waitMs, options));
+    } catch {
+      this.counters.storeErrors++;
+      return false;
+    }
+    return waited !== undefined && this.clock() < waited.expiresAt ? waited : false;
+  }
+
+  /** A fresh decoded entry from the store, or undefined (missing, stale, failed). */
+  private async lookup(key: string, options: InferOptions | undefined): Promise<CacheEntry | undefined> {
+    try {
+      const entry = this.decoded(await this.store.get(key, options));
+      return entry !== undefined && this.clock() < entry.expiresAt ? entry : undefined;
+    } catch {
+      this.counters.storeErrors++;
+      return undefined;
+    }
+  }
+
+  private release(key: string, options: InferOptions | undefined): void {
+    try {
+      const done = this.store.release?.(key, options);
+      if (done instanceof Promise) done.catch(() => this.counters.storeErrors++);
+    } catch {
+      this.counters.storeErrors++;
+    }
   }
 }
 
@@ -382,6 +514,7 @@ export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
   checkFunction('resultCache', 'key', options.key);
   checkFunction('resultCache', 'bypass', options.bypass);
   checkFunction('resultCache', 'clock', options.clock);
+  checkNumber('resultCache', 'leaseMs', options.leaseMs, 1);
   if (options.store !== undefined && (typeof options.store?.get !== 'function' || typeof options.store?.set !== 'function')) {
     throw new BallastError('CONFIG', 'resultCache: store must implement get() and set()', { details: { path: 'store' } });
   }
@@ -400,6 +533,7 @@ export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
     options.key,
     options.bypass,
     options.clock ?? Date.now,
+    options.leaseMs ?? 5000,
   );
   const middleware = function cacheMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
     const prefix = keyPrefix(next);
@@ -416,7 +550,13 @@ export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
       return undefined;
     }
     if (key === undefined) return undefined;
-    const entry = await store.get(key);
+    let entry: CacheEntry | undefined;
+    try {
+      entry = cache.decoded(await store.get(key, callOptions));
+    } catch {
+      cache.counters.storeErrors++; // a failing shared store has no last good value to give
+      return undefined;
+    }
     return entry === undefined ? undefined : { value: entry.value };
   };
   middleware.clear = async () => {

@@ -87,6 +87,7 @@ const cacheSchema = z.strictObject({
     )
     .optional(),
   clock: fn.optional(),
+  leaseMs: ms.optional(),
 });
 
 const fallbackSource = z.custom(

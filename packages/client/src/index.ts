@@ -14,6 +14,8 @@ export type { BulkheadMiddleware, BulkheadOptions, BulkheadStats } from './bulkh
 export { bulkhead } from './bulkhead.js';
 export type { CacheEntry, CacheOptions, CacheStats, CacheStore, LruCacheStoreOptions, ResultCacheMiddleware } from './cache.js';
 export { bypassCache, estimateBytes, lruCacheStore, resultCache } from './cache.js';
+export type { CacheEncoding } from './cache-codec.js';
+export { decodeCacheValue, encodeCacheValue } from './cache-codec.js';
 export { cacheKeyOf, canonicalKey } from './cache-key.js';
 export type { ChaosLatency, ChaosMiddleware, ChaosOptions, ChaosStats } from './chaos.js';
 export { chaos } from './chaos.js';

@@ -36,6 +36,8 @@ export const CHANNEL_NAMES = {
   httpRequest: 'ballast:http-request',
   /** A rollout decision: a canary step, a blue-green switch, a promotion or a rollback. */
   rollout: 'ballast:rollout',
+  /** A command of a shared store (Redis) and how it went: the health of the state replicas share. */
+  store: 'ballast:store',
 } as const;
 
 /** The context object of the `ballast:infer` tracing channel. Middleware add `attributes` during the call. */
@@ -244,6 +246,27 @@ export interface RolloutEvent {
   metrics: { stable?: RolloutWindowMetrics; candidate?: RolloutWindowMetrics };
 }
 
+/** Payload of `ballast:store`: one command of a shared store (Redis cache, limiter, keys, breakers). */
+export interface StoreEvent {
+  /** Which store: `redis-cache`, `redis-limiter`, ... */
+  store: string;
+  /** The operation: `get`, `set`, `acquire`, `wait`, `release`, ... */
+  op: string;
+  /**
+   * `ok`; `timeout` (it did not answer within the command timeout or the caller's budget);
+   * `error` (it answered with an error or the connection failed); `unavailable` (not sent: not
+   * connected, or the store is waiting for a hung server to answer again); `fallback` (the store
+   * decided locally instead: a limiter's local share, a breaker's local state); `recovered`
+   * (shared again after a fallback). In every case but `ok` and `recovered` the caller went on
+   * without the store.
+   */
+  outcome: 'ok' | 'timeout' | 'error' | 'unavailable' | 'fallback' | 'recovered';
+  /** How long the command took, ms (0 when not sent; absent for decisions that sent nothing). */
+  durationMs?: number;
+  /** The failure, for `timeout` and `error`, where the store keeps it. */
+  error?: unknown;
+}
+
 /** The channels, created once. Check `hasSubscribers` before building a payload. */
 export const channels = {
   infer: diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer),
@@ -259,6 +282,7 @@ export const channels = {
   drift: diagnostics.channel(CHANNEL_NAMES.drift),
   httpRequest: diagnostics.channel(CHANNEL_NAMES.httpRequest),
   rollout: diagnostics.channel(CHANNEL_NAMES.rollout),
+  store: diagnostics.channel(CHANNEL_NAMES.store),
 };
 
 /** Payload type of each plain channel. */
@@ -275,6 +299,7 @@ export interface EventPayloads {
   drift: DriftEvent;
   httpRequest: HttpRequestEvent;
   rollout: RolloutEvent;
+  store: StoreEvent;
 }
 
 /**

@@ -4,8 +4,8 @@
  * budget race and the same store events.
  */
 import { createHash } from 'node:crypto';
-import diagnostics from 'node:diagnostics_channel';
-import { type LimiterCallOptions, now } from '@ballast/core';
+import type diagnostics from 'node:diagnostics_channel';
+import { channels, type LimiterCallOptions, now, type StoreEvent } from '@ballast/core';
 
 /**
  * The part of a node-redis v6 client (`createClient()`) the limiters and breaker state use. Any
@@ -19,23 +19,8 @@ export interface RedisCommandClient {
   sendCommand(args: string[]): Promise<unknown>;
 }
 
-/** What a store publishes on the `ballast:store` diagnostics channel. */
-export interface StoreEvent {
-  /** Which store: `'rate-limit'`, `'quota'` or `'breaker'`. */
-  store: string;
-  /** The operation: `'take'`, `'available'`, `'open'`, `'failure'`, `'trial'`, `'state'`. */
-  op: string;
-  /**
-   * `'fallback'` (decided locally: Redis was down, slow or just failed), `'timeout'` (a command ran
-   * past its budget), `'error'` (a command failed), `'recovered'` (shared again after a fallback).
-   */
-  outcome: 'fallback' | 'timeout' | 'error' | 'recovered';
-  /** The failure, for `'timeout'` and `'error'`. */
-  error?: unknown;
-}
-
-/** The `ballast:store` channel: store operations that fell back, failed or recovered. */
-export const storeChannel: diagnostics.Channel = diagnostics.channel('ballast:store');
+/** The `ballast:store` channel (core's `channels.store`): store operations that fell back, failed or recovered. */
+export const storeChannel: diagnostics.Channel = channels.store;
 
 /** @internal Publishes a store event when anyone listens (costs nothing otherwise). */
 export function publishStore(event: StoreEvent): void {

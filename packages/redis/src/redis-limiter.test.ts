@@ -1,12 +1,12 @@
 import diagnostics from 'node:diagnostics_channel';
 import { rateLimit } from '@ballast/client';
+import type { StoreEvent } from '@ballast/core';
 import { defineModel, isBallastError, pipeline } from '@ballast/core';
 import { principalLimits } from '@ballast/guard';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, redisAvailable, startRedis } from '../test/redis-server.js';
 import { redisLimiters, redisQuotaLimiter, redisRateLimiter } from './redis-limiter.js';
-import type { StoreEvent } from './redis-limiter-command.js';
 
 describe('redisRateLimiter options', () => {
   const client = { isReady: true, sendCommand: async () => 0 };
