@@ -18,10 +18,10 @@ describe('a fallback chain under one budget (real clock)', () => {
   it('serves the static value after a hung primary and a hung fallback model, within the budget', async () => {
     const primary = hung('primary');
     const other = hung('other');
-    const client = createClient({ model: primary, timeoutMs: 100, fallback: [other, { value: 'static' }] });
+    const client = createClient({ model: primary, timeoutMs: 400, fallback: [other, { value: 'static' }] });
     const started = performance.now();
     expect(await client.infer(1)).toBe('static');
-    expect(performance.now() - started).toBeLessThan(100 + 50);
+    expect(performance.now() - started).toBeLessThan(400 + 100);
     expect(other.calls).toBe(1);
     expect(client.stats().fallback).toEqual({ primary: 0, served: { static: 1 }, exhausted: 0 });
     expect(client.stats()).toMatchObject({ calls: 1, succeeded: 1, failed: 0 });

@@ -3,7 +3,7 @@ import { getEventListeners } from 'node:events';
 import { BallastError, type ErrorCode, type InferOptions, isBallastError, now, withDeadline } from '@ballast/core';
 import { type AuditRecord, DEFAULT_MAX_BODY_BYTES, type Guard, type GuardPrincipal } from '@ballast/guard';
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { BODY_TIMEOUT_REASON } from './errors.js';
+import { BODY_TIMEOUT_REASON, toHttpError } from './errors.js';
 
 /** Options shared by {@link ballastRouter} and {@link inferHandler} for each served call. */
 export interface ServeOptions {
@@ -118,7 +118,9 @@ function parseJson(request: Request, res: Response, limitBytes: number): Promise
   const run = parser;
   return new Promise((resolve, reject) => {
     run(request, res, (error?: unknown) => {
-      if (error !== undefined && error !== null) reject(error);
+      // The parser's errors are the client's (bad encoding, bad JSON, too large): typed here, where
+      // they arise, so no later step mistakes their HTTP status for an upstream's answer.
+      if (error !== undefined && error !== null) reject(toHttpError(error));
       else if (request.body === undefined) reject(new BallastError('INVALID_INPUT', 'a JSON request body is required'));
       else resolve(request.body);
     });
