@@ -10,6 +10,7 @@ import {
   type Model,
   now,
   remainingMs,
+  withAttemptMemo,
 } from '@ballast/core';
 import { sleep } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
@@ -112,8 +113,11 @@ class RetryPolicy {
     return this.jitter ? this.random() * exp : exp;
   }
 
-  async run<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
+  async run<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined): Promise<O> {
     if (this.budget !== undefined) this.countCall();
+    // Every attempt carries the same attempt memo, so a layer below (a balancer) can send the
+    // next attempt somewhere other than where the last one failed.
+    const options = withAttemptMemo(callOptions);
     let attempt = 1;
     for (;;) {
       try {

@@ -36,6 +36,8 @@ export const CHANNEL_NAMES = {
   httpRequest: 'ballast:http-request',
   /** A rollout decision: a canary step, a blue-green switch, a promotion or a rollback. */
   rollout: 'ballast:rollout',
+  /** A balancer over endpoints of one model: an endpoint chosen, ejected, restored, added or removed. */
+  balance: 'ballast:balance',
 } as const;
 
 /** The context object of the `ballast:infer` tracing channel. Middleware add `attributes` during the call. */
@@ -240,6 +242,34 @@ export interface RolloutEvent {
   metrics: { stable?: RolloutWindowMetrics; candidate?: RolloutWindowMetrics };
 }
 
+/** Payload of `ballast:balance`. */
+export interface BalanceEvent {
+  /** The balanced model's name. */
+  model: string;
+  /** The endpoint the event is about. */
+  endpoint: string;
+  /**
+   * `chosen` (a call goes to it), `ejected` (an outlier, kept out for `durationMs`), `restored`
+   * (back after an ejection, in slow start), `added` (joined the set, in slow start) or
+   * `removed` (left the set after its in-flight calls drained).
+   */
+  action: 'chosen' | 'ejected' | 'restored' | 'added' | 'removed';
+  /** The strategy that chose (on `chosen`). */
+  strategy?: string;
+  /** The endpoint's peak-EWMA latency when the event happened, ms (`undefined` before its first answer). */
+  ewmaMs?: number;
+  /** Calls in flight on the endpoint (before this call, on `chosen`). */
+  outstanding: number;
+  /** Why it was ejected: `consecutive-failures` or `error-ratio`. */
+  reason?: string;
+  /** How long it is ejected, ms (on `ejected`). */
+  durationMs?: number;
+  /** Endpoints that can take calls now (not ejected, not draining), after the event. */
+  available: number;
+  /** Endpoints in the set, after the event. */
+  total: number;
+}
+
 /** The channels, created once. Check `hasSubscribers` before building a payload. */
 export const channels = {
   infer: diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer),
@@ -255,6 +285,7 @@ export const channels = {
   drift: diagnostics.channel(CHANNEL_NAMES.drift),
   httpRequest: diagnostics.channel(CHANNEL_NAMES.httpRequest),
   rollout: diagnostics.channel(CHANNEL_NAMES.rollout),
+  balance: diagnostics.channel(CHANNEL_NAMES.balance),
 };
 
 /** Payload type of each plain channel. */
@@ -271,6 +302,7 @@ export interface EventPayloads {
   drift: DriftEvent;
   httpRequest: HttpRequestEvent;
   rollout: RolloutEvent;
+  balance: BalanceEvent;
 }
 
 /**

@@ -6,8 +6,10 @@
 
 export type { BatchingOptions } from './batching.js';
 export { batching } from './batching.js';
+export type { AttemptMemo } from './deadline.js';
 export {
   annotate,
+  attemptMemo,
   cancelledError,
   capTimeout,
   deadlineOf,
@@ -15,14 +17,17 @@ export {
   now,
   remainingMs,
   SIGNAL_GRACE_MS,
+  shareAttemptMemo,
   signalOf,
   throwIfDone,
   timeoutError,
+  withAttemptMemo,
   withDeadline,
 } from './deadline.js';
 export type { BallastErrorOptions, ErrorCode } from './errors.js';
 export { BallastError, ERROR_CODES, httpStatusFor, isBallastError, isRetryableCode, toBallastError } from './errors.js';
 export type {
+  BalanceEvent,
   BatchEvent,
   BreakerEvent,
   BreakerState,
