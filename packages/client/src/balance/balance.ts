@@ -96,7 +96,11 @@ export interface BalanceOptions<I, O> {
   discovery?: BalanceDiscovery<I, O>;
   /** How to choose. Default `p2c-ewma`. */
   strategy?: BalanceStrategyOption;
-  /** Decay time of the peak-EWMA latency, ms. Default 1,000. */
+  /**
+   * Decay time of the peak-EWMA latency, ms. Default 100: model calls take milliseconds, and a
+   * longer decay (Finagle uses 10 s for RPCs) keeps one stall, such as a connection set-up or a
+   * pause of the event loop, on an endpoint's books for seconds.
+   */
   decayMs?: number;
   /** How long an added or restored endpoint ramps up, ms; 0 for none. Default 10,000. */
   slowStartMs?: number;
@@ -249,7 +253,7 @@ class Balancer<I, O> {
       spec.model,
       spec.weight,
       spec.cost,
-      this.options.decayMs ?? 1000,
+      this.options.decayMs ?? 100,
       this.options.slowStartMs ?? 10_000,
       this.options.slowStartMinFactor ?? 0.1,
       this.outlier?.windowSize ?? 1,
