@@ -61,7 +61,8 @@ export interface OutlierOptions {
   minErrorRatio?: number;
   /**
    * How far above the other endpoints' error ratio an endpoint's must be to be ejected, so a
-   * failure common to every endpoint (a bad input stream) ejects none. Default 0.1.
+   * failure common to every endpoint (a bad input stream) ejects none, and the noise of small
+   * windows does not eject a healthy one. Default 0.2.
    */
   errorRatioMargin?: number;
   /** First ejection, ms; each ejection in a row doubles it. Default 1,000. */
@@ -231,7 +232,7 @@ class Balancer<I, O> {
             windowSize: outlier?.windowSize ?? 20,
             minRequests: outlier?.minRequests ?? 10,
             minErrorRatio: outlier?.minErrorRatio ?? 0.2,
-            errorRatioMargin: outlier?.errorRatioMargin ?? 0.1,
+            errorRatioMargin: outlier?.errorRatioMargin ?? 0.2,
             baseEjectionMs: outlier?.baseEjectionMs ?? 1000,
             maxEjectionMs: outlier?.maxEjectionMs ?? 30_000,
             maxEjectedShare: outlier?.maxEjectedShare ?? 0.5,
@@ -598,7 +599,7 @@ function endpointSpec<I, O>(
  *   endpoints: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'].map((url) =>
  *     ({ id: url, model: remoteModel({ name: 'sentiment', url: `${url}/predict` }) })),
  * });
- * const client = createClient(model, { timeoutMs: 500, retry: { maxAttempts: 3 } });
+ * const client = createClient({ model, timeoutMs: 500, retry: { maxAttempts: 3 } });
  * await client.infer({ text: 'great' });
  */
 export function balance<I, O>(options: BalanceOptions<I, O>): BalancedModel<I, O> {
