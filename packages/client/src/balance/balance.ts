@@ -341,7 +341,7 @@ class Balancer<I, O> {
         });
       }
       if (channels.balance.hasSubscribers) this.publish(endpoint, 'chosen', now);
-      endpoint.outstanding++;
+      const inFlight = endpoint.outstanding++;
       endpoint.calls++;
       if (memo !== undefined) {
         if (record === undefined) {
@@ -352,10 +352,10 @@ class Balancer<I, O> {
       }
       try {
         const value = await callModel(endpoint.model, input, options);
-        this.succeeded(endpoint, now);
+        this.succeeded(endpoint, now, inFlight);
         return value;
       } catch (error) {
-        const failed = this.failed(endpoint, now, error);
+        const failed = this.failed(endpoint, now, inFlight, error);
         if (failed && record !== undefined) record.failed.push(endpoint);
         if (attempt >= this.maxAttempts || !failed || doneError(options) !== undefined || !this.safeShouldRetry(error)) throw error;
         if (tried === undefined) tried = [];
@@ -380,9 +380,9 @@ class Balancer<I, O> {
     }
   }
 
-  private succeeded(endpoint: EndpointState, started: number): void {
+  private succeeded(endpoint: EndpointState, started: number, inFlight: number): void {
     const now = this.clock();
-    endpoint.observe(now - started, now);
+    endpoint.observe(now - started, now, inFlight);
     endpoint.consecutiveFailures = 0;
     if (this.outlier !== undefined) {
       endpoint.record(false);
@@ -391,7 +391,7 @@ class Balancer<I, O> {
   }
 
   /** Books a failure; returns whether it counts against the endpoint. */
-  private failed(endpoint: EndpointState, started: number, error: unknown): boolean {
+  private failed(endpoint: EndpointState, started: number, inFlight: number, error: unknown): boolean {
     let counts: boolean;
     try {
       counts = this.isFailure(error) === true;
@@ -405,7 +405,7 @@ class Balancer<I, O> {
     // A failure is charged at least twice the endpoint's latency, so a fast-failing endpoint does
     // not attract traffic while the outlier detector counts.
     const charged = Math.max(now - started, 2 * (endpoint.ewmaMs ?? 0));
-    endpoint.observe(charged, now);
+    endpoint.observe(charged, now, inFlight);
     if (this.outlier !== undefined) {
       endpoint.record(true);
       this.checkOutlier(endpoint, now);

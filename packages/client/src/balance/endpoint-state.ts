@@ -24,6 +24,8 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   windowFailures = 0;
   private windowNext = 0;
   private ewma = 0;
+  /** Peak EWMA of latency ÷ the calls in flight when each call was sent (see `observe`). */
+  private unit = 0;
   private sampled = false;
   private stamp = 0;
   private slowStartFrom = Number.NEGATIVE_INFINITY;
@@ -56,8 +58,12 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     return Math.max(this.slowStartMinFactor, elapsed / this.slowStartMs);
   }
 
+  // The reading decays only while the endpoint is idle (no call in flight): an idle endpoint is
+  // probed again after a while, but a slow one with calls in flight keeps its latency until they
+  // answer (decaying it between answers would send it more calls exactly when it is slowest).
   latencyAt(now: number): number | undefined {
     if (!this.sampled) return undefined;
+    if (this.outstanding > 0) return this.ewma;
     const idle = now - this.stamp;
     return idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma;
   }
@@ -66,7 +72,7 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     let load: number;
     if (this.sampled) {
       const idle = now - this.stamp;
-      load = (idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma) * (this.outstanding + 1);
+      load = this.outstanding > 0 ? this.unit * (this.outstanding + 1) : idle > 0 ? this.unit * Math.exp(-idle / this.decayMs) : this.unit;
     } else {
       load = this.outstanding * UNKNOWN_LOAD_PENALTY;
     }
@@ -79,16 +85,25 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
    * once; a faster one is blended in with a weight that grows with the time since the last
    * sample (decay time `decayMs`), so the average follows the endpoint's recent speed in time,
    * not per call.
+   *
+   * The load (`loadAt`) multiplies a second peak EWMA, of latency ÷ (calls in flight when the
+   * call was sent + 1), by the calls in flight. Finagle multiplies the plain latency, which
+   * counts queueing twice once latency includes it: a model server that runs 8 calls at a time
+   * with 20 in flight reports the queue in its latency and again in the count, so the load grows
+   * with the square of the queue and traffic drains to a slow, idle endpoint. Divided by the
+   * concurrency it was measured at, the latency is the endpoint's time per call in flight, and
+   * the product estimates the next call's latency for serial and parallel servers alike.
    */
-  observe(latencyMs: number, now: number): void {
+  observe(latencyMs: number, now: number, inFlight = 0): void {
+    const unit = latencyMs / (inFlight + 1);
     if (!this.sampled) {
       this.sampled = true;
       this.ewma = latencyMs;
-    } else if (latencyMs > this.ewma) {
-      this.ewma = latencyMs;
+      this.unit = unit;
     } else {
       const w = Math.exp(-Math.max(0, now - this.stamp) / this.decayMs);
-      this.ewma = this.ewma * w + latencyMs * (1 - w);
+      this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
+      this.unit = unit > this.unit ? unit : this.unit * w + unit * (1 - w);
     }
     this.stamp = now;
   }

@@ -50,6 +50,18 @@ describe('peak EWMA (fake clock)', () => {
     expect(fresh.loadAt(0)).toBeGreaterThan(1000);
   });
 
+  it('divides latency by the calls in flight it was measured at, so a parallel server is not charged twice for its queue', () => {
+    const parallel = endpoint('parallel');
+    parallel.observe(10, 0, 7); // 8 calls in flight (7 before this one), each answered in 10 ms
+    expect(parallel.ewmaMs).toBe(10);
+    parallel.outstanding = 7;
+    expect(parallel.loadAt(0)).toBe(10); // the next call is expected to take about 10 ms too
+    const serial = endpoint('serial');
+    serial.observe(80, 0, 7); // a serial server: the eighth call waited for seven
+    serial.outstanding = 7;
+    expect(serial.loadAt(0)).toBe(80);
+  });
+
   it('ramps the slow-start factor from the minimum to 1 over slowStartMs', () => {
     const e = endpoint('a', { slowStartMs: 1000 });
     expect(e.slowStartAt(0)).toBe(1);
@@ -63,20 +75,40 @@ describe('peak EWMA (fake clock)', () => {
 });
 
 describe('p2cEwma', () => {
-  it('compares two distinct random endpoints and takes the lower load', () => {
+  it('compares two distinct endpoints, a random one and the last winner, and takes the lower load', () => {
     const [a, b, c] = [endpoint('a'), endpoint('b'), endpoint('c')];
     a.observe(10, 0);
     b.observe(1, 0);
     c.observe(5, 0);
-    const strategy = p2cEwma();
-    // random 0 → index 0 (a); then 0 → index 0 of the rest, shifted past a → b.
-    expect(strategy.choose([a, b, c], 0, replay(0, 0)).id).toBe('b');
+    // No winner yet: two random draws. 0 → index 0 (a); then 0 → index 0 of the rest, past a → b.
+    expect(p2cEwma().choose([a, b, c], 0, replay(0, 0)).id).toBe('b');
     // index 2 (c) against index 0 (a): c is faster.
-    expect(strategy.choose([a, b, c], 0, replay(0.9, 0)).id).toBe('c');
-    // Calls in flight count: b with 20 outstanding loses to c.
+    expect(p2cEwma().choose([a, b, c], 0, replay(0.9, 0)).id).toBe('c');
+    const strategy = p2cEwma();
+    expect(strategy.choose([a, b, c], 0, replay(0, 0)).id).toBe('b');
+    // The next call draws a once and compares it with b, the last winner.
+    expect(strategy.choose([a, b, c], 0, replay(0)).id).toBe('b');
+    // Calls in flight count: b with 20 outstanding (load 21) loses to a (10).
     b.outstanding = 20;
-    expect(strategy.choose([a, b, c], 0, replay(0.5, 0.9)).id).toBe('c');
+    expect(strategy.choose([a, b, c], 0, replay(0)).id).toBe('a');
     expect(strategy.choose([a], 0, replay(0.5)).id).toBe('a');
+  });
+
+  it('lets the fastest endpoint take more than the 2/n share two random draws would cap it at', () => {
+    const endpoints = [1, 5, 5, 5, 5].map((ms, i) => {
+      const e = endpoint(`e${i}`);
+      e.observe(ms, 0);
+      return e;
+    });
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return (seed - 1) / 2147483646;
+    };
+    const strategy = p2cEwma();
+    let fastest = 0;
+    for (let i = 0; i < 1000; i++) if (strategy.choose(endpoints, 0, random) === endpoints[0]) fastest++;
+    expect(fastest).toBeGreaterThan(900);
   });
 
   it('gives a 20 ms endpoint far less traffic than a 1 ms one', () => {
@@ -91,13 +123,14 @@ describe('p2cEwma', () => {
       return (seed - 1) / 2147483646;
     };
     const counts = new Map<string, number>();
+    const strategy = p2cEwma();
     for (let i = 0; i < 4000; i++) {
-      const chosen = p2cEwma().choose(endpoints, 0, random);
+      const chosen = strategy.choose(endpoints, 0, random);
       counts.set(chosen.id, (counts.get(chosen.id) ?? 0) + 1);
     }
-    // With equal loads the slowest only wins a pair it is not in: never.
+    // The slowest never has the lower load; the fastest, once it has won, keeps winning.
     expect(counts.get('20ms') ?? 0).toBe(0);
-    expect(counts.get('1ms')).toBeGreaterThan(counts.get('5ms') as number);
+    expect(counts.get('1ms')).toBeGreaterThan(3900);
   });
 });
 

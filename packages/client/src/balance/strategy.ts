@@ -13,7 +13,7 @@ export interface BalanceCandidate {
   readonly outstanding: number;
   /**
    * The peak-EWMA latency at `now`, ms: jumps to a slower answer at once, decays towards faster
-   * ones, and decays towards 0 while the endpoint gets no answers (so an idle endpoint is probed
+   * ones, and decays towards 0 while the endpoint is idle, with no call in flight (so it is probed
    * again). `undefined` before the endpoint's first answer.
    */
   latencyAt(now: number): number | undefined;
