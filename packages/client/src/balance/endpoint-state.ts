@@ -24,7 +24,7 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   windowFailures = 0;
   private windowNext = 0;
   private ewma = 0;
-  /** Peak EWMA of latency ÷ the calls in flight when each call was sent (see `observe`). */
+  /** Valley EWMA of latency ÷ (calls in flight when each call was sent + 1) (see `observe`). */
   private unit = 0;
   private sampled = false;
   private stamp = 0;
@@ -72,7 +72,12 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     let load: number;
     if (this.sampled) {
       const idle = now - this.stamp;
-      load = this.outstanding > 0 ? this.unit * (this.outstanding + 1) : idle > 0 ? this.unit * Math.exp(-idle / this.decayMs) : this.unit;
+      if (this.outstanding > 0) {
+        const queued = this.unit * (this.outstanding + 1);
+        load = queued > this.ewma ? queued : this.ewma;
+      } else {
+        load = idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma;
+      }
     } else {
       load = this.outstanding * UNKNOWN_LOAD_PENALTY;
     }
@@ -86,13 +91,14 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
    * sample (decay time `decayMs`), so the average follows the endpoint's recent speed in time,
    * not per call.
    *
-   * The load (`loadAt`) multiplies a second peak EWMA, of latency ÷ (calls in flight when the
-   * call was sent + 1), by the calls in flight. Finagle multiplies the plain latency, which
-   * counts queueing twice once latency includes it: a model server that runs 8 calls at a time
-   * with 20 in flight reports the queue in its latency and again in the count, so the load grows
-   * with the square of the queue and traffic drains to a slow, idle endpoint. Divided by the
-   * concurrency it was measured at, the latency is the endpoint's time per call in flight, and
-   * the product estimates the next call's latency for serial and parallel servers alike.
+   * The load (`loadAt`) is the larger of that latency and the time per call in flight × (calls
+   * in flight + 1). Finagle multiplies the latency itself by the calls in flight, which counts a
+   * queue twice once latency includes it, and charges a model server that runs 8 calls at a time
+   * as if it ran one: traffic then drains to slow, idle endpoints. The time per call in flight is
+   * latency ÷ (calls in flight when the call was sent + 1), kept as a *valley* EWMA (a lower
+   * sample replaces it at once): for a serial server every sample gives its service time, for a
+   * parallel one the samples taken at its highest concurrency give service time ÷ slots, the cost
+   * one more queued call adds.
    */
   observe(latencyMs: number, now: number, inFlight = 0): void {
     const unit = latencyMs / (inFlight + 1);
@@ -103,7 +109,7 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     } else {
       const w = Math.exp(-Math.max(0, now - this.stamp) / this.decayMs);
       this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
-      this.unit = unit > this.unit ? unit : this.unit * w + unit * (1 - w);
+      this.unit = unit < this.unit ? unit : this.unit * w + unit * (1 - w);
     }
     this.stamp = now;
   }

@@ -2,8 +2,9 @@ import type { BalanceCandidate, BalanceStrategy } from './strategy.js';
 
 /**
  * Power of two choices over peak-EWMA load (as in Finagle), with memory: each call compares a
- * random endpoint with the previous call's winner and goes to the one with the lower latency ×
- * (outstanding + 1), scaled by weight and slow start. Comparing two keeps the choice O(1) and
+ * random endpoint with the previous call's winner and goes to the one with the lower load
+ * (`loadAt`: the expected latency from the peak-EWMA latency and the calls in flight, scaled by
+ * weight and slow start). Comparing two keeps the choice O(1) and
  * avoids the herd that "always the least loaded" causes; the peak EWMA moves traffic off an
  * endpoint the moment it slows down.
  *

@@ -20,9 +20,10 @@ export interface BalanceCandidate {
   /** The slow-start factor at `now`, in (0, 1]: 1 once the endpoint has fully ramped up. */
   slowStartAt(now: number): number;
   /**
-   * Expected cost of sending one more call here at `now`: peak-EWMA latency × (outstanding + 1),
-   * divided by weight × slow-start factor. 0 for an idle endpoint without answers yet (it is
-   * probed), a large penalty per call in flight while it has none.
+   * Expected latency of one more call here at `now`: the peak-EWMA latency, or the time per call
+   * in flight × (outstanding + 1) when that is more, divided by weight × slow-start factor. An
+   * idle endpoint's reading decays towards 0; one without answers yet is 0 while idle (it is
+   * probed) and a large penalty per call in flight.
    */
   loadAt(now: number): number;
 }
