@@ -33,7 +33,7 @@ const stop = subscribe('balance', (e) => {
 type Answer = { label: string; server: string };
 const model = balance({
   name: 'classifier',
-  endpoints: servers.map((s) => ({ id: s.id, model: remoteModel<Answer>({ name: 'classifier', url: s.url }) })),
+  endpoints: servers.map((s) => ({ id: s.id, model: remoteModel<{ text: string }, Answer>({ name: 'classifier', url: s.url }) })),
 });
 // A balanced model is a Model: wrap it in a client like any other.
 const client = createClient({ model, timeoutMs: 1_000, retry: { maxAttempts: 2, baseDelayMs: 5 } });

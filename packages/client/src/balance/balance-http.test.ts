@@ -21,7 +21,7 @@ async function start(id: string, latencyMs: number, fails?: (n: number) => boole
 }
 
 function endpoint(server: ModelServer): BalanceEndpoint<unknown, Answer> {
-  return { id: server.id, model: remoteModel<Answer>({ name: 'echo', url: server.url }) };
+  return { id: server.id, model: remoteModel<unknown, Answer>({ name: 'echo', url: server.url }) };
 }
 
 function record(model: string): BalanceEvent[] {

@@ -74,7 +74,7 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
       const idle = now - this.stamp;
       if (this.outstanding > 0) {
         const queued = this.unit * (this.outstanding + 1);
-        load = queued > this.ewma ? queued : this.ewma;
+        load = Math.max(queued, this.ewma);
       } else {
         load = idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma;
       }
