@@ -527,6 +527,7 @@ class Balancer<I, O> {
 
   stats(): BalanceStats {
     const now = this.clock();
+    if (now >= this.nextRestoreAt) this.restoreDue(now);
     return {
       strategy: this.strategy.name,
       available: this.available.length,
