@@ -1,9 +1,10 @@
-import { deadlineOf, type InferOptions } from '@ballast/core';
+import { deadlineOf, type InferOptions, shareAttemptMemo } from '@ballast/core';
 
 /**
  * @internal Options for work that must not be tied to the running call's scope (a hedged attempt
  * with its own abort signal, a background cache refresh, a budget tightened for fallbacks):
  * the public fields are copied, the scope is not, and the absolute deadline is kept (or replaced).
+ * The attempt memo is shared: a detached attempt is still an attempt of the same logical call.
  */
 export function detachedOptions(options: InferOptions | undefined, signal: AbortSignal | undefined, deadline?: number): InferOptions {
   const out: InferOptions = {};
@@ -11,6 +12,7 @@ export function detachedOptions(options: InferOptions | undefined, signal: Abort
   if (d !== Number.POSITIVE_INFINITY) out.deadline = d;
   if (signal !== undefined) out.signal = signal;
   if (options === undefined) return out;
+  shareAttemptMemo(options, out);
   if (options.priority !== undefined) out.priority = options.priority;
   if (options.cacheKey !== undefined) out.cacheKey = options.cacheKey;
   if (options.principal !== undefined) out.principal = options.principal;

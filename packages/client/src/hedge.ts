@@ -8,6 +8,7 @@ import {
   now,
   remainingMs,
   signalOf,
+  withAttemptMemo,
 } from '@ballast/core';
 import { detachedOptions } from './call-options.js';
 import { LoadBudget } from './load-budget.js';
@@ -81,11 +82,14 @@ class HedgePolicy {
     this.counters.delayMs = sorted[Math.min(n - 1, Math.floor(this.percentile * n))] as number;
   }
 
-  run<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
+  run<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined): Promise<O> {
     const at = now();
     this.budget.addCalls(at);
     const delay = this.counters.delayMs;
-    if (delay === undefined || delay >= remainingMs(options)) return this.timed(next, input, options, at);
+    if (delay === undefined || delay >= remainingMs(callOptions)) return this.timed(next, input, callOptions, at);
+    // Both attempts share one attempt memo: a balancer below sends the hedge to another endpoint
+    // than the one the primary still waits on.
+    const options = withAttemptMemo(callOptions);
     return new Promise<O>((resolve, reject) => {
       const outer = signalOf(options);
       const primary = new AbortController();

@@ -7,6 +7,26 @@
 // The token bucket lives in @ballast/core beside the Limiter contract; re-exported for existing imports.
 export type { Limiter, LimiterCallOptions, TakeResult, TokenBucketOptions } from '@ballast/core';
 export { TokenBucketLimiter } from '@ballast/core';
+export type {
+  BalanceDiscovery,
+  BalancedModel,
+  BalanceEndpoint,
+  BalanceEndpointStats,
+  BalanceOptions,
+  BalanceRetryOptions,
+  BalanceStats,
+  BalanceStrategyOption,
+  DiscoveredEndpoint,
+  OutlierOptions,
+} from './balance/balance.js';
+export { balance } from './balance/balance.js';
+export type { CostAwareOptions } from './balance/cost-aware.js';
+export { costAware } from './balance/cost-aware.js';
+export { p2cEwma } from './balance/p2c-ewma.js';
+export { randomChoice } from './balance/random-choice.js';
+export { roundRobin } from './balance/round-robin.js';
+export type { BalanceCandidate, BalanceStrategy } from './balance/strategy.js';
+export { weighted } from './balance/weighted.js';
 export type { BreakerMiddleware, BreakerOptions, BreakerStats } from './breaker.js';
 export { circuitBreaker } from './breaker.js';
 export type { BreakerStateStore, BreakerStateTarget } from './breaker-state.js';

@@ -11,6 +11,7 @@ import {
   now,
   remainingMs,
   toBallastError,
+  withAttemptMemo,
 } from '@ballast/core';
 import { sleep } from './call-options.js';
 import { LoadBudget } from './load-budget.js';
@@ -115,8 +116,11 @@ class RetryPolicy {
     return this.jitter ? this.random() * exp : exp;
   }
 
-  async run<I, O>(next: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
+  async run<I, O>(next: Model<I, O>, input: I, callOptions: InferOptions | undefined): Promise<O> {
     if (this.budget !== undefined) this.countCall();
+    // Every attempt carries the same attempt memo, so a layer below (a balancer) can send the
+    // next attempt somewhere other than where the last one failed.
+    const options = withAttemptMemo(callOptions);
     let attempt = 1;
     for (;;) {
       try {

@@ -27,6 +27,7 @@ import type { InferOptions } from './model.js';
 export const SIGNAL_GRACE_MS = 2;
 
 const SCOPE = Symbol.for('ballast.scope');
+const ATTEMPTS = Symbol.for('ballast.attempts');
 
 /** The monotonic clock deadlines use (ms). Same as `performance.now()`. */
 export function now(): number {
@@ -365,6 +366,7 @@ const wheel = new TimerWheel();
 
 interface ScopedOptions extends InferOptions {
   [SCOPE]?: CallScope;
+  [ATTEMPTS]?: AttemptMemo;
 }
 
 /** The scope a call runs under, if any. */
@@ -476,6 +478,7 @@ function scopedCopy(options: InferOptions, deadline: number | undefined, scope: 
     principal: options.principal,
     attributes: options.attributes,
     [SCOPE]: scope,
+    [ATTEMPTS]: (options as ScopedOptions)[ATTEMPTS],
   };
   for (const key in options) {
     if (!KNOWN_FIELDS.has(key)) (copy as Record<string, unknown>)[key] = (options as Record<string, unknown>)[key];
@@ -496,6 +499,52 @@ export function capTimeout(options: InferOptions | undefined, timeoutMs: number)
   if (options === undefined) return { timeoutMs };
   if (options.timeoutMs !== undefined && options.timeoutMs <= timeoutMs) return options;
   return scopedCopy(options, options.deadline, scopeOf(options), timeoutMs);
+}
+
+/**
+ * State shared by the attempts of one logical call: a layer that calls the model below it more
+ * than once for one call (a retry, a hedge) gives every attempt options carrying the same memo,
+ * and a layer below keys what it must remember across attempts on itself (a balancer keeps the
+ * endpoints that failed or still work on the call, so the next attempt goes elsewhere).
+ */
+export type AttemptMemo = Map<object, unknown>;
+
+/**
+ * The attempt memo the options carry, or `undefined` when the call is not re-attempted by any
+ * layer above (see {@link withAttemptMemo}).
+ *
+ * @example
+ * const tried = attemptMemo(options)?.get(myLayer) as Set<string> | undefined;
+ */
+export function attemptMemo(options: InferOptions | undefined): AttemptMemo | undefined {
+  return (options as ScopedOptions | undefined)?.[ATTEMPTS];
+}
+
+/**
+ * Options that carry an attempt memo: the same object when they already do (an outer layer's
+ * logical call), else a cheap copy (scope, budget and other fields kept) with a new memo. A layer
+ * that re-attempts calls passes the result to every attempt.
+ *
+ * @example
+ * const attemptOptions = withAttemptMemo(options);
+ * for (let attempt = 1; attempt <= 3; attempt++) { try { return await next.infer(input, attemptOptions); } catch {} }
+ */
+export function withAttemptMemo(options: InferOptions | undefined): InferOptions {
+  if (options === undefined) return { [ATTEMPTS]: new Map() } as ScopedOptions;
+  if ((options as ScopedOptions)[ATTEMPTS] !== undefined) return options;
+  const copy = scopedCopy(options, options.deadline, scopeOf(options), options.timeoutMs);
+  copy[ATTEMPTS] = new Map();
+  return copy;
+}
+
+/**
+ * Gives `to` (options built field by field for a detached attempt) the attempt memo of `from`,
+ * so the attempt still counts as part of the same logical call. Returns `to`.
+ */
+export function shareAttemptMemo(from: InferOptions | undefined, to: InferOptions): InferOptions {
+  const memo = (from as ScopedOptions | undefined)?.[ATTEMPTS];
+  if (memo !== undefined) (to as ScopedOptions)[ATTEMPTS] = memo;
+  return to;
 }
 
 /**

@@ -38,6 +38,8 @@ export const CHANNEL_NAMES = {
   rollout: 'ballast:rollout',
   /** A command of a shared store (Redis) and how it went: the health of the state replicas share. */
   store: 'ballast:store',
+  /** A balancer over endpoints of one model: an endpoint chosen, ejected, restored, added or removed. */
+  balance: 'ballast:balance',
 } as const;
 
 /** The context object of the `ballast:infer` tracing channel. Middleware add `attributes` during the call. */
@@ -267,6 +269,34 @@ export interface StoreEvent {
   error?: unknown;
 }
 
+/** Payload of `ballast:balance`. */
+export interface BalanceEvent {
+  /** The balanced model's name. */
+  model: string;
+  /** The endpoint the event is about. */
+  endpoint: string;
+  /**
+   * `chosen` (a call goes to it), `ejected` (an outlier, kept out for `durationMs`), `restored`
+   * (back after an ejection, in slow start), `added` (joined the set, in slow start) or
+   * `removed` (left the set after its in-flight calls drained).
+   */
+  action: 'chosen' | 'ejected' | 'restored' | 'added' | 'removed';
+  /** The strategy that chose (on `chosen`). */
+  strategy?: string;
+  /** The endpoint's peak-EWMA latency when the event happened, ms (`undefined` before its first answer). */
+  ewmaMs?: number;
+  /** Calls in flight on the endpoint (before this call, on `chosen`). */
+  outstanding: number;
+  /** Why it was ejected: `consecutive-failures` or `error-ratio`. */
+  reason?: string;
+  /** How long it is ejected, ms (on `ejected`). */
+  durationMs?: number;
+  /** Endpoints that can take calls now (not ejected, not draining), after the event. */
+  available: number;
+  /** Endpoints in the set, after the event. */
+  total: number;
+}
+
 /** The channels, created once. Check `hasSubscribers` before building a payload. */
 export const channels = {
   infer: diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer),
@@ -283,6 +313,7 @@ export const channels = {
   httpRequest: diagnostics.channel(CHANNEL_NAMES.httpRequest),
   rollout: diagnostics.channel(CHANNEL_NAMES.rollout),
   store: diagnostics.channel(CHANNEL_NAMES.store),
+  balance: diagnostics.channel(CHANNEL_NAMES.balance),
 };
 
 /** Payload type of each plain channel. */
@@ -300,6 +331,7 @@ export interface EventPayloads {
   httpRequest: HttpRequestEvent;
   rollout: RolloutEvent;
   store: StoreEvent;
+  balance: BalanceEvent;
 }
 
 /**

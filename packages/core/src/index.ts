@@ -6,8 +6,10 @@
 
 export type { BatchingOptions } from './batching.js';
 export { batching } from './batching.js';
+export type { AttemptMemo } from './deadline.js';
 export {
   annotate,
+  attemptMemo,
   cancelledError,
   capTimeout,
   deadlineOf,
@@ -15,9 +17,11 @@ export {
   now,
   remainingMs,
   SIGNAL_GRACE_MS,
+  shareAttemptMemo,
   signalOf,
   throwIfDone,
   timeoutError,
+  withAttemptMemo,
   withDeadline,
 } from './deadline.js';
 export type { BallastErrorOptions, ErrorCode, StatusErrorOptions } from './errors.js';
@@ -32,6 +36,7 @@ export {
   toBallastError,
 } from './errors.js';
 export type {
+  BalanceEvent,
   BatchEvent,
   BreakerEvent,
   BreakerState,

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  type BalanceEvent,
   BallastError,
   type BatchEvent,
   type BreakerEvent,
@@ -268,6 +269,22 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     unit: '{request}',
     description: 'Calls rejected before they ran (rate limit, bulkhead, queue, open breaker)',
   });
+  const balanceChosen = meter.createCounter(S.METRIC_BALLAST_BALANCE_CHOSEN, {
+    unit: '{call}',
+    description: 'Calls sent to each endpoint of a balanced model',
+  });
+  const balanceEjections = meter.createCounter(S.METRIC_BALLAST_BALANCE_EJECTIONS, {
+    unit: '{ejection}',
+    description: 'Outlier ejections of an endpoint of a balanced model',
+  });
+  const balanceLatency = meter.createObservableGauge(S.METRIC_BALLAST_BALANCE_LATENCY, {
+    unit: 's',
+    description: "An endpoint's peak-EWMA latency as last reported by its balancer",
+  });
+  const balanceAvailable = meter.createObservableGauge(S.METRIC_BALLAST_BALANCE_AVAILABLE, {
+    unit: '1',
+    description: 'Whether an endpoint of a balanced model can take calls (0 while ejected)',
+  });
   const driftScore = meter.createGauge(S.METRIC_BALLAST_DRIFT_SCORE, {
     unit: '1',
     description: 'Last drift statistic per monitor, feature and test',
@@ -330,8 +347,23 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       result.observe(1, attributes);
     }
   };
+  // Endpoints of balanced models: the last latency and availability each reported, read at collection.
+  const balanceEndpoints = new Map<string, { model: string; endpoint: string; ewmaMs: number | undefined; available: boolean }>();
+  const balanceAttributes = (model: string, endpoint: string): Attributes => ({
+    [S.ATTR_GEN_AI_REQUEST_MODEL]: model,
+    [S.ATTR_BALLAST_BALANCE_ENDPOINT]: endpoint,
+  });
+  const observeBalanceLatency = (result: ObservableResult) => {
+    for (const e of balanceEndpoints.values())
+      if (e.ewmaMs !== undefined) result.observe(e.ewmaMs / 1000, balanceAttributes(e.model, e.endpoint));
+  };
+  const observeBalanceAvailable = (result: ObservableResult) => {
+    for (const e of balanceEndpoints.values()) result.observe(e.available ? 1 : 0, balanceAttributes(e.model, e.endpoint));
+  };
   breakerGauge.addCallback(observeBreakers);
   providerGauge.addCallback(observeProviders);
+  balanceLatency.addCallback(observeBalanceLatency);
+  balanceAvailable.addCallback(observeBalanceAvailable);
   activeGauge.addCallback(observeActive);
 
   // --- active context ----------------------------------------------------------------------
@@ -565,6 +597,31 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       batchDuration.record(event.durationMs / 1000, { ...attributes, [S.ATTR_BALLAST_OUTCOME]: event.failed ? 'error' : 'success' });
     }
   });
+  on('balance', (event: BalanceEvent) => {
+    const id = `${event.model}\u0000${event.endpoint}`;
+    if (event.action === 'removed') {
+      balanceEndpoints.delete(id);
+      return;
+    }
+    let entry = balanceEndpoints.get(id);
+    if (entry === undefined) {
+      entry = { model: event.model, endpoint: event.endpoint, ewmaMs: undefined, available: true };
+      balanceEndpoints.set(id, entry);
+      if (balanceEndpoints.size > MAX_BREAKERS) balanceEndpoints.delete(balanceEndpoints.keys().next().value as string);
+    }
+    if (event.ewmaMs !== undefined) entry.ewmaMs = event.ewmaMs;
+    if (event.action === 'chosen') {
+      balanceChosen.add(1, balanceAttributes(event.model, event.endpoint));
+    } else if (event.action === 'ejected') {
+      entry.available = false;
+      balanceEjections.add(1, {
+        ...balanceAttributes(event.model, event.endpoint),
+        [S.ATTR_BALLAST_BALANCE_REASON]: event.reason ?? 'unknown',
+      });
+    } else {
+      entry.available = true;
+    }
+  });
   on('modelLoad', (event: ModelLoadEvent) => {
     const attributes: Attributes = {
       ...modelAttributes(event.model),
@@ -638,6 +695,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       // On Node 20 an enabled AsyncLocalStorage hooks every promise of the process: release it.
       if (!shared) ownStorage.disable();
       breakerGauge.removeCallback(observeBreakers);
+      balanceLatency.removeCallback(observeBalanceLatency);
+      balanceAvailable.removeCallback(observeBalanceAvailable);
       providerGauge.removeCallback(observeProviders);
       activeGauge.removeCallback(observeActive);
       inFlight.clear();

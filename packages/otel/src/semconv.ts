@@ -182,3 +182,18 @@ export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 export const LOAD_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 /** Bucket boundaries for batch sizes, items. */
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+// --- Load balancing over endpoints (balance() in @ballast/client) ---
+
+/** Endpoint of a balanced model (its id: a URL, a host name). */
+export const ATTR_BALLAST_BALANCE_ENDPOINT = 'ballast.balance.endpoint';
+/** Why an endpoint was ejected: `consecutive-failures` or `error-ratio`. */
+export const ATTR_BALLAST_BALANCE_REASON = 'ballast.balance.reason';
+/** Counter: calls sent to each endpoint of a balanced model, `{call}`. */
+export const METRIC_BALLAST_BALANCE_CHOSEN = 'ballast.balance.chosen';
+/** Counter: outlier ejections of an endpoint, by reason, `{ejection}`. */
+export const METRIC_BALLAST_BALANCE_EJECTIONS = 'ballast.balance.ejections';
+/** Observable gauge: an endpoint's peak-EWMA latency as last reported, `s`. */
+export const METRIC_BALLAST_BALANCE_LATENCY = 'ballast.balance.endpoint.latency';
+/** Observable gauge: 1 while an endpoint can take calls, 0 while it is ejected, `1`. */
+export const METRIC_BALLAST_BALANCE_AVAILABLE = 'ballast.balance.endpoint.available';

@@ -1,0 +1,220 @@
+/**
+ * Load balancing over endpoints of one model: p50, p99 and error rate of balance()'s strategies
+ * (P2C over peak-EWMA, round-robin, random, weighted by capacity) under the same open-loop load
+ * on the same endpoints, and what the choice itself costs.
+ *
+ * Endpoints are simulated in this process with timers (no HTTP, so the numbers show the choice,
+ * not socket overhead): each serves 8 calls at a time with a mean service time of 10, 20, 50 or
+ * 200 ms (uniform ±25 %; the test suite's 1/2/5/20 ms set scaled by ten, see SERVICE_MS),
+ * queueing the rest, and a fifth (20 ms) fails 30 % of its calls. Calls
+ * arrive as a Poisson stream at 70 % of the capacity of the four healthy endpoints, each with a 2 s budget; balance
+ * retries a failure once on another endpoint and ejects outliers (the defaults) for every
+ * strategy. The reference for latency is the fastest endpoint's own p99, measured alone in the
+ * same run at 70 % of its own capacity. Rounds interleave the configurations; figures are the
+ * median over rounds.
+ *
+ * Goals: P2C-EWMA p99 ≤ 0.5 × round-robin's; within 1.5 × the fastest endpoint's own p99; the
+ * choice under 300 ns (the choice alone against picking by index).
+ *
+ *   pnpm bench balance            (about 40 s)
+ *   pnpm bench balance --smoke
+ */
+import {
+  type BalanceCandidate,
+  type BalanceStrategy,
+  balance,
+  costAware,
+  p2cEwma,
+  randomChoice,
+  roundRobin,
+  weighted,
+} from '@ballast/client';
+import { BallastError, defineModel, type InferOptions, type Model, pipeline, signalOf } from '@ballast/core';
+import { nsPerCall, percentile, size, smoke, table } from './_harness.js';
+
+const SLOTS = 8;
+// The test's 1, 2, 5 and 20 ms endpoints, ten times slower: Node timers fire on a 1 ms grid and
+// late under load, so a simulated 1 ms service time would measure the timer, not the balancer.
+const SERVICE_MS = [10, 20, 50, 200, 20];
+const FAILING = 4; // index of the endpoint failing 30 % of its calls
+const seconds = size(3, 0.5);
+const rounds = size(3, 1);
+// The set's capacity counts the four healthy endpoints: the failing one is ejected most of the
+// time (by every strategy), so its capacity cannot be counted on.
+const capacity = SERVICE_MS.reduce((sum, ms, i) => (i === FAILING ? sum : sum + (SLOTS * 1000) / ms), 0); // calls/s
+const rate = 0.7 * capacity;
+
+/** A simulated model server: SLOTS calls at a time, FIFO queue, service time ±25 % around `ms`. */
+function simulatedEndpoint(id: string, ms: number, failRatio: number): Model<number, string> {
+  let busy = 0;
+  const queue: (() => void)[] = [];
+  const release = () => {
+    busy--;
+    const next = queue.shift();
+    if (next) next();
+  };
+  return defineModel({
+    name: id,
+    kind: 'client',
+    infer: (_x: number, options?: InferOptions) =>
+      new Promise<string>((resolve, reject) => {
+        const signal = signalOf(options);
+        const serve = () => {
+          if (signal?.aborted) {
+            // The caller gave up while queued: the free slot goes to the next in line.
+            reject(signal.reason);
+            queue.shift()?.();
+            return;
+          }
+          busy++;
+          setTimeout(
+            () => {
+              release();
+              if (Math.random() < failRatio) reject(new BallastError('UPSTREAM', `${id}: internal error`));
+              else resolve(id);
+            },
+            ms * (0.75 + 0.5 * Math.random()),
+          );
+        };
+        if (busy < SLOTS) serve();
+        else queue.push(serve);
+      }),
+  });
+}
+
+function endpoints() {
+  return SERVICE_MS.map((ms, i) => ({
+    id: i === FAILING ? `${ms}ms-failing` : `${ms}ms`,
+    model: simulatedEndpoint(`e${i}`, ms, i === FAILING ? 0.3 : 0),
+    weight: (SLOTS * 1000) / ms,
+  }));
+}
+
+/** Open-loop Poisson arrivals at `callsPerSecond` for `durationS`; latencies of every call. */
+async function openLoop(model: Model<number, string>, callsPerSecond: number, durationS: number) {
+  const latencies: number[] = [];
+  let errors = 0;
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  let nextAt = 0;
+  while (nextAt < durationS * 1000) {
+    const now = performance.now() - started;
+    while (nextAt <= now) {
+      const t0 = performance.now();
+      pending.push(
+        model.infer(1, { timeoutMs: 2000 }).then(
+          () => void latencies.push(performance.now() - t0),
+          () => {
+            errors++;
+            latencies.push(performance.now() - t0);
+          },
+        ),
+      );
+      nextAt += (-Math.log(1 - Math.random()) * 1000) / callsPerSecond;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(pending);
+  return { calls: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errorRate: errors / latencies.length };
+}
+
+console.log(
+  `${SERVICE_MS.length} simulated endpoints (${SERVICE_MS.join(', ')} ms, ${SLOTS} slots each; the last fails 30 %), ` +
+    `healthy capacity ${Math.round(capacity)} calls/s, load ${Math.round(rate)} calls/s (70 %) for ${rounds} interleaved rounds of ${seconds} s per strategy${smoke ? ' (smoke)' : ''}\n`,
+);
+
+const strategies = {
+  'p2c-ewma': p2cEwma,
+  'round-robin': roundRobin,
+  random: randomChoice,
+  weighted,
+  'cost-aware (50 ms objective)': () => costAware({ latencyObjectiveMs: 50 }),
+};
+const fastestName = `fastest endpoint alone (${SERVICE_MS[0]} ms, 70 % of its capacity)`;
+type Result = Awaited<ReturnType<typeof openLoop>>;
+const runs = new Map<string, Result[]>();
+// Rounds interleave the configurations, so a burst of load from elsewhere on the machine hits
+// them alike; each figure is the median of its rounds.
+for (let round = 0; round < rounds; round++) {
+  // The reference: the fastest endpoint alone, at 70 % of its own capacity.
+  const alone = await openLoop(
+    pipeline(simulatedEndpoint('alone', SERVICE_MS[0] as number, 0)),
+    (0.7 * SLOTS * 1000) / (SERVICE_MS[0] as number),
+    seconds,
+  );
+  runs.set(fastestName, [...(runs.get(fastestName) ?? []), alone]);
+  for (const [name, strategy] of Object.entries(strategies)) {
+    const model = balance({ name: 'bench', endpoints: endpoints(), strategy: strategy() });
+    runs.set(name, [...(runs.get(name) ?? []), await openLoop(pipeline(model), rate, seconds)]);
+  }
+}
+const median = (values: number[]) => percentile(values, 50);
+const results: Record<string, Result> = {};
+for (const [name, list] of runs) {
+  results[name] = {
+    calls: list.reduce((sum, r) => sum + r.calls, 0),
+    p50: median(list.map((r) => r.p50)),
+    p99: median(list.map((r) => r.p99)),
+    errorRate: median(list.map((r) => r.errorRate)),
+  };
+}
+const fastest = results[fastestName] as Result;
+
+const p2c = results['p2c-ewma'] as (typeof results)[string];
+const rr = results['round-robin'] as (typeof results)[string];
+table(
+  ['strategy', 'calls', 'p50 ms', 'p99 ms', 'errors %', 'p99 / p2c'],
+  Object.entries(results).map(([name, r]) => [name, String(r.calls), r.p50, r.p99, 100 * r.errorRate, r.p99 / p2c.p99]),
+);
+console.log(`\np2c-ewma p99 / round-robin p99: ${(p2c.p99 / rr.p99).toFixed(3)} (goal ≤ 0.5)`);
+console.log(`p2c-ewma p99 / fastest endpoint's own p99: ${(p2c.p99 / fastest.p99).toFixed(2)} (goal ≤ 1.5)`);
+
+// The choice alone: strategy.choose() over the balancer's own 5 endpoints (captured from a real
+// call, latencies known) in a tight loop, against picking by index in the same loop.
+{
+  let captured: readonly BalanceCandidate[] = [];
+  const inner = p2cEwma();
+  const capture: BalanceStrategy = {
+    name: 'capture',
+    choose(candidates, now, random) {
+      captured = candidates;
+      return inner.choose(candidates, now, random);
+    },
+  };
+  const set = balance({ name: 'choice', endpoints: endpoints(), strategy: capture, slowStartMs: 0, outlier: false });
+  for (let i = 0; i < 200; i++) await set.infer(1).catch(() => undefined);
+  const iterations = size(2_000_000, 20_000);
+  const loops = size(7, 1);
+  const loop = (choose: (now: number) => BalanceCandidate): number => {
+    let best = Number.POSITIVE_INFINITY;
+    let sink = 0;
+    for (let r = 0; r < loops; r++) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) sink += choose(performance.now()).outstanding;
+      best = Math.min(best, Number(process.hrtime.bigint() - start) / iterations);
+    }
+    if (sink < 0) console.log(sink);
+    return best;
+  };
+  let position = 0;
+  const byIndex = loop(() => captured[position++ % captured.length] as BalanceCandidate);
+  const rows: (string | number)[][] = [['by index + clock read (baseline)', byIndex, 0]];
+  for (const [name, make] of Object.entries(strategies)) {
+    const strategy = make();
+    const ns = loop((now) => strategy.choose(captured, now, Math.random));
+    rows.push([name, ns, ns - byIndex]);
+  }
+  console.log(`\nthe choice alone over ${captured.length} endpoints, best of ${loops} rounds of ${iterations.toLocaleString('en-US')}\n`);
+  table(['strategy', 'ns/choice', 'over baseline (ns)'], rows);
+  const p2cRow = rows[1] as (string | number)[];
+  console.log(`\np2c-ewma choice: ${(p2cRow[2] as number).toFixed(0)} ns over the baseline (goal < 300 ns)`);
+
+  // The whole balanced call (choice, bookkeeping, await) over an endpoint that answers at once.
+  const instant = defineModel({ name: 'instant', infer: async (x: number) => x });
+  const direct = await nsPerCall(() => instant.infer(1), size(200_000, 2_000), loops);
+  const balanced = balance({ name: 'overhead', endpoints: [0, 1, 2, 3, 4].map((i) => ({ id: `i${i}`, model: instant })), slowStartMs: 0 });
+  const through = await nsPerCall(() => balanced.infer(1), size(200_000, 2_000), loops);
+  console.log(
+    `whole balanced call over an instant endpoint: ${(through - direct).toFixed(0)} ns over calling it directly (${direct.toFixed(0)} ns)`,
+  );
+}

@@ -1,0 +1,232 @@
+import { type BalanceEvent, BallastError, defineModel, type InferOptions, pipeline, signalOf, subscribe } from '@ballast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient } from '../client.js';
+import { hedge } from '../hedge.js';
+import { retry } from '../retry.js';
+import { balance } from './balance.js';
+import type { BalanceCandidate, BalanceStrategy } from './strategy.js';
+
+const stops: (() => void)[] = [];
+afterEach(() => {
+  for (const stop of stops.splice(0)) stop();
+});
+
+function record(model: string): BalanceEvent[] {
+  const events: BalanceEvent[] = [];
+  stops.push(subscribe('balance', (event) => event.model === model && events.push(event)));
+  return events;
+}
+
+/** An in-process endpoint whose answers follow `behave`; counts its calls. */
+function replica(id: string, behave: (call: number) => 'ok' | 'fail' | 'hang' = () => 'ok') {
+  const state = { calls: 0 };
+  const model = defineModel({
+    name: id,
+    infer: (_input: number, options?: InferOptions) => {
+      const outcome = behave(++state.calls);
+      if (outcome === 'ok') return Promise.resolve(id);
+      if (outcome === 'fail') return Promise.reject(new BallastError('UPSTREAM', `${id} failed`, { retryable: true }));
+      return new Promise<string>((_resolve, reject) => {
+        signalOf(options)?.addEventListener('abort', () => reject(new BallastError('CANCELLED', 'aborted')));
+      });
+    },
+  });
+  return { id, model, state };
+}
+
+/** Always the first candidate: makes "where does the next attempt go" deterministic. */
+const first: BalanceStrategy = { name: 'first', choose: (candidates: readonly BalanceCandidate[]) => candidates[0] as BalanceCandidate };
+
+describe('balance: outlier ejection (fake clock)', () => {
+  it('ejects after consecutive failures for a growing interval and restores through slow start', async () => {
+    let clock = 0;
+    const bad = replica('bad', () => 'fail');
+    const good = replica('good');
+    const events = record('eject');
+    const model = balance({
+      name: 'eject',
+      endpoints: [bad.model, good.model],
+      strategy: first,
+      retry: false,
+      clock: () => clock,
+      slowStartMs: 1000,
+      outlier: { consecutiveFailures: 3, baseEjectionMs: 100, maxEjectionMs: 10_000 },
+    });
+    for (let i = 0; i < 3; i++) await expect(model.infer(1)).rejects.toThrow('bad failed');
+    expect(events.filter((e) => e.action === 'ejected')).toMatchObject([
+      { endpoint: 'bad', reason: 'consecutive-failures', durationMs: 100, available: 1, total: 2 },
+    ]);
+    expect(await model.infer(1)).toBe('good');
+    clock = 99;
+    expect(await model.infer(1)).toBe('good');
+    clock = 100;
+    // Back, in slow start: the first strategy takes it again.
+    await expect(model.infer(1)).rejects.toThrow('bad failed');
+    expect(events.filter((e) => e.action === 'restored').map((e) => e.endpoint)).toEqual(['bad']);
+    expect(model.stats().endpoints[0]).toMatchObject({ id: 'bad', ejected: false, slowStart: 0.1 });
+    await expect(model.infer(1)).rejects.toThrow();
+    await expect(model.infer(1)).rejects.toThrow();
+    // Ejected again in the same run of trouble: twice as long.
+    expect(events.filter((e) => e.action === 'ejected').map((e) => e.durationMs)).toEqual([100, 200]);
+    clock = 299;
+    expect(await model.infer(1)).toBe('good');
+    clock = 300;
+    await expect(model.infer(1)).rejects.toThrow();
+  });
+
+  it('ejects on an error ratio above the other endpoints, but not when every endpoint fails alike', async () => {
+    let clock = 0;
+    const flaky = replica('flaky', (n) => (n % 3 === 0 ? 'fail' : 'ok'));
+    const steady = replica('steady');
+    const model = balance({
+      name: 'ratio',
+      endpoints: [flaky.model, steady.model],
+      strategy: 'round-robin',
+      retry: false,
+      clock: () => clock,
+      outlier: { minRequests: 6, windowSize: 10 },
+    });
+    const events = record('ratio');
+    for (let i = 0; i < 20; i++) await model.infer(1).catch(() => undefined);
+    expect(events.filter((e) => e.action === 'ejected')).toMatchObject([{ endpoint: 'flaky', reason: 'error-ratio' }]);
+    expect(flaky.state.calls).toBeLessThanOrEqual(10);
+    clock = 10_000;
+
+    const a = replica('a', (n) => (n % 3 === 0 ? 'fail' : 'ok'));
+    const b = replica('b', (n) => (n % 3 === 0 ? 'fail' : 'ok'));
+    const both = balance({
+      name: 'both',
+      endpoints: [a.model, b.model],
+      strategy: 'round-robin',
+      retry: false,
+      outlier: { minRequests: 6, windowSize: 10 },
+    });
+    const bothEvents = record('both');
+    for (let i = 0; i < 40; i++) await both.infer(1).catch(() => undefined);
+    expect(bothEvents.filter((e) => e.action === 'ejected')).toEqual([]);
+  });
+
+  it('never ejects more than the configured share of the set', async () => {
+    const replicas = ['a', 'b', 'c', 'd'].map((id) => replica(id, () => 'fail'));
+    const model = balance({
+      name: 'share',
+      endpoints: replicas.map((r) => r.model),
+      strategy: 'round-robin',
+      retry: false,
+      outlier: { consecutiveFailures: 1, maxEjectedShare: 0.5 },
+    });
+    for (let i = 0; i < 20; i++) await model.infer(1).catch(() => undefined);
+    expect(model.stats().endpoints.filter((e) => e.ejected)).toHaveLength(2);
+    expect(model.stats().available).toBe(2);
+  });
+
+  it('does not count the caller’s errors against an endpoint', async () => {
+    const picky = defineModel({ name: 'picky', infer: async () => Promise.reject(new BallastError('INVALID_INPUT', 'bad input')) });
+    const model = balance({
+      name: 'picky',
+      endpoints: [picky, replica('other').model],
+      strategy: first,
+      outlier: { consecutiveFailures: 1 },
+    });
+    for (let i = 0; i < 5; i++) await expect(model.infer(1)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect(model.stats().endpoints[0]).toMatchObject({ ejected: false, failures: 0, calls: 5 });
+  });
+});
+
+describe('balance: the next attempt of a call goes elsewhere', () => {
+  it('balance’s own retry goes to another endpoint', async () => {
+    const bad = replica('bad', () => 'fail');
+    const good = replica('good');
+    const model = balance({ name: 'own', endpoints: [bad.model, good.model], strategy: first, outlier: false });
+    expect(await model.infer(1)).toBe('good');
+    expect(model.stats().retries).toBe(1);
+  });
+
+  it('a retry() above it avoids the endpoint the last attempt failed on', async () => {
+    const bad = replica('bad', () => 'fail');
+    const good = replica('good');
+    const balanced = balance({ name: 'outer-retry', endpoints: [bad.model, good.model], strategy: first, retry: false, outlier: false });
+    const model = pipeline(balanced, retry({ maxAttempts: 2, baseDelayMs: 0, budget: false }));
+    expect(await model.infer(1)).toBe('good');
+    expect(bad.state.calls).toBe(1);
+    // Without a call budget too (no scope at all).
+    expect(await model.infer(1, {})).toBe('good');
+    expect(await model.infer(1, { timeoutMs: 1000 })).toBe('good');
+    expect(bad.state.calls).toBe(3);
+  });
+
+  it('a hedge() above it goes to another endpoint than the one that lags', async () => {
+    const stuck = replica('stuck', () => 'hang');
+    const quick = replica('quick');
+    const balanced = balance({ name: 'outer-hedge', endpoints: [stuck.model, quick.model], strategy: first, retry: false, outlier: false });
+    const client = createClient({ model: balanced, timeoutMs: 2000, hedge: { delayMs: 5, maxRatio: 1, minPerSecond: 100 } });
+    expect(await client.infer(1)).toBe('quick');
+    expect(stuck.state.calls).toBe(1);
+    expect(quick.state.calls).toBe(1);
+  });
+
+  it('sequential calls that succeed leave nothing behind', async () => {
+    const a = replica('a');
+    const b = replica('b');
+    const balanced = balance({ name: 'clean', endpoints: [a.model, b.model], strategy: first, retry: false });
+    const model = pipeline(balanced, retry({ maxAttempts: 3, budget: false }), hedge({ delayMs: 1000 }));
+    for (let i = 0; i < 5; i++) expect(await model.infer(1, { timeoutMs: 100 })).toBe('a');
+  });
+});
+
+describe('balance: the set at run time', () => {
+  it('follows a discovery source: new ids are connected in slow start, vanished ones drained and closed', async () => {
+    let listed = [{ id: 'a' }, { id: 'b' }];
+    const closed: string[] = [];
+    const model = balance({
+      name: 'discovered',
+      discovery: {
+        list: () => listed,
+        connect: (endpoint) => ({ ...replica(endpoint.id).model, close: async () => void closed.push(endpoint.id) }),
+        intervalMs: 0,
+      },
+    });
+    await model.refresh();
+    expect(model.stats().endpoints.map((e) => e.id)).toEqual(['a', 'b']);
+    listed = [{ id: 'b' }, { id: 'c' }];
+    await model.refresh();
+    expect(model.stats().endpoints.map((e) => e.id)).toEqual(['b', 'c']);
+    expect(closed).toEqual(['a']);
+    expect(model.stats().endpoints[1]?.slowStart).toBeLessThan(1);
+    // A failing listing keeps the set.
+    const failing = balance({
+      name: 'listing-fails',
+      endpoints: [replica('x').model],
+      discovery: { list: () => Promise.reject(new Error('dns')), connect: () => replica('y').model, intervalMs: 0 },
+    });
+    await failing.refresh();
+    expect(failing.stats().endpoints.map((e) => e.id)).toEqual(['x']);
+    await model.close();
+    expect(closed.sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('reports readiness of the set: ready while any endpoint is', async () => {
+    const up = defineModel({ name: 'up', infer: async () => 1, health: async () => ({ ready: true, status: 'ready' as const }) });
+    const down = defineModel({
+      name: 'down',
+      infer: async () => 1,
+      health: async () => ({ ready: false, status: 'unavailable' as const }),
+    });
+    expect(await balance({ name: 'h1', endpoints: [up, down] }).health()).toMatchObject({ ready: true, status: 'degraded' });
+    expect(await balance({ name: 'h2', endpoints: [up] }).health()).toMatchObject({ ready: true, status: 'ready' });
+    expect(await balance({ name: 'h3', endpoints: [down] }).health()).toMatchObject({ ready: false, status: 'unavailable' });
+  });
+
+  it('answers MODEL_UNAVAILABLE when the set is empty, and CONFIG for bad options', async () => {
+    const model = balance({ name: 'empty', endpoints: [] });
+    await expect(model.infer(1)).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE', retryable: true });
+    expect(() => balance({ name: '' } as never)).toThrow(BallastError);
+    expect(() => balance({ name: 'x' })).toThrow(/endpoints, discovery/);
+    expect(() => balance({ name: 'x', endpoints: [{ id: 'a', model: {} as never }] })).toThrow(/infer/);
+    expect(() => balance({ name: 'x', endpoints: [replica('a').model, replica('a').model] })).toThrow(/already in the set/);
+    expect(() => balance({ name: 'x', endpoints: [], strategy: 'fastest' as never })).toThrow(/strategy/);
+    expect(() => balance({ name: 'x', endpoints: [], outlier: { maxEjectedShare: 2 } })).toThrow(/maxEjectedShare/);
+    expect(() => balance({ name: 'x', endpoints: [{ model: replica('a').model, weight: 0 }] })).toThrow(/weight/);
+    await expect(model.remove('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
