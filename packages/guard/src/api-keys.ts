@@ -37,7 +37,7 @@ export interface ApiKeysOptions {
    * Keeps recently verified keys in memory so a busy client is not re-hashed on every request.
    * Revoking or rotating through this object drops the entry at once and expiry is still checked
    * on every hit; a change made to the store by another process (or directly) takes effect within
-   * `ttlMs`, or at once when the store has `subscribe` (the Redis store does). Default `{ ttlMs: 2000, maxEntries: 1024 }`; `false` verifies every call against the store.
+   * `ttlMs`, or at once when the store has `subscribe` (the Redis and file stores do). Default `{ ttlMs: 2000, maxEntries: 1024 }`; `false` verifies every call against the store.
    */
   cache?: false | { ttlMs?: number; maxEntries?: number };
 }

@@ -194,6 +194,19 @@ export function fileKeyStore(options: FileKeyStoreOptions): KeyStore {
   let view: { records: Map<string, ApiKeyRecord>; readAt: number } | undefined;
   let reading: Promise<Map<string, ApiKeyRecord>> | undefined;
   let writing: Promise<unknown> = Promise.resolve();
+  const listeners = new Set<(keyId?: string) => void>();
+  let watcher: ReturnType<typeof setInterval> | undefined;
+  let stamp: string | undefined;
+
+  /** Tells the listeners which records differ between two reads of the file. */
+  const notifyChanges = (before: Map<string, ApiKeyRecord> | undefined, after: Map<string, ApiKeyRecord>) => {
+    if (listeners.size === 0 || before === undefined) return;
+    const ids = new Set([...before.keys(), ...after.keys()]);
+    for (const id of ids) {
+      if (JSON.stringify(before.get(id)) === JSON.stringify(after.get(id))) continue;
+      for (const listener of listeners) listener(id);
+    }
+  };
 
   const readRecords = async (): Promise<Map<string, ApiKeyRecord>> => {
     let text: string;
@@ -226,7 +239,10 @@ export function fileKeyStore(options: FileKeyStoreOptions): KeyStore {
         (records) => {
           reading = undefined;
           // A write that finished meanwhile left a newer view.
-          if (view === undefined || view.readAt <= readAt) view = { records, readAt };
+          if (view === undefined || view.readAt <= readAt) {
+            notifyChanges(view?.records, records);
+            view = { records, readAt };
+          }
           return records;
         },
         (error: unknown) => {
@@ -284,6 +300,7 @@ export function fileKeyStore(options: FileKeyStoreOptions): KeyStore {
             throw fileError(`fileKeyStore: cannot write ${path}`, error);
           }
         }
+        notifyChanges(view?.records, records);
         view = { records, readAt: Date.now() };
         return result;
       } finally {
@@ -308,5 +325,41 @@ export function fileKeyStore(options: FileKeyStoreOptions): KeyStore {
         return { result: existed, changed: existed };
       }),
     list: async () => [...(await load()).values()],
+    /*
+     * Change notices for verification caches: while anyone listens, the file's modification time
+     * and size are checked every `ttlMs` (one stat, no read when nothing changed), and a changed
+     * file is read and compared record by record. So a revocation written by another process
+     * reaches a verifier within `ttlMs`, however long its verification cache keeps entries.
+     */
+    subscribe(onChange) {
+      listeners.add(onChange);
+      if (watcher === undefined) {
+        watcher = setInterval(
+          () => {
+            stat(path).then(
+              (info) => {
+                const next = `${info.mtimeMs}:${info.size}`;
+                if (stamp !== undefined && next !== stamp) {
+                  view = view === undefined ? undefined : { ...view, readAt: -Infinity };
+                  load().catch(() => undefined);
+                }
+                stamp = next;
+              },
+              () => undefined,
+            );
+          },
+          Math.max(20, ttlMs),
+        );
+        watcher.unref?.();
+      }
+      return () => {
+        listeners.delete(onChange);
+        if (listeners.size === 0 && watcher !== undefined) {
+          clearInterval(watcher);
+          watcher = undefined;
+          stamp = undefined;
+        }
+      };
+    },
   };
 }

@@ -43,6 +43,25 @@ describe('fileKeyStore shared by several processes', () => {
     expect(await reasonOf(restarted.verify(key))).toBe('revoked');
   });
 
+  it('tells a verifier with a long cache about a revocation made by another process within ttlMs', async () => {
+    const path = keyFile();
+    const store = fileKeyStore({ path, ttlMs: 100 });
+    const server = apiKeys({ secret, store, cache: { ttlMs: 60_000 } });
+    try {
+      const { key, record } = await server.create({ principalId: 'app', roles: ['infer'] });
+      await expect(server.verify(key)).resolves.toMatchObject({ id: 'app' });
+      // Let the watcher take the file's stamp before the other process changes it.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await runTsx('./key-admin.ts', ['revoke', path, record.id]);
+      const revokedAt = performance.now();
+      await expect.poll(() => reasonOf(server.verify(key)), { timeout: 2000, interval: 10 }).toBe('revoked');
+      // The store's ttlMs (100 ms) plus one stat and one read, not the cache's 60 s.
+      expect(performance.now() - revokedAt).toBeLessThan(1000);
+    } finally {
+      server.close();
+    }
+  });
+
   it('keeps the revocation when a writer holding an old copy of the record puts it back', async () => {
     const path = keyFile();
     const store = fileKeyStore({ path, ttlMs: 60_000 });
