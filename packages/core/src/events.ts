@@ -36,6 +36,11 @@ export const CHANNEL_NAMES = {
   httpRequest: 'ballast:http-request',
   /** A rollout decision: a canary step, a blue-green switch, a promotion or a rollback. */
   rollout: 'ballast:rollout',
+  /**
+   * An operation of a shared store (Redis rate limits, quotas, breaker state, result cache): a
+   * round trip, a failure, a local decision while the store is away, a recovery.
+   */
+  store: 'ballast:store',
 } as const;
 
 /** The context object of the `ballast:infer` tracing channel. Middleware add `attributes` during the call. */
@@ -244,6 +249,24 @@ export interface RolloutEvent {
   metrics: { stable?: RolloutWindowMetrics; candidate?: RolloutWindowMetrics };
 }
 
+/** Payload of `ballast:store`: what a shared store (`@ballast/redis`) did for one operation. */
+export interface StoreEvent {
+  /** Which store: `'rate-limit'`, `'quota'`, `'breaker'`, `'cache'`. */
+  store: string;
+  /** The operation: `'take'`, `'available'`, `'open'`, `'failure'`, `'trial'`, `'state'`, `'subscribe'` ... */
+  op: string;
+  /**
+   * `'ok'` (a round trip the store answered), `'fallback'` (decided locally: the store was down,
+   * slow or just failed), `'timeout'` (a command ran past its budget), `'error'` (a command
+   * failed), `'recovered'` (shared again after a fallback).
+   */
+  outcome: 'ok' | 'fallback' | 'timeout' | 'error' | 'recovered';
+  /** How long the round trip took, ms, when the store measured it. */
+  durationMs?: number;
+  /** The failure, for `'timeout'` and `'error'`. */
+  error?: unknown;
+}
+
 /** The channels, created once. Check `hasSubscribers` before building a payload. */
 export const channels = {
   infer: diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer),
@@ -259,6 +282,7 @@ export const channels = {
   drift: diagnostics.channel(CHANNEL_NAMES.drift),
   httpRequest: diagnostics.channel(CHANNEL_NAMES.httpRequest),
   rollout: diagnostics.channel(CHANNEL_NAMES.rollout),
+  store: diagnostics.channel(CHANNEL_NAMES.store),
 };
 
 /** Payload type of each plain channel. */
@@ -275,6 +299,7 @@ export interface EventPayloads {
   drift: DriftEvent;
   httpRequest: HttpRequestEvent;
   rollout: RolloutEvent;
+  store: StoreEvent;
 }
 
 /**

@@ -47,6 +47,7 @@ export type {
   RetryEvent,
   RolloutEvent,
   RolloutWindowMetrics,
+  StoreEvent,
   UsageEvent,
 } from './events.js';
 export { CHANNEL_NAMES, channels, emit, subscribe } from './events.js';
