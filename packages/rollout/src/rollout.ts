@@ -18,9 +18,14 @@ import type { DecisionRecord, RolloutRecord, RolloutStore } from './store.js';
 import type { RolloutWindowMetrics, VersionRole } from './types.js';
 
 /**
- * Where a drift score comes from, e.g. a `@ballast/drift` monitor: a function, or an object with
- * a `score()` method, that returns the latest score for a version (`undefined` when unknown).
- * Scores are read when an analysis window closes.
+ * Where a drift score comes from: a function, or an object with a `score()` method, that returns
+ * the latest score for a version (`undefined` when unknown). Scores are read when an analysis
+ * window closes. A `@ballast/drift` `DriftMonitor` is not a source by itself (it watches one
+ * stream and has no `score()`): read its latest result, e.g. the share of drifted features.
+ *
+ * @example
+ * const monitor = new DriftMonitor({ reference }); // fed with the candidate's inputs
+ * const drift: DriftSource = (role) => (role === 'candidate' ? monitor.lastResult?.share : undefined);
  */
 export type DriftSource = ((role: VersionRole) => number | undefined) | { score(role: VersionRole): number | undefined };
 
