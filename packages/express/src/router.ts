@@ -231,7 +231,6 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
   const router = express.Router() as BallastRouter;
   router.use(requestId({ ...(options.requestIdHeader === undefined ? {} : { header: options.requestIdHeader }) }));
 
-
   // Wraps an async route: errors become JSON answers; `around` (trace context) wraps the work.
   const route =
     (work: (request: Request, res: Response) => Promise<void>): RequestHandler =>
