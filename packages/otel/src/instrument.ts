@@ -85,8 +85,9 @@ function checkOptions(options: InstrumentOptions): void {
  * INTERNAL otherwise) that is the active span while the call runs, so nested calls (retried HTTP
  * attempts, fallback models) become its children and remote-model requests carry its W3C trace
  * context. Retries, hedges, fallbacks, cache lookups, breaker changes and rejections appear as span
- * events and as counters; batches, model loads, usage, cost and drift as metrics (see
- * docs/telemetry.md for every name and unit).
+ * events and as counters; batches, model loads, usage, cost, drift and shared-store operations
+ * (`ballast:store`) as metrics (see docs/telemetry.md for every name and unit). The handlers of
+ * each event family live in their own `*-events.ts` file, listed in event-handlers.ts.
  *
  * Uses `@opentelemetry/api` only. Call it after the app's OpenTelemetry SDK is registered: with
  * no SDK (the API's no-op providers) it subscribes to nothing, so Ballast runs exactly as if it
