@@ -1,4 +1,6 @@
 import { BallastError } from '@ballast/core';
+import type { Attributes, Counter } from '@opentelemetry/api';
+import * as S from './semconv.js';
 
 /** The price of using one model (optionally on one provider). Every rate is in the currency given to `instrument()`. */
 export interface CostRate {
@@ -84,4 +86,26 @@ export class CostTable {
     const any = (m: string) => rates.find((r) => r.model === m && r.provider === undefined);
     return exact(model) ?? any(model) ?? exact('*') ?? any('*');
   }
+}
+
+/**
+ * @internal Adds `amount` of `currency` to the cost counter, by model, cost kind (`call`,
+ * `second`, `item`, `input_token`, `output_token`) and provider. Nothing for amounts <= 0.
+ */
+export function chargeCost(
+  counter: Counter,
+  currency: string,
+  model: string,
+  provider: string | undefined,
+  kind: string,
+  amount: number,
+): void {
+  if (!(amount > 0)) return;
+  const attributes: Attributes = {
+    [S.ATTR_GEN_AI_REQUEST_MODEL]: model,
+    [S.ATTR_BALLAST_COST_KIND]: kind,
+    [S.ATTR_BALLAST_COST_CURRENCY]: currency,
+  };
+  if (provider !== undefined) attributes[S.ATTR_BALLAST_PROVIDER] = provider;
+  counter.add(amount, attributes);
 }

@@ -91,6 +91,12 @@ export const ATTR_BALLAST_REJECTION_CODE = 'ballast.rejection.code';
 export const ATTR_BALLAST_REJECTION_SOURCE = 'ballast.rejection.source';
 /** Model load phase: `load` or `reload`. */
 export const ATTR_BALLAST_LOAD_PHASE = 'ballast.model.load.phase';
+/** Which shared store published a `ballast:store` event: `rate-limit`, `quota`, `breaker`, `cache` ... */
+export const ATTR_BALLAST_STORE_NAME = 'ballast.store.name';
+/** The store operation of a `ballast:store` event (`take`, `available`, `open`, `failure`, `trial`, `state`, `get`, `set` ...). */
+export const ATTR_BALLAST_STORE_OP = 'ballast.store.op';
+/** How a store operation went: `ok` (a round trip Redis answered), `timeout`, `error`, `fallback` (decided locally), `recovered`. */
+export const ATTR_BALLAST_STORE_OUTCOME = 'ballast.store.outcome';
 /** Drift monitor name. */
 export const ATTR_BALLAST_DRIFT_MONITOR = 'ballast.drift.monitor';
 /** Drift feature (or `__prediction__`, `__confidence__`, `__dataset__`). */
@@ -175,6 +181,14 @@ export const METRIC_BALLAST_USAGE_ITEMS = 'ballast.usage.items';
 export const METRIC_BALLAST_MODEL_LOAD_DURATION = 'ballast.model.load.duration_seconds';
 /** Observable gauge: 1 for the execution provider a model runs on, `1`. */
 export const METRIC_BALLAST_MODEL_PROVIDER = 'ballast.model.provider';
+/**
+ * Counter: shared-store operations (`ballast:store` events) by store, operation and outcome,
+ * `{operation}`: round trips (`ok`), failed ones (`timeout`, `error`), local decisions
+ * (`fallback`) and returns to the shared store (`recovered`).
+ */
+export const METRIC_BALLAST_STORE_OPERATIONS = 'ballast.store.operations';
+/** Histogram: duration of one shared-store round trip, from events that carry `durationMs`, `s`. */
+export const METRIC_BALLAST_STORE_DURATION = 'ballast.store.duration_seconds';
 
 /** Bucket boundaries for inference and queue durations, seconds: 100 µs to 10 s. */
 export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -194,6 +208,6 @@ export const METRIC_BALLAST_BALANCE_CHOSEN = 'ballast.balance.chosen';
 /** Counter: outlier ejections of an endpoint, by reason, `{ejection}`. */
 export const METRIC_BALLAST_BALANCE_EJECTIONS = 'ballast.balance.ejections';
 /** Observable gauge: an endpoint's peak-EWMA latency as last reported, `s`. */
-export const METRIC_BALLAST_BALANCE_LATENCY = 'ballast.balance.endpoint.latency';
+export const METRIC_BALLAST_BALANCE_LATENCY = 'ballast.balance.endpoint.latency_seconds';
 /** Observable gauge: 1 while an endpoint can take calls, 0 while it is ejected, `1`. */
 export const METRIC_BALLAST_BALANCE_AVAILABLE = 'ballast.balance.endpoint.available';

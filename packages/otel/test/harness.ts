@@ -9,6 +9,8 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { type Instrumentation, type InstrumentOptions, instrument } from '../src/instrument.js';
 
 /** A tracer and a meter provider that keep everything in memory, for assertions. */
 export interface Harness {
@@ -65,4 +67,44 @@ export function points<T = unknown>(metric: MetricData | undefined, match: Recor
 export function registerContextManager(): () => void {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   return () => context.disable();
+}
+
+/** A harness per test and `instrument()` on it, from {@link useTelemetry}. */
+export interface TelemetryFixture {
+  /** The current test's harness. */
+  readonly harness: Harness;
+  /** Instruments on the current harness; shut down after the test. */
+  start(options?: InstrumentOptions): Instrumentation;
+}
+
+/**
+ * Gives every test of the file a fresh harness and shuts down what `start()` instrumented after
+ * it; registers a global context manager for the file, as the NodeSDK does.
+ */
+export function useTelemetry(): TelemetryFixture {
+  let harness: Harness | undefined;
+  let telemetry: Instrumentation | undefined;
+  let unregister: () => void = () => {};
+  beforeAll(() => {
+    unregister = registerContextManager();
+  });
+  afterAll(() => unregister());
+  beforeEach(() => {
+    harness = createHarness();
+  });
+  afterEach(async () => {
+    telemetry?.shutdown();
+    telemetry = undefined;
+    await harness?.shutdown();
+  });
+  return {
+    get harness() {
+      if (harness === undefined) throw new Error('useTelemetry(): the harness exists inside tests only');
+      return harness;
+    },
+    start(options = {}) {
+      telemetry = instrument({ tracerProvider: this.harness.tracerProvider, meterProvider: this.harness.meterProvider, ...options });
+      return telemetry;
+    },
+  };
 }

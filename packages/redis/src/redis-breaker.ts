@@ -7,7 +7,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BallastError, type LimiterCallOptions } from '@ballast/core';
-import { commandBudget, evalScript, type LuaScript, luaScript, publishStore, type RedisCommandClient } from './redis-limiter-command.js';
+import {
+  commandBudget,
+  evalScript,
+  type LuaScript,
+  luaScript,
+  publishStore,
+  type RedisCommandClient,
+  type StoreOperation,
+} from './redis-limiter-command.js';
+
+const TRIAL_OPERATION: StoreOperation = { store: 'breaker', op: 'trial' };
 
 /** The breaker a store drives (the `BreakerStateTarget` of `@ballast/client`). */
 export interface SharedBreakerTarget {
@@ -158,7 +168,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
       publishStore({ store: 'breaker', op, outcome: 'fallback' });
       return;
     }
-    evalScript(client, script, keys, args, commandTimeoutMs).then(ok, failedCommand(op));
+    evalScript(client, script, keys, args, commandTimeoutMs, { store: 'breaker', op }).then(ok, failedCommand(op));
   };
 
   return {
@@ -225,6 +235,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
         [open as string, trial as string],
         [String(Math.max(1, Math.round(leaseMs))), self],
         budget,
+        TRIAL_OPERATION,
       ).then(
         (reply) => {
           ok();

@@ -19,12 +19,21 @@ export interface RedisCommandClient {
   sendCommand(args: string[]): Promise<unknown>;
 }
 
-/** The `ballast:store` channel (core's `channels.store`): store operations that fell back, failed or recovered. */
+/** What a store publishes on the `ballast:store` diagnostics channel (declared in `@ballast/core`). */
+export type { StoreEvent };
+
+/** The `ballast:store` channel (`channels.store` of `@ballast/core`): store round trips, failures, fallbacks and recoveries. */
 export const storeChannel: diagnostics.Channel = channels.store;
 
 /** @internal Publishes a store event when anyone listens (costs nothing otherwise). */
 export function publishStore(event: StoreEvent): void {
   if (storeChannel.hasSubscribers) storeChannel.publish(event);
+}
+
+/** @internal Which store operation a command serves, so its round trip can be published. */
+export interface StoreOperation {
+  readonly store: string;
+  readonly op: string;
 }
 
 /** @internal A Lua script with its SHA1, computed here so no SCRIPT LOAD round trip is needed. */
@@ -70,13 +79,21 @@ export function evalScript(
   keys: string[],
   args: string[],
   budgetMs: number,
+  operation?: StoreOperation,
 ): Promise<unknown> {
   const tail = [String(keys.length), ...keys, ...args];
+  const started = operation !== undefined && storeChannel.hasSubscribers ? performance.now() : undefined;
   const run = client.sendCommand(['EVALSHA', script.sha, ...tail]).catch((error: unknown) => {
     if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return client.sendCommand(['EVAL', script.source, ...tail]);
     throw error;
   });
-  return race(run, budgetMs);
+  const answered = race(run, budgetMs);
+  if (started === undefined || operation === undefined) return answered;
+  // Failures are published by the stores themselves (they also decide what to do about them).
+  return answered.then((reply) => {
+    publishStore({ store: operation.store, op: operation.op, outcome: 'ok', durationMs: performance.now() - started });
+    return reply;
+  });
 }
 
 /** @internal Races `promise` against a timer of `budgetMs` (the one timer a remote decision needs). */

@@ -1,12 +1,12 @@
 import diagnostics from 'node:diagnostics_channel';
 import { rateLimit } from '@ballast/client';
-import type { StoreEvent } from '@ballast/core';
-import { defineModel, isBallastError, pipeline } from '@ballast/core';
+import { channels, defineModel, isBallastError, pipeline } from '@ballast/core';
 import { principalLimits } from '@ballast/guard';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, redisAvailable, startRedis } from '../test/redis-server.js';
 import { redisLimiters, redisQuotaLimiter, redisRateLimiter } from './redis-limiter.js';
+import { type StoreEvent, storeChannel } from './redis-limiter-command.js';
 
 describe('redisRateLimiter options', () => {
   const client = { isReady: true, sendCommand: async () => 0 };
@@ -89,6 +89,10 @@ describe.skipIf(!redisAvailable)('redisRateLimiter and redisQuotaLimiter on a re
     expect(await two.quotaLeft({ id: 'bob' })).toBe(3);
   });
 
+  it('publishes on the ballast:store channel of @ballast/core', () => {
+    expect(storeChannel).toBe(channels.store);
+  });
+
   it('falls back to the local share, publishes ballast:store, fails closed when asked, and recovers', async () => {
     const client = await connect();
     const local = redisRateLimiter({ client, ratePerSecond: 30, burst: 30, replicas: 3, prefix: 'down:', probeIntervalMs: 0 });
@@ -110,6 +114,10 @@ describe.skipIf(!redisAvailable)('redisRateLimiter and redisQuotaLimiter on a re
       expect(await local.take('k')).toEqual({ ok: true });
       expect(local.stats().fallback).toBe(false);
       expect(events.some((event) => event.outcome === 'recovered')).toBe(true);
+      // Answered round trips are published too, with their duration.
+      const answered = events.filter((event) => event.outcome === 'ok');
+      expect(answered.at(-1)).toMatchObject({ store: 'rate-limit', op: 'take' });
+      expect(answered.every((event) => typeof event.durationMs === 'number' && event.durationMs >= 0)).toBe(true);
     } finally {
       diagnostics.unsubscribe('ballast:store', listener);
     }

@@ -27,6 +27,7 @@ import {
   luaScript,
   publishStore,
   type RedisCommandClient,
+  type StoreOperation,
 } from './redis-limiter-command.js';
 
 /**
@@ -172,6 +173,13 @@ function checkShared(owner: string, options: SharedLimiterOptions): void {
   positive(owner, 'probeIntervalMs', options.probeIntervalMs, 0);
 }
 
+/** The operations whose round trips are published on `ballast:store` (made once, not per call). */
+const TAKE_OPERATION = {
+  rateLimit: { store: 'rate-limit', op: 'take' },
+  quota: { store: 'quota', op: 'take' },
+} as const satisfies Record<string, StoreOperation>;
+const AVAILABLE_OPERATION: StoreOperation = { store: 'quota', op: 'available' };
+
 /*
  * The part both limiters share: ask Redis when it is there and the caller has time, else decide
  * locally, and remember a failure for probeIntervalMs so a down or hung Redis costs one timeout
@@ -279,7 +287,14 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): SharedLimite
       }
       const budget = decisions.budget(callOptions);
       if (budget <= 0) return decisions.takeLocally(key, cost);
-      return evalScript(client, TOKEN_BUCKET_SCRIPT, [prefix + key], [rateArg, burstArg, String(cost)], budget).then(
+      return evalScript(
+        client,
+        TOKEN_BUCKET_SCRIPT,
+        [prefix + key],
+        [rateArg, burstArg, String(cost)],
+        budget,
+        TAKE_OPERATION.rateLimit,
+      ).then(
         (reply) => {
           decisions.answered();
           return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
@@ -327,7 +342,14 @@ export function redisQuotaLimiter(
       if (!(cost >= 0)) throw new BallastError('INVALID_INPUT', `quota cost must be >= 0, got ${cost}`, { details: { cost } });
       const budget = decisions.budget(callOptions);
       if (budget <= 0) return decisions.takeLocally(key, cost);
-      return evalScript(client, FIXED_WINDOW_SCRIPT, [prefix + key], [limitArg, windowArg, String(cost), 'take'], budget).then(
+      return evalScript(
+        client,
+        FIXED_WINDOW_SCRIPT,
+        [prefix + key],
+        [limitArg, windowArg, String(cost), 'take'],
+        budget,
+        TAKE_OPERATION.quota,
+      ).then(
         (reply) => {
           decisions.answered();
           return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
@@ -341,7 +363,7 @@ export function redisQuotaLimiter(
     available(key = '', callOptions?: LimiterCallOptions): number | Promise<number> {
       const budget = decisions.budget(callOptions);
       if (budget <= 0) return decisions.availableLocally(key);
-      return evalScript(client, FIXED_WINDOW_SCRIPT, [prefix + key], [limitArg, windowArg, '0', 'left'], budget).then(
+      return evalScript(client, FIXED_WINDOW_SCRIPT, [prefix + key], [limitArg, windowArg, '0', 'left'], budget, AVAILABLE_OPERATION).then(
         (reply) => {
           decisions.answered();
           return Number(reply);

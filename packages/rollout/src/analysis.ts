@@ -4,9 +4,14 @@ import type { VersionRole } from './types.js';
 import { p95Exceeds, type WindowTotals } from './version-window.js';
 
 /**
- * Where a drift score comes from, e.g. a `@ballast/drift` monitor: a function, or an object with
- * a `score()` method, that returns the latest score for a version (`undefined` when unknown).
- * Scores are read when an analysis window closes.
+ * Where a drift score comes from: a function, or an object with a `score()` method, that returns
+ * the latest score for a version (`undefined` when unknown). Scores are read when an analysis
+ * window closes. A `@ballast/drift` `DriftMonitor` is not a source by itself (it watches one
+ * stream and has no `score()`): read its latest result, e.g. the share of drifted features.
+ *
+ * @example
+ * const monitor = new DriftMonitor({ reference }); // fed with the candidate's inputs
+ * const drift: DriftSource = (role) => (role === 'candidate' ? monitor.lastResult?.share : undefined);
  */
 export type DriftSource = ((role: VersionRole) => number | undefined) | { score(role: VersionRole): number | undefined };
 
@@ -32,7 +37,7 @@ export interface AnalysisOptions {
   maxDriftScore?: number;
   /** Highest tolerated shadow disagreement rate, 0..1. Default `0.05`. */
   maxDisagreementRate?: number;
-  /** Where drift scores come from (e.g. a `@ballast/drift` monitor). */
+  /** Where drift scores come from (e.g. the latest result of a `@ballast/drift` monitor). */
   drift?: DriftSource;
   /** Whether a failure counts against a version. Default: everything except `CANCELLED` and `INVALID_INPUT`. */
   isError?: (error: unknown) => boolean;
