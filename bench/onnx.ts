@@ -13,6 +13,10 @@
  * the main thread.
  *
  *   pnpm bench onnx            (or: tsx --conditions=source bench/onnx.ts [--smoke])
+ *
+ * On a busy shared machine the modes above, measured one after another, see different loads:
+ * `bench/_onnx-pairs.ts` alternates short rounds of Ballast and the minimal batcher and prints the
+ * median and range of the ratios; `bench/_onnx-focus.ts` runs one mode alone (for `--cpu-prof`).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';

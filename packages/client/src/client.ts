@@ -132,19 +132,19 @@ function codeOf(error: unknown): string {
 export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
   checkClientOptions(options);
   const model = options.model;
-  const limit = options.rateLimit ? rateLimit(options.rateLimit) : undefined;
+  const rateLimitPolicy = options.rateLimit ? rateLimit(options.rateLimit) : undefined;
   const cacheOptions = section(options.cache);
   const cache = cacheOptions ? resultCache(cacheOptions) : undefined;
   const bulkheadOptions = section(options.bulkhead);
-  const bulk: BulkheadMiddleware | undefined = bulkheadOptions ? bulkhead(bulkheadOptions) : undefined;
+  const bulkheadPolicy: BulkheadMiddleware | undefined = bulkheadOptions ? bulkhead(bulkheadOptions) : undefined;
   const retryOptions = section(options.retry);
-  const retrying: RetryMiddleware | undefined = retryOptions ? retry(retryOptions) : undefined;
+  const retryPolicy: RetryMiddleware | undefined = retryOptions ? retry(retryOptions) : undefined;
   const breakerOptions = section(options.breaker);
   const breaker = breakerOptions ? circuitBreaker(breakerOptions) : undefined;
-  const hedging: HedgeMiddleware | undefined = options.hedge ? hedge(options.hedge) : undefined;
-  const chaotic: ChaosMiddleware | undefined = options.chaos ? chaos(options.chaos) : undefined;
+  const hedgePolicy: HedgeMiddleware | undefined = options.hedge ? hedge(options.hedge) : undefined;
+  const chaosPolicy: ChaosMiddleware | undefined = options.chaos ? chaos(options.chaos) : undefined;
 
-  let falling: FallbackMiddleware | undefined;
+  let fallbackPolicy: FallbackMiddleware | undefined;
   if (options.fallback !== undefined) {
     const given = Array.isArray(options.fallback) ? { chain: options.fallback } : (options.fallback as FallbackOptions<I, O>);
     const chain = given.chain.map((source, index) => {
@@ -159,20 +159,20 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
       }
       return source;
     });
-    falling = fallback({ ...given, chain });
+    fallbackPolicy = fallback({ ...given, chain });
   }
 
   const policies: Middleware[] = [];
-  if (limit) policies.push(limit);
+  if (rateLimitPolicy) policies.push(rateLimitPolicy);
   if (cache) policies.push(cache);
-  if (bulk) policies.push(bulk);
-  if (retrying) policies.push(retrying);
+  if (bulkheadPolicy) policies.push(bulkheadPolicy);
+  if (retryPolicy) policies.push(retryPolicy);
   if (breaker) policies.push(breaker);
-  if (hedging) policies.push(hedging);
-  if (chaotic) policies.push(chaotic);
+  if (hedgePolicy) policies.push(hedgePolicy);
+  if (chaosPolicy) policies.push(chaosPolicy);
   // With a fallback chain the primary path is its own pipeline: the chain gives it a deadline scope
   // that ends early (the reserve), and its policies' annotations land on its own traced call.
-  const inner = falling ? pipeline(pipeline(model, ...policies), falling) : pipeline(model, ...policies);
+  const inner = fallbackPolicy ? pipeline(pipeline(model, ...policies), fallbackPolicy) : pipeline(model, ...policies);
 
   const counters = { calls: 0, succeeded: 0, failed: 0, errors: {} as Record<string, number> };
   let closed = false;
@@ -210,14 +210,14 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
       failed: counters.failed,
       errors: { ...counters.errors },
     };
-    if (limit) out.rateLimit = limit.stats();
+    if (rateLimitPolicy) out.rateLimit = rateLimitPolicy.stats();
     if (cache) out.cache = cache.stats();
-    if (bulk) out.bulkhead = bulk.stats();
-    if (retrying) out.retry = retrying.stats();
+    if (bulkheadPolicy) out.bulkhead = bulkheadPolicy.stats();
+    if (retryPolicy) out.retry = retryPolicy.stats();
     if (breaker) out.breaker = breaker.stats();
-    if (hedging) out.hedge = hedging.stats();
-    if (falling) out.fallback = falling.stats();
-    if (chaotic) out.chaos = chaotic.stats();
+    if (hedgePolicy) out.hedge = hedgePolicy.stats();
+    if (fallbackPolicy) out.fallback = fallbackPolicy.stats();
+    if (chaosPolicy) out.chaos = chaosPolicy.stats();
     return out;
   };
   // Object.assign adds new keys and leaves the identity getters in place.

@@ -1,8 +1,9 @@
+import diagnostics from 'node:diagnostics_channel';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { batching } from './batching.js';
 import { isBallastError } from './errors.js';
-import { subscribe } from './events.js';
+import { CHANNEL_NAMES, type InferContext, subscribe } from './events.js';
 import { defineModel, type InferOptions, type Model } from './model.js';
 import { pipeline } from './pipeline.js';
 
@@ -194,6 +195,24 @@ describe('batching (fake clock)', () => {
     ]);
     expect(events[2]?.queueWaitMs).toBeCloseTo(6, 6);
     expect(events[3]?.durationMs).toBeCloseTo(10, 6);
+  });
+
+  it('records on each traced call the size of the batch it ran in', async () => {
+    const channel = diagnostics.tracingChannel<InferContext>(CHANNEL_NAMES.infer);
+    const traced: InferContext[] = [];
+    const handlers = { start: (c: InferContext) => traced.push(c) };
+    channel.subscribe(handlers as never);
+    try {
+      const model = pipeline(timedModel(10), batching({ maxBatchSize: 4 }));
+      const first = model.infer(1, {});
+      await vi.advanceTimersByTimeAsync(4);
+      const rest = [2, 3, 4, 5, 6].map((x) => model.infer(x, {}));
+      await vi.advanceTimersByTimeAsync(30);
+      expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40, 50, 60]);
+    } finally {
+      channel.unsubscribe(handlers as never);
+    }
+    expect(traced.map((c) => c.attributes['ballast.batch.size'])).toEqual([1, 4, 4, 4, 4, 1]);
   });
 
   it('drains queued work on close before closing the model', async () => {

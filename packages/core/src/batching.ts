@@ -1,4 +1,4 @@
-import { doneError, now, withDeadline } from './deadline.js';
+import { annotate, doneError, now, withDeadline } from './deadline.js';
 import { BallastError } from './errors.js';
 import { channels } from './events.js';
 import { callModelBatch, type InferOptions, type Model } from './model.js';
@@ -216,7 +216,10 @@ class Batcher<I, O> {
     let waitSum = 0;
     let waitMax = 0;
     let deadline = 0;
+    const size = batch.length;
     for (const item of batch) {
+      // The call's own record of the batch it ran in (the `ballast.batch.size` trace attribute).
+      if (item.options !== undefined) annotate(item.options, 'ballast.batch.size', size);
       const wait = started - item.enqueuedAt;
       waitSum += wait;
       if (wait > waitMax) waitMax = wait;
@@ -305,7 +308,8 @@ class Batcher<I, O> {
  * items are dropped before dispatch (`CANCELLED`/`TIMEOUT`); if `inferBatch` fails, every item of
  * that batch fails with its error; a wrong number of results fails every item with `UPSTREAM`;
  * a full queue fails at once with `OVERLOADED` and a `retryAfterMs` estimate. Items are served
- * in arrival order (`priority` is not used). Publishes `ballast:batch` events.
+ * in arrival order (`priority` is not used). Publishes `ballast:batch` events, and records on each
+ * traced call the size of the batch it ran in (the `ballast.batch.size` attribute).
  *
  * @example
  * const model = pipeline(onnxLikeModel, batching({ maxBatchSize: 64, maxDelayMs: 1 }));

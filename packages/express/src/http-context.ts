@@ -172,7 +172,7 @@ const DEFAULT_PROPAGATE_HEADERS: readonly string[] = ['traceparent', 'tracestate
  * client that has gone.
  */
 export function startCall(request: Request, res: Response, serve: ServeOptions, principal: GuardPrincipal | undefined): CallState {
-  return startRequestCall(request, res, serve, principal, false);
+  return createCallState(request, res, serve, principal, false);
 }
 
 /*
@@ -218,22 +218,23 @@ export function requestBudgetMs(request: Request, serve: ServeOptions): number {
 }
 
 /**
- * @internal {@link startCall}, optionally with the connection's shared disconnect signal
- * (`share`: only for callers that never abort `controller` themselves) and the request's
- * `deadline` when the caller set one at the request's start (reading the body counts against it).
+ * @internal Builds a request's call state: what {@link startCall} does, and optionally with the
+ * connection's shared disconnect signal (`shareConnectionSignal`: only for callers that never
+ * abort `controller` themselves) and the request's `deadline` when the caller set one at the
+ * request's start (reading the body counts against it). The router and the handler use it.
  */
-export function startRequestCall(
+export function createCallState(
   request: Request,
   res: Response,
   serve: ServeOptions,
   principal: GuardPrincipal | undefined,
-  share: boolean,
+  shareConnectionSignal: boolean,
   deadline?: number,
 ): CallState {
   const requestIdValue = requestIdOf(request, res, serve.requestIdHeader);
   const startedAt = now();
   const budget = requestBudgetMs(request, serve);
-  const holder = (share ? request.socket : undefined) as SignalHolder | undefined | null;
+  const holder = (shareConnectionSignal ? request.socket : undefined) as SignalHolder | undefined | null;
   let shared: ConnectionSignal | undefined;
   if (holder !== undefined && holder !== null) {
     shared = holder[CONNECTION_SIGNAL];

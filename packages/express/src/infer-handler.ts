@@ -3,7 +3,7 @@ import { type GuardAction, type GuardPrincipal, schemaError } from '@ballast/gua
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { reportServedError, sendError } from './errors.js';
-import { auditRequest, readJson, requestBudgetMs, requestIdOf, type ServeOptions, startRequestCall } from './http-context.js';
+import { auditRequest, createCallState, readJson, requestBudgetMs, requestIdOf, type ServeOptions } from './http-context.js';
 
 /** Options of {@link inferHandler}. */
 export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends ServeOptions {
@@ -58,7 +58,7 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       }
       if (guard !== undefined) value = await guard.checkInput(name, value);
       if (options.input !== undefined) value = options.input(value as B, request);
-      const call = startRequestCall(request, res, options, principal, false, startedAt + requestBudgetMs(request, options));
+      const call = createCallState(request, res, options, principal, false, startedAt + requestBudgetMs(request, options));
       const result = await served.infer(value as I, call.options);
       let answer: unknown = options.output === undefined ? result : options.output(result, request);
       if (guard !== undefined) answer = guard.filterOutput(name, answer);

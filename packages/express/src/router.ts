@@ -6,13 +6,13 @@ import { breakerUnreadiness, trackOpenBreakers } from './breakers.js';
 import { errorHandler, reportServedError, sendError } from './errors.js';
 import {
   auditRequest,
+  createCallState,
   readJson,
   requestBudgetMs,
   requestId,
   requestIdOf,
   type ServeOptions,
   sendJsonAnswer,
-  startRequestCall,
 } from './http-context.js';
 import { MOUNT_AUTHORIZE } from './rollout-admin.js';
 import { decodeV2Request, encodeV2Outputs, specsToV2, type V2ModelMetadata, type V2TensorMetadata } from './v2.js';
@@ -281,8 +281,8 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
         input = decoded.view;
         if (guard !== undefined) await guard.checkInput(name, decoded.view);
         // A single row has no siblings to stop on failure, so it may share the connection's
-        // disconnect signal (see startRequestCall).
-        const call = startRequestCall(request, res, options, principal, decoded.batch === 1, deadline);
+        // disconnect signal (see createCallState).
+        const call = createCallState(request, res, options, principal, decoded.batch === 1, deadline);
         const served = entry.served;
         let rows: unknown[];
         try {

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { createMainBackend } from './main-thread-backend.js';
 import type { ProviderAttempt, ProviderName } from './providers.js';
-import type { Feed, TensorSpec } from './tensors.js';
+import type { BatchInput, Feed, TensorSpec } from './tensors.js';
 import { createWorkerBackend } from './worker-backend.js';
 
 /*
@@ -19,8 +19,14 @@ export interface Backend {
   readonly attempts: readonly ProviderAttempt[];
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
-  /** Runs one (possibly batched) set of feeds. The feeds' buffers may be transferred. */
+  /** Runs one set of whole tensors (models without a batch dimension). The feeds' buffers may be transferred. */
   run(feeds: Feed[]): Promise<Feed[]>;
+  /**
+   * Runs one batch of rows: each input's rows are written once, straight into the buffer the
+   * run reads (a fresh array on the calling thread, a worker's shared slot). Outputs keep the
+   * batch dimension.
+   */
+  runBatch(inputs: readonly BatchInput[]): Promise<Feed[]>;
   /** Runs the feeds once on every session (main: once; pool: once per worker). */
   warmUp(feeds: () => Feed[]): Promise<void>;
   close(): Promise<void>;

@@ -3,7 +3,7 @@ import type { Backend, BackendOptions } from './backend.js';
 import { attemptProviders, quietly, sessionOptionsFor } from './provider-attempts.js';
 import { runError } from './run-error.js';
 import { plainMetadata, toTensor } from './runtime-tensors.js';
-import { type Feed, specsFrom } from './tensors.js';
+import { type Feed, materialize, specsFrom } from './tensors.js';
 
 function fromTensor(name: string, tensor: ort.Tensor): Feed {
   return { name, type: tensor.type as Feed['type'], dims: [...tensor.dims], data: tensor.data as Feed['data'] };
@@ -41,6 +41,7 @@ export async function createMainBackend(options: BackendOptions): Promise<Backen
     inputs,
     outputs,
     run,
+    runBatch: (inputs) => run(inputs.map(materialize)),
     warmUp: async (feeds) => {
       await run(feeds());
     },

@@ -8,7 +8,6 @@ import {
   channels,
   elementCount,
   type HealthReport,
-  type InferOptions,
   type Model,
   now,
   pipeline,
@@ -20,6 +19,7 @@ import { autoProviders, PROVIDER_NAMES, type ProviderAttempt, type ProviderName 
 import { loadSource, type ModelSource } from './source.js';
 import {
   ARRAY_TYPES,
+  batchInputs,
   type Feed,
   type InputValue,
   inputPreparer,
@@ -30,7 +30,6 @@ import {
   prepareInputs,
   singleFeeds,
   splitOutputs,
-  stackFeeds,
   type TensorSpec,
   wholeOutputs,
 } from './tensors.js';
@@ -149,18 +148,6 @@ const optionsSchema = z
   .refine((o) => (typeof o.path === 'string') !== o.bytes instanceof Uint8Array, {
     error: 'give exactly one of "path" or "bytes"',
   });
-
-/*
- * The batch size each result came from, for the `ballast.batch.size` attribute. Recorded only
- * while someone traces `ballast:infer`, so untraced calls get their outputs straight from the
- * batcher with no wrapper object and no extra promise per call.
- */
-const batchSizes = new WeakMap<OnnxOutputs, number>();
-
-function recordBatchSize(results: OnnxOutputs[]): OnnxOutputs[] {
-  if (channels.infer.hasSubscribers) for (const result of results) batchSizes.set(result, results.length);
-  return results;
-}
 
 /** A loaded backend with its in-flight count, so a replaced one is closed only once it drains. */
 interface LoadedBackend {
@@ -337,31 +324,36 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   let lastReloadError: unknown;
   let reloads = 0;
 
-  async function runFeeds(feeds: Feed[]): Promise<Feed[]> {
+  /** Runs on the backend serving now; a replaced one is closed once its last run is over. */
+  async function onBackend(run: (backend: Backend) => Promise<Feed[]>): Promise<Feed[]> {
     const current = loaded as LoadedBackend;
     current.active++;
     try {
-      return await current.backend.run(feeds);
+      return await run(current.backend);
     } finally {
       current.active--;
       if (current.retired && current.active === 0) closeQuietly(current.backend);
     }
   }
 
+  /*
+   * The batch path, in one line: the rows (validated by `prepare` when they were called) are
+   * written once, by the backend, into the buffers the run reads; the outputs are split once.
+   */
   async function runBatch(items: readonly PreparedInputs[]): Promise<OnnxOutputs[]> {
     if (items.length === 0) return [];
-    const outputs = await runFeeds(items.length === 1 ? singleFeeds(items[0] as PreparedInputs) : stackFeeds(items));
-    return recordBatchSize(splitOutputs(outputs, items.length));
+    const inputs = batchInputs(items);
+    return splitOutputs(await onBackend((backend) => backend.runBatch(inputs)), items.length);
   }
 
   const runner: Model<PreparedInputs, OnnxOutputs> = {
     name,
     kind: 'internal',
     async infer(item: PreparedInputs): Promise<OnnxOutputs> {
-      if (!perExample) return wholeOutputs(await runFeeds(item.feeds));
+      if (!perExample) return wholeOutputs(await onBackend((backend) => backend.run(item.feeds)));
       return (await runBatch([item]))[0] as OnnxOutputs;
     },
-    inferBatch: (items: readonly PreparedInputs[]) => runBatch(items),
+    inferBatch: runBatch,
   };
 
   const batchingEnabled = perExample && options.batching !== false;
@@ -378,12 +370,6 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       })(runner)
     : runner;
 
-  const annotateBatch =
-    (options: InferOptions | undefined) =>
-    (outputs: OnnxOutputs): OnnxOutputs => {
-      annotate(options, 'ballast.batch.size', batchSizes.get(outputs) ?? 1);
-      return outputs;
-    };
   const front: Model<OnnxInputs | InputValue, OnnxOutputs> = {
     name,
     ...(version === undefined ? {} : { version }),
@@ -396,9 +382,12 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       } catch (error) {
         return Promise.reject(error);
       }
-      if (callOptions === undefined) return queued.infer(prepared, undefined);
-      annotate(callOptions, 'ballast.provider', (loaded as LoadedBackend).backend.provider);
-      return queued.infer(prepared, callOptions).then(annotateBatch(callOptions));
+      if (callOptions !== undefined) {
+        annotate(callOptions, 'ballast.provider', (loaded as LoadedBackend).backend.provider);
+        // Batched calls get the size of their batch from batching() itself.
+        if (!batchingEnabled) annotate(callOptions, 'ballast.batch.size', 1);
+      }
+      return queued.infer(prepared, callOptions);
     },
     async inferBatch(inputs, callOptions) {
       if (closed) throw new BallastError('MODEL_UNAVAILABLE', `model "${name}" is closed`);

@@ -474,33 +474,61 @@ function prepareGeneral(specs: readonly TensorSpec[], input: unknown, batched: b
   return { feeds, groupKey };
 }
 
-/** Stacks per-example feeds along a new first dimension (all items share a group, so shapes match). */
-export function stackFeeds(items: readonly PreparedInputs[]): Feed[] {
+/**
+ * One input of a batch before any buffer exists: its stacked dims (`[rows, ...row dims]`), its
+ * element count, and `write(target)`, which copies every row's values into `target` (an array of
+ * the input's runtime type and `length`, wherever the backend keeps the batch: a fresh array on
+ * the calling thread, a worker's shared slot). The rows are copied once, there.
+ */
+export interface BatchInput {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly dims: number[];
+  readonly length: number;
+  write(target: TypedArray | string[]): void;
+}
+
+/** The inputs of a batch of validated rows (all of one group, so their shapes match). */
+export function batchInputs(items: readonly PreparedInputs[]): BatchInput[] {
   const first = items[0] as PreparedInputs;
   const n = items.length;
   return first.feeds.map((feed, index) => {
-    const dims = [n, ...feed.dims];
-    if (Array.isArray(feed.data)) {
-      const data: string[] = [];
-      for (const item of items) for (const s of rowData(item, index) as string[]) data.push(s);
-      return { name: feed.name, type: feed.type, dims, data };
-    }
     const size = feed.data.length;
-    const Constructor = feed.data.constructor as new (length: number) => TypedArray;
-    const data = new Constructor(size * n);
-    if (size <= 64) {
-      // Short rows: an element loop is several times cheaper than a set() call per row.
-      const out = data as Float32Array;
-      for (let i = 0; i < n; i++) {
-        const row = rowData(items[i] as PreparedInputs, index) as Float32Array;
-        const offset = i * size;
-        for (let j = 0; j < size; j++) out[offset + j] = row[j] as number;
-      }
-    } else {
-      for (let i = 0; i < n; i++) (data as Float32Array).set(rowData(items[i] as PreparedInputs, index) as Float32Array, i * size);
-    }
-    return { name: feed.name, type: feed.type, dims, data };
+    return {
+      name: feed.name,
+      type: feed.type,
+      dims: [n, ...feed.dims],
+      length: size * n,
+      write: (target) => writeRows(items, index, size, target),
+    };
   });
+}
+
+function writeRows(items: readonly PreparedInputs[], index: number, size: number, target: TypedArray | string[]): void {
+  const n = items.length;
+  if (Array.isArray(target)) {
+    let k = 0;
+    for (const item of items) for (const s of rowData(item, index) as string[]) target[k++] = s;
+    return;
+  }
+  if (size <= 64) {
+    // Short rows: an element loop is several times cheaper than a set() call per row.
+    const out = target as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const row = rowData(items[i] as PreparedInputs, index) as Float32Array;
+      const offset = i * size;
+      for (let j = 0; j < size; j++) out[offset + j] = row[j] as number;
+    }
+  } else {
+    for (let i = 0; i < n; i++) (target as Float32Array).set(rowData(items[i] as PreparedInputs, index) as Float32Array, i * size);
+  }
+}
+
+/** A batch input written into a fresh array of its own. */
+export function materialize(input: BatchInput): Feed {
+  const data = input.type === 'string' ? new Array<string>(input.length) : new ARRAY_TYPES[input.type](input.length);
+  input.write(data);
+  return { name: input.name, type: input.type, dims: input.dims, data };
 }
 
 /** A feed as one example: the same data with a batch dimension of 1 in front. */

@@ -104,13 +104,16 @@ export interface Reply {
 /** What the worker posts for a run: the slot's number (outputs in the slot), or a cloned reply. */
 export type RunReply = number | { slot: number; ok: boolean; message?: string; outputs?: Feed[] };
 
-/** A tensor as written to a slot; `name` is read only when the writer passes an index by name. */
-export interface WireTensor {
+/**
+ * A tensor as written to a slot; `name` is read only when the writer passes an index by name.
+ * Either `data` is copied in, or `write` fills the slot's view of `length` elements itself (a
+ * batch's rows, written there with no array in between).
+ */
+export type WireTensor = {
   readonly name?: string;
   readonly type: string;
   readonly dims: readonly number[];
-  readonly data: unknown;
-}
+} & ({ readonly data: unknown } | { readonly length: number; write(target: TypedArray): void });
 
 function align8(bytes: number): number {
   return Math.ceil(bytes / 8) * 8;
@@ -125,9 +128,12 @@ export function writeTensors(sab: SharedArrayBuffer, tensors: readonly WireTenso
   let words = 1;
   let bytes = HEADER_BYTES;
   for (const tensor of tensors) {
-    if (!ArrayBuffer.isView(tensor.data) || TYPE_CODES.indexOf(tensor.type as (typeof TYPE_CODES)[number]) < 0) return false;
+    const code = TYPE_CODES.indexOf(tensor.type as (typeof TYPE_CODES)[number]);
+    if (code < 0) return false;
     words += 5 + tensor.dims.length;
-    bytes += align8(tensor.data.byteLength);
+    if ('write' in tensor) bytes += align8(tensor.length * (ARRAYS[code] as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+    else if (ArrayBuffer.isView(tensor.data)) bytes += align8(tensor.data.byteLength);
+    else return false;
   }
   if (words > HEADER_WORDS || bytes > sab.byteLength) return false;
   const header = new Int32Array(sab, 0, HEADER_WORDS);
@@ -136,15 +142,26 @@ export function writeTensors(sab: SharedArrayBuffer, tensors: readonly WireTenso
   let offset = HEADER_BYTES;
   for (let i = 0; i < tensors.length; i++) {
     const tensor = tensors[i] as WireTensor;
-    const data = tensor.data as TypedArray;
+    const code = TYPE_CODES.indexOf(tensor.type as (typeof TYPE_CODES)[number]);
     header[p++] = index === undefined ? i : (index.get(tensor.name as string) ?? -1);
-    header[p++] = TYPE_CODES.indexOf(tensor.type as (typeof TYPE_CODES)[number]);
+    header[p++] = code;
     header[p++] = tensor.dims.length;
     for (const d of tensor.dims) header[p++] = d;
     header[p++] = offset;
-    header[p++] = data.length;
-    new Uint8Array(sab, offset, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    offset += align8(data.byteLength);
+    let byteLength: number;
+    if ('write' in tensor) {
+      const View = ARRAYS[code] as unknown as { new (buffer: SharedArrayBuffer, offset: number, length: number): TypedArray };
+      const view = new View(sab, offset, tensor.length);
+      tensor.write(view);
+      header[p++] = tensor.length;
+      byteLength = view.byteLength;
+    } else {
+      const data = tensor.data as TypedArray;
+      header[p++] = data.length;
+      new Uint8Array(sab, offset, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      byteLength = data.byteLength;
+    }
+    offset += align8(byteLength);
   }
   return true;
 }

@@ -7,7 +7,7 @@ import type { Backend, BackendOptions } from './backend.js';
 import { attemptProviders, sessionOptionsFor } from './provider-attempts.js';
 import type { ProviderAttempt, ProviderName } from './providers.js';
 import { runError } from './run-error.js';
-import { type Feed, specsFrom } from './tensors.js';
+import { type BatchInput, type Feed, materialize, specsFrom } from './tensors.js';
 import {
   CONTROL_WORDS,
   DOORBELL,
@@ -19,6 +19,7 @@ import {
   SHARED_SLOTS,
   SLEEPING,
   SLOT_BYTES,
+  type WireTensor,
   type WorkerRequest,
   writeTensors,
 } from './wire.js';
@@ -214,7 +215,24 @@ class SessionWorker {
     else slot.reject(runError(this.modelName, new Error(reply.message)));
   }
 
+  /** Runs whole tensors. */
   run(feeds: Feed[]): Promise<Feed[]> {
+    return this.submit(feeds, () =>
+      // The caller's own arrays are copied before they move to the worker: moving them would detach them.
+      feeds.map((feed) => (feed.owned === false ? { ...feed, data: feed.data.slice() as Feed['data'], owned: true } : feed)),
+    );
+  }
+
+  /** Runs a batch of rows, written straight into the request's shared slot when they fit. */
+  runBatch(inputs: readonly BatchInput[]): Promise<Feed[]> {
+    return this.submit(inputs, () => inputs.map(materialize));
+  }
+
+  /**
+   * Writes `tensors` into a free shared slot and flags it, or, for strings, large tensors and
+   * requests beyond the shared slots, posts `asMessage()` with its buffers transferred.
+   */
+  private submit(tensors: readonly WireTensor[], asMessage: () => Feed[]): Promise<Feed[]> {
     if (this.dead) return Promise.reject(new BallastError('MODEL_UNAVAILABLE', `a worker of model "${this.modelName}" is not running`));
     let slot = this.freeShared.pop() ?? (this.slots.length < SHARED_SLOTS ? undefined : this.freeOther.pop());
     if (slot === undefined) {
@@ -229,7 +247,7 @@ class SessionWorker {
       this.hold();
       this.runs++;
       try {
-        if (taken.sab !== undefined && writeTensors(taken.sab, feeds, this.inputIndex)) {
+        if (taken.sab !== undefined && writeTensors(taken.sab, tensors, this.inputIndex)) {
           if (!taken.posted) {
             this.requests.postMessage({ type: 'slot', slot: taken.index, sab: taken.sab });
             taken.posted = true;
@@ -237,12 +255,8 @@ class SessionWorker {
           Atomics.store(this.control, READY_FLAGS + taken.index, 1);
           this.ring();
         } else {
-          // Strings, large tensors and slots beyond the shared ones: the feeds go as a message.
-          // Ballast's buffers (batches, converted inputs) move without a copy; the caller's own
-          // arrays are copied first, since moving them would detach them.
-          const sent = feeds.map((feed) =>
-            feed.owned === false ? { ...feed, data: feed.data.slice() as Feed['data'], owned: true } : feed,
-          );
+          // Ballast's own buffers move without a copy.
+          const sent = asMessage();
           const transfer: ArrayBuffer[] = [];
           for (const feed of sent) {
             if (!Array.isArray(feed.data) && feed.data.byteOffset === 0 && feed.data.byteLength === feed.data.buffer.byteLength) {
@@ -334,6 +348,7 @@ export async function createWorkerBackend(options: BackendOptions): Promise<Back
     inputs,
     outputs,
     run: (feeds) => pick().run(feeds),
+    runBatch: (inputs) => pick().runBatch(inputs),
     warmUp: async (feeds) => {
       await Promise.all(workers.map((w) => w.run(feeds())));
     },

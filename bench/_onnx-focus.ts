@@ -1,0 +1,75 @@
+/**
+ * A focused run of one `bench/onnx.ts` mode at concurrency 256 (for `node --cpu-prof`): Ballast
+ * on the main thread (`main`), with one worker (`worker`), or the minimal batcher (`minimal`).
+ *
+ *   node --cpu-prof --import tsx --conditions=source bench/_onnx-focus.ts main
+ */
+import { subscribe } from '@ballast/core';
+import { onnxModel } from '@ballast/onnx';
+import { mlpModel, randomLayers } from '@ballast/onnx/testing';
+import * as ort from 'onnxruntime-node';
+import { closedLoop } from './_harness.js';
+
+const MAX_BATCH = 64;
+const mode = process.argv[2] ?? 'main';
+const total = Number(process.argv[3] ?? 300_000);
+const bytes = mlpModel({ layers: randomLayers({ sizes: [16, 64, 4], seed: 1 }), softmax: true });
+const rows = Array.from({ length: 1024 }, (_, r) => Float32Array.from({ length: 16 }, (_, i) => Math.sin(r * 16 + i)));
+let call: (i: number) => Promise<unknown>;
+let close: () => Promise<void>;
+if (mode === 'minimal') {
+  const raw = await ort.InferenceSession.create(bytes);
+  let waiting: { row: Float32Array; resolve: (value: Float32Array) => void }[] = [];
+  let running = 0;
+  let flushQueued = false;
+  const flush = (): void => {
+    while (running < 2 && waiting.length > 0) {
+      const take = waiting.length > MAX_BATCH ? waiting.splice(0, MAX_BATCH) : waiting;
+      if (take === waiting) waiting = [];
+      const input = new Float32Array(take.length * 16);
+      for (let k = 0; k < take.length; k++) input.set((take[k] as { row: Float32Array }).row, k * 16);
+      running++;
+      void raw.run({ input: new ort.Tensor('float32', input, [take.length, 16]) }).then((result) => {
+        const output = result.output?.data as Float32Array;
+        for (let k = 0; k < take.length; k++) take[k]?.resolve(output.subarray(k * 4, k * 4 + 4));
+        running--;
+        flush();
+      });
+    }
+  };
+  call = (i) =>
+    new Promise<Float32Array>((resolve) => {
+      waiting.push({ row: rows[i % rows.length] as Float32Array, resolve });
+      if (waiting.length >= MAX_BATCH) flush();
+      else if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(() => {
+          flushQueued = false;
+          flush();
+        });
+      }
+    });
+  close = () => raw.release();
+} else {
+  const model = await onnxModel({
+    bytes,
+    workers: mode === 'worker' ? 1 : 0,
+    batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 },
+  });
+  call = (i) => model.infer({ input: rows[i % rows.length] as Float32Array });
+  close = () => model.close();
+}
+await closedLoop(call, 20_000, 256);
+// CPU time moves less than wall time on a shared machine: it is printed too (all threads).
+let batches = 0;
+const stop = subscribe('batch', (event) => {
+  if (event.phase === 'dispatch') batches++;
+});
+const cpu = process.cpuUsage();
+const r = await closedLoop(call, total, 256);
+const { user, system } = process.cpuUsage(cpu);
+stop();
+console.log(
+  `${mode}: ${Math.round(r.rowsPerSecond)} rows/s, ${(1e6 / r.rowsPerSecond).toFixed(3)} µs/row wall, ${((user + system) / total).toFixed(3)} µs/row CPU${batches > 0 ? `, mean batch ${(total / batches).toFixed(1)}` : ''}`,
+);
+await close();
