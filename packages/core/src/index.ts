@@ -58,7 +58,7 @@ export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, Mo
 export { callModel, defineModel } from './model.js';
 export { pipeline } from './pipeline.js';
 export { seededRandom } from './random.js';
-export type { Chunk, CreateStreamOptions, ModelStream, StreamEvent, StreamResult, StreamSource, Usage } from './stream.js';
+export type { Chunk, CreateStreamOptions, ModelStream, SourceReturn, StreamEvent, StreamResult, StreamSource, Usage } from './stream.js';
 export { collectStream, createStream, isModelStream } from './stream.js';
 export type {
   NestedArray,

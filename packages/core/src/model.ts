@@ -1,5 +1,5 @@
 import { BallastError } from './errors.js';
-import { type Chunk, collectStream, createStream, type ModelStream, type StreamResult } from './stream.js';
+import { type Chunk, collectStream, createStream, type ModelStream, type SourceReturn, type StreamResult } from './stream.js';
 
 /** Who is calling. Set by `@ballast/guard` or an adapter; middleware may key limits on it. */
 export interface Principal {
@@ -97,7 +97,7 @@ export interface ModelDefinition<I, O> {
    * stops reading, cancels, or runs out of budget; pass it to fetch. `defineModel` makes a
    * {@link ModelStream} of it.
    */
-  stream?(input: I, options: InferOptions & { signal: AbortSignal }): AsyncGenerator<Chunk, StreamResult<O> | undefined, undefined>;
+  stream?(input: I, options: InferOptions & { signal: AbortSignal }): AsyncGenerator<Chunk, SourceReturn<O>, undefined>;
   /** Health check. */
   health?(): Promise<HealthReport>;
   /** Releases resources. */

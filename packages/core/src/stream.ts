@@ -60,7 +60,11 @@ export interface ModelStream<O = unknown> extends AsyncIterable<Chunk> {
  * {@link StreamResult} (or nothing: the output is then the chunks' texts concatenated). It gets a
  * signal that aborts when the caller leaves the loop, aborts its own signal, or the budget ends.
  */
-export type StreamSource<O> = (signal: AbortSignal) => AsyncGenerator<Chunk, StreamResult<O> | undefined, undefined>;
+export type StreamSource<O> = (signal: AbortSignal) => AsyncGenerator<Chunk, SourceReturn<O>, undefined>;
+
+/** What a stream's source generator returns: the result, or nothing (a generator without `return`). */
+// biome-ignore lint/suspicious/noConfusingVoidType: a generator with no return statement is typed as returning void
+export type SourceReturn<O> = StreamResult<O> | undefined | void;
 
 /** Options of {@link createStream}. */
 export interface CreateStreamOptions {
@@ -101,7 +105,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
   private resolveResult!: (value: StreamResult<O>) => void;
   private rejectResult!: (error: unknown) => void;
   private readonly controller = new AbortController();
-  private generator: AsyncGenerator<Chunk, StreamResult<O> | undefined, undefined> | undefined;
+  private generator: AsyncGenerator<Chunk, SourceReturn<O>, undefined> | undefined;
   private iterated = false;
   private ended = false;
   private pendingReject: ((error: unknown) => void) | undefined;
@@ -170,7 +174,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     if (this.controller.signal.aborted) return this.fail(this.controller.signal.reason);
     return new Promise<IteratorResult<Chunk>>((resolve, reject) => {
       this.pendingReject = reject;
-      (this.generator as AsyncGenerator<Chunk, StreamResult<O> | undefined, undefined>).next().then(
+      (this.generator as AsyncGenerator<Chunk, SourceReturn<O>, undefined>).next().then(
         (step) => {
           if (this.pendingReject !== reject) return; // already failed by an abort
           this.pendingReject = undefined;
@@ -201,7 +205,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     return Promise.resolve({ done: true, value: undefined });
   }
 
-  private complete(value: StreamResult<O> | undefined): void {
+  private complete(value: SourceReturn<O>): void {
     const result = value ?? ({ output: (this.texts ?? []).join('') as O } as StreamResult<O>);
     this.texts = undefined;
     if (this.ended) return;
