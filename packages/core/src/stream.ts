@@ -1,5 +1,5 @@
 import { cancelledError, deadlineOf, now, timeoutError } from './deadline.js';
-import { BallastError, toBallastError } from './errors.js';
+import { BallastError, isBallastError, toBallastError } from './errors.js';
 import { channels } from './events.js';
 import type { InferOptions } from './model.js';
 
@@ -139,7 +139,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     const signal = this.options?.signal;
     if (signal !== undefined) {
       if (signal.aborted) {
-        this.abort(cancelledError(signal.reason));
+        this.abort(isBallastError(signal.reason) ? signal.reason : cancelledError(signal.reason));
       } else {
         this.callerSignal = signal;
         signal.addEventListener('abort', this, { once: true });
@@ -155,9 +155,13 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     this.generator = this.source(this.controller.signal);
   }
 
-  /** The caller's signal aborted (an object listener: no closure per stream). */
+  /**
+   * The caller's signal aborted (an object listener: no closure per stream). A layer above that
+   * aborts with a BallastError (an idle or first-chunk TIMEOUT) is answered with that error.
+   */
   handleEvent(): void {
-    this.abort(cancelledError(this.callerSignal?.reason));
+    const reason = this.callerSignal?.reason;
+    this.abort(isBallastError(reason) ? reason : cancelledError(reason));
   }
 
   private abort(error: BallastError): void {
