@@ -177,6 +177,45 @@ describe('client streams: after the first chunk', () => {
   });
 });
 
+describe('client streams: budgets and cancellation', () => {
+  it("aborting the caller's signal mid-stream ends it with CANCELLED and closes the upstream", async () => {
+    const { client, main } = await setup(() => ({ fixture: 'chat-stream.sse', gapMs: 15 }), { breaker: { consecutiveFailures: 1 } });
+    const controller = new AbortController();
+    const stream = client.stream?.(question, { signal: controller.signal });
+    if (!stream) throw new Error('no stream');
+    const texts: string[] = [];
+    const error = await (async () => {
+      try {
+        for await (const chunk of stream) {
+          texts.push(chunk.text ?? '');
+          if (texts.length === 2) controller.abort();
+        }
+      } catch (thrown) {
+        return thrown;
+      }
+    })();
+    expect(error).toMatchObject({ code: 'CANCELLED' });
+    expect(texts).toEqual(['Circuit', ' breakers']);
+    expect((await main.received[0]?.closed)?.finished).toBe(false);
+    // The caller's cancel is not the upstream's failure.
+    expect(client.breaker?.state()).toBe('closed');
+  });
+
+  it('stream.timeoutMs bounds the whole stream, in place of the client timeoutMs', async () => {
+    const { client } = await setup(() => ({ fixture: 'chat-stream.sse', gapMs: 20 }), { timeoutMs: 10, stream: { timeoutMs: 120 } });
+    const { texts, error } = await read(client.stream?.(question));
+    expect(texts.length).toBeGreaterThan(1); // the client's 10 ms (sized for one answer) did not apply
+    expect(texts.length).toBeLessThan(13);
+    expect(error).toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('a closed client refuses streams with MODEL_UNAVAILABLE', async () => {
+    const { client } = await setup(() => ({ fixture: 'chat-stream.sse' }));
+    await client.close();
+    expect((await read(client.stream?.(question))).error).toMatchObject({ code: 'MODEL_UNAVAILABLE' });
+  });
+});
+
 describe('client streams: admission policies hold for the whole stream', () => {
   it('a stream holds its bulkhead slot until it ends', async () => {
     const { client } = await setup(() => ({ fixture: 'chat-stream.sse', gapMs: 5 }), { bulkhead: { maxConcurrent: 1, maxQueue: 0 } });

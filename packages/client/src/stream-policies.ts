@@ -231,6 +231,7 @@ export function streamPolicies<I, O>(parts: StreamPolicyParts<I, O>): (input: I,
   const when = parts.fallback?.when ?? defaultWhen;
   const continueWith = settings.continueWith ?? (continueChat as ContinueStream<I>);
   const mergeOutput = settings.mergeOutput ?? (mergeText as MergeContinuation<O>);
+  const keepText = settings.midStreamFallback === true && chain.length > 0;
   const budgetMs = settings.timeoutMs ?? parts.clientTimeoutMs;
   const firstChunkMs = settings.firstChunkTimeoutMs;
   const idleMs = settings.idleTimeoutMs;
@@ -458,7 +459,8 @@ export function streamPolicies<I, O>(parts: StreamPolicyParts<I, O>): (input: I,
           try {
             while (!step.done) {
               const chunk = step.value;
-              if (chunk.text !== undefined) text += chunk.text;
+              // The delivered text is kept only for a continuation: nothing per chunk otherwise.
+              if (keepText && chunk.text !== undefined) text += chunk.text;
               delivered++;
               recorded?.push(chunk);
               waiting = false;

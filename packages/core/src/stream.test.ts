@@ -77,6 +77,24 @@ describe('model streams', () => {
     await expect(stream.result).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 
+  it('an abort between two reads fails the next read: the stream does not look completed', async () => {
+    const seen: { signal?: AbortSignal; finished?: boolean } = {};
+    const controller = new AbortController();
+    const stream = words('b c d', seen).stream?.('a', { signal: controller.signal });
+    if (!stream) throw new Error('no stream');
+    const read: string[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of stream) {
+          read.push(chunk.text ?? '');
+          controller.abort();
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(read).toEqual(['a ']);
+    expect(seen.signal?.aborted).toBe(true);
+  });
+
   it('timeoutMs bounds the whole stream', async () => {
     const slow = defineModel<string, string>({
       name: 'slow',
@@ -104,6 +122,11 @@ describe('model streams', () => {
     if (!stream) throw new Error('no stream');
     await expect(texts(stream)).rejects.toMatchObject({ code: 'UPSTREAM' });
     await expect(stream.result).rejects.toMatchObject({ code: 'UPSTREAM' });
+  });
+
+  it('defineModel needs infer or stream', () => {
+    expect(() => defineModel({ name: 'nothing' } as never)).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    expect(() => defineModel({ name: 'bad', stream: 'yes' } as never)).toThrow(expect.objectContaining({ code: 'CONFIG' }));
   });
 
   it('a stream is iterated once', async () => {

@@ -108,6 +108,10 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
   private generator: AsyncGenerator<Chunk, SourceReturn<O>, undefined> | undefined;
   private iterated = false;
   private ended = false;
+  // The error a stream failed with, handed to the caller's next read if no read was pending then
+  // (an abort between two reads must not look like a completed stream).
+  private failure: BallastError | undefined;
+  private failureDelivered = false;
   private pendingReject: ((error: unknown) => void) | undefined;
   private texts: string[] | undefined = [];
   private chunks = 0;
@@ -169,13 +173,17 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     this.controller.abort(error);
     const reject = this.pendingReject;
     this.pendingReject = undefined;
+    if (reject) this.failureDelivered = true;
     this.fail(error).then(undefined, reject ?? noop);
   }
 
   next(): Promise<IteratorResult<Chunk>> {
-    if (this.ended) return Promise.resolve({ done: true, value: undefined });
-    if (this.generator === undefined) this.start();
-    if (this.controller.signal.aborted) return this.fail(this.controller.signal.reason);
+    if (this.generator === undefined && !this.ended) this.start();
+    if (this.ended) {
+      if (this.failure === undefined || this.failureDelivered) return Promise.resolve({ done: true, value: undefined });
+      this.failureDelivered = true;
+      return Promise.reject(this.failure);
+    }
     return new Promise<IteratorResult<Chunk>>((resolve, reject) => {
       this.pendingReject = reject;
       (this.generator as AsyncGenerator<Chunk, SourceReturn<O>, undefined>).next().then(
@@ -197,6 +205,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
         (error) => {
           if (this.pendingReject !== reject) return;
           this.pendingReject = undefined;
+          this.failureDelivered = true;
           this.fail(error).then(undefined, reject);
         },
       );
@@ -206,6 +215,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
   /** The caller left the loop early: abort the upstream and end as cancelled. */
   return(): Promise<IteratorResult<Chunk>> {
     if (!this.ended) this.abort(cancelledError('the caller stopped reading the stream'));
+    this.failureDelivered = true;
     return Promise.resolve({ done: true, value: undefined });
   }
 
@@ -240,6 +250,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
 
   private end(outcome: 'failed' | 'cancelled', error: BallastError): void {
     this.ended = true;
+    this.failure = error;
     this.texts = undefined;
     this.finish();
     if (this.model !== undefined && channels.stream.hasSubscribers) {
