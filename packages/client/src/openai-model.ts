@@ -71,11 +71,17 @@ export interface EmbeddingOutput {
 
 /** The rate-limit state an OpenAI-compatible upstream reported in its `x-ratelimit-*` headers. */
 export interface RateLimitHeaders {
+  /** `x-ratelimit-limit-requests`: requests allowed per window. */
   limitRequests?: number;
+  /** `x-ratelimit-remaining-requests`: requests left in the window. */
   remainingRequests?: number;
+  /** `x-ratelimit-reset-requests`, in ms: until the request allowance is whole again. */
   resetRequestsMs?: number;
+  /** `x-ratelimit-limit-tokens`: tokens allowed per window. */
   limitTokens?: number;
+  /** `x-ratelimit-remaining-tokens`: tokens left in the window. */
   remainingTokens?: number;
+  /** `x-ratelimit-reset-tokens`, in ms: until the token allowance is whole again. */
   resetTokensMs?: number;
 }
 
