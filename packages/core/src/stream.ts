@@ -94,6 +94,13 @@ export interface StreamEvent {
 
 const noop = (): void => {};
 
+// The Promise executor of a read is one shared function (not a closure per chunk): it hands the
+// resolvers to the stream being read, set just before and cleared just after.
+let capturing: SourceStream<unknown> | undefined;
+function captureStep(resolve: (step: IteratorResult<Chunk>) => void, reject: (error: unknown) => void): void {
+  (capturing as SourceStream<unknown>).setPending(resolve, reject);
+}
+
 /*
  * The one implementation of ModelStream. Written as a class with an explicit iterator (not an
  * async generator wrapping an async generator) so a chunk costs one promise per layer, and so a
@@ -112,7 +119,9 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
   // (an abort between two reads must not look like a completed stream).
   private failure: BallastError | undefined;
   private failureDelivered = false;
+  private pendingResolve: ((step: IteratorResult<Chunk>) => void) | undefined;
   private pendingReject: ((error: unknown) => void) | undefined;
+  private pending: Promise<IteratorResult<Chunk>> | undefined;
   private texts: string[] | undefined = [];
   private chunks = 0;
   private startedAt = 0;
@@ -173,6 +182,8 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     this.controller.abort(error);
     const reject = this.pendingReject;
     this.pendingReject = undefined;
+    this.pendingResolve = undefined;
+    this.pending = undefined;
     if (reject) this.failureDelivered = true;
     this.fail(error).then(undefined, reject ?? noop);
   }
@@ -184,33 +195,53 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
       this.failureDelivered = true;
       return Promise.reject(this.failure);
     }
-    return new Promise<IteratorResult<Chunk>>((resolve, reject) => {
-      this.pendingReject = reject;
-      (this.generator as AsyncGenerator<Chunk, SourceReturn<O>, undefined>).next().then(
-        (step) => {
-          if (this.pendingReject !== reject) return; // already failed by an abort
-          this.pendingReject = undefined;
-          if (step.done) {
-            this.complete(step.value);
-            resolve({ done: true, value: undefined });
-            return;
-          }
-          const chunk = step.value;
-          if (this.chunks++ === 0 && this.model !== undefined && channels.stream.hasSubscribers) {
-            channels.stream.publish({ model: this.model, phase: 'first-chunk', elapsedMs: now() - this.startedAt });
-          }
-          if (this.texts !== undefined && typeof chunk.text === 'string') this.texts.push(chunk.text);
-          resolve(step);
-        },
-        (error) => {
-          if (this.pendingReject !== reject) return;
-          this.pendingReject = undefined;
-          this.failureDelivered = true;
-          this.fail(error).then(undefined, reject);
-        },
-      );
-    });
+    // A read while another is pending (not what for-await does) waits for it.
+    if (this.pending !== undefined) return this.pending.then(this.readAgain, this.readAgain);
+    capturing = this as SourceStream<unknown>;
+    const promise = new Promise<IteratorResult<Chunk>>(captureStep);
+    capturing = undefined;
+    this.pending = promise;
+    (this.generator as AsyncGenerator<Chunk, SourceReturn<O>, undefined>).next().then(this.onStep, this.onError);
+    return promise;
   }
+
+  /** @internal Used by the shared Promise executor. */
+  setPending(resolve: (step: IteratorResult<Chunk>) => void, reject: (error: unknown) => void): void {
+    this.pendingResolve = resolve;
+    this.pendingReject = reject;
+  }
+
+  private readonly readAgain = (): Promise<IteratorResult<Chunk>> => this.next();
+
+  // Bound once per stream: a chunk costs one promise here, no closure.
+  private readonly onStep = (step: IteratorResult<Chunk, SourceReturn<O>>): void => {
+    const resolve = this.pendingResolve;
+    if (resolve === undefined) return; // already failed by an abort
+    this.pendingResolve = undefined;
+    this.pendingReject = undefined;
+    this.pending = undefined;
+    if (step.done) {
+      this.complete(step.value);
+      resolve({ done: true, value: undefined });
+      return;
+    }
+    const chunk = step.value;
+    if (this.chunks++ === 0 && this.model !== undefined && channels.stream.hasSubscribers) {
+      channels.stream.publish({ model: this.model, phase: 'first-chunk', elapsedMs: now() - this.startedAt });
+    }
+    if (this.texts !== undefined && typeof chunk.text === 'string') this.texts.push(chunk.text);
+    resolve(step);
+  };
+
+  private readonly onError = (error: unknown): void => {
+    const reject = this.pendingReject;
+    if (reject === undefined) return;
+    this.pendingResolve = undefined;
+    this.pendingReject = undefined;
+    this.pending = undefined;
+    this.failureDelivered = true;
+    this.fail(error).then(undefined, reject);
+  };
 
   /** The caller left the loop early: abort the upstream and end as cancelled. */
   return(): Promise<IteratorResult<Chunk>> {
