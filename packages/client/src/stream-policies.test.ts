@@ -71,6 +71,19 @@ describe('client streams: retry, hedge and fallback before the first chunk', () 
     expect(client.stats()).toMatchObject({ calls: 1, succeeded: 1, failed: 0 });
   });
 
+  it('a static fallback value answers as a one-chunk stream', async () => {
+    const main = await serve(() => ({ fixture: 'rate-limited.json', status: 503 }));
+    const client = createClient<ChatInput, TextOutput>({
+      model: remoteModel({ protocol: 'openai', url: main.url, name: 'gpt-4o-mini' }),
+      fallback: [{ value: { text: 'The assistant is busy; try again shortly.' } }],
+    });
+    const stream = client.stream?.(question);
+    const { texts, error } = await read(stream);
+    expect(error).toBeUndefined();
+    expect(texts).toEqual(['The assistant is busy; try again shortly.']);
+    expect((await stream?.result)?.output).toEqual({ text: 'The assistant is busy; try again shortly.' });
+  });
+
   it('a slow first byte past firstChunkTimeoutMs is abandoned for the fallback', async () => {
     const { client, main } = await setup(
       () => ({ fixture: 'chat-stream.sse', firstByteDelayMs: 400 }),
