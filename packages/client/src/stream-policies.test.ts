@@ -1,5 +1,6 @@
 import { type Chunk, type ModelStream, TokenBucketLimiter } from '@ballast/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CacheEntry, CacheStore } from './cache.js';
 import { type ClientOptions, createClient } from './client.js';
 import type { ChatInput, TextOutput } from './openai-model.js';
 import { remoteModel } from './remote-model.js';
@@ -288,5 +289,26 @@ describe('client streams: cache', () => {
     for await (const _chunk of partial) break;
     await read(client.stream?.(other));
     expect(main.received).toHaveLength(3);
+  });
+
+  it('a stored stream survives a store that serializes its entries as JSON', async () => {
+    const saved = new Map<string, string>();
+    const store: CacheStore = {
+      get: (key) => {
+        const text = saved.get(key);
+        return text === undefined ? undefined : (JSON.parse(text) as CacheEntry);
+      },
+      set: (key, entry) => {
+        saved.set(key, JSON.stringify(entry));
+      },
+      delete: (key) => {
+        saved.delete(key);
+      },
+    };
+    const { client, main } = await setup(() => ({ fixture: 'chat-stream.sse' }), { cache: { store } });
+    const first = await read(client.stream?.(question));
+    const again = await read(client.stream?.(question));
+    expect(again.texts).toEqual(first.texts);
+    expect(main.received).toHaveLength(1);
   });
 });

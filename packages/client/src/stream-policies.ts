@@ -201,12 +201,14 @@ function midStreamError(model: string, error: BallastError, chunks: number): Bal
   });
 }
 
+// A stored stream. Plain data with a string marker (no symbol, no class), so a shared store that
+// serializes entries (JSON for Redis) keeps it whole.
 interface CachedStream {
-  readonly [CACHED]: true;
+  readonly kind: typeof CACHED;
   readonly chunks: readonly Chunk[];
   readonly result: StreamResult<unknown>;
 }
-const CACHED = Symbol.for('ballast.cache.stream');
+const CACHED = 'ballast.stream';
 
 /**
  * @internal The client's `stream()`: every policy's stream rule (docs/streaming.md), composed in
@@ -417,7 +419,7 @@ export function streamPolicies<I, O>(parts: StreamPolicyParts<I, O>): (input: I,
           if (storeKey !== undefined && cache) {
             const entry = await cache.store.get(storeKey);
             const value = entry?.value as CachedStream | undefined;
-            if (entry !== undefined && value?.[CACHED] === true && entry.expiresAt > clock()) {
+            if (entry !== undefined && value?.kind === CACHED && entry.expiresAt > clock()) {
               if (channels.cache.hasSubscribers) channels.cache.publish({ model: model.name, result: 'hit' });
               for (const chunk of value.chunks) yield chunk;
               tokenCharged = true; // a replay costs no upstream tokens
@@ -500,7 +502,7 @@ export function streamPolicies<I, O>(parts: StreamPolicyParts<I, O>): (input: I,
           usageTokens = tokensOf(result);
           if (storeKey !== undefined && cache && recorded) {
             const storedAt = clock();
-            const value: CachedStream = { [CACHED]: true, chunks: recorded, result };
+            const value: CachedStream = { kind: CACHED, chunks: recorded, result };
             await Promise.resolve(cache.store.set(storeKey, { value, storedAt, expiresAt: storedAt + cacheTtlMs }, cacheTtlMs)).catch(noop);
           }
           return result;
