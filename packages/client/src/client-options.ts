@@ -117,6 +117,20 @@ const chaosSchema = z.strictObject({
   latency: latencySchema.optional(),
 });
 
+const streamSchema = z.strictObject({
+  firstChunkTimeoutMs: ms.optional(),
+  idleTimeoutMs: ms.optional(),
+  timeoutMs: ms.optional(),
+  midStreamFallback: z.boolean().optional(),
+  continueWith: fn.optional(),
+  mergeOutput: fn.optional(),
+});
+
+const tokenLimitSchema = z.strictObject({
+  limiter: z.custom((value) => typeof (value as { take?: unknown } | null)?.take === 'function', 'expected a Limiter with a take() method'),
+  key: fn.optional(),
+});
+
 /** @internal */
 export const clientOptionsSchema = z.strictObject({
   model: z.custom((value) => typeof (value as { infer?: unknown } | null)?.infer === 'function', 'expected a Model with an infer() method'),
@@ -129,6 +143,8 @@ export const clientOptionsSchema = z.strictObject({
   hedge: hedgeSchema.optional(),
   fallback: fallbackSchema.optional(),
   chaos: chaosSchema.optional(),
+  stream: streamSchema.optional(),
+  tokenLimit: tokenLimitSchema.optional(),
 });
 
 /** @internal Validates createClient's options; throws CONFIG naming the first bad path. */

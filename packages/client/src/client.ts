@@ -1,10 +1,12 @@
 import {
   BallastError,
   capTimeout,
+  createStream,
   type InferOptions,
   isBallastError,
   type Middleware,
   type Model,
+  type ModelStream,
   pipeline,
   wrapModel,
 } from '@ballast/core';
@@ -24,6 +26,7 @@ import {
 import { type HedgeMiddleware, type HedgeOptions, type HedgeStats, hedge } from './hedge.js';
 import { type RateLimitOptions, rateLimit } from './rate-limit.js';
 import { type RetryMiddleware, type RetryOptions, type RetryStats, retry } from './retry.js';
+import { type StreamOptions, streamPolicies, type TokenLimitOptions } from './stream-policies.js';
 
 /** Options of {@link createClient}. Every section is optional and off unless given (`true` = defaults). */
 export interface ClientOptions<I = unknown, O = unknown> {
@@ -47,6 +50,13 @@ export interface ClientOptions<I = unknown, O = unknown> {
   fallback?: FallbackOptions<I, O> | readonly FallbackSource<I, O>[];
   /** Fault injection, for tests and game days. */
   chaos?: ChaosOptions;
+  /**
+   * How streams are treated: first-chunk, idle and whole-stream budgets, mid-stream fallback.
+   * Every other section applies to streams too (docs/streaming.md). A client streams when its model does.
+   */
+  stream?: StreamOptions<I, O>;
+  /** Tokens per key (principal), charged from the usage each stream reports; a spent allowance refuses the next stream with `RATE_LIMITED`. */
+  tokenLimit?: TokenLimitOptions;
 }
 
 /** What {@link Client.stats} reports. Sections appear when configured. */
@@ -107,6 +117,22 @@ function section<T extends object>(value: T | boolean | undefined): T | undefine
   return value === true ? ({} as T) : value;
 }
 
+// A closed client's stream fails at its first read, before any chunk.
+function closedStream<O>(name: string, options: InferOptions | undefined): ModelStream<O> {
+  const error = new BallastError('MODEL_UNAVAILABLE', `client of "${name}" is closed`);
+  return createStream<O>(
+    async function* closedClient() {
+      yield* failed(error);
+    },
+    { options },
+  );
+}
+
+// biome-ignore lint/correctness/useYield: an iterable that fails before it yields anything
+async function* failed(error: BallastError): AsyncGenerator<never, undefined, undefined> {
+  throw error;
+}
+
 function codeOf(error: unknown): string {
   return isBallastError(error) ? error.code : 'UNKNOWN';
 }
@@ -145,6 +171,7 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
   const chaosPolicy: ChaosMiddleware | undefined = options.chaos ? chaos(options.chaos) : undefined;
 
   let fallbackPolicy: FallbackMiddleware | undefined;
+  let fallbackOptions: FallbackOptions<I, O> | undefined;
   if (options.fallback !== undefined) {
     const given = Array.isArray(options.fallback) ? { chain: options.fallback } : (options.fallback as FallbackOptions<I, O>);
     const chain = given.chain.map((source, index) => {
@@ -159,7 +186,8 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
       }
       return source;
     });
-    fallbackPolicy = fallback({ ...given, chain });
+    fallbackOptions = { ...given, chain };
+    fallbackPolicy = fallback(fallbackOptions);
   }
 
   const policies: Middleware[] = [];
@@ -188,6 +216,30 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
     throw error;
   };
 
+  // Streams go through the same policy instances (their state is shared with infer): see stream-policies.ts.
+  const streamOf = streamPolicies<I, O>({
+    model,
+    stream: options.stream ?? {},
+    clientTimeoutMs: defaultTimeout,
+    ...(rateLimitPolicy ? { rateLimit: rateLimitPolicy } : {}),
+    ...(bulkheadPolicy ? { bulkhead: bulkheadPolicy } : {}),
+    ...(breaker ? { breaker } : {}),
+    ...(retryOptions ? { retry: retryOptions } : {}),
+    ...(options.hedge ? { hedge: options.hedge } : {}),
+    ...(fallbackPolicy ? { fallback: fallbackOptions as FallbackOptions<I, O> } : {}),
+    ...(cache ? { cache } : {}),
+    ...(cacheOptions ? { cacheOptions } : {}),
+    ...(options.tokenLimit ? { tokenLimit: options.tokenLimit } : {}),
+    settled(error) {
+      if (error === undefined) counters.succeeded++;
+      else {
+        counters.failed++;
+        const code = codeOf(error);
+        counters.errors[code] = (counters.errors[code] ?? 0) + 1;
+      }
+    },
+  });
+
   // Live identity (core's wrapModel): a model that reloads a new version shows it here too.
   const wrapped = wrapModel(inner, {
     infer(input: I, callOptions?: InferOptions): Promise<O> {
@@ -197,6 +249,15 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
       if (defaultTimeout !== undefined) callOptions = capTimeout(callOptions, defaultTimeout);
       return inner.infer(input, callOptions).then(onSuccess, onFailure);
     },
+    ...(inner.stream
+      ? {
+          stream: (input: I, callOptions?: InferOptions) => {
+            counters.calls++;
+            if (closed) return closedStream(inner.name, callOptions);
+            return streamOf(input, callOptions);
+          },
+        }
+      : {}),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

@@ -53,12 +53,26 @@ export type {
 export { fallback, staleCache } from './fallback.js';
 export type { HedgeMiddleware, HedgeOptions, HedgeStats } from './hedge.js';
 export { hedge } from './hedge.js';
+export type {
+  ChatInput,
+  ChatMessage,
+  CompletionInput,
+  EmbeddingInput,
+  EmbeddingOutput,
+  OpenAIModelOptions,
+  RateLimitHeaders,
+  TextOutput,
+} from './openai-model.js';
+export { openaiModel, rateLimitHeaders } from './openai-model.js';
 export type { RateLimitMiddleware, RateLimitOptions } from './rate-limit.js';
 export { rateLimit } from './rate-limit.js';
 export type { RemoteModel, RemoteModelOptions } from './remote-model.js';
 export { httpError, parseRetryAfter, remoteModel } from './remote-model.js';
 export type { RetryBudgetOptions, RetryMiddleware, RetryOptions, RetryStats } from './retry.js';
 export { retry } from './retry.js';
+export type { ContinueStream, MergeContinuation } from './stream-continuation.js';
+export { CONTINUE_PROMPT, continueChat, mergeText } from './stream-continuation.js';
+export type { StreamOptions, TokenLimitOptions } from './stream-policies.js';
 export type { TimeoutOptions } from './timeout.js';
 export { timeout } from './timeout.js';
 export type { V2Inputs, V2InputValue, V2NestedArray, V2Outputs, V2TypedArray } from './v2-codec.js';

@@ -13,6 +13,7 @@ import {
   type TensorType,
 } from '@ballast/core';
 import { z } from 'zod';
+import { type ChatInput, openaiModel, type TextOutput } from './openai-model.js';
 import { issueSummaries } from './options-check.js';
 import { decodeV2Response, encodeV2Request, type V2Inputs, type V2Outputs } from './v2-codec.js';
 
@@ -23,8 +24,17 @@ export interface RemoteModelOptions<O = unknown> {
    * (`http://host:8080`); requests go to `{url}/v2/models/{name}[/versions/{version}]/infer`.
    */
   url: string;
-  /** Wire protocol. Default `json`. */
-  protocol?: 'open-inference-v2' | 'json';
+  /**
+   * Wire protocol. Default `json`. `openai`: an OpenAI-compatible API; `url` is its base
+   * (`http://host:8000/v1`), and the model streams (see docs/streaming.md).
+   */
+  protocol?: 'open-inference-v2' | 'json' | 'openai';
+  /** `openai` only: `chat` (default), `completions` or `embeddings`. */
+  endpoint?: 'chat' | 'completions' | 'embeddings';
+  /** `openai` only: the upstream model id sent in requests. Default `name`. */
+  model?: string;
+  /** `openai` only: sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
   /** Model name (errors, events, metrics; the v2 path). */
   name: string;
   /** Model version (the v2 path when given). */
@@ -55,7 +65,10 @@ export interface RemoteModelOptions<O = unknown> {
 
 const optionsSchema = z.object({
   url: z.url(),
-  protocol: z.enum(['open-inference-v2', 'json']).optional(),
+  protocol: z.enum(['open-inference-v2', 'json', 'openai']).optional(),
+  endpoint: z.enum(['chat', 'completions', 'embeddings']).optional(),
+  model: z.string().min(1).optional(),
+  apiKey: z.string().optional(),
   name: z.string().min(1),
   version: z.string().min(1).optional(),
   headers: z.union([z.record(z.string(), z.string()), z.custom((v) => typeof v === 'function')]).optional(),
@@ -92,8 +105,9 @@ export function httpError(model: string, status: number, retryAfter: string | nu
 /** `parseRetryAfter` lives in `@ballast/core`, beside the status table; re-exported here as before. */
 export { parseRetryAfter };
 
+/** @internal */
 // A failure of the call itself (deadline, cancel) wins over the network error it caused.
-function networkError(model: string, error: unknown, options: InferOptions | undefined, phase: string): BallastError {
+export function networkError(model: string, error: unknown, options: InferOptions | undefined, phase: string): BallastError {
   const done = doneError(options);
   if (done) return done;
   const reason = signalOf(options)?.reason;
@@ -106,7 +120,7 @@ function networkError(model: string, error: unknown, options: InferOptions | und
   });
 }
 
-async function readBody(model: string, response: Response, limit: number, options: InferOptions | undefined): Promise<string> {
+export async function readBody(model: string, response: Response, limit: number, options: InferOptions | undefined): Promise<string> {
   const length = Number(response.headers.get('content-length') ?? Number.NaN);
   if (length > limit) {
     await response.body?.cancel().catch(() => {});
@@ -160,6 +174,7 @@ export type RemoteModel<I, O> = Model<I, O>;
 export function remoteModel<O = V2Outputs>(
   options: RemoteModelOptions<O> & { protocol: 'open-inference-v2' },
 ): RemoteModel<V2Inputs, V2Outputs>;
+export function remoteModel(options: RemoteModelOptions & { protocol: 'openai' }): RemoteModel<ChatInput, TextOutput>;
 export function remoteModel<I = unknown, O = unknown>(options: RemoteModelOptions<O> & { protocol?: 'json' }): RemoteModel<I, O>;
 export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I, O> {
   const parsed = optionsSchema.safeParse(options);
@@ -168,6 +183,7 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
     const path = issue?.path ?? '';
     throw new BallastError('CONFIG', `remoteModel: ${path || 'options'}: ${issue?.message ?? 'invalid'}`, { details: { path } });
   }
+  if (options.protocol === 'openai') return openaiModel(options as Parameters<typeof openaiModel>[0]) as unknown as RemoteModel<I, O>;
   const protocol = options.protocol ?? 'json';
   const name = options.name;
   // The v2 endpoints of this model version (`.../infer`, `.../ready`) share one path.

@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { InferOptions, ModelKind } from './model.js';
+import type { StreamEvent } from './stream.js';
 
 /**
  * The `diagnostics_channel` names Ballast publishes on. `@ballast/otel` subscribes to them;
@@ -27,6 +28,8 @@ export const CHANNEL_NAMES = {
   modelLoad: 'ballast:model-load',
   /** Token or unit usage reported by a model. */
   usage: 'ballast:usage',
+  /** A stream's start, first chunk and end (with its usage). */
+  stream: 'ballast:stream',
   /** A drift test result. */
   drift: 'ballast:drift',
   /**
@@ -175,6 +178,8 @@ export interface UsageEvent {
   outputTokens?: number;
   /** Rows or items processed (for per-prediction costs). */
   items?: number;
+  /** Whose call it was (`principal.id`), when known: per-principal token accounting keys on it. */
+  principal?: string;
 }
 
 /** Payload of `ballast:drift`. */
@@ -309,6 +314,7 @@ export const channels = {
   rejection: diagnostics.channel(CHANNEL_NAMES.rejection),
   modelLoad: diagnostics.channel(CHANNEL_NAMES.modelLoad),
   usage: diagnostics.channel(CHANNEL_NAMES.usage),
+  stream: diagnostics.channel(CHANNEL_NAMES.stream),
   drift: diagnostics.channel(CHANNEL_NAMES.drift),
   httpRequest: diagnostics.channel(CHANNEL_NAMES.httpRequest),
   rollout: diagnostics.channel(CHANNEL_NAMES.rollout),
@@ -327,6 +333,7 @@ export interface EventPayloads {
   rejection: RejectionEvent;
   modelLoad: ModelLoadEvent;
   usage: UsageEvent;
+  stream: StreamEvent;
   drift: DriftEvent;
   httpRequest: HttpRequestEvent;
   rollout: RolloutEvent;

@@ -66,6 +66,8 @@ export { pipeline } from './pipeline.js';
 export { seededRandom } from './random.js';
 export type { SlidingWindowOptions } from './sliding-window.js';
 export { SlidingWindow } from './sliding-window.js';
+export type { Chunk, CreateStreamOptions, ModelStream, SourceReturn, StreamEvent, StreamResult, StreamSource, Usage } from './stream.js';
+export { collectStream, createStream, isModelStream } from './stream.js';
 export type {
   NestedArray,
   TensorInput,

@@ -1,4 +1,5 @@
 import { BallastError } from './errors.js';
+import { type Chunk, collectStream, createStream, type ModelStream, type SourceReturn, type StreamResult } from './stream.js';
 
 /** Who is calling. Set by `@ballast/guard` or an adapter; middleware may key limits on it. */
 export interface Principal {
@@ -62,6 +63,13 @@ export interface Model<I = unknown, O = unknown> {
   infer(input: I, options?: InferOptions): Promise<O>;
   /** Runs many inputs in one call, for natively batchable models. Returns one output per input, in order. */
   inferBatch?(inputs: readonly I[], options?: InferOptions): Promise<O[]>;
+  /**
+   * Answers in chunks, for models that stream (chat, completions). Answers at once; nothing is sent
+   * until the caller iterates. Leaving the `for await` loop or aborting `options.signal` aborts the
+   * upstream. The stream's `result` settles with the output and usage once it ends (see
+   * {@link ModelStream} and docs/streaming.md).
+   */
+  stream?(input: I, options?: InferOptions): ModelStream<O>;
   /** Reports whether the model can serve. */
   health?(): Promise<HealthReport>;
   /** Releases resources. */
@@ -79,10 +87,17 @@ export interface ModelDefinition<I, O> {
   version?: string;
   /** `internal` (default) or `client` for remote models. */
   kind?: ModelKind;
-  /** Runs one inference. */
-  infer(input: I, options?: InferOptions): Promise<O>;
+  /** Runs one inference. May be left out when `stream` is given: `infer` then reads the stream to its end. */
+  infer?(input: I, options?: InferOptions): Promise<O>;
   /** Runs a batch; one output per input, in order. */
   inferBatch?(inputs: readonly I[], options?: InferOptions): Promise<O[]>;
+  /**
+   * Streams an answer: an async generator that yields chunks and returns `{ output, usage }` (or
+   * nothing: the output is then the chunks' texts joined). `options.signal` aborts when the caller
+   * stops reading, cancels, or runs out of budget; pass it to fetch. `defineModel` makes a
+   * {@link ModelStream} of it.
+   */
+  stream?(input: I, options: InferOptions & { signal: AbortSignal }): AsyncGenerator<Chunk, SourceReturn<O>, undefined>;
   /** Health check. */
   health?(): Promise<HealthReport>;
   /** Releases resources. */
@@ -103,28 +118,41 @@ export function defineModel<I, O>(definition: ModelDefinition<I, O>): Model<I, O
   if (typeof definition.name !== 'string' || definition.name.length === 0) {
     throw new BallastError('CONFIG', 'defineModel: "name" must be a non-empty string', { details: { path: 'name' } });
   }
-  if (typeof definition.infer !== 'function') {
-    throw new BallastError('CONFIG', `defineModel(${definition.name}): "infer" must be a function`, {
+  if (typeof definition.infer !== 'function' && (definition.infer !== undefined || typeof definition.stream !== 'function')) {
+    throw new BallastError('CONFIG', `defineModel(${definition.name}): "infer" must be a function (or left out when "stream" is given)`, {
       details: { path: 'infer' },
     });
   }
-  for (const key of ['inferBatch', 'health', 'close'] as const) {
+  for (const key of ['inferBatch', 'stream', 'health', 'close'] as const) {
     if (definition[key] !== undefined && typeof definition[key] !== 'function') {
       throw new BallastError('CONFIG', `defineModel(${definition.name}): "${key}" must be a function`, {
         details: { path: key },
       });
     }
   }
+  const stream = definition.stream ? streamOf(definition.stream, definition.name) : undefined;
+  const infer =
+    definition.infer ??
+    ((input: I, options?: InferOptions) => collectStream((stream as NonNullable<Model<I, O>['stream']>)(input, options)).then(outputOf));
   const model: Model<I, O> = {
     name: definition.name,
     ...(definition.version === undefined ? {} : { version: definition.version }),
     kind: definition.kind ?? 'internal',
-    infer: definition.infer,
+    infer,
     ...(definition.inferBatch ? { inferBatch: definition.inferBatch } : {}),
+    ...(stream ? { stream } : {}),
     ...(definition.health ? { health: definition.health } : {}),
     ...(definition.close ? { close: definition.close } : {}),
   };
   return Object.freeze(model);
+}
+
+function outputOf<O>(result: StreamResult<O>): O {
+  return result.output;
+}
+
+function streamOf<I, O>(source: NonNullable<ModelDefinition<I, O>['stream']>, name: string): NonNullable<Model<I, O>['stream']> {
+  return (input, options) => createStream<O>((signal) => source(input, { ...options, signal }), { options, model: name });
 }
 
 /**

@@ -1,7 +1,8 @@
-import { enterScope, guardScoped, inScope, withDeadline } from './deadline.js';
+import { deadlineOf, enterScope, guardScoped, inScope, withDeadline } from './deadline.js';
 import { BallastError, toBallastError } from './errors.js';
 import { channels, type InferContext } from './events.js';
 import { callModel, callModelBatch, type InferOptions, type Middleware, type Model } from './model.js';
+import { createStream, type ModelStream } from './stream.js';
 import { wrapModel } from './wrap-model.js';
 
 type BatchModel<I, O> = Model<I, O> & { inferBatch: NonNullable<Model<I, O>['inferBatch']> };
@@ -22,6 +23,34 @@ function scopedInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions |
   return guardScoped(scoped, callModel(model, input, scoped));
 }
 
+/*
+ * A stream owns its budget like a call does: createStream turns `timeoutMs`/`deadline` and
+ * `signal` into one signal for the layers below (passed down with the absolute deadline), fails
+ * the caller at once when it fires, and publishes `ballast:stream` for the composed model.
+ */
+function pipelineStream<I, O>(composed: Model<I, O>, input: I, options: InferOptions | undefined): ModelStream<O> {
+  return createStream<O>(
+    async function* piped(signal) {
+      const inner = (composed.stream as NonNullable<Model<I, O>['stream']>)(input, streamOptions(options, signal));
+      yield* inner;
+      return inner.result;
+    },
+    { options, model: composed.name },
+  );
+}
+
+const SCOPE = Symbol.for('ballast.scope');
+
+function streamOptions(options: InferOptions | undefined, signal: AbortSignal): InferOptions {
+  const out: InferOptions = { ...options, signal };
+  const deadline = deadlineOf(options);
+  if (deadline !== Number.POSITIVE_INFINITY) out.deadline = deadline;
+  delete out.timeoutMs;
+  // The stream carries its own budget; a call scope the options came with does not follow it down.
+  delete (out as Record<symbol, unknown>)[SCOPE];
+  return out;
+}
+
 /**
  * Composes middleware around a model. The first middleware listed is the outermost: in
  * `pipeline(model, a, b)` a call runs `a`, then `b`, then `model`.
@@ -30,7 +59,9 @@ function scopedInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions |
  * deadline that every layer reads with `remainingMs()`/`signalOf()`, and the caller gets
  * `TIMEOUT` or `CANCELLED` the moment it runs out, whatever the layers below do. When someone
  * subscribes to the `ballast:infer` tracing channel, each call is traced there (zero cost
- * otherwise).
+ * otherwise). When the model streams, so does the result: the stream's `timeoutMs`/`deadline`
+ * bound the whole stream, its `signal` cancels it, and `ballast:stream` reports its start, first
+ * chunk and end.
  *
  * @example
  * const model = pipeline(defineModel({ name: 'm', infer: run }), batching({ maxBatchSize: 32 }));
@@ -73,6 +104,7 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
             withDeadline(options, (scoped) => callModelBatch(composed as BatchModel<I, O>, inputs, scoped)),
         }
       : {}),
+    ...(composed.stream ? { stream: (input: I, options?: InferOptions) => pipelineStream(composed, input, options) } : {}),
   });
   // A middleware that forgets the version does not hide the model's.
   Object.defineProperty(result, 'version', { get: () => composed.version ?? model.version, enumerable: true });
