@@ -89,7 +89,13 @@ export async function startWeatherService(options: WeatherServiceOptions): Promi
     batching: { maxBatchSize: 64, maxDelayMs: 1 },
   });
   const shared = options.shared;
-  const redis = shared === undefined ? undefined : await createRedisClient({ url: shared.redisUrl }).connect();
+  // The limiters' client: node-redis reconnects by itself, and the limiters decide locally meanwhile.
+  const redis =
+    shared === undefined
+      ? undefined
+      : await createRedisClient({ url: shared.redisUrl, socket: { reconnectStrategy: () => 100 } })
+          .on('error', () => {})
+          .connect();
   const cacheStore = shared === undefined ? undefined : redisCacheStore({ url: shared.redisUrl });
   const keyStore: KeyStore & { close?(): Promise<void> } =
     shared === undefined ? memoryKeyStore() : redisKeyStore({ url: shared.redisUrl });
