@@ -12,9 +12,11 @@ import { type Client, createClient, remoteModel } from '@ballast/client';
 import { defineModel, type InferOptions, type Model, pipeline } from '@ballast/core';
 import { DriftMonitor, type DriftResult, driftMiddleware, parseProfile } from '@ballast/drift';
 import { type BallastRouter, ballastRouter } from '@ballast/express';
-import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
+import { type ApiKeys, apiKeys, createGuard, type KeyStore, type LimiterFactory, memoryKeyStore } from '@ballast/guard';
 import { type OnnxModel, onnxModel } from '@ballast/onnx';
+import { redisCacheStore, redisKeyStore, redisLimiters } from '@ballast/redis';
 import express from 'express';
+import { createClient as createRedisClient } from 'redis';
 import { FEATURES } from './data.js';
 
 /** Where the shipped model artifacts live. */
@@ -35,7 +37,23 @@ export interface WeatherServiceOptions {
    * Default 0.
    */
   driftStation?: number;
+  /**
+   * Shares the result cache, the rate limits and the API keys with other replicas through Redis.
+   * Absent: everything stays in this process.
+   */
+  shared?: {
+    /** The Redis URL (`redis://127.0.0.1:6379`). */
+    redisUrl: string;
+    /** The API keys' HMAC secret: the same on every replica, so a key made on one verifies on all. */
+    keySecret: string;
+  };
 }
+
+/**
+ * The `metered` plan's rate limit: a principal whose key carries `attributes.plan = 'metered'` may
+ * make this many requests, across all replicas when the limits are shared.
+ */
+export const METERED_RATE = { ratePerSecond: 40, burst: 40 } as const;
 
 /** A running weather service. */
 export interface WeatherService {
@@ -45,6 +63,8 @@ export interface WeatherService {
   local: OnnxModel;
   monitor: DriftMonitor;
   router: BallastRouter;
+  /** The API keys (in Redis when shared). */
+  keys: ApiKeys;
   /** Hands buffered drift samples to the monitor now. */
   flushDrift(): void;
   close(): Promise<void>;
@@ -68,6 +88,18 @@ export async function startWeatherService(options: WeatherServiceOptions): Promi
     workers: options.workers ?? 1,
     batching: { maxBatchSize: 64, maxDelayMs: 1 },
   });
+  const shared = options.shared;
+  // The limiters' client: node-redis reconnects by itself, and the limiters decide locally meanwhile.
+  const redis =
+    shared === undefined
+      ? undefined
+      : await createRedisClient({ url: shared.redisUrl, socket: { reconnectStrategy: () => 100 } })
+          .on('error', () => {})
+          .connect();
+  const cacheStore = shared === undefined ? undefined : redisCacheStore({ url: shared.redisUrl });
+  const keyStore: KeyStore & { close?(): Promise<void> } =
+    shared === undefined ? memoryKeyStore() : redisKeyStore({ url: shared.redisUrl });
+  const limiters: LimiterFactory | undefined = redis === undefined ? undefined : redisLimiters({ client: redis });
   const remote = remoteModel({ url: options.remoteUrl, protocol: 'open-inference-v2', name: 'weather' });
   const client = createClient({
     model: remote,
@@ -75,7 +107,7 @@ export async function startWeatherService(options: WeatherServiceOptions): Promi
     timeoutMs: 1_000,
     retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 50 },
     breaker: { consecutiveFailures: 5, failureRatio: 0.5, minThroughput: 20, windowMs: 5_000, openMs: 800, halfOpenTrials: 1 },
-    cache: { max: 5_000, ttlMs: 60_000 },
+    cache: cacheStore === undefined ? { max: 5_000, ttlMs: 60_000 } : { store: cacheStore, ttlMs: 60_000 },
     fallback: { chain: [local], reserveMs: 300 },
   });
 
@@ -102,9 +134,16 @@ export async function startWeatherService(options: WeatherServiceOptions): Promi
   });
 
   // A demo secret; a real service reads it from its secret store.
-  const keys = apiKeys({ secret: randomBytes(32), store: memoryKeyStore() });
+  const keys = apiKeys({ secret: shared?.keySecret ?? randomBytes(32), store: keyStore });
   const { key } = await keys.create({ principalId: 'demo-user', roles: ['infer'] });
-  const guard = createGuard({ keys, limits: { rate: { ratePerSecond: 5_000, burst: 1_000 } } });
+  const guard = createGuard({
+    keys,
+    limits: {
+      rate: { ratePerSecond: 5_000, burst: 1_000 },
+      plans: { metered: { rate: METERED_RATE } },
+      ...(limiters === undefined ? {} : { limiters }),
+    },
+  });
   const router = ballastRouter({
     models: { weather: served },
     guard,
@@ -133,11 +172,16 @@ export async function startWeatherService(options: WeatherServiceOptions): Promi
     local,
     monitor,
     router,
+    keys,
     flushDrift: () => drift.flush(),
     close: async () => {
       server.closeIdleConnections();
       await router.shutdown({ server, drainTimeoutMs: 2_000 });
       await client.close();
+      keys.close();
+      await keyStore.close?.();
+      await cacheStore?.close();
+      await redis?.close();
     },
   };
 }

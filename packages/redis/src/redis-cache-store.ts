@@ -110,7 +110,12 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
   const leaseKey = (key: string) => `${prefix}l:${hashed(key)}`;
 
   const read = (key: string, options: InferOptions | undefined) =>
-    redis.run('get', options, () => binary.get(entryKey(key))).then((data) => unpack(data as Buffer | null));
+    redis.run(
+      'get',
+      options,
+      () => binary.get(entryKey(key)),
+      (data) => unpack(data as Buffer | null),
+    );
 
   const sleepOrWake = (hashedKey: string, ms: number) =>
     new Promise<void>((resolve) => {
