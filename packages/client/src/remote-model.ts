@@ -1,6 +1,7 @@
 import {
   BallastError,
   channels,
+  codeForHttpStatus,
   defineModel,
   doneError,
   type HealthReport,
@@ -77,10 +78,12 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number 
 }
 
 /**
- * Maps an HTTP error status to a BallastError: 429 `RATE_LIMITED` and 503 `MODEL_UNAVAILABLE`
- * (retryable, with `Retry-After`), 502/504/408 retryable `UPSTREAM`, 400/422 `INVALID_INPUT`,
- * 401 `UNAUTHENTICATED`, 403 `FORBIDDEN`, 404 `NOT_FOUND`, 413 `PAYLOAD_TOO_LARGE`, anything
- * else non-retryable `UPSTREAM`.
+ * Maps an upstream's HTTP error status to a BallastError through core's one status table
+ * (`codeForHttpStatus`): 429 `RATE_LIMITED` and 503 `MODEL_UNAVAILABLE` (retryable, with
+ * `Retry-After`), 400/414/415/422 `INVALID_INPUT`, 401 `UNAUTHENTICATED`, 403 `FORBIDDEN`, 404
+ * `NOT_FOUND`, 413 `PAYLOAD_TOO_LARGE`. The upstream's own timeouts and cancellations (408, 499,
+ * 504) and 502 are retryable `UPSTREAM`: `TIMEOUT` and `CANCELLED` name this caller's budget and
+ * signal, which the upstream's answer says nothing about. Anything else is non-retryable `UPSTREAM`.
  *
  * @example
  * httpError('m', 503, '5', 'warming up').code; // 'MODEL_UNAVAILABLE', retryAfterMs 5000
@@ -90,29 +93,10 @@ export function httpError(model: string, status: number, retryAfter: string | nu
   const details = { status, body: body.length > 500 ? `${body.slice(0, 500)}...` : body };
   const hint = retryAfterMs === undefined ? {} : { retryAfterMs };
   const message = `"${model}" answered HTTP ${status}`;
-  switch (status) {
-    case 429:
-      return new BallastError('RATE_LIMITED', message, { retryable: true, ...hint, details });
-    case 503:
-      return new BallastError('MODEL_UNAVAILABLE', message, { retryable: true, ...hint, details });
-    case 502:
-    case 504:
-    case 408:
-      return new BallastError('UPSTREAM', message, { retryable: true, ...hint, details });
-    case 400:
-    case 422:
-      return new BallastError('INVALID_INPUT', message, { details });
-    case 401:
-      return new BallastError('UNAUTHENTICATED', message, { details });
-    case 403:
-      return new BallastError('FORBIDDEN', message, { details });
-    case 404:
-      return new BallastError('NOT_FOUND', message, { details });
-    case 413:
-      return new BallastError('PAYLOAD_TOO_LARGE', message, { details });
-    default:
-      return new BallastError('UPSTREAM', message, { retryable: false, ...hint, details });
-  }
+  const meaning = codeForHttpStatus(status);
+  if (meaning === undefined) return new BallastError('UPSTREAM', message, { retryable: false, ...hint, details });
+  const ours = meaning.code === 'TIMEOUT' || meaning.code === 'CANCELLED';
+  return new BallastError(ours ? 'UPSTREAM' : meaning.code, message, { retryable: ours || meaning.retryable, ...hint, details });
 }
 
 // A failure of the call itself (deadline, cancel) wins over the network error it caused.

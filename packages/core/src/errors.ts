@@ -74,6 +74,41 @@ export function httpStatusFor(code: ErrorCode): number {
   return CODE_TABLE[code]?.status ?? 500;
 }
 
+// The one reading of HTTP statuses as codes, for every place that meets a status it did not
+// answer itself: an upstream's answer (@ballast/client), a framework's own HTTP error (the serving
+// adapters), an audit line for a status set elsewhere. The inverse of CODE_TABLE where that is
+// one to one; 414, 415 and 422 are a malformed request too, 499 is nginx's "client closed".
+const STATUS_TABLE: Record<number, { code: ErrorCode; retryable: boolean }> = {
+  400: { code: 'INVALID_INPUT', retryable: false },
+  401: { code: 'UNAUTHENTICATED', retryable: false },
+  403: { code: 'FORBIDDEN', retryable: false },
+  404: { code: 'NOT_FOUND', retryable: false },
+  408: { code: 'TIMEOUT', retryable: true },
+  413: { code: 'PAYLOAD_TOO_LARGE', retryable: false },
+  414: { code: 'INVALID_INPUT', retryable: false },
+  415: { code: 'INVALID_INPUT', retryable: false },
+  422: { code: 'INVALID_INPUT', retryable: false },
+  429: { code: 'RATE_LIMITED', retryable: true },
+  499: { code: 'CANCELLED', retryable: false },
+  502: { code: 'UPSTREAM', retryable: true },
+  503: { code: 'MODEL_UNAVAILABLE', retryable: true },
+  504: { code: 'TIMEOUT', retryable: true },
+};
+
+/**
+ * What an HTTP error status means as a Ballast code, and whether a request answered with it may
+ * succeed when sent again: the one status-to-code table (the reverse of {@link httpStatusFor}).
+ * `undefined` for a status the table does not know (each caller picks its default: `UPSTREAM`
+ * for an upstream's answer, `INTERNAL` for a 5xx of the server's own).
+ *
+ * @example
+ * codeForHttpStatus(429); // { code: 'RATE_LIMITED', retryable: true }
+ * codeForHttpStatus(418); // undefined
+ */
+export function codeForHttpStatus(status: number): { code: ErrorCode; retryable: boolean } | undefined {
+  return Object.hasOwn(STATUS_TABLE, status) ? STATUS_TABLE[status] : undefined;
+}
+
 /** Whether errors with this code are retryable unless the thrower says otherwise. */
 export function isRetryableCode(code: ErrorCode): boolean {
   return CODE_TABLE[code]?.retryable ?? false;

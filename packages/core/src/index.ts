@@ -21,7 +21,7 @@ export {
   withDeadline,
 } from './deadline.js';
 export type { BallastErrorOptions, ErrorCode } from './errors.js';
-export { BallastError, ERROR_CODES, httpStatusFor, isBallastError, isRetryableCode, toBallastError } from './errors.js';
+export { BallastError, codeForHttpStatus, ERROR_CODES, httpStatusFor, isBallastError, isRetryableCode, toBallastError } from './errors.js';
 export type {
   BatchEvent,
   BreakerEvent,
@@ -61,6 +61,6 @@ export type {
   V2InferResponse,
   V2Tensor,
 } from './tensor.js';
-export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';
+export { elementCount, fromV2Datatype, isV2Element, toV2Datatype, V2_INTEGER_RANGES } from './tensor.js';
 export type { TokenBucketOptions } from './token-bucket.js';
 export { TokenBucketLimiter } from './token-bucket.js';

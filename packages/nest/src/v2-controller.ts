@@ -1,5 +1,5 @@
 import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
-import { decodeV2Request, encodeV2Outputs, type V2ModelMetadata } from '@ballast/express';
+import { decodeV2Request, encodeV2Outputs, type V2ModelMetadata } from '@ballast/serving';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
 import { BallastExceptionFilter } from './exception-filter.js';
