@@ -209,6 +209,7 @@ for (const pair of pairs) {
 
 const rows: (string | number)[][] = [];
 const ratios: Record<string, number[]> = {};
+const cpuRatios: Record<string, number[]> = {};
 let failed = false;
 for (let round = 1; round <= rounds; round++) {
   for (const pair of pairs) {
@@ -220,6 +221,8 @@ for (let round = 1; round <= rounds; round++) {
     if (bareResult.errors > 0 || ballastResult.errors > 0) failed = true;
     const ratio = ballastResult.rps / bareResult.rps;
     (ratios[pair.framework] ??= []).push(ratio);
+    // Server CPU per request, bare / Ballast: the throughput ratio a CPU-bound server would see.
+    (cpuRatios[pair.framework] ??= []).push(bareResult.cpuMicros / ballastResult.cpuMicros);
     rows.push([
       String(round),
       `bare ${pair.framework}`,
@@ -257,7 +260,7 @@ console.log('');
 for (const [framework, list] of Object.entries(ratios)) {
   const met = list.filter((ratio) => ratio >= 0.85).length;
   console.log(
-    `${framework}: Ballast / bare throughput per round ${list.map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}; ≥ 85 % in ${met} of ${list.length} (goal: every round)`,
+    `${framework}: Ballast / bare throughput per round ${list.map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}; ≥ 85 % in ${met} of ${list.length} (goal: every round); bare / Ballast CPU per request ${(cpuRatios[framework] ?? []).map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}`,
   );
 }
 if (failed) {

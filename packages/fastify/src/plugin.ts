@@ -65,9 +65,11 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const plugin = async function ballastPlugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    app.addHook('onRequest', async (request, reply) => {
+    // A callback hook, not an async one: one promise less on every request.
+    app.addHook('onRequest', (request, reply, done) => {
       requestIdOf(request.raw, reply.raw, header);
       if (core.draining) reply.header('connection', 'close');
+      done();
     });
     app.setErrorHandler((error, request, reply) => send(reply, core.fail({ request: request.raw, response: reply.raw }, error)));
     for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {

@@ -25,3 +25,5 @@ export type { ServerReadiness, ServingAnswer, ServingCore, ServingCoreOptions, S
 export { createServingCore } from './serving-core.js';
 export type { DecodedV2Request, DecodeV2Options, RowTensor, V2ModelMetadata, V2TensorMetadata } from './v2-codec.js';
 export { checkDeclaredDatatype, decodeV2Request, encodeV2Outputs, isPlainEnvelope, specsToV2, v2RequestSchema } from './v2-codec.js';
+export type { InferV2Options } from './v2-infer.js';
+export { inferV2 } from './v2-infer.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { BallastError, type Model, now, type V2InferResponse } from '@ballast/core';
+import { BallastError, type Model, now } from '@ballast/core';
 import type { GuardAction, GuardPrincipal } from '@ballast/guard';
 import { auditRequest } from './audit.js';
 import { type OpenBreakers, trackOpenBreakers } from './breakers.js';
@@ -9,7 +9,8 @@ import { answerStatus, BODY_TIMEOUT_REASON, errorBody, reportServedError, retryA
 import { DEFAULT_HEALTH_TIMEOUT_MS, type ModelReadiness, modelReadiness } from './readiness.js';
 import { type ModelMetadataOverride, ModelRegistry, type RegisteredModel } from './registry.js';
 import { requestIdOf } from './request-id.js';
-import { decodeV2Request, encodeV2Outputs, type V2ModelMetadata } from './v2-codec.js';
+import type { V2ModelMetadata } from './v2-codec.js';
+import { inferV2 } from './v2-infer.js';
 
 /** Options of {@link createServingCore} (`R` is the request type the adapter hands over). */
 export interface ServingCoreOptions<R extends IncomingMessage = IncomingMessage> extends ServeOptions<R> {
@@ -210,40 +211,19 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       // Reading the body counts against the request's budget (408 when a slow body spends it).
       const deadline = startedAt + requestBudgetMs(request, options as ServeOptions<never>);
       const body = await exchange.readBody(guard?.maxBodyBytes(name), deadline);
-      const decoded = decodeV2Request(body, { maxBatch, inputs: registry.declaredInputs(entry, overrideOf(name)) });
-      input = decoded.view;
-      if (guard !== undefined) await guard.checkInput(name, decoded.view);
-      // A single row has no siblings to stop on failure, so it may share the connection's
-      // disconnect signal (see startRequestCall).
-      const single = decoded.batch === 1;
-      const call = startRequestCall(request, response, options, principal, single, deadline);
-      const served = entry.served;
-      let rows: unknown[];
-      try {
-        if (single) rows = [await served.infer(decoded.rows[0], call.options)];
-        // A natively batchable model takes the rows in one call (one session run for ONNX);
-        // others get one call per row, concurrently, so a batching middleware can gather them.
-        else if (served.inferBatch !== undefined) rows = await served.inferBatch(decoded.rows, call.options);
-        else rows = await Promise.all(decoded.rows.map((row) => served.infer(row, call.options)));
-      } catch (error) {
-        // Stop the sibling rows of a failed request (a single row has none; its controller
-        // may be the connection's, which must stay usable).
-        if (!single) call.controller.abort(error);
-        throw error;
-      }
-      if (rows.length !== decoded.batch) {
-        throw new BallastError('INTERNAL', `model "${name}" returned ${rows.length} outputs for ${decoded.batch} rows`, {
-          details: { model: name },
-        });
-      }
-      // Built field by field in the answer's order: a conditional `...spread` takes V8's
-      // generic (slow) path, about 1 µs each, on every request.
-      const outputs = encodeV2Outputs(rows, decoded.outputs);
-      let result = { model_name: name } as V2InferResponse;
-      if (entry.original.version !== undefined) result.model_version = entry.original.version;
-      if (decoded.id !== undefined) result.id = decoded.id;
-      result.outputs = outputs;
-      if (guard !== undefined) result = guard.filterOutput(name, result);
+      const result = await inferV2(entry.served, body, {
+        name,
+        version: entry.original.version,
+        guard,
+        maxBatch,
+        inputs: registry.declaredInputs(entry, overrideOf(name)),
+        onInput: (view) => {
+          input = view;
+        },
+        // A single row has no siblings to stop on failure, so it may share the connection's
+        // disconnect signal (see startRequestCall).
+        call: (single) => startRequestCall(request, response, options, principal, single, deadline),
+      });
       if (drain.draining) response.setHeader('Connection', 'close');
       answer = { status: 200, body: result };
     } catch (error) {
