@@ -199,8 +199,6 @@ async function load(url: string, headers: Record<string, string>) {
   };
 }
 
-type Result = Awaited<ReturnType<typeof load>>;
-
 // Warm every path (JIT, batcher) before measuring.
 for (const pair of pairs) {
   await autocannon(pair.bare.url, {}, ['-a', '500']);
