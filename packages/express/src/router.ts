@@ -69,6 +69,21 @@ export interface BallastRouter extends Router {
 }
 
 /**
+ * The exchange the core reads: Express's request and response (both node:http objects) and
+ * body-parser for the body. A class, so `readBody` is on the prototype, not a closure per request.
+ */
+class ExpressExchange implements ServingExchange<Request> {
+  constructor(
+    readonly request: Request,
+    readonly response: Response,
+  ) {}
+
+  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
+    return readJson(this.request, this.response, limitBytes, deadline);
+  }
+}
+
+/**
  * An Express router serving models over the Open Inference Protocol v2 (the REST protocol of
  * KServe and Triton): `GET /v2/health/live`, `GET /v2/health/ready`, `GET /v2/models/{name}[/versions/{v}]`,
  * `GET …/ready` and `POST …/infer`, with authentication, authorization, per-principal limits,
@@ -91,13 +106,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
       : (principal: GuardPrincipal | undefined, action: GuardAction, model: string | undefined) =>
           guard.authorize(principal, action, model);
 
-  // The exchange the core reads: Express's request and response (both node:http objects) and
-  // body-parser for the body.
-  const exchangeOf = (request: Request, res: Response): ServingExchange<Request> => ({
-    request,
-    response: res,
-    readBody: (limitBytes, deadline) => readJson(request, res, limitBytes, deadline),
-  });
+  const exchangeOf = (request: Request, res: Response): ServingExchange<Request> => new ExpressExchange(request, res);
   const send = (request: Request, res: Response, answer: ServingAnswer): void => {
     if (res.headersSent) {
       // Too late for a status: end the response so the client is not left waiting.

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MAX_BODY_BYTES } from '@ballast/guard';
 import {
   createServingCore,
@@ -33,6 +33,22 @@ export interface BallastFastifyPlugin {
 type Params = { name: string; version?: string };
 
 /**
+ * The exchange the core reads. The body stays a stream until the infer route reads it (after
+ * authentication and admission, under the model's own size limit), like body-parser under
+ * Express. A class, so `readBody` is on the prototype, not a closure per request.
+ */
+class FastifyExchange implements ServingExchange<IncomingMessage> {
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+  ) {}
+
+  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
+    return readJsonBody(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+  }
+}
+
+/**
  * A Fastify 5 plugin serving models over the Open Inference Protocol v2: the same routes,
  * answers, guard checks, drain and error bodies as `@ballast/express`'s `ballastRouter()`,
  * from the same serving core. Register it without `fastify-plugin`: its body parser (any content
@@ -48,13 +64,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const core = createServingCore<IncomingMessage>({ ...options, owner: 'ballastFastify' });
   const header = (options.requestIdHeader ?? 'x-request-id').toLowerCase();
 
-  // The body stays a stream until the infer route reads it (after authentication and admission,
-  // under the model's own size limit), like body-parser under Express.
-  const exchangeOf = (request: FastifyRequest, reply: FastifyReply): ServingExchange<IncomingMessage> => ({
-    request: request.raw,
-    response: reply.raw,
-    readBody: (limitBytes, deadline) => readJsonBody(request.raw, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline),
-  });
+  const exchangeOf = (request: FastifyRequest, reply: FastifyReply) => new FastifyExchange(request.raw, reply.raw);
   const send = (reply: FastifyReply, answer: ServingAnswer) => {
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
     return reply.code(answer.status).send(answer.body);

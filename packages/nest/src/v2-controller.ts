@@ -130,10 +130,8 @@ export class BallastV2Controller {
       guard: this.options.guard,
       maxBatch: this.options.maxBatchSize,
       inputs: this.models.signature(name, version).inputs,
-      onInput: (view) => {
-        const state = existingStateOf(http);
-        if (state !== undefined) state.input = view;
-      },
+      // The audit line (written when the response is done) hashes the decoded input.
+      record: existingStateOf(http),
     });
   }
 }

@@ -190,6 +190,19 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     return { ready: !drain.draining && Object.values(models).every((m) => m.ready), models };
   };
 
+  // Made once: a single row has no siblings to stop on failure, so it may share the
+  // connection's disconnect signal (see startRequestCall).
+  const startCall = (single: boolean, context: unknown) => {
+    const { request, response, principal, deadline } = context as CallContext;
+    return startRequestCall(request, response, options, principal, single, deadline);
+  };
+  interface CallContext {
+    request: R;
+    response: ServerResponse;
+    principal: GuardPrincipal | undefined;
+    deadline: number;
+  }
+
   const rejectWhileDraining = () => {
     if (drain.draining) throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: RETRY_AFTER_MS });
   };
@@ -200,7 +213,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     const startedAt = now();
     let principal: GuardPrincipal | undefined;
     let entry: RegisteredModel | undefined;
-    let input: unknown;
+    const record: { input?: unknown } = {};
     let answer: ServingAnswer & { error?: BallastError };
     try {
       if (drain.draining) response.setHeader('Connection', 'close');
@@ -217,12 +230,9 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
         guard,
         maxBatch,
         inputs: registry.declaredInputs(entry, overrideOf(name)),
-        onInput: (view) => {
-          input = view;
-        },
-        // A single row has no siblings to stop on failure, so it may share the connection's
-        // disconnect signal (see startRequestCall).
-        call: (single) => startRequestCall(request, response, options, principal, single, deadline),
+        record,
+        call: startCall,
+        context: { request, response, principal, deadline } satisfies CallContext,
       });
       if (drain.draining) response.setHeader('Connection', 'close');
       answer = { status: 200, body: result };
@@ -242,7 +252,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
         outcome: answer.error?.code ?? 'ok',
         status: answer.status,
         startedAt,
-        input,
+        input: record.input,
       });
     return answer;
   };
