@@ -65,6 +65,13 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const header = (options.requestIdHeader ?? 'x-request-id').toLowerCase();
 
   const exchangeOf = (request: FastifyRequest, reply: FastifyReply) => new FastifyExchange(request.raw, reply.raw);
+  // The model routes get their request id (and, while draining, `Connection: close`) from the
+  // core; the others here, without a hook of their own that every request would pay for.
+  const plain = (request: FastifyRequest, reply: FastifyReply, answer: ServingAnswer) => {
+    requestIdOf(request.raw, reply.raw, header);
+    if (core.draining) reply.header('connection', 'close');
+    return send(reply, answer);
+  };
   const send = (reply: FastifyReply, answer: ServingAnswer) => {
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
     return reply.code(answer.status).send(answer.body);
@@ -75,24 +82,18 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const plugin = async function ballastPlugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    // A callback hook, not an async one: one promise less on every request.
-    app.addHook('onRequest', (request, reply, done) => {
-      requestIdOf(request.raw, reply.raw, header);
-      if (core.draining) reply.header('connection', 'close');
-      done();
-    });
-    app.setErrorHandler((error, request, reply) => send(reply, core.fail({ request: request.raw, response: reply.raw }, error)));
+    app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error)));
     for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
       app.post(`${prefix}/infer`, model('infer'));
       app.get(prefix, model('metadata'));
       app.get(`${prefix}/ready`, model('modelReady'));
     }
-    app.get('/v2/health/live', async (_request, reply) => send(reply, core.live()));
-    app.get('/v2/health/ready', async (_request, reply) => send(reply, await core.ready()));
-    app.get('/v2', async (_request, reply) => send(reply, core.serverMetadata()));
+    app.get('/v2/health/live', async (request, reply) => plain(request, reply, core.live()));
+    app.get('/v2/health/ready', async (request, reply) => plain(request, reply, await core.ready()));
+    app.get('/v2', async (request, reply) => plain(request, reply, core.serverMetadata()));
     app.all('/v2/*', async (request, reply) => {
       const error = Object.assign(new Error(`no route ${request.method} ${request.url.split('?')[0]}`), { statusCode: 404 });
-      return send(reply, core.fail({ request: request.raw, response: reply.raw }, error));
+      return plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error));
     });
   } as BallastFastifyPlugin;
   Object.defineProperty(plugin, 'inFlight', { get: () => core.inFlight });

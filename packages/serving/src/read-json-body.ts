@@ -23,43 +23,7 @@ export function readJsonBody(stream: IncomingMessage, limitBytes: number, deadli
     return Promise.reject(tooLarge(limitBytes, declared));
   }
   const reading = new Promise<unknown>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const onData = (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > limitBytes) {
-        cleanup();
-        stream.resume();
-        reject(tooLarge(limitBytes, length));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      const text = Buffer.concat(chunks, length).toString('utf8');
-      if (text.trim() === '') {
-        reject(new BallastError('INVALID_INPUT', 'a JSON request body is required'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(text));
-      } catch (error) {
-        reject(
-          new BallastError('INVALID_INPUT', 'the request body is not valid JSON', { cause: error, details: { reason: 'malformed-json' } }),
-        );
-      }
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(new BallastError('CANCELLED', 'the request body was not received', { cause: error }));
-    };
-    const cleanup = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('aborted', onError);
-    };
+    (stream as Reading)[READ] = { chunks: [], length: 0, limitBytes, resolve, reject };
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
@@ -75,6 +39,64 @@ export function readJsonBody(stream: IncomingMessage, limitBytes: number, deadli
     }
     throw error;
   });
+}
+
+// The read's state lives on the stream and the listeners are module-level functions (called with
+// the stream as `this`): no closure per request on the infer route.
+const READ = Symbol('ballast.readJsonBody');
+interface ReadState {
+  chunks: Buffer[];
+  length: number;
+  limitBytes: number;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+type Reading = IncomingMessage & { [READ]?: ReadState | undefined };
+
+function finish(stream: Reading): ReadState | undefined {
+  const state = stream[READ];
+  stream[READ] = undefined;
+  stream.off('data', onData);
+  stream.off('end', onEnd);
+  stream.off('error', onError);
+  stream.off('aborted', onError);
+  return state;
+}
+
+function onData(this: Reading, chunk: Buffer): void {
+  const state = this[READ];
+  if (state === undefined) return;
+  state.length += chunk.length;
+  if (state.length > state.limitBytes) {
+    finish(this);
+    this.resume();
+    state.reject(tooLarge(state.limitBytes, state.length));
+    return;
+  }
+  state.chunks.push(chunk);
+}
+
+function onEnd(this: Reading): void {
+  const state = finish(this);
+  if (state === undefined) return;
+  const text =
+    state.chunks.length === 1 ? (state.chunks[0] as Buffer).toString('utf8') : Buffer.concat(state.chunks, state.length).toString('utf8');
+  if (text.trim() === '') {
+    state.reject(new BallastError('INVALID_INPUT', 'a JSON request body is required'));
+    return;
+  }
+  try {
+    state.resolve(JSON.parse(text));
+  } catch (error) {
+    state.reject(
+      new BallastError('INVALID_INPUT', 'the request body is not valid JSON', { cause: error, details: { reason: 'malformed-json' } }),
+    );
+  }
+}
+
+function onError(this: Reading, error?: Error): void {
+  const state = finish(this);
+  state?.reject(new BallastError('CANCELLED', 'the request body was not received', { cause: error }));
 }
 
 function tooLarge(limitBytes: number, lengthBytes: number): BallastError {
