@@ -129,7 +129,8 @@ export class BallastV2Controller {
       version: model.version,
       guard: this.options.guard,
       maxBatch: this.options.maxBatchSize,
-      inputs: this.models.signature(name, version).inputs,
+      // Converted from the model's specs once per specs array, not on every request.
+      inputs: this.models.registry.declaredInputs(this.models.registry.resolve(name, version)),
       // The audit line (written when the response is done) hashes the decoded input.
       record: existingStateOf(http),
     });
