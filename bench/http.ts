@@ -1,21 +1,28 @@
 /**
- * What the Ballast HTTP layer costs over a hand-written Express route, on the same model.
+ * What each Ballast HTTP adapter costs over its bare framework, on the same model and request.
  *
- *   bare Express     express.json() and a handler that calls the model and answers v2 JSON
- *   Ballast router   ballastRouter(): API-key auth (HMAC), authorization, a per-principal rate limit,
- *                    v2 validation (hand-written fast path; zod only for a malformed body)
- *                    + input ranges, request ids, audit off, and
- *                    @ballast/otel instrument() with no SDK (an app without OpenTelemetry)
+ *   bare Express        express.json() and a handler that calls the model and answers v2 JSON
+ *   Ballast Express     ballastRouter()
+ *   bare Fastify        a Fastify route (its own JSON parser) doing the same
+ *   Ballast Fastify     ballastFastify()
+ *   bare Nest           a Nest controller on platform-express (its body parser) doing the same
+ *   Ballast Nest        BallastModule.forRoot({ v2: true })
  *
- * The model is an in-process ONNX MLP (16→64→4) with micro-batching; both servers run in this
+ * Every Ballast server runs the full serving core: API-key auth (HMAC), authorization, a
+ * per-principal rate limit, v2 validation + input ranges, request ids, audit off, and
+ * @ballast/otel instrument() with no SDK (an app without OpenTelemetry).
+ *
+ * The model is an in-process ONNX MLP (16→64→4) with micro-batching; all servers run in this
  * process and call the same model instance, one at a time. autocannon drives each with the same
- * single-row v2 request; rounds alternate and the best of each is kept, so load from other
- * processes hits both alike. The goal is Ballast ≥ 85 % of bare throughput.
+ * single-row v2 request; within a round each pair runs back to back (bare first), so load from
+ * other processes hits both alike. Every round's ratio is printed; the goal is each adapter ≥ 85 %
+ * of its bare framework's throughput in every round.
  *
- *   pnpm bench http            full run
+ *   pnpm bench http            full run (3 rounds)
  *   pnpm bench http --smoke    one short round each
  */
 
+import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -23,10 +30,15 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { defineModel } from '@ballast/core';
 import { ballastRouter } from '@ballast/express';
+import { ballastFastify } from '@ballast/fastify';
 import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
+import { BallastModule } from '@ballast/nest';
 import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import { instrument } from '@ballast/otel';
+import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import Fastify from 'fastify';
 import { size, smoke, table } from './_harness.js';
 
 // The bench workspace has no type packages for autocannon and express: load express untyped and
@@ -80,25 +92,43 @@ const model = defineModel({ name: 'mlp', infer: (input: unknown, options) => onn
 const features = Array.from({ length: 16 }, (_, i) => (i % 5) / 5);
 const body = JSON.stringify({ id: 'bench', inputs: [{ name: 'input', shape: [1, 16], datatype: 'FP32', data: features }] });
 
-// The hand-written route: what an app would write without Ballast.
+// The hand-written handler: what an app would write without Ballast (the same in every framework).
+async function bareInfer(body: JsonRequest['body']): Promise<unknown> {
+  const tensor = body.inputs[0];
+  const out = (await model.infer({ input: { data: Float32Array.from(tensor?.data ?? []), dims: [16] } })) as unknown as Record<
+    string,
+    { data: Float32Array; dims: number[] }
+  >;
+  const output = out.output as { data: Float32Array; dims: number[] };
+  return {
+    model_name: 'mlp',
+    id: body.id,
+    outputs: [{ name: 'output', shape: [1, ...output.dims], datatype: 'FP32', data: Array.from(output.data) }],
+  };
+}
+
 const bare = express();
 bare.post('/v2/models/mlp/infer', express.json(), async (request: JsonRequest, res: JsonResponse) => {
   try {
-    const tensor = request.body.inputs[0];
-    const out = (await model.infer({ input: { data: Float32Array.from(tensor?.data ?? []), dims: [16] } })) as unknown as Record<
-      string,
-      { data: Float32Array; dims: number[] }
-    >;
-    const output = out.output as { data: Float32Array; dims: number[] };
-    res.json({
-      model_name: 'mlp',
-      id: request.body.id,
-      outputs: [{ name: 'output', shape: [1, ...output.dims], datatype: 'FP32', data: Array.from(output.data) }],
-    });
+    res.json(await bareInfer(request.body));
   } catch (error) {
     res.status(500).json({ error: String(error) });
   }
 });
+
+const bareFastify = Fastify();
+bareFastify.post('/v2/models/mlp/infer', async (request) => bareInfer(request.body as JsonRequest['body']));
+
+@Controller('v2/models/mlp')
+class BareController {
+  @Post('infer')
+  @HttpCode(200)
+  infer(@Body() body: JsonRequest['body']): Promise<unknown> {
+    return bareInfer(body);
+  }
+}
+@Module({ controllers: [BareController] })
+class BareNestModule {}
 
 const keys = apiKeys({ secret: 'a-bench-server-secret-long-enough!!', store: memoryKeyStore() });
 const { key } = await keys.create({ principalId: 'bench', roles: ['infer'] });
@@ -110,6 +140,13 @@ const guard = createGuard({
 const router = ballastRouter({ models: [model], guard, timeoutMs: 5_000 });
 const ballast = express();
 ballast.use(router);
+
+const fastifyPlugin = ballastFastify({ models: [model], guard, timeoutMs: 5_000 });
+const ballastFastifyApp = Fastify();
+await ballastFastifyApp.register(fastifyPlugin);
+
+@Module({ imports: [BallastModule.forRoot({ models: [model], guard, v2: true, timeoutMs: 5_000 })] })
+class BallastNestModule {}
 
 async function start(app: App): Promise<{ url: string; close: () => Promise<void> }> {
   const server = app.listen(0, '127.0.0.1');
@@ -125,7 +162,27 @@ async function start(app: App): Promise<{ url: string; close: () => Promise<void
   };
 }
 
-const servers = { bare: await start(bare), ballast: await start(ballast) };
+interface Started {
+  url: string;
+  close: () => Promise<void>;
+}
+async function startFastify(app: ReturnType<typeof Fastify>): Promise<Started> {
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { url: `${base}/v2/models/mlp/infer`, close: () => app.close() };
+}
+async function startNest(module: unknown): Promise<Started> {
+  const app = await NestFactory.create(module as never, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return { url: `${base}/v2/models/mlp/infer`, close: () => app.close() };
+}
+
+const pairs = [
+  { framework: 'Express', bare: await start(bare), ballast: await start(ballast) },
+  { framework: 'Fastify', bare: await startFastify(bareFastify), ballast: await startFastify(ballastFastifyApp) },
+  { framework: 'Nest', bare: await startNest(BareNestModule), ballast: await startNest(BallastNestModule) },
+];
+const auth = { authorization: `Bearer ${key}` };
 
 async function load(url: string, headers: Record<string, string>) {
   const cpu = process.cpuUsage();
@@ -142,50 +199,69 @@ async function load(url: string, headers: Record<string, string>) {
   };
 }
 
-type Result = Awaited<ReturnType<typeof load>>;
-const best: Record<'bare Express' | 'Ballast router', Result | undefined> = { 'bare Express': undefined, 'Ballast router': undefined };
-// The best round of each: highest throughput, and separately the lowest CPU per request.
-const keep = (name: keyof typeof best, result: Result) => {
-  const previous = best[name];
-  if (previous === undefined) best[name] = result;
-  else best[name] = { ...(result.rps > previous.rps ? result : previous), cpuMicros: Math.min(result.cpuMicros, previous.cpuMicros) };
-};
-
-// Warm both paths (JIT, batcher) before measuring.
-await autocannon(servers.bare.url, {}, ['-a', '500']);
-await autocannon(servers.ballast.url, { authorization: `Bearer ${key}` }, ['-a', '500']);
-
-for (let round = 0; round < rounds; round++) {
-  keep('bare Express', await load(servers.bare.url, {}));
-  // Instrumentation subscribes process-wide, so it is on only while the Ballast router runs.
-  const telemetry = instrument();
-  keep('Ballast router', await load(servers.ballast.url, { authorization: `Bearer ${key}` }));
-  telemetry.shutdown();
+// Warm every path (JIT, batcher) before measuring.
+for (const pair of pairs) {
+  await autocannon(pair.bare.url, {}, ['-a', '500']);
+  await autocannon(pair.ballast.url, auth, ['-a', '500']);
 }
 
-await servers.bare.close();
-await servers.ballast.close();
+const rows: (string | number)[][] = [];
+const ratios: Record<string, number[]> = {};
+const cpuRatios: Record<string, number[]> = {};
+let failed = false;
+for (let round = 1; round <= rounds; round++) {
+  for (const pair of pairs) {
+    const bareResult = await load(pair.bare.url, {});
+    // Instrumentation subscribes process-wide, so it is on only while a Ballast server runs.
+    const telemetry = instrument();
+    const ballastResult = await load(pair.ballast.url, auth);
+    telemetry.shutdown();
+    if (bareResult.errors > 0 || ballastResult.errors > 0) failed = true;
+    const ratio = ballastResult.rps / bareResult.rps;
+    (ratios[pair.framework] ??= []).push(ratio);
+    // Server CPU per request, bare / Ballast: the throughput ratio a CPU-bound server would see.
+    (cpuRatios[pair.framework] ??= []).push(bareResult.cpuMicros / ballastResult.cpuMicros);
+    rows.push([
+      String(round),
+      `bare ${pair.framework}`,
+      bareResult.rps,
+      bareResult.p50,
+      bareResult.p99,
+      bareResult.cpuMicros,
+      bareResult.errors,
+      '',
+    ]);
+    rows.push([
+      String(round),
+      `Ballast ${pair.framework}`,
+      ballastResult.rps,
+      ballastResult.p50,
+      ballastResult.p99,
+      ballastResult.cpuMicros,
+      ballastResult.errors,
+      `${(ratio * 100).toFixed(1)}%`,
+    ]);
+  }
+}
+
+for (const pair of pairs) {
+  await pair.bare.close();
+  await pair.ballast.close();
+}
 await router.shutdown({ closeModels: false });
+await fastifyPlugin.shutdown({ closeModels: false });
 await onnx.close();
 
-const bareResult = best['bare Express'] as Result;
-const ballastResult = best['Ballast router'] as Result;
-console.log(
-  `\nHTTP, single-row v2 infer, ${connections} connections, ${durationSeconds}s × ${rounds} round(s)${smoke ? ' (smoke)' : ''}, best round each`,
-);
-table(
-  ['server', 'requests/s', 'p50 ms', 'p99 ms', 'CPU µs/request', 'errors'],
-  [
-    ['bare Express', bareResult.rps, bareResult.p50, bareResult.p99, bareResult.cpuMicros, bareResult.errors],
-    ['Ballast router', ballastResult.rps, ballastResult.p50, ballastResult.p99, ballastResult.cpuMicros, ballastResult.errors],
-  ],
-);
-const ratio = ballastResult.rps / bareResult.rps;
-console.log(`\nBallast / bare throughput: ${(ratio * 100).toFixed(1)}% (goal: ≥ 85%)`);
-console.log(
-  `bare / Ballast server CPU per request: ${((bareResult.cpuMicros / ballastResult.cpuMicros) * 100).toFixed(1)}% (the throughput ratio a CPU-bound server would see)`,
-);
-if (bareResult.errors > 0 || ballastResult.errors > 0) {
+console.log(`\nHTTP, single-row v2 infer, ${connections} connections, ${durationSeconds}s × ${rounds} round(s)${smoke ? ' (smoke)' : ''}`);
+table(['round', 'server', 'requests/s', 'p50 ms', 'p99 ms', 'CPU µs/request', 'errors', 'Ballast / bare'], rows);
+console.log('');
+for (const [framework, list] of Object.entries(ratios)) {
+  const met = list.filter((ratio) => ratio >= 0.85).length;
+  console.log(
+    `${framework}: Ballast / bare throughput per round ${list.map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}; ≥ 85 % in ${met} of ${list.length} (goal: every round); bare / Ballast CPU per request ${(cpuRatios[framework] ?? []).map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}`,
+  );
+}
+if (failed) {
   console.error('some requests failed: the numbers are not comparable');
   process.exit(1);
 }

@@ -30,6 +30,12 @@ describe('Open Inference Protocol v2 codec', () => {
     expect(() => encodeV2Request([1, 2] as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
   });
 
+  it('checks integers against the same range table the server decodes with (core V2_INTEGER_RANGES)', () => {
+    expect(() => encodeV2Input('u', [-1], 'uint64')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(() => encodeV2Input('u', new Uint8Array([1]))).not.toThrow();
+    expect(() => encodeV2Input('i', [300], 'int8')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
   it('builds a request with requested outputs and parameters', () => {
     expect(encodeV2Request({ x: [1] }, { outputs: ['y'], parameters: { top_k: 3 }, inputTypes: { x: 'float64' } })).toEqual({
       inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP64', data: [1] }],

@@ -2,6 +2,7 @@ import {
   BallastError,
   elementCount,
   fromV2Datatype,
+  isV2Element,
   type NestedArray,
   type TensorInput,
   type TensorScalar,
@@ -117,10 +118,11 @@ function toJsonData(type: TensorType, data: ArrayLike<unknown>, name: string): (
       out[i] = v;
     } else if (typeof v === 'bigint') {
       const n = Number(v);
-      if (!Number.isSafeInteger(n)) throw invalid(name, `element ${i} (${v}) does not fit a JSON number exactly`);
+      if (!isV2Element(type, n) || BigInt(n) !== v) throw invalid(name, `element ${i} (${v}) does not fit a JSON number exactly`);
       out[i] = n;
     } else if (typeof v === 'number') {
-      if ((type === 'int64' || type === 'uint64') && !Number.isSafeInteger(v)) throw invalid(name, `element ${i} is not a safe integer`);
+      // The one range table the server's decoder checks too (core's V2_INTEGER_RANGES).
+      if (!isV2Element(type, v)) throw invalid(name, `element ${i} (${v}) is not a valid ${toV2Datatype(type)} value`);
       out[i] = v;
     } else {
       throw invalid(name, `element ${i} is ${v === null ? 'null' : typeof v}, not a number`);

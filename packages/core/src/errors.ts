@@ -74,6 +74,41 @@ export function httpStatusFor(code: ErrorCode): number {
   return CODE_TABLE[code]?.status ?? 500;
 }
 
+// The one reading of HTTP statuses as codes, for every place that meets a status it did not
+// answer itself: an upstream's answer (@ballast/client), a framework's own HTTP error (the serving
+// adapters), an audit line for a status set elsewhere. The inverse of CODE_TABLE where that is
+// one to one; 414, 415 and 422 are a malformed request too, 499 is nginx's "client closed".
+const STATUS_TABLE: Record<number, { code: ErrorCode; retryable: boolean }> = {
+  400: { code: 'INVALID_INPUT', retryable: false },
+  401: { code: 'UNAUTHENTICATED', retryable: false },
+  403: { code: 'FORBIDDEN', retryable: false },
+  404: { code: 'NOT_FOUND', retryable: false },
+  408: { code: 'TIMEOUT', retryable: true },
+  413: { code: 'PAYLOAD_TOO_LARGE', retryable: false },
+  414: { code: 'INVALID_INPUT', retryable: false },
+  415: { code: 'INVALID_INPUT', retryable: false },
+  422: { code: 'INVALID_INPUT', retryable: false },
+  429: { code: 'RATE_LIMITED', retryable: true },
+  499: { code: 'CANCELLED', retryable: false },
+  502: { code: 'UPSTREAM', retryable: true },
+  503: { code: 'MODEL_UNAVAILABLE', retryable: true },
+  504: { code: 'TIMEOUT', retryable: true },
+};
+
+/**
+ * What an HTTP error status means as a Ballast code, and whether a request answered with it may
+ * succeed when sent again: the one status-to-code table (the reverse of {@link httpStatusFor}).
+ * `undefined` for a status the table does not know (each caller picks its default: `UPSTREAM`
+ * for an upstream's answer, `INTERNAL` for a 5xx of the server's own).
+ *
+ * @example
+ * codeForHttpStatus(429); // { code: 'RATE_LIMITED', retryable: true }
+ * codeForHttpStatus(418); // undefined
+ */
+export function codeForHttpStatus(status: number): { code: ErrorCode; retryable: boolean } | undefined {
+  return Object.hasOwn(STATUS_TABLE, status) ? STATUS_TABLE[status] : undefined;
+}
+
 /** Whether errors with this code are retryable unless the thrower says otherwise. */
 export function isRetryableCode(code: ErrorCode): boolean {
   return CODE_TABLE[code]?.retryable ?? false;
@@ -178,53 +213,36 @@ export interface StatusErrorOptions {
 }
 
 /**
- * The BallastError for an HTTP error status an upstream answered with. One table for remote
- * models and for errors thrown by HTTP SDKs (see {@link toBallastError}):
+ * The BallastError for an HTTP error status an upstream answered with, for remote models and for
+ * errors thrown by HTTP SDKs (see {@link toBallastError}). It reads the status through the one
+ * table, {@link codeForHttpStatus}, with one difference: an upstream's own timeouts and
+ * cancellations (408, 499, 504) are retryable `UPSTREAM`, because `TIMEOUT` and `CANCELLED` name
+ * this caller's budget and signal, which the upstream's answer says nothing about.
  *
  * | status | code | retryable |
  * | --- | --- | --- |
  * | 429 | `RATE_LIMITED` | yes |
  * | 503 | `MODEL_UNAVAILABLE` | yes |
- * | 502, 504, 408 | `UPSTREAM` | yes |
- * | 400, 422 | `INVALID_INPUT` | no |
+ * | 502, 504, 408, 499 | `UPSTREAM` | yes |
+ * | 400, 414, 415, 422 | `INVALID_INPUT` | no |
  * | 401 | `UNAUTHENTICATED` | no |
  * | 403 | `FORBIDDEN` | no |
  * | 404 | `NOT_FOUND` | no |
  * | 413 | `PAYLOAD_TOO_LARGE` | no |
- * | other 4xx, other 5xx | `UPSTREAM` | no |
+ * | any other status | `UPSTREAM` | no |
  *
  * @example
  * errorForStatus(503, { retryAfterMs: 5000 }).code; // 'MODEL_UNAVAILABLE', retryable
  */
 export function errorForStatus(status: number, options: StatusErrorOptions = {}): BallastError {
   const message = options.message ?? `upstream answered HTTP ${status}`;
-  const details = { ...options.details, status };
-  const extra: BallastErrorOptions = { details };
+  const extra: BallastErrorOptions = { details: { ...options.details, status } };
   if (options.retryAfterMs !== undefined) extra.retryAfterMs = options.retryAfterMs;
   if (options.cause !== undefined) extra.cause = options.cause;
-  switch (status) {
-    case 429:
-      return new BallastError('RATE_LIMITED', message, { ...extra, retryable: true });
-    case 503:
-      return new BallastError('MODEL_UNAVAILABLE', message, { ...extra, retryable: true });
-    case 502:
-    case 504:
-    case 408:
-      return new BallastError('UPSTREAM', message, { ...extra, retryable: true });
-    case 400:
-    case 422:
-      return new BallastError('INVALID_INPUT', message, extra);
-    case 401:
-      return new BallastError('UNAUTHENTICATED', message, extra);
-    case 403:
-      return new BallastError('FORBIDDEN', message, extra);
-    case 404:
-      return new BallastError('NOT_FOUND', message, extra);
-    case 413:
-      return new BallastError('PAYLOAD_TOO_LARGE', message, extra);
-    default:
-      return new BallastError('UPSTREAM', message, { ...extra, retryable: false });
-  }
+  const meaning = codeForHttpStatus(status);
+  if (meaning === undefined) return new BallastError('UPSTREAM', message, { ...extra, retryable: false });
+  const ours = meaning.code === 'TIMEOUT' || meaning.code === 'CANCELLED';
+  return new BallastError(ours ? 'UPSTREAM' : meaning.code, message, { ...extra, retryable: ours || meaning.retryable });
 }
 
 type Fields = Record<string, unknown>;

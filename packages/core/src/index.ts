@@ -27,6 +27,7 @@ export {
 export type { BallastErrorOptions, ErrorCode, StatusErrorOptions } from './errors.js';
 export {
   BallastError,
+  codeForHttpStatus,
   ERROR_CODES,
   errorForStatus,
   httpStatusFor,
@@ -80,7 +81,7 @@ export type {
   V2InferResponse,
   V2Tensor,
 } from './tensor.js';
-export { elementCount, fromV2Datatype, toV2Datatype } from './tensor.js';
+export { elementCount, fromV2Datatype, isV2Element, toV2Datatype, V2_INTEGER_RANGES } from './tensor.js';
 export type { TokenBucketOptions } from './token-bucket.js';
 export { TokenBucketLimiter } from './token-bucket.js';
 export type { WrapModelParts } from './wrap-model.js';

@@ -147,3 +147,37 @@ export function elementCount(dims: readonly number[]): number {
   for (const d of dims) n *= d;
   return n;
 }
+
+/**
+ * The integer range each integer tensor type accepts in JSON (Open Inference Protocol v2 data):
+ * the type's own range, except that 64-bit integers travel as JSON numbers, so only safe integers
+ * (±(2^53 − 1)) are exact: a larger value would silently become another integer. The one table
+ * the v2 request decoder (@ballast/serving) and the v2 request encoder (@ballast/client) check.
+ */
+export const V2_INTEGER_RANGES: Readonly<Partial<Record<TensorType, readonly [min: number, max: number]>>> = Object.freeze({
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1],
+  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  uint64: [0, Number.MAX_SAFE_INTEGER],
+});
+
+/**
+ * Whether `value` is a valid JSON element of a v2 tensor of `type`: a boolean for `bool`, a
+ * string for `string`, a finite number for floats, an integer within {@link V2_INTEGER_RANGES}
+ * for integer types.
+ *
+ * @example
+ * isV2Element('uint8', 256); // false
+ * isV2Element('int64', 2 ** 53); // false (not exact as a JSON number)
+ */
+export function isV2Element(type: TensorType, value: unknown): boolean {
+  if (type === 'bool') return typeof value === 'boolean';
+  if (type === 'string') return typeof value === 'string';
+  if (typeof value !== 'number' || !Number.isFinite(value)) return false;
+  const range = V2_INTEGER_RANGES[type];
+  return range === undefined || (Number.isInteger(value) && value >= range[0] && value <= range[1]);
+}

@@ -1,9 +1,10 @@
 import { BallastError, type Model, now, pipeline } from '@ballast/core';
 import { type GuardAction, type GuardPrincipal, schemaError } from '@ballast/guard';
+import { auditRequest, createCallState, reportServedError, requestBudgetMs } from '@ballast/serving';
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import { reportServedError, sendError } from './errors.js';
-import { auditRequest, createCallState, readJson, requestBudgetMs, requestIdOf, type ServeOptions } from './http-context.js';
+import { sendError } from './errors.js';
+import { readJson, requestIdOf, type ServeOptions } from './http-context.js';
 
 /** Options of {@link inferHandler}. */
 export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends ServeOptions {

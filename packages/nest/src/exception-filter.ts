@@ -1,5 +1,5 @@
 import { BallastError, isBallastError } from '@ballast/core';
-import { answerStatus, type ErrorBody, errorBody, reportServedError, retryAfterSeconds } from '@ballast/express';
+import { answerStatus, type ErrorBody, errorBody, reportServedError, retryAfterSeconds } from '@ballast/serving';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject, Logger, Optional } from '@nestjs/common';
 import { currentRequestContext } from './context.js';
 import type { ResolvedOptions } from './options.js';

@@ -81,7 +81,10 @@ const SHARED: Provider[] = [
   {
     provide: BallastModels,
     useFactory: (options: ResolvedOptions) =>
-      new BallastModels(options.models, { readinessFollowsBreakers: options.readinessFollowsBreakers }),
+      new BallastModels(options.models, {
+        readinessFollowsBreakers: options.readinessFollowsBreakers,
+        ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
+      }),
     inject: [BALLAST_OPTIONS],
   },
   BallastShutdown,

@@ -59,7 +59,8 @@ it('describes the ONNX model in v2 metadata', async () => {
   expect(await response.json()).toEqual({
     name: 'mlp',
     versions: ['2'],
-    platform: 'ballast',
+    // The serving core's metadata answer: a model with ONNX tensor specs is `onnxruntime`, as with Express.
+    platform: 'onnxruntime',
     inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 4] }],
     outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 3] }],
   });

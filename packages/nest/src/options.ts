@@ -33,9 +33,11 @@ export interface BallastModuleOptions {
    * Tie readiness to circuit breakers: a model whose breaker is open is not ready even when a
    * fallback chain answers for it. Default false: a model is ready while it can answer (a shared
    * upstream outage would otherwise mark every replica unready at once). Keyed breakers never
-   * change readiness. The same rule as `@ballast/express`'s `ballastRouter()`.
+   * change readiness. The serving core's rule, the same in every adapter.
    */
   readinessFollowsBreakers?: boolean;
+  /** How long a model's `health()` may take before it counts as not ready, ms. Default 2000 (the serving core's). */
+  healthTimeoutMs?: number;
   /**
    * Called with every error `BallastExceptionFilter` answers with a 5xx, on every route, and the
    * request. Replaces the default report, which logs each 500 answer (`INTERNAL`, `CONFIG`,
@@ -55,6 +57,7 @@ export interface ResolvedOptions {
   readonly maxBatchSize: number;
   readonly drainTimeoutMs: number;
   readonly readinessFollowsBreakers: boolean;
+  readonly healthTimeoutMs: number | undefined;
   readonly onError: ((error: BallastError, request: unknown) => void) | undefined;
 }
 
@@ -87,6 +90,7 @@ export function resolveOptions(options: BallastModuleOptions): ResolvedOptions {
     maxBatchSize,
     drainTimeoutMs,
     readinessFollowsBreakers: options.readinessFollowsBreakers === true,
+    healthTimeoutMs: options.healthTimeoutMs,
     onError: options.onError,
   };
 }

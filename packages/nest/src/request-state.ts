@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type BallastError, type ErrorCode, now } from '@ballast/core';
-import { auditRequest, REQUEST_ID_PATTERN } from '@ballast/express';
+import { type BallastError, codeForHttpStatus, type ErrorCode, now } from '@ballast/core';
 import type { Guard } from '@ballast/guard';
+import { auditRequest, REQUEST_ID_PATTERN } from '@ballast/serving';
 
 /** The request fields Ballast reads (Express 5 under Nest's platform-express). */
 export interface StateRequest {
@@ -36,25 +36,10 @@ const STATE = Symbol('ballast.nest.request');
 
 type Holder = { [STATE]?: RequestState };
 
-// What an HTTP status means in Ballast codes (for errors that are not BallastErrors).
-const CODE_FOR_STATUS: Record<number, ErrorCode> = {
-  400: 'INVALID_INPUT',
-  401: 'UNAUTHENTICATED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  408: 'TIMEOUT',
-  413: 'PAYLOAD_TOO_LARGE',
-  422: 'INVALID_INPUT',
-  429: 'RATE_LIMITED',
-  499: 'CANCELLED',
-  502: 'UPSTREAM',
-  503: 'MODEL_UNAVAILABLE',
-  504: 'TIMEOUT',
-};
-
 /** @internal The Ballast code for an HTTP error status. */
 export function codeForStatus(status: number): ErrorCode {
-  return CODE_FOR_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_INPUT');
+  // Core's one status table; a status it does not know is a 4xx or 5xx of the server's own.
+  return codeForHttpStatus(status)?.code ?? (status >= 500 ? 'INTERNAL' : 'INVALID_INPUT');
 }
 
 /**

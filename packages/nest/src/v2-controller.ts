@@ -1,5 +1,5 @@
-import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
-import { decodeV2Request, encodeV2Outputs, type V2ModelMetadata } from '@ballast/express';
+import type { Model, V2InferResponse } from '@ballast/core';
+import { inferV2, type V2ModelMetadata } from '@ballast/serving';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
 import { BallastExceptionFilter } from './exception-filter.js';
@@ -114,42 +114,25 @@ export class BallastV2Controller {
   }
 
   private describe(name: string, version: string | undefined): V2ModelMetadata {
-    // Throws NOT_FOUND for an unknown model or version.
-    const signature = this.models.signature(name, version);
-    return {
-      name,
-      versions: this.models.versions(name).filter((v): v is string => v !== undefined),
-      platform: 'ballast',
-      inputs: signature.inputs,
-      outputs: signature.outputs,
-    };
+    // The serving core's metadata answer (NOT_FOUND for an unknown model or version).
+    return this.models.registry.metadata(name, version);
   }
 
-  private async run(name: string, version: string | undefined, body: unknown, http: unknown): Promise<V2InferResponse> {
+  private run(name: string, version: string | undefined, body: unknown, http: unknown): Promise<V2InferResponse> {
     const model: Model = this.models.get(name, version);
-    const guard = this.options.guard;
-    // The v2 datatype handling is shared with @ballast/express: one decoder, one error format.
-    // Datatypes are checked against the inputs the model declares (400 naming the input).
-    const declared = this.models.signature(name, version).inputs;
-    const request = decodeV2Request(body, { maxBatch: this.options.maxBatchSize, inputs: declared });
-    const state = existingStateOf(http);
-    if (state !== undefined) state.input = request.view;
-    // The guard's input policy (schema, ranges, text limits) sees each input's data by name.
-    if (guard !== undefined) await guard.checkInput(name, request.view);
-    const outputs = model.inferBatch
-      ? await model.inferBatch(request.rows)
-      : await Promise.all(request.rows.map((row) => model.infer(row)));
-    if (outputs.length !== request.rows.length) {
-      throw new BallastError('INTERNAL', `model "${name}" returned ${outputs.length} outputs for ${request.rows.length} rows`, {
-        details: { model: name },
-      });
-    }
-    const response: V2InferResponse = {
-      model_name: name,
-      ...(model.version === undefined ? {} : { model_version: model.version }),
-      ...(request.id === undefined ? {} : { id: request.id }),
-      outputs: encodeV2Outputs(outputs, request.outputs),
-    };
-    return guard === undefined ? response : guard.filterOutput(name, response);
+    // The serving core's inference step (decode with the datatype check against the declared
+    // inputs, the guard's input check, inferBatch for a batch, encode, the output filter): the
+    // same as @ballast/express and @ballast/fastify. Authentication, admission and the audit line
+    // are Nest's guard and interceptor; the request's options reach the model through its wrapper.
+    return inferV2(model, body, {
+      name,
+      version: model.version,
+      guard: this.options.guard,
+      maxBatch: this.options.maxBatchSize,
+      // Converted from the model's specs once per specs array, not on every request.
+      inputs: this.models.registry.declaredInputs(this.models.registry.resolve(name, version)),
+      // The audit line (written when the response is done) hashes the decoded input.
+      record: existingStateOf(http),
+    });
   }
 }

@@ -1,7 +1,7 @@
 import { now } from '@ballast/core';
 import type { AuditRecord, Guard } from '@ballast/guard';
 import { describe, expect, it } from 'vitest';
-import { auditRequest } from './http-context.js';
+import { auditRequest } from './audit.js';
 
 const recorder = () => {
   const entries: AuditRecord[] = [];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeV2Request, encodeV2Outputs, isPlainEnvelope, v2RequestSchema } from './v2.js';
+import { decodeV2Request, encodeV2Outputs, isPlainEnvelope, v2RequestSchema } from './v2-codec.js';
 
 const issuePaths = (fn: () => unknown) => {
   try {

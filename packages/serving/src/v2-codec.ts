@@ -2,6 +2,7 @@ import {
   BallastError,
   elementCount,
   fromV2Datatype,
+  isV2Element,
   type TensorType,
   type TensorValue,
   toV2Datatype,
@@ -99,17 +100,6 @@ export interface DecodedV2Request {
   outputs: string[] | undefined;
 }
 
-const INTEGER_RANGES: Partial<Record<TensorType, [number, number]>> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-  uint32: [0, 2 ** 32 - 1],
-  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-  uint64: [0, Number.MAX_SAFE_INTEGER],
-};
-
 function invalid(message: string, path: string, extra: Record<string, unknown> = {}): BallastError {
   return new BallastError('INVALID_INPUT', message, { details: { issues: [{ path, message, code: 'tensor' }], ...extra } });
 }
@@ -145,14 +135,10 @@ function typedArrayFor(type: TensorType, values: readonly unknown[]): ArrayLike<
   }
 }
 
-/** Checks every element of a flat data array against the datatype; returns the first bad index or -1. */
+/** Checks every element of a flat data array against the datatype (core's one table); returns the first bad index or -1. */
 function badElement(type: TensorType, values: readonly unknown[]): number {
-  if (type === 'bool') return values.findIndex((v) => typeof v !== 'boolean');
-  if (type === 'string') return values.findIndex((v) => typeof v !== 'string');
-  const range = INTEGER_RANGES[type];
-  if (range === undefined) return values.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
-  const [min, max] = range;
-  return values.findIndex((v) => typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max);
+  for (let i = 0; i < values.length; i++) if (!isV2Element(type, values[i])) return i;
+  return -1;
 }
 
 /** Options of {@link decodeV2Request}. */
@@ -168,7 +154,7 @@ export interface DecodeV2Options {
 }
 
 /**
- * @internal The datatype rule shared by `ballastRouter()` and @ballast/nest: `INVALID_INPUT`
+ * The datatype rule of every adapter: `INVALID_INPUT`
  * (400) when input `name` (at `at`) is sent as `datatype` but the model declares another one.
  */
 export function checkDeclaredDatatype(declared: readonly V2TensorMetadata[] | undefined, name: string, datatype: string, at: string): void {
@@ -312,7 +298,9 @@ export function encodeV2Outputs(rows: readonly unknown[], only?: readonly string
 
 /** One input or output in v2 model metadata. */
 export interface V2TensorMetadata {
+  /** The tensor name. */
   name: string;
+  /** The v2 datatype (`FP32`...). */
   datatype: string;
   /** Dimensions; -1 where variable. */
   shape: number[];

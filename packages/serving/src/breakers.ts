@@ -1,6 +1,6 @@
 import { type Model, subscribe } from '@ballast/core';
 
-/** @internal The open circuit breakers of the served models (see {@link trackOpenBreakers}). */
+/** The open circuit breakers of the served models (see {@link trackOpenBreakers}). */
 export interface OpenBreakers {
   /** Whether the model's own (unkeyed) breaker is open or isolated now. */
   isOpen(model: string): boolean;
@@ -9,10 +9,15 @@ export interface OpenBreakers {
 }
 
 /**
- * @internal Follows the `ballast:breaker` events the resilience middleware publish, so readiness
+ * Follows the `ballast:breaker` events the resilience middleware publish, so readiness
  * can report a model whose breaker is open. Only a model's unkeyed breaker counts: a keyed breaker
  * (one per tenant or principal) opening says that one key's calls fail, not that the model cannot
- * answer. Used by `ballastRouter()` and @ballast/nest.
+ * answer. Used by the serving core's readiness (every adapter).
+ *
+ * @example
+ * const breakers = trackOpenBreakers();
+ * breakers.isOpen('fraud'); // false until fraud's breaker opens
+ * breakers.stop();
  */
 export function trackOpenBreakers(): OpenBreakers {
   const open = new Set<string>();
@@ -30,8 +35,11 @@ interface WithStats {
 }
 
 /**
- * @internal Whether `model` answers through a fallback chain when its own path fails (a
+ * Whether `model` answers through a fallback chain when its own path fails (a
  * `createClient()` client built with `fallback` reports the chain in `stats().fallback`).
+ *
+ * @example
+ * answersThroughFallback(createClient({ model, fallback: [{ value: 0 }] })); // true
  */
 export function answersThroughFallback(model: Model): boolean {
   const stats = (model as Model & WithStats).stats;
@@ -44,13 +52,15 @@ export function answersThroughFallback(model: Model): boolean {
 }
 
 /**
- * @internal The readiness rule for circuit breakers, shared by `ballastRouter()` and
- * @ballast/nest: a model is ready when it can answer. An open (unkeyed) breaker makes it unready
+ * The readiness rule for circuit breakers, shared by every adapter: a model is ready when it can answer. An open (unkeyed) breaker makes it unready
  * only when nothing answers in its place: a client with a fallback chain still answers every call,
  * and marking it unready would take every replica out of the load balancer at once during a
  * shared upstream outage. `followBreakers` ties readiness to the breaker regardless of fallbacks.
  * Keyed breakers never count (see {@link trackOpenBreakers}). Returns the reason the model is not
  * ready, or `undefined`.
+ *
+ * @example
+ * breakerUnreadiness(breakers, 'fraud', fraud, false); // 'circuit breaker open' or undefined
  */
 export function breakerUnreadiness(breakers: OpenBreakers, name: string, model: Model, followBreakers: boolean): string | undefined {
   if (!breakers.isOpen(name)) return undefined;

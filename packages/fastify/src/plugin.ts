@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DEFAULT_MAX_BODY_BYTES } from '@ballast/guard';
+import {
+  createServingCore,
+  readJsonBody,
+  requestIdOf,
+  type ServerReadiness,
+  type ServingAnswer,
+  type ServingCoreOptions,
+  type ServingExchange,
+  type ShutdownOptions,
+} from '@ballast/serving';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Options of {@link ballastFastify}: the serving core's options (models, guard, budgets, readiness). */
+export type BallastFastifyOptions = Omit<ServingCoreOptions<IncomingMessage>, 'owner'>;
+
+/** The plugin: register it with `app.register(plugin)`; it also reports readiness and drains. */
+export interface BallastFastifyPlugin {
+  /** The Fastify plugin function. */
+  (app: FastifyInstance): Promise<void>;
+  /** Whether every model is ready (health, not shutting down, no open breaker without a fallback). */
+  readiness(): Promise<ServerReadiness>;
+  /** Requests being served now. */
+  readonly inFlight: number;
+  /**
+   * Stops taking work (readiness and new requests answer 503 with `Retry-After`), waits for
+   * in-flight requests (bounded), then closes the server (if given, e.g. `app.server`) and the models.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+}
+
+type Params = { name: string; version?: string };
+
+/**
+ * The exchange the core reads. The body stays a stream until the infer route reads it (after
+ * authentication and admission, under the model's own size limit), like body-parser under
+ * Express. A class, so `readBody` is on the prototype, not a closure per request.
+ */
+class FastifyExchange implements ServingExchange<IncomingMessage> {
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+  ) {}
+
+  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
+    return readJsonBody(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+  }
+}
+
+/**
+ * A Fastify 5 plugin serving models over the Open Inference Protocol v2: the same routes,
+ * answers, guard checks, drain and error bodies as `@ballast/express`'s `ballastRouter()`,
+ * from the same serving core. Register it without `fastify-plugin`: its body parser (any content
+ * type, read as JSON under the guard's per-model limit) and error handler stay inside it.
+ *
+ * @example
+ * const ballast = ballastFastify({ models: [fraud], guard });
+ * await app.register(ballast);
+ * await app.listen({ port: 8080, host: '127.0.0.1' });
+ * process.on('SIGTERM', () => ballast.shutdown({ server: app.server }));
+ */
+export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPlugin {
+  const core = createServingCore<IncomingMessage>({ ...options, owner: 'ballastFastify' });
+  const header = (options.requestIdHeader ?? 'x-request-id').toLowerCase();
+
+  const exchangeOf = (request: FastifyRequest, reply: FastifyReply) => new FastifyExchange(request.raw, reply.raw);
+  // The model routes get their request id (and, while draining, `Connection: close`) from the
+  // core; the others here, without a hook of their own that every request would pay for.
+  const plain = (request: FastifyRequest, reply: FastifyReply, answer: ServingAnswer) => {
+    requestIdOf(request.raw, reply.raw, header);
+    if (core.draining) reply.header('connection', 'close');
+    return send(reply, answer);
+  };
+  const send = (reply: FastifyReply, answer: ServingAnswer) => {
+    if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
+    return reply.code(answer.status).send(answer.body);
+  };
+  const model = (route: 'infer' | 'metadata' | 'modelReady') => async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) =>
+    send(reply, await core[route](exchangeOf(request, reply), request.params.name, request.params.version));
+
+  const plugin = async function ballastPlugin(app: FastifyInstance): Promise<void> {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error)));
+    for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+      app.post(`${prefix}/infer`, model('infer'));
+      app.get(prefix, model('metadata'));
+      app.get(`${prefix}/ready`, model('modelReady'));
+    }
+    app.get('/v2/health/live', async (request, reply) => plain(request, reply, core.live()));
+    app.get('/v2/health/ready', async (request, reply) => plain(request, reply, await core.ready()));
+    app.get('/v2', async (request, reply) => plain(request, reply, core.serverMetadata()));
+    app.all('/v2/*', async (request, reply) => {
+      const error = Object.assign(new Error(`no route ${request.method} ${request.url.split('?')[0]}`), { statusCode: 404 });
+      return plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error));
+    });
+  } as BallastFastifyPlugin;
+  Object.defineProperty(plugin, 'inFlight', { get: () => core.inFlight });
+  plugin.readiness = core.readiness;
+  plugin.shutdown = async (shutdown) => {
+    await core.shutdown(shutdown);
+  };
+  return plugin;
+}

@@ -1,0 +1,147 @@
+import { getEventListeners } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BallastError, type InferOptions, now } from '@ballast/core';
+import type { Guard, GuardPrincipal } from '@ballast/guard';
+import { requestIdOf } from './request-id.js';
+
+/** Options every adapter takes for each served call (`R` is the framework's request type). */
+export interface ServeOptions<R = IncomingMessage> {
+  /** The security layer; without it requests are not authenticated, limited or filtered. */
+  guard?: Guard;
+  /** Time budget of each inference, ms. A request's `x-timeout-ms` header may shorten it. Default 30,000. */
+  timeoutMs?: number;
+  /** Header read and echoed as the request id (a valid incoming id is kept). Default `x-request-id`. */
+  requestIdHeader?: string;
+  /**
+   * Extra attributes for the inference (they reach telemetry as `InferOptions.attributes`).
+   * Do not put secrets here: telemetry may export them.
+   */
+  attributes?: (request: R) => Record<string, string | number | boolean> | undefined;
+  /**
+   * Request headers copied onto `InferOptions.attributes` as `http.request.header.<name>`, so a
+   * telemetry subscriber of the `ballast:infer` tracing channel can continue the caller's trace.
+   * Default `['traceparent', 'tracestate']`. Never list credentials.
+   */
+  propagateHeaders?: readonly string[];
+  /**
+   * Runs around the handling of each request, e.g. to enter an extracted trace context:
+   * `around: (req, run) => context.with(propagation.extract(ROOT_CONTEXT, req.headers), run)`.
+   */
+  around?: <T>(request: R, run: () => Promise<T>) => Promise<T>;
+}
+
+/** Default time budget per inference, ms. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The per-request call state built by {@link startCall}. */
+export interface CallState {
+  /** The request id. */
+  readonly requestId: string;
+  /** When the request started on the `performance.now()` clock. */
+  readonly startedAt: number;
+  /** Aborted when the client goes away or a sibling row fails. */
+  readonly controller: AbortController;
+  /** The options every inference of this request gets. */
+  readonly options: InferOptions;
+}
+
+const DEFAULT_PROPAGATE_HEADERS: readonly string[] = ['traceparent', 'tracestate'];
+
+/*
+ * A connection's disconnect signal, shared by the requests it carries one after another.
+ *
+ * Creating an AbortSignal costs about 2 µs on Node 20 (plus garbage), paid on every request
+ * although almost no client ever disconnects mid-call. A keep-alive connection carries its
+ * requests one at a time, and "the client went away" is a property of the connection, so its
+ * requests can share one controller: aborted when a response closes unfinished (the connection
+ * is gone, and with it every later request). A controller is reused only while it is clean:
+ * - another request still running on the connection (pipelining) gets its own controller;
+ * - a request that leaves an abort listener behind (code that subscribed to `options.signal` and
+ *   never unsubscribed) retires the controller, so listeners never pile up across requests;
+ * - callers that abort the controller themselves (sibling rows of a failed request) must not
+ *   share: the router shares only for single-row requests, and the public startCall never does.
+ */
+const CONNECTION_SIGNAL = Symbol('ballast.connectionSignal');
+
+interface ConnectionSignal {
+  controller: AbortController;
+  /** Requests on the connection using this controller now. */
+  busy: number;
+}
+
+type SignalHolder = { [CONNECTION_SIGNAL]?: ConnectionSignal | undefined };
+
+function clientGone(): BallastError {
+  return new BallastError('CANCELLED', 'the client closed the connection');
+}
+
+/**
+ * The time budget of a request, ms: `timeoutMs` (default 30,000), shortened by a valid
+ * `x-timeout-ms` header (never lengthened).
+ */
+export function requestBudgetMs(request: IncomingMessage, serve: ServeOptions<never>): number {
+  let budget = serve.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const asked = request.headers['x-timeout-ms'];
+  if (typeof asked === 'string') {
+    const value = Number(asked);
+    if (Number.isFinite(value) && value > 0 && value < budget) budget = value;
+  }
+  return budget;
+}
+
+/**
+ * The inference options of a request (see `startCall` of @ballast/express), optionally with the connection's shared disconnect signal
+ * (`share`: only for callers that never abort `controller` themselves) and the request's
+ * `deadline` when the caller set one at the request's start (reading the body counts against it).
+ */
+export function createCallState<R extends IncomingMessage>(
+  request: R,
+  res: ServerResponse,
+  serve: ServeOptions<R>,
+  principal: GuardPrincipal | undefined,
+  share: boolean,
+  deadline?: number,
+): CallState {
+  const requestIdValue = requestIdOf(request, res, serve.requestIdHeader);
+  const startedAt = now();
+  const budget = requestBudgetMs(request, serve);
+  const holder = (share ? request.socket : undefined) as SignalHolder | undefined | null;
+  let shared: ConnectionSignal | undefined;
+  if (holder !== undefined && holder !== null) {
+    shared = holder[CONNECTION_SIGNAL];
+    if (shared === undefined || shared.controller.signal.aborted) {
+      shared = { controller: new AbortController(), busy: 0 };
+      holder[CONNECTION_SIGNAL] = shared;
+    } else if (shared.busy > 0) shared = undefined;
+  }
+  let controller: AbortController;
+  if (shared === undefined || holder === undefined || holder === null) {
+    const own = new AbortController();
+    controller = own;
+    res.once('close', () => {
+      if (!res.writableFinished) own.abort(clientGone());
+    });
+  } else {
+    const connection = shared;
+    const socket = holder;
+    controller = connection.controller;
+    connection.busy++;
+    res.once('close', () => {
+      connection.busy--;
+      if (!res.writableFinished) connection.controller.abort(clientGone());
+      else if (getEventListeners(connection.controller.signal, 'abort').length === 0) return;
+      if (socket[CONNECTION_SIGNAL] === connection) socket[CONNECTION_SIGNAL] = undefined;
+    });
+  }
+  const attributes: Record<string, string | number | boolean> = { 'ballast.request.id': requestIdValue };
+  for (const name of serve.propagateHeaders ?? DEFAULT_PROPAGATE_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === 'string') attributes[`http.request.header.${name}`] = value;
+  }
+  const extra = serve.attributes?.(request);
+  if (extra !== undefined) Object.assign(attributes, extra);
+  // No conditional spread (V8's slow generic path); `principal` is only set when there is one.
+  const options: InferOptions = { deadline: deadline ?? startedAt + budget, signal: controller.signal, attributes };
+  if (principal !== undefined) options.principal = principal;
+  return { requestId: requestIdValue, startedAt, controller, options };
+}

@@ -1,0 +1,149 @@
+import { BallastError, codeForHttpStatus, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+// Errors from the frameworks' body parsers (body-parser's http-errors, Fastify's FST_ERR_CTP_*)
+// carry `status`/`statusCode` and `type`/`code`; the ones a client can cause map to Ballast codes
+// (by `type`, else through core's one status table) so they get a 4xx and the same JSON body.
+const FOREIGN_TYPES: Record<string, ErrorCode> = {
+  'entity.too.large': 'PAYLOAD_TOO_LARGE',
+  'entity.parse.failed': 'INVALID_INPUT',
+  'entity.verify.failed': 'INVALID_INPUT',
+  'encoding.unsupported': 'INVALID_INPUT',
+  'charset.unsupported': 'INVALID_INPUT',
+  'request.size.invalid': 'INVALID_INPUT',
+  'stream.encoding.set': 'INTERNAL',
+  'request.aborted': 'CANCELLED',
+  'parameters.too.many': 'PAYLOAD_TOO_LARGE',
+  // Fastify's own body errors (when an app's parser runs before ours).
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_INPUT',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_INPUT',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+};
+
+const FOREIGN_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  PAYLOAD_TOO_LARGE: 'the request body is too large',
+  INVALID_INPUT: 'the request body is not valid JSON',
+};
+
+/**
+ * Converts anything thrown while serving a request into a {@link BallastError}: Ballast errors
+ * pass through, framework and body-parser client errors (with a 4xx `status`) map to 4xx codes, the rest is `INTERNAL`
+ * (its message is not sent to clients).
+ *
+ * @example
+ * toHttpError(Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 })).code; // 'PAYLOAD_TOO_LARGE'
+ */
+export function toHttpError(error: unknown): BallastError {
+  if (isBallastError(error)) return error;
+  if (typeof error === 'object' && error !== null) {
+    const { status, statusCode, limit, length } = error as {
+      status?: unknown;
+      statusCode?: unknown;
+      limit?: unknown;
+      length?: unknown;
+    };
+    const type = (error as { type?: unknown }).type ?? (error as { code?: unknown }).code;
+    const code =
+      (typeof type === 'string' && Object.hasOwn(FOREIGN_TYPES, type) ? FOREIGN_TYPES[type] : undefined) ??
+      codeForHttpStatus(Number(status ?? statusCode))?.code;
+    if (code !== undefined) {
+      const message =
+        (type === 'entity.parse.failed' || type === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'PAYLOAD_TOO_LARGE'
+          ? FOREIGN_MESSAGES[code]
+          : undefined) ?? String((error as Error).message ?? code);
+      const details: Record<string, unknown> = {};
+      if (typeof limit === 'number') details.limitBytes = limit;
+      if (typeof length === 'number') details.lengthBytes = length;
+      return new BallastError(code, message, { cause: error, ...(Object.keys(details).length > 0 ? { details } : {}) });
+    }
+  }
+  return new BallastError('INTERNAL', 'internal error', { cause: error });
+}
+
+/** Default `Retry-After` for 503 answers without a hint, seconds. */
+const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The `Retry-After` value, in whole seconds, for an error's `retryAfterMs` hint: rounded
+ * up (a client retrying early would be refused again) and at least 1; 1 without a hint. Every
+ * adapter answers this header.
+ *
+ * @example
+ * retryAfterSeconds(1500); // 2
+ */
+export function retryAfterSeconds(retryAfterMs: number | undefined): number {
+  return retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_SECONDS : Math.max(1, Math.ceil(retryAfterMs / 1000));
+}
+
+/** `details.reason` of the `TIMEOUT` error for a request body that did not arrive in time (answered 408). */
+export const BODY_TIMEOUT_REASON = 'body-timeout';
+
+/**
+ * The HTTP status answering `error`: core's `httpStatusFor(code)`, except 408 for a request body
+ * that did not arrive within the request's budget (the client was too slow, not the server).
+ *
+ * @example
+ * answerStatus(new BallastError('RATE_LIMITED', 'slow down')); // 429
+ */
+export function answerStatus(error: BallastError): number {
+  if (error.code === 'TIMEOUT' && error.details?.reason === BODY_TIMEOUT_REASON) return 408;
+  return httpStatusFor(error.code);
+}
+
+/**
+ * The JSON body answering `error`. `INTERNAL`, `CONFIG` and `INTEGRITY` (and any code core does
+ * not know) are the codes core answers with 500: their message and details can name files, keys
+ * or hosts, so the body says only `internal error`. The other 5xx (UPSTREAM 502, the 503s,
+ * TIMEOUT 504) say nothing about internals and keep theirs. Every adapter answers this body.
+ * @internal
+ */
+export function errorBody(error: BallastError): ErrorBody {
+  const hidden = httpStatusFor(error.code) === 500;
+  return {
+    error: {
+      code: error.code,
+      message: hidden ? 'internal error' : error.message,
+      ...(hidden || error.details === undefined ? {} : { details: error.details }),
+    },
+  };
+}
+
+/** Receives an error answered with a 5xx (see {@link reportServedError}). */
+export type ServedErrorReporter = (error: BallastError, request: unknown) => void;
+
+/**
+ * The one rule for reporting errors, shared by every route of every adapter (Express, Nest,
+ * Fastify): every answer with a 5xx status goes to
+ * `onError` when one is given (it replaces the default). Without one, a 500 (`INTERNAL`,
+ * `CONFIG`, `INTEGRITY`: the answers that say only `internal error`) is logged to stderr with the
+ * request id and the error's cause (through `log`, default `console.error`), so a failure is never silent; 502, 503 and 504 are
+ * operational answers (an upstream down, shedding, a spent budget) whose message the client
+ * already got, and logging each would flood the log during an outage.
+ *
+ * @example
+ * reportServedError(error, request, requestId, onError);
+ */
+export function reportServedError<R>(
+  error: BallastError,
+  request: R,
+  requestId: string | undefined,
+  onError: ((error: BallastError, request: R) => void) | undefined,
+  log: (line: string) => void = console.error,
+): void {
+  const status = answerStatus(error);
+  if (status < 500) return;
+  if (onError !== undefined) {
+    onError(error, request);
+    return;
+  }
+  if (status !== 500) return;
+  const { cause: reason } = error;
+  const cause = reason === undefined ? '' : `\n${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
+  log(
+    `ballast: ${error.code} answered with 500${requestId === undefined ? '' : ` (request ${requestId})`}: ${error.message}${cause}\n${error.stack ?? ''}`,
+  );
+}

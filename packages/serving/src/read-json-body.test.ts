@@ -1,0 +1,74 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { now } from '@ballast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readJsonBody } from './read-json-body.js';
+
+// A real server on 127.0.0.1 answering what readJsonBody made of each request body.
+let server: Server | undefined;
+async function serve(limitBytes: number, budgetMs?: number): Promise<number> {
+  server = createServer((request, response) => {
+    readJsonBody(request, limitBytes, budgetMs === undefined ? undefined : now() + budgetMs).then(
+      (body) => response.end(JSON.stringify({ body })),
+      (error: { code: string; details?: unknown }) => response.end(JSON.stringify({ code: error.code, details: error.details })),
+    );
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server?.once('listening', resolve));
+  return (server.address() as AddressInfo).port;
+}
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+function send(port: number, chunks: string[], headers: Record<string, string> = {}, gapMs = 0): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', headers }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => {
+        text += chunk;
+      });
+      response.on('end', () => resolve(JSON.parse(text)));
+    });
+    request.on('error', reject);
+    let index = 0;
+    const next = () => {
+      if (index < chunks.length) {
+        request.write(chunks[index++]);
+        setTimeout(next, gapMs).unref();
+      } else if (gapMs === 0) request.end();
+    };
+    next();
+  });
+}
+
+describe('readJsonBody', () => {
+  it('parses a JSON body whatever its content type', async () => {
+    const port = await serve(1000);
+    expect(await send(port, ['{"a":', '[1,2]}'], { 'content-type': 'text/plain' })).toEqual({ body: { a: [1, 2] } });
+  });
+
+  it('refuses malformed and empty bodies with INVALID_INPUT', async () => {
+    const port = await serve(1000);
+    expect(await send(port, ['{"a":'])).toMatchObject({ code: 'INVALID_INPUT', details: { reason: 'malformed-json' } });
+    expect(await send(port, [])).toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('refuses a body over the limit, declared or streamed, with PAYLOAD_TOO_LARGE', async () => {
+    const port = await serve(10);
+    expect(await send(port, ['{"a":"0123456789"}'])).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', details: { limitBytes: 10 } });
+    expect(await send(port, ['{"a":', '"0123456789"}'], { 'transfer-encoding': 'chunked' }, 5)).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+  });
+
+  it('gives up on a body that stops arriving within the budget (TIMEOUT, body-timeout)', async () => {
+    const port = await serve(1000, 200);
+    // Half a body, then nothing: the answer comes from the budget, not from the client.
+    expect(await send(port, ['{"a":'], { 'transfer-encoding': 'chunked' }, 10_000)).toMatchObject({
+      code: 'TIMEOUT',
+      details: { reason: 'body-timeout' },
+    });
+  });
+});

@@ -1,0 +1,315 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { BallastError, type Model, now } from '@ballast/core';
+import type { GuardAction, GuardPrincipal } from '@ballast/guard';
+import { auditRequest } from './audit.js';
+import { type OpenBreakers, trackOpenBreakers } from './breakers.js';
+import { createCallState, requestBudgetMs, type ServeOptions } from './call-state.js';
+import { closeServer, Drain } from './drain.js';
+import { answerStatus, BODY_TIMEOUT_REASON, errorBody, reportServedError, retryAfterSeconds, toHttpError } from './error-answer.js';
+import { DEFAULT_HEALTH_TIMEOUT_MS, type ModelReadiness, modelReadiness } from './readiness.js';
+import { type ModelMetadataOverride, ModelRegistry, type RegisteredModel } from './registry.js';
+import { requestIdOf } from './request-id.js';
+import type { V2ModelMetadata } from './v2-codec.js';
+import { inferV2 } from './v2-infer.js';
+
+/** Options of {@link createServingCore} (`R` is the request type the adapter hands over). */
+export interface ServingCoreOptions<R extends IncomingMessage = IncomingMessage> extends ServeOptions<R> {
+  /** The models served, by their `name` (several entries with one name are versions; the first is the default; a name and version twice is refused). */
+  models: readonly Model[] | Readonly<Record<string, Model>>;
+  /** Metadata for models that do not expose `inputs`/`outputs` tensor specs, by model name. */
+  metadata?: Record<string, ModelMetadataOverride>;
+  /** Most rows one v2 request may carry. Default 4096. */
+  maxBatch?: number;
+  /** Require a principal with `read` on the model for metadata and model readiness. Default true with a guard. */
+  protectMetadata?: boolean;
+  /** How long a model's `health()` may take before it counts as not ready, ms. Default 2000. */
+  healthTimeoutMs?: number;
+  /** Called with every error answered with a 5xx. Replaces the default report (500s to stderr with the request id). */
+  onError?: (error: BallastError, request: R) => void;
+  /** Tie readiness to circuit breakers even when a fallback answers (default false; keyed breakers never count). */
+  readinessFollowsBreakers?: boolean;
+  /** The name configuration errors start with. Default `serving`. */
+  owner?: string;
+}
+
+/** One HTTP request as an adapter hands it to the core: every adapter here runs on `node:http`. */
+export interface ServingExchange<R extends IncomingMessage = IncomingMessage> {
+  /** The request (the framework's own object when it extends `IncomingMessage`). */
+  readonly request: R;
+  /** The Node response (headers the core sets directly: the request id, `Connection: close`). */
+  readonly response: ServerResponse;
+  /**
+   * Reads the JSON body with the framework's parser, at most `limitBytes`; a body still arriving
+   * at `deadline` (`performance.now()` clock) rejects with `TIMEOUT` (`details.reason` `body-timeout`).
+   */
+  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown>;
+}
+
+/** What to answer: the adapter writes it as JSON with its framework. */
+export interface ServingAnswer {
+  /** HTTP status. */
+  status: number;
+  /** The JSON body. */
+  body: unknown;
+  /** `Retry-After` in seconds, for 429 and 503 answers. */
+  retryAfter?: string;
+}
+
+/** Options of {@link ServingCore.shutdown}. */
+export interface ShutdownOptions {
+  /** An HTTP server to stop accepting connections (closed once in-flight requests drained). */
+  server?: Server;
+  /** Longest wait for in-flight requests, ms; then remaining connections are closed. Default 10,000. */
+  drainTimeoutMs?: number;
+  /** Close the served models after draining. Default true. */
+  closeModels?: boolean;
+}
+
+/** The readiness of the whole server (`GET /v2/health/ready`). */
+export interface ServerReadiness {
+  /** True when every version of every model is ready and the server is not shutting down. */
+  ready: boolean;
+  /** Readiness by model name (every version counted: the first not ready gives the reason). */
+  models: Record<string, ModelReadiness>;
+}
+
+/** The framework-free serving core: what every adapter answers, route by route. */
+export interface ServingCore<R extends IncomingMessage = IncomingMessage> {
+  /** The models served. */
+  readonly registry: ModelRegistry;
+  /** Requests being served now. */
+  readonly inFlight: number;
+  /** True once shutdown began. */
+  readonly draining: boolean;
+  /** Readiness of every model (all versions). */
+  readiness(): Promise<ServerReadiness>;
+  /** `GET /v2/health/live`. */
+  live(): ServingAnswer;
+  /** `GET /v2/health/ready`. */
+  ready(): Promise<ServingAnswer>;
+  /** `GET /v2`. */
+  serverMetadata(): ServingAnswer;
+  /** `GET /v2/models/{name}[/versions/{version}]`. */
+  metadata(exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer>;
+  /** `GET /v2/models/{name}[/versions/{version}]/ready`. */
+  modelReady(exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer>;
+  /** `POST /v2/models/{name}[/versions/{version}]/infer`: authenticate → admit → decode → check → infer → filter → audit. */
+  infer(exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer>;
+  /** Authenticates and authorizes `action` (no model): for routes an adapter mounts behind the guard. Undefined without a guard. */
+  authenticate(request: R, action: GuardAction | false, model: string | undefined): Promise<GuardPrincipal | undefined>;
+  /** The answer for anything thrown while serving `exchange` (reported by the one rule). */
+  fail(exchange: ServingExchange<R> | { request: R; response: ServerResponse }, error: unknown): ServingAnswer & { error: BallastError };
+  /** Stops taking work, waits for in-flight requests (bounded), closes the server and the models. Returns the errors of `close()`. */
+  shutdown(options?: ShutdownOptions): Promise<unknown[]>;
+}
+
+const RETRY_AFTER_MS = 1000;
+
+/**
+ * Builds the serving core the Express, Nest and Fastify adapters answer with: one registry, one
+ * readiness rule, one bounded drain, one infer flow, one error body and one audit line.
+ * Answers are plain `{ status, body, retryAfter }` for the adapter to write.
+ *
+ * @example
+ * const core = createServingCore({ models: [fraud], guard });
+ * const answer = await core.infer({ request, response, readBody }, 'fraud', undefined);
+ */
+export function createServingCore<R extends IncomingMessage = IncomingMessage>(options: ServingCoreOptions<R>): ServingCore<R> {
+  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'serving expects an options object');
+  const {
+    guard,
+    metadata = {},
+    maxBatch = 4096,
+    healthTimeoutMs = DEFAULT_HEALTH_TIMEOUT_MS,
+    onError,
+    readinessFollowsBreakers = false,
+  } = options;
+  const protectMetadata = options.protectMetadata ?? guard !== undefined;
+  const registry = new ModelRegistry(options.models, options.owner);
+  // Breaker states as the resilience middleware report them, so readiness sees open breakers.
+  const breakers: OpenBreakers = trackOpenBreakers();
+  let modelsClosed = false;
+  const drain = new Drain();
+  const overrideOf = (name: string) => (Object.hasOwn(metadata, name) ? metadata[name] : undefined);
+
+  const readinessOf = (name: string, entry: RegisteredModel) =>
+    modelReadiness(name, entry.original, {
+      draining: drain.draining,
+      breakers,
+      followBreakers: readinessFollowsBreakers,
+      healthTimeoutMs,
+    });
+
+  const authenticate = async (request: R, action: GuardAction | false, model: string | undefined) => {
+    if (guard === undefined || action === false) return undefined;
+    const principal = await guard.authenticate(request);
+    guard.authorize(principal, action, model);
+    return principal;
+  };
+
+  const fail = (exchange: { request: R; response: ServerResponse }, error: unknown) => {
+    const ballast = toHttpError(error);
+    const status = answerStatus(ballast);
+    // During shutdown, and after a body that stopped arriving (the rest may never come), the
+    // answer closes its connection.
+    const stalled = ballast.code === 'TIMEOUT' && ballast.details?.reason === BODY_TIMEOUT_REASON;
+    if ((drain.draining || stalled) && !exchange.response.headersSent) exchange.response.setHeader('Connection', 'close');
+    reportServedError(ballast, exchange.request, requestIdOf(exchange.request, exchange.response, options.requestIdHeader), onError);
+    const answer: ServingAnswer & { error: BallastError } = { status, body: errorBody(ballast), error: ballast };
+    if (status === 429 || status === 503) answer.retryAfter = String(retryAfterSeconds(ballast.retryAfterMs));
+    return answer;
+  };
+
+  // Runs one route's work under `around` (trace context); errors become answers.
+  const handle = (exchange: ServingExchange<R>, work: () => Promise<ServingAnswer>): Promise<ServingAnswer> => {
+    requestIdOf(exchange.request, exchange.response, options.requestIdHeader);
+    // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
+    // another replica) instead of reusing a connection the server is about to close.
+    if (drain.draining) exchange.response.setHeader('Connection', 'close');
+    const run = () => work().catch((error: unknown) => fail(exchange, error));
+    return options.around === undefined ? run() : options.around(exchange.request, run);
+  };
+
+  const readiness = async (): Promise<ServerReadiness> => {
+    const models: Record<string, ModelReadiness> = {};
+    await Promise.all(
+      registry.names().map(async (name) => {
+        const versions = registry.versionsOf(name);
+        // Every version counts the same way: a request may name any of them.
+        const states = await Promise.all(versions.map((entry) => readinessOf(name, entry)));
+        const index = states.findIndex((state) => !state.ready);
+        if (index === -1) models[name] = { ready: true };
+        else {
+          const state = states[index] as ModelReadiness;
+          const version = versions[index]?.original.version;
+          models[name] =
+            versions.length > 1 && version !== undefined ? { ready: false, reason: `version "${version}": ${state.reason}` } : state;
+        }
+      }),
+    );
+    return { ready: !drain.draining && Object.values(models).every((m) => m.ready), models };
+  };
+
+  // Made once: a single row has no siblings to stop on failure, so it may share the
+  // connection's disconnect signal (see createCallState).
+  const startCall = (single: boolean, context: unknown) => {
+    const { request, response, principal, deadline } = context as CallContext;
+    return createCallState(request, response, options, principal, single, deadline);
+  };
+  interface CallContext {
+    request: R;
+    response: ServerResponse;
+    principal: GuardPrincipal | undefined;
+    deadline: number;
+  }
+
+  const rejectWhileDraining = () => {
+    if (drain.draining) throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: RETRY_AFTER_MS });
+  };
+
+  const infer = async (exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer> => {
+    const { request, response } = exchange;
+    drain.enter();
+    const startedAt = now();
+    let principal: GuardPrincipal | undefined;
+    let entry: RegisteredModel | undefined;
+    const record: { input?: unknown } = {};
+    let answer: ServingAnswer & { error?: BallastError };
+    try {
+      if (drain.draining) response.setHeader('Connection', 'close');
+      rejectWhileDraining();
+      principal = await authenticate(request, 'infer', name);
+      entry = registry.resolve(name, version);
+      if (guard !== undefined && principal !== undefined) await guard.admit(principal, name);
+      // Reading the body counts against the request's budget (408 when a slow body spends it).
+      const deadline = startedAt + requestBudgetMs(request, options as ServeOptions<never>);
+      const body = await exchange.readBody(guard?.maxBodyBytes(name), deadline);
+      const result = await inferV2(entry.served, body, {
+        name,
+        version: entry.original.version,
+        guard,
+        maxBatch,
+        inputs: registry.declaredInputs(entry, overrideOf(name)),
+        record,
+        call: startCall,
+        context: { request, response, principal, deadline } satisfies CallContext,
+      });
+      if (drain.draining) response.setHeader('Connection', 'close');
+      answer = { status: 200, body: result };
+    } catch (error) {
+      answer = fail(exchange, error);
+    } finally {
+      drain.leave();
+    }
+    if (guard?.auditLog !== undefined)
+      auditRequest(guard, {
+        requestId: requestIdOf(request, response, options.requestIdHeader),
+        principal: principal?.id,
+        keyId: principal?.keyId,
+        action: 'infer',
+        model: name,
+        version: entry?.original.version,
+        outcome: answer.error?.code ?? 'ok',
+        status: answer.status,
+        startedAt,
+        input: record.input,
+      });
+    return answer;
+  };
+
+  const core: ServingCore<R> = {
+    registry,
+    get inFlight() {
+      return drain.inFlight;
+    },
+    get draining() {
+      return drain.draining;
+    },
+    readiness,
+    live: () => ({ status: 200, body: { live: true } }),
+    ready: async () => {
+      const state = await readiness();
+      return state.ready ? { status: 200, body: state } : { status: 503, body: state, retryAfter: String(RETRY_AFTER_MS / 1000) };
+    },
+    serverMetadata: () => ({ status: 200, body: { name: 'ballast', version: '0.1.0', extensions: [] } }),
+    metadata: (exchange, name, version) =>
+      handle(exchange, async () => {
+        await authenticate(exchange.request, protectMetadata ? 'read' : false, name);
+        const body: V2ModelMetadata = registry.metadata(name, version, overrideOf(name));
+        return { status: 200, body };
+      }),
+    modelReady: (exchange, name, version) =>
+      handle(exchange, async () => {
+        await authenticate(exchange.request, protectMetadata ? 'read' : false, name);
+        const entry = registry.resolve(name, version);
+        const state = await readinessOf(name, entry);
+        const body: Record<string, unknown> = { name };
+        if (entry.original.version !== undefined) body.version = entry.original.version;
+        Object.assign(body, state);
+        return state.ready ? { status: 200, body } : { status: 503, body, retryAfter: String(RETRY_AFTER_MS / 1000) };
+      }),
+    infer: (exchange, name, version) =>
+      options.around === undefined
+        ? infer(exchange, name, version)
+        : options.around(exchange.request, () => infer(exchange, name, version)),
+    authenticate,
+    fail,
+    shutdown: async (shutdown = {}) => {
+      const { server, drainTimeoutMs = 10_000, closeModels = true } = shutdown;
+      drain.begin();
+      breakers.stop();
+      const endsAt = Date.now() + drainTimeoutMs;
+      await drain.settled(drainTimeoutMs);
+      if (server !== undefined) await closeServer(server, endsAt);
+      const errors: unknown[] = [];
+      // Every model closes once, however many times shutdown is called.
+      if (closeModels && !modelsClosed) {
+        modelsClosed = true;
+        const results = await Promise.allSettled(registry.all().map((entry) => entry.original.close?.()));
+        for (const result of results) if (result.status === 'rejected') errors.push(result.reason);
+      }
+      return errors;
+    },
+  };
+  return core;
+}
