@@ -69,7 +69,7 @@ describe.skipIf(!redisAvailable)('redisKeyStore across three replica processes',
     const results = await Promise.allSettled(
       created.flatMap((k) => [a.send({ op: 'revoke', keyId: k.keyId }), b.send<Created>({ op: 'rotate', keyId: k.keyId })]),
     );
-    const store = redisKeyStore({ url: redis.url });
+    const store = redisKeyStore({ url: redis.url, commandTimeoutMs: 5000 });
     try {
       const all = await store.list();
       for (const [index, k] of created.entries()) {

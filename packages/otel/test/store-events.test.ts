@@ -4,8 +4,8 @@ import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, redisAvailable, startRedis } from '../../redis/test/redis-server.js';
-import { points, useTelemetry } from '../test/harness.js';
-import * as S from './semconv.js';
+import * as S from '../src/semconv.js';
+import { points, useTelemetry } from './harness.js';
 
 const telemetry = useTelemetry();
 
