@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { remoteModel } from '@ballast/client';
+import type { Histogram } from '@opentelemetry/sdk-metrics';
+import { afterEach, describe, expect, it } from 'vitest';
+import { points, useTelemetry } from '../test/harness.js';
+import * as S from './semconv.js';
+
+const telemetry = useTelemetry();
+
+// The recorded OpenAI transcript @ballast/client's own tests replay.
+const TRANSCRIPT = readFileSync(new URL('../../client/src/fixtures/openai/chat-stream.sse', import.meta.url), 'utf8');
+const EVENTS = TRANSCRIPT.split('\n\n').filter((event) => event.trim().length > 0);
+const usageChunk = EVENTS.map((event) => JSON.parse(event.slice('data: '.length).trim() === '[DONE]' ? 'null' : event.slice(6)))
+  .filter((json) => json?.usage)
+  .at(-1) as { usage: { prompt_tokens: number; completion_tokens: number } };
+
+const servers: ReturnType<typeof createServer>[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+
+/** A real server on 127.0.0.1 writing the transcript one event at a time, `gapMs` apart. */
+async function transcriptServer(gapMs: number): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', async () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const event of EVENTS) {
+        res.write(`${event}\n\n`);
+        await new Promise((resolve) => setTimeout(resolve, gapMs));
+      }
+      res.end();
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+}
+
+describe('GenAI streams', () => {
+  it('reports a streamed chat under the GenAI conventions, with the usage and cost of the transcript', async () => {
+    expect(usageChunk.usage.prompt_tokens).toBeGreaterThan(0);
+    telemetry.start({ costs: [{ model: 'assistant', perInputToken: 0.15e-6, perOutputToken: 0.6e-6 }] });
+    const chat = remoteModel({ protocol: 'openai', url: await transcriptServer(3), name: 'assistant', model: 'gpt-4o-mini' });
+    const stream = chat.stream?.({ messages: [{ role: 'user', content: 'What does a circuit breaker do?' }] });
+    if (stream === undefined) throw new Error('an OpenAI chat model streams');
+    let chunks = 0;
+    for await (const chunk of stream) if (chunk.text) chunks++;
+    const { usage } = await stream.result;
+    expect(usage?.inputTokens).toBe(usageChunk.usage.prompt_tokens);
+
+    const span = telemetry.harness.span('chat assistant');
+    expect(span.kind).toBe(2); // CLIENT
+    expect(span.attributes).toMatchObject({
+      [S.ATTR_GEN_AI_OPERATION_NAME]: 'chat',
+      [S.ATTR_GEN_AI_PROVIDER_NAME]: 'openai',
+      [S.ATTR_GEN_AI_REQUEST_MODEL]: 'assistant',
+      [S.ATTR_GEN_AI_RESPONSE_MODEL]: 'gpt-4o-mini-2024-07-18',
+      [S.ATTR_GEN_AI_USAGE_INPUT_TOKENS]: usageChunk.usage.prompt_tokens,
+      [S.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]: usageChunk.usage.completion_tokens,
+    });
+
+    const metrics = await telemetry.harness.collect();
+    const genAI = { [S.ATTR_GEN_AI_OPERATION_NAME]: 'chat', [S.ATTR_GEN_AI_PROVIDER_NAME]: 'openai' };
+    const input = points<Histogram>(metrics.get(S.METRIC_GEN_AI_CLIENT_TOKEN_USAGE), { ...genAI, [S.ATTR_GEN_AI_TOKEN_TYPE]: 'input' });
+    const output = points<Histogram>(metrics.get(S.METRIC_GEN_AI_CLIENT_TOKEN_USAGE), { ...genAI, [S.ATTR_GEN_AI_TOKEN_TYPE]: 'output' });
+    expect(input.map((p) => p.value.sum)).toEqual([usageChunk.usage.prompt_tokens]);
+    expect(output.map((p) => p.value.sum)).toEqual([usageChunk.usage.completion_tokens]);
+
+    const cost = points<number>(metrics.get(S.METRIC_BALLAST_COST));
+    const total = cost.reduce((sum, p) => sum + p.value, 0);
+    expect(total).toBeCloseTo(usageChunk.usage.prompt_tokens * 0.15e-6 + usageChunk.usage.completion_tokens * 0.6e-6, 15);
+
+    const firstChunk = points<Histogram>(metrics.get(S.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK), genAI);
+    expect(firstChunk).toHaveLength(1);
+    expect(firstChunk[0]?.value.count).toBe(1);
+    expect(firstChunk[0]?.value.sum).toBeGreaterThan(0);
+    expect(metrics.get(S.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)?.descriptor.unit).toBe('s');
+    const perChunk = points<Histogram>(metrics.get(S.METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK), genAI);
+    expect(perChunk[0]?.value.count).toBe(chunks - 1);
+    // The server waits 3 ms between events: each gap is at least that (timer slack aside).
+    expect(perChunk[0]?.value.min).toBeGreaterThan(0.002);
+    const duration = points<Histogram>(metrics.get(S.METRIC_GEN_AI_CLIENT_OPERATION_DURATION), {
+      ...genAI,
+      [S.ATTR_GEN_AI_RESPONSE_MODEL]: 'gpt-4o-mini-2024-07-18',
+    });
+    expect(duration[0]?.value.count).toBe(1);
+    expect(duration[0]?.value.sum).toBeGreaterThanOrEqual(firstChunk[0]?.value.sum ?? 0);
+  });
+
+  it('reports a chat call under its operation, and leaves models without one as they were', async () => {
+    telemetry.start();
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(readFileSync(new URL('../../client/src/fixtures/openai/chat.json', import.meta.url)));
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const chat = remoteModel({ protocol: 'openai', url, name: 'assistant' });
+    const answer = await chat.infer({ messages: [{ role: 'user', content: 'Hi' }] });
+    const span = telemetry.harness.span('chat assistant');
+    expect(span.attributes).toMatchObject({
+      [S.ATTR_GEN_AI_OPERATION_NAME]: 'chat',
+      [S.ATTR_GEN_AI_PROVIDER_NAME]: 'openai',
+      [S.ATTR_GEN_AI_RESPONSE_MODEL]: answer.model,
+    });
+    const metrics = await telemetry.harness.collect();
+    expect(
+      points<Histogram>(metrics.get(S.METRIC_GEN_AI_CLIENT_OPERATION_DURATION), { [S.ATTR_GEN_AI_OPERATION_NAME]: 'chat' }),
+    ).toHaveLength(1);
+    // Ballast's own duration is still recorded, and nothing GenAI-only for a plain model.
+    expect(points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION), { [S.ATTR_GEN_AI_OPERATION_NAME]: 'chat' })).toHaveLength(1);
+    expect(metrics.get(S.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)?.dataPoints ?? []).toHaveLength(0);
+  });
+});
