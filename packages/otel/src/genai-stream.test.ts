@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { remoteModel } from '@ballast/client';
-import type { Histogram } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { type Histogram, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { points, useTelemetry } from '../test/harness.js';
+import { instrument } from './instrument.js';
 import * as S from './semconv.js';
 
 const telemetry = useTelemetry();
@@ -117,5 +119,47 @@ describe('GenAI streams', () => {
     // Ballast's own duration is still recorded, and nothing GenAI-only for a plain model.
     expect(points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION), { [S.ATTR_GEN_AI_OPERATION_NAME]: 'chat' })).toHaveLength(1);
     expect(metrics.get(S.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)?.dataPoints ?? []).toHaveLength(0);
+  });
+
+  it('names the GenAI metrics in a Prometheus scrape as docs/telemetry.md says', async () => {
+    const exporter = new PrometheusExporter({ preventServerStart: true });
+    const meterProvider = new MeterProvider({ readers: [exporter] });
+    const telemetry = instrument({ meterProvider, costs: [{ model: 'assistant', perInputToken: 1e-6 }] });
+    const metricsServer = createServer((request, response) => exporter.getMetricsRequestHandler(request, response));
+    servers.push(metricsServer);
+    await new Promise<void>((resolve) => metricsServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const chat = remoteModel({ protocol: 'openai', url: await transcriptServer(0), name: 'assistant' });
+      const stream = chat.stream?.({ messages: [{ role: 'user', content: 'Hi' }] });
+      if (stream === undefined) throw new Error('an OpenAI chat model streams');
+      for await (const _chunk of stream) {
+        // draining
+      }
+      const scrape = await (await fetch(`http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`)).text();
+      const names = new Set(
+        scrape
+          .split('\n')
+          .filter((line) => line && !line.startsWith('#'))
+          .map((line) => line.split(/[{ ]/)[0]),
+      );
+      for (const name of [
+        'gen_ai_client_operation_duration_bucket',
+        'gen_ai_client_operation_time_to_first_chunk_bucket',
+        'gen_ai_client_operation_time_per_output_chunk_count',
+        'gen_ai_client_token_usage_sum',
+        'ballast_cost_total',
+      ]) {
+        expect(names, name).toContain(name);
+      }
+      const inputTokens = usageChunk.usage.prompt_tokens;
+      expect(scrape).toMatch(
+        new RegExp(
+          `gen_ai_client_token_usage_sum\\{[^}]*gen_ai_operation_name="chat"[^}]*gen_ai_token_type="input"[^}]*\\} ${inputTokens}\\b`,
+        ),
+      );
+    } finally {
+      telemetry.shutdown();
+      await meterProvider.shutdown();
+    }
   });
 });
