@@ -33,6 +33,23 @@ describe('redactStream', () => {
     expect((await stream.result).output).toEqual({ text: joined });
   });
 
+  it('releases a redacted secret as soon as it is final, not at the end', async () => {
+    let pulled = 0;
+    const texts = ['key sk-Zx81Qm4P', 'La9wVb27Tn5Ke3Rd, then', ' plain text long enough to settle the key for good', ' and more.'];
+    const source = createStream<string>(async function* () {
+      for (const text of texts) {
+        pulled++;
+        yield { text };
+      }
+    });
+    const seen: { text: string; pulled: number }[] = [];
+    for await (const chunk of redactStream(source, options)) seen.push({ text: chunk.text ?? '', pulled });
+    expect(seen.map((piece) => piece.text).join('')).toBe(`key [REDACTED], then${texts[2]}${texts[3]}`);
+    // The third chunk puts more than 63 characters after the key's start: the key is released then.
+    const redacted = seen.find((piece) => piece.text.includes('[REDACTED]'));
+    expect(redacted?.pulled).toBe(3);
+  });
+
   it('drops the raw data of text chunks, which repeats the text', async () => {
     const chunks: Chunk[] = [];
     for await (const chunk of redactStream(streamOf(['key sk-Zx81Qm4PLa9', 'wVb27Tn5Ke3Rd']), options)) chunks.push(chunk);

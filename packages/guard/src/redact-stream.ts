@@ -3,8 +3,10 @@
  * `def123...` in the next), so redacting each chunk alone would let it through. The stream keeps
  * back the last `maxMatchLength - 1` characters it has read: any match that still needs a
  * character not yet read starts inside that tail. Everything before the tail is final: it is
- * redacted and released at once, so the added delay is the held tail and nothing more. A match
- * that reaches into the tail is held whole until the next chunk (or the end) settles it.
+ * redacted and released at once (with the whole of a match that starts before the tail), so the
+ * added delay is the held tail and nothing more. Written here rather than taken from a library:
+ * redaction needs the held tail tied to the patterns' longest match, which no stream
+ * transformer on the registry offers.
  */
 import {
   BallastError,
@@ -54,17 +56,26 @@ export class StreamRedactor {
   push(text: string): string {
     if (this.patterns.length === 0) return text;
     const buffer = this.held + text;
-    let boundary = Math.max(0, buffer.length - this.tail);
-    // A match that starts before the boundary but reaches past it may still grow: hold it whole.
-    // Moving the boundary back can put it inside another pattern's match: repeat until none is.
+    // No match is longer than maxMatchLength, so a match that still needs a character not yet read
+    // starts at `base` or later; one that starts before it is final, and the text up to its end is too.
+    const base = Math.max(0, buffer.length - this.tail);
+    let boundary = base;
+    for (const pattern of this.patterns) {
+      pattern.lastIndex = 0;
+      for (let match = pattern.exec(buffer); match !== null && match.index < base; match = pattern.exec(buffer)) {
+        if (match[0].length === 0) pattern.lastIndex++;
+        boundary = Math.max(boundary, match.index + match[0].length);
+      }
+    }
+    // The released text must not cut a match: one that reaches past the boundary (a match of
+    // another pattern overlapping a final one) is held whole, and so on until none does.
     let moved = boundary > 0;
     while (moved) {
       moved = false;
       for (const pattern of this.patterns) {
         pattern.lastIndex = 0;
-        for (let match = pattern.exec(buffer); match !== null; match = pattern.exec(buffer)) {
+        for (let match = pattern.exec(buffer); match !== null && match.index < boundary; match = pattern.exec(buffer)) {
           if (match[0].length === 0) pattern.lastIndex++;
-          if (match.index >= boundary) break;
           if (match.index + match[0].length > boundary) {
             boundary = match.index;
             moved = boundary > 0;
