@@ -63,6 +63,9 @@ export interface Model<I = unknown, O = unknown> {
    * The generative-AI operation a call performs (`chat`, `text_completion`, `embeddings`, the
    * OpenTelemetry GenAI `gen_ai.operation.name` values). Telemetry then reports the model's calls
    * and streams under the GenAI conventions. Left out for other models (calls report `infer`).
+   * Set by `defineModel` on the model that talks to the provider; `pipeline()` reports it for the
+   * model it is built on, and wrappers do not inherit it (a client's own call, which may be a cache
+   * hit or a fallback, is not a provider operation).
    */
   readonly operation?: string;
   /** Who serves the model (`openai`, `anthropic`, `aws.bedrock`, ...: `gen_ai.provider.name`), for GenAI models. */
