@@ -45,7 +45,9 @@ describe("remoteModel({ protocol: 'openai' })", () => {
     }
     expect(received[0]?.path).toBe('/v1/chat/completions');
     expect(received[0]?.body).toMatchObject({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true } });
-    expect(usage).toEqual([{ model: 'gpt-4o-mini', provider: 'openai', inputTokens: 24, outputTokens: 13, principal: 'tenant-a' }]);
+    expect(usage).toEqual([
+      { model: 'gpt-4o-mini', provider: 'openai', operation: 'chat', inputTokens: 24, outputTokens: 13, principal: 'tenant-a' },
+    ]);
   });
 
   it('answers chat, completions and embeddings without streaming', async () => {

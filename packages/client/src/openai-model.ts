@@ -97,6 +97,12 @@ export interface OpenAIModelOptions {
   model?: string;
   /** Which endpoint: `chat` (`/chat/completions`, default), `completions` or `embeddings`. */
   endpoint?: 'chat' | 'completions' | 'embeddings';
+  /**
+   * Who serves the API, reported as the model's `provider` (telemetry's `gen_ai.provider.name`):
+   * `openai`, `azure.ai.openai`, `groq`, `mistral_ai`, ... or a name of your own for a vLLM or
+   * Ollama server. Default `openai`.
+   */
+  provider?: string;
   /** Sent as `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   /** Extra request headers, or a function returning them per request. */
@@ -108,6 +114,8 @@ export interface OpenAIModelOptions {
 }
 
 const PATHS = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' } as const;
+/** The GenAI operation (`gen_ai.operation.name`) of each endpoint. */
+const OPERATIONS = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings' } as const;
 
 // OpenAI writes reset times as Go durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`.
 function parseDuration(value: string | null): number | undefined {
@@ -235,11 +243,18 @@ function usageOf(wire: WireUsage | null | undefined): Usage | undefined {
   };
 }
 
-function publishUsage(model: string, usage: Usage | undefined, options: InferOptions | undefined): void {
+function publishUsage(
+  model: string,
+  provider: string,
+  operation: string,
+  usage: Usage | undefined,
+  options: InferOptions | undefined,
+): void {
   if (usage === undefined || !channels.usage.hasSubscribers) return;
   channels.usage.publish({
     model,
-    provider: 'openai',
+    provider,
+    operation,
     ...(usage.inputTokens === undefined ? {} : { inputTokens: usage.inputTokens }),
     ...(usage.outputTokens === undefined ? {} : { outputTokens: usage.outputTokens }),
     ...(options?.principal ? { principal: options.principal.id } : {}),
@@ -279,6 +294,8 @@ export function openaiModel(options: OpenAIModelOptions): Model<unknown, unknown
   const endpoint = options.endpoint ?? 'chat';
   const target = `${options.url.replace(/\/+$/, '')}${PATHS[endpoint]}`;
   const upstreamModel = options.model ?? name;
+  const provider = options.provider ?? 'openai';
+  const operation = OPERATIONS[endpoint];
   const doFetch = options.fetch ?? fetch;
   const limit = options.maxResponseBytes ?? 16 * 1024 * 1024;
 
@@ -338,7 +355,7 @@ export function openaiModel(options: OpenAIModelOptions): Model<unknown, unknown
       });
     }
     const usage = usageOf(parsed.usage);
-    publishUsage(name, usage, callOptions);
+    publishUsage(name, provider, operation, usage, callOptions);
     if (endpoint === 'embeddings') {
       if (!Array.isArray(parsed.data))
         throw new BallastError('UPSTREAM', `"${name}": embeddings response has no data`, { retryable: false });
@@ -423,7 +440,7 @@ export function openaiModel(options: OpenAIModelOptions): Model<unknown, unknown
       // Leaving early (the caller stopped reading) or failing: close the connection now.
       reader.cancel().catch(() => {});
     }
-    publishUsage(name, usage, callOptions);
+    publishUsage(name, provider, operation, usage, callOptions);
     const output: TextOutput = { text };
     if (finishReason) output.finishReason = finishReason;
     if (model) output.model = model;
@@ -436,6 +453,8 @@ export function openaiModel(options: OpenAIModelOptions): Model<unknown, unknown
       name,
       ...(options.version === undefined ? {} : { version: options.version }),
       kind: 'client',
+      operation,
+      provider,
       infer,
       ...(endpoint === 'embeddings'
         ? {}

@@ -31,6 +31,11 @@ export interface RemoteModelOptions<O = unknown> {
   protocol?: 'open-inference-v2' | 'json' | 'openai';
   /** `openai` only: `chat` (default), `completions` or `embeddings`. */
   endpoint?: 'chat' | 'completions' | 'embeddings';
+  /**
+   * For `openai`: who serves the API, reported as `gen_ai.provider.name` (`openai`, `azure.ai.openai`,
+   * `groq`, `mistral_ai`, `deepseek`, ... or your own name for a vLLM or Ollama server). Default `openai`.
+   */
+  provider?: string;
   /** `openai` only: the upstream model id sent in requests. Default `name`. */
   model?: string;
   /** `openai` only: sent as `Authorization: Bearer <apiKey>`. */
@@ -68,6 +73,7 @@ const optionsSchema = z.object({
   protocol: z.enum(['open-inference-v2', 'json', 'openai']).optional(),
   endpoint: z.enum(['chat', 'completions', 'embeddings']).optional(),
   model: z.string().min(1).optional(),
+  provider: z.string().min(1).optional(),
   apiKey: z.string().optional(),
   name: z.string().min(1),
   version: z.string().min(1).optional(),

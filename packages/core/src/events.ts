@@ -51,8 +51,10 @@ export interface InferContext {
   model: string;
   /** Model version, when known. */
   version: string | undefined;
-  /** Operation name: `infer`. */
-  operation: 'infer';
+  /** Operation name: the model's GenAI `operation` (`chat`, `text_completion`, `embeddings`), else `infer`. */
+  operation: string;
+  /** Who serves the model (`openai`, ...), when the model declares it. */
+  provider?: string;
   /** `internal` for in-process models, `client` for remote ones. */
   kind: ModelKind;
   /** The input (subscribers must not mutate it). */
@@ -174,6 +176,8 @@ export interface ModelLoadEvent {
 export interface UsageEvent {
   model: string;
   provider?: string;
+  /** The GenAI operation the usage is of (`chat`, `text_completion`, `embeddings`), when the model declares one. */
+  operation?: string;
   inputTokens?: number;
   outputTokens?: number;
   /** Rows or items processed (for per-prediction costs). */

@@ -59,6 +59,17 @@ export interface Model<I = unknown, O = unknown> {
   readonly version?: string;
   /** Where the model runs; telemetry uses it for the span kind. Defaults to `internal`. */
   readonly kind?: ModelKind;
+  /**
+   * The generative-AI operation a call performs (`chat`, `text_completion`, `embeddings`, the
+   * OpenTelemetry GenAI `gen_ai.operation.name` values). Telemetry then reports the model's calls
+   * and streams under the GenAI conventions. Left out for other models (calls report `infer`).
+   * Set by `defineModel` on the model that talks to the provider; `pipeline()` reports it for the
+   * model it is built on, and wrappers do not inherit it (a client's own call, which may be a cache
+   * hit or a fallback, is not a provider operation).
+   */
+  readonly operation?: string;
+  /** Who serves the model (`openai`, `anthropic`, `aws.bedrock`, ...: `gen_ai.provider.name`), for GenAI models. */
+  readonly provider?: string;
   /** Runs one inference. */
   infer(input: I, options?: InferOptions): Promise<O>;
   /** Runs many inputs in one call, for natively batchable models. Returns one output per input, in order. */
@@ -87,6 +98,10 @@ export interface ModelDefinition<I, O> {
   version?: string;
   /** `internal` (default) or `client` for remote models. */
   kind?: ModelKind;
+  /** The generative-AI operation of a call (`chat`, `text_completion`, `embeddings`); see {@link Model.operation}. */
+  operation?: string;
+  /** Who serves the model (`openai`, ...); see {@link Model.provider}. */
+  provider?: string;
   /** Runs one inference. May be left out when `stream` is given: `infer` then reads the stream to its end. */
   infer?(input: I, options?: InferOptions): Promise<O>;
   /** Runs a batch; one output per input, in order. */
@@ -123,6 +138,12 @@ export function defineModel<I, O>(definition: ModelDefinition<I, O>): Model<I, O
       details: { path: 'infer' },
     });
   }
+  for (const key of ['operation', 'provider'] as const) {
+    const value = definition[key];
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+      throw new BallastError('CONFIG', `defineModel(${definition.name}): "${key}" must be a non-empty string`, { details: { path: key } });
+    }
+  }
   for (const key of ['inferBatch', 'stream', 'health', 'close'] as const) {
     if (definition[key] !== undefined && typeof definition[key] !== 'function') {
       throw new BallastError('CONFIG', `defineModel(${definition.name}): "${key}" must be a function`, {
@@ -130,7 +151,7 @@ export function defineModel<I, O>(definition: ModelDefinition<I, O>): Model<I, O
       });
     }
   }
-  const stream = definition.stream ? streamOf(definition.stream, definition.name) : undefined;
+  const stream = definition.stream ? streamOf(definition) : undefined;
   const infer =
     definition.infer ??
     ((input: I, options?: InferOptions) => collectStream((stream as NonNullable<Model<I, O>['stream']>)(input, options)).then(outputOf));
@@ -138,6 +159,8 @@ export function defineModel<I, O>(definition: ModelDefinition<I, O>): Model<I, O
     name: definition.name,
     ...(definition.version === undefined ? {} : { version: definition.version }),
     kind: definition.kind ?? 'internal',
+    ...(definition.operation === undefined ? {} : { operation: definition.operation }),
+    ...(definition.provider === undefined ? {} : { provider: definition.provider }),
     infer,
     ...(definition.inferBatch ? { inferBatch: definition.inferBatch } : {}),
     ...(stream ? { stream } : {}),
@@ -151,8 +174,14 @@ function outputOf<O>(result: StreamResult<O>): O {
   return result.output;
 }
 
-function streamOf<I, O>(source: NonNullable<ModelDefinition<I, O>['stream']>, name: string): NonNullable<Model<I, O>['stream']> {
-  return (input, options) => createStream<O>((signal) => source(input, { ...options, signal }), { options, model: name });
+function streamOf<I, O>(definition: ModelDefinition<I, O>): NonNullable<Model<I, O>['stream']> {
+  const source = definition.stream as NonNullable<ModelDefinition<I, O>['stream']>;
+  const identity = {
+    model: definition.name,
+    ...(definition.operation === undefined ? {} : { operation: definition.operation }),
+    ...(definition.provider === undefined ? {} : { provider: definition.provider }),
+  };
+  return (input, options) => createStream<O>((signal) => source(input, { ...options, signal }), { options, ...identity });
 }
 
 /**

@@ -90,12 +90,14 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
       const context: InferContext = {
         model: composed.name,
         version: composed.version ?? model.version,
-        operation: 'infer',
+        operation: composed.operation ?? model.operation ?? 'infer',
         kind: composed.kind ?? model.kind ?? 'internal',
         input,
         options,
         attributes: {},
       };
+      const provider = composed.provider ?? model.provider;
+      if (provider !== undefined) context.provider = provider;
       return tracing.tracePromise(scopedInfer, context, undefined, composed, input, options, context) as Promise<O>;
     },
     ...(composed.inferBatch

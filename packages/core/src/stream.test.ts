@@ -143,6 +143,49 @@ describe('model streams', () => {
     expect(typeof pipeline(words('b'), layer).stream).toBe('function');
   });
 
+  it('a model with a GenAI operation reports it with each chunk after the first, under one stream id', async () => {
+    const events: StreamEvent[] = [];
+    const stop = subscribe('stream', (event) => {
+      if (event.model === 'talker' || event.model === 'words') events.push(event);
+    });
+    try {
+      const talker = defineModel<string, string>({
+        name: 'talker',
+        operation: 'chat',
+        provider: 'acme',
+        async *stream() {
+          for (const text of ['one ', 'two ', 'three']) yield { text };
+          return { output: 'one two three', usage: { outputTokens: 3 } };
+        },
+      });
+      const talking = talker.stream?.('hi');
+      const plainStream = words('b').stream?.('a');
+      if (talking === undefined || plainStream === undefined) throw new Error('both models stream');
+      await collectStream(talking);
+      await collectStream(plainStream);
+    } finally {
+      stop();
+    }
+    const talked = events.filter((event) => event.model === 'talker');
+    expect(talked.map((event) => event.phase)).toEqual(['start', 'first-chunk', 'chunk', 'chunk', 'end']);
+    expect(new Set(talked.map((event) => event.id)).size).toBe(1);
+    expect(talked[0]).toMatchObject({ operation: 'chat', provider: 'acme' });
+    expect(talked.at(-1)).toMatchObject({ outcome: 'completed', chunks: 3, output: 'one two three' });
+    // Without an operation, no per-chunk events; and another stream has another id.
+    const plain = events.filter((event) => event.model === 'words');
+    expect(plain.map((event) => event.phase)).toEqual(['start', 'first-chunk', 'end']);
+    expect(plain[0]?.id).not.toBe(talked[0]?.id);
+  });
+
+  it('defineModel rejects an operation or provider that is not a non-empty string', () => {
+    expect(() => defineModel({ name: 'm', operation: '' as string, infer: async () => 1 })).toThrow(
+      expect.objectContaining({ code: 'CONFIG', details: { path: 'operation' } }),
+    );
+    expect(() => defineModel({ name: 'm', provider: 7 as unknown as string, infer: async () => 1 })).toThrow(
+      expect.objectContaining({ code: 'CONFIG', details: { path: 'provider' } }),
+    );
+  });
+
   it('pipeline() streams through its layers and publishes start, first chunk and end with usage', async () => {
     const events: StreamEvent[] = [];
     const stop = subscribe('stream', (event) => {

@@ -72,14 +72,33 @@ export interface CreateStreamOptions {
   options?: InferOptions | undefined;
   /** Model name for the `ballast:stream` events. Without it no event is published. */
   model?: string;
+  /**
+   * The generative-AI operation of the stream (`chat`, `text_completion`), from the model's
+   * `operation`. Its events then carry it, and every chunk after the first is reported too
+   * (`phase: 'chunk'`) for the time-per-chunk metric.
+   */
+  operation?: string;
+  /** Who serves the model (`openai`, ...), from the model's `provider`; carried by the events. */
+  provider?: string;
 }
 
 /** Payload of `ballast:stream`: a stream's start, its first chunk, and its end. */
 export interface StreamEvent {
   /** Model name. */
   model: string;
-  /** `start` (iteration began), `first-chunk`, or `end`. */
-  phase: 'start' | 'first-chunk' | 'end';
+  /** Identifies the stream among those in flight: the same on every event of one stream. */
+  id: number;
+  /**
+   * `start` (iteration began), `first-chunk`, `chunk` (each later chunk, only for streams of a
+   * GenAI `operation`), or `end`.
+   */
+  phase: 'start' | 'first-chunk' | 'chunk' | 'end';
+  /** The model's GenAI operation (`chat`, `text_completion`), when it declares one. */
+  operation?: string;
+  /** Who serves the model (`openai`, ...), when it declares it. */
+  provider?: string;
+  /** The output of a completed stream (`end`). */
+  output?: unknown;
   /** Milliseconds since `start` (`first-chunk`, `end`). */
   elapsedMs?: number;
   /** Chunks delivered so far (`end`). */
@@ -93,6 +112,7 @@ export interface StreamEvent {
 }
 
 const noop = (): void => {};
+let lastStreamId = 0;
 
 // The Promise executor of a read is one shared function (not a closure per chunk): it hands the
 // resolvers to the stream being read, set just before and cleared just after.
@@ -127,12 +147,19 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
   private startedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private callerSignal: AbortSignal | undefined;
+  private readonly id = ++lastStreamId;
+  private readonly operation: string | undefined;
+  private readonly provider: string | undefined;
+  private lastChunkAt = 0;
 
   constructor(
     private readonly source: StreamSource<O>,
     private readonly options: InferOptions | undefined,
     private readonly model: string | undefined,
+    identity?: CreateStreamOptions,
   ) {
+    this.operation = identity?.operation;
+    this.provider = identity?.provider;
     this.result = new Promise<StreamResult<O>>((resolve, reject) => {
       this.resolveResult = resolve;
       this.rejectResult = reject;
@@ -164,7 +191,12 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
       if (wait <= 0) this.abort(timeoutError({ phase: 'stream' }));
       else this.timer = setTimeout(() => this.abort(timeoutError({ phase: 'stream' })), wait);
     }
-    if (this.model !== undefined && channels.stream.hasSubscribers) channels.stream.publish({ model: this.model, phase: 'start' });
+    if (this.model !== undefined && channels.stream.hasSubscribers) {
+      const event: StreamEvent = { model: this.model, id: this.id, phase: 'start' };
+      if (this.operation !== undefined) event.operation = this.operation;
+      if (this.provider !== undefined) event.provider = this.provider;
+      channels.stream.publish(event);
+    }
     this.generator = this.source(this.controller.signal);
   }
 
@@ -226,9 +258,18 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
       return;
     }
     const chunk = step.value;
-    if (this.chunks++ === 0 && this.model !== undefined && channels.stream.hasSubscribers) {
-      channels.stream.publish({ model: this.model, phase: 'first-chunk', elapsedMs: now() - this.startedAt });
+    if (this.model !== undefined && channels.stream.hasSubscribers) {
+      if (this.chunks === 0) {
+        this.lastChunkAt = now();
+        channels.stream.publish({ model: this.model, id: this.id, phase: 'first-chunk', elapsedMs: this.lastChunkAt - this.startedAt });
+      } else if (this.operation !== undefined) {
+        // GenAI streams only: the time-per-output-chunk metric needs every gap.
+        const at = now();
+        channels.stream.publish({ model: this.model, id: this.id, phase: 'chunk', elapsedMs: at - this.lastChunkAt });
+        this.lastChunkAt = at;
+      }
     }
+    this.chunks++;
     if (this.texts !== undefined && typeof chunk.text === 'string') this.texts.push(chunk.text);
     resolve(step);
   };
@@ -259,8 +300,10 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     if (this.model !== undefined && channels.stream.hasSubscribers) {
       channels.stream.publish({
         model: this.model,
+        id: this.id,
         phase: 'end',
         outcome: 'completed',
+        output: result.output,
         elapsedMs: now() - this.startedAt,
         chunks: this.chunks,
         ...(result.usage ? { usage: result.usage } : {}),
@@ -285,7 +328,15 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
     this.texts = undefined;
     this.finish();
     if (this.model !== undefined && channels.stream.hasSubscribers) {
-      channels.stream.publish({ model: this.model, phase: 'end', outcome, elapsedMs: now() - this.startedAt, chunks: this.chunks, error });
+      channels.stream.publish({
+        model: this.model,
+        id: this.id,
+        phase: 'end',
+        outcome,
+        elapsedMs: now() - this.startedAt,
+        chunks: this.chunks,
+        error,
+      });
     }
     this.rejectResult(error);
   }
@@ -315,7 +366,7 @@ class SourceStream<O> implements ModelStream<O>, AsyncIterator<Chunk> {
  * const { usage } = await stream.result;
  */
 export function createStream<O>(source: StreamSource<O>, options: CreateStreamOptions = {}): ModelStream<O> {
-  return new SourceStream(source, options.options, options.model);
+  return new SourceStream(source, options.options, options.model, options);
 }
 
 /**

@@ -1,10 +1,11 @@
-import { BallastError, type LimiterCallOptions } from '@ballast/core';
+import { BallastError, type LimiterCallOptions, type ModelStream } from '@ballast/core';
 import { type ApiKeys, unauthenticated } from './api-keys.js';
 import type { AuditLog, AuditRecord } from './audit.js';
 import { checkInput, type InputPolicy } from './input-guard.js';
 import { type PrincipalLimits, type PrincipalLimitsOptions, principalLimits } from './limits.js';
 import { authorize, DEFAULT_ROLES, type GuardAction, type GuardPrincipal, type RolePolicies } from './principal.js';
 import { type RedactionOptions, type Redactor, redactor } from './redact.js';
+import { heldTailOf, redactStream } from './redact-stream.js';
 
 /** Header values as Node (`IncomingMessage.headers`) or Fetch (`Headers`) keep them. */
 export type HeadersLike =
@@ -69,6 +70,12 @@ export interface Guard {
   maxBodyBytes(model?: string): number;
   /** Applies the model's output redaction (a copy; the input is not mutated). */
   filterOutput<T>(model: string, output: T): T;
+  /**
+   * Applies the model's output redaction to a stream ({@link redactStream}): a secret split across
+   * chunks is redacted too; the stream holds back `maxMatchLength - 1` characters to see it whole.
+   * A model without redaction gets its stream back unchanged.
+   */
+  filterStream<O>(model: string, stream: ModelStream<O>): ModelStream<O>;
   /** Writes an audit line when an audit log is configured. */
   audit(entry: AuditRecord): void;
   /** The role policies in use. */
@@ -144,9 +151,15 @@ export function createGuard(options: GuardOptions): Guard {
         : principalLimits(options.limits as PrincipalLimitsOptions);
   const defaultRedactor = redactor(options.output);
   const redactors = new Map<string, Redactor>();
+  if (options.output !== undefined) heldTailOf(options.output);
   for (const [name, override] of Object.entries(models)) {
-    if (override.output !== undefined) redactors.set(name, redactor(override.output));
+    if (override.output !== undefined) {
+      heldTailOf(override.output);
+      redactors.set(name, redactor(override.output));
+    }
   }
+  const redactionOf = (model: string): RedactionOptions | undefined =>
+    Object.hasOwn(models, model) && models[model]?.output !== undefined ? models[model]?.output : options.output;
   const policyOf = (model: string): InputPolicy | undefined =>
     Object.hasOwn(models, model) && models[model]?.input !== undefined ? models[model]?.input : options.input;
   const auditLogInstance = options.audit;
@@ -187,6 +200,11 @@ export function createGuard(options: GuardOptions): Guard {
     },
     filterOutput(model, output) {
       return (redactors.get(model) ?? defaultRedactor)(output);
+    },
+    filterStream(model, stream) {
+      const redaction = redactionOf(model);
+      if (redaction === undefined || ((redaction.patterns?.length ?? 0) === 0 && (redaction.fields?.length ?? 0) === 0)) return stream;
+      return redactStream(stream, redaction);
     },
     audit(entry) {
       auditLogInstance?.record(entry);

@@ -8,6 +8,8 @@ export type { ApiKeys, ApiKeysOptions, CreatedKey, CreateKeyOptions, KeyFailure,
 export { apiKeys } from './api-keys.js';
 export type { AuditEntry, AuditLog, AuditLogOptions, AuditRecord, AuditSink, FileSink, FileSinkOptions } from './audit.js';
 export { auditLog, fileSink, hashInput } from './audit.js';
+export type { ChatText } from './chat-input.js';
+export { DEFAULT_SCORED_ROLES, isChatInput, readChat } from './chat-input.js';
 export type { Authenticator, Guard, GuardOptions, HeadersLike, RequestLike } from './guard.js';
 export { createGuard, credentialOf, DEFAULT_MAX_BODY_BYTES } from './guard.js';
 export type { InjectionClassifier, InjectionOptions, InjectionPattern, InjectionScore } from './injection.js';
@@ -22,3 +24,4 @@ export type { GuardAction, GuardPrincipal, RolePolicies, RolePolicy } from './pr
 export { authorize, DEFAULT_ROLES, isAllowed, matchesAny } from './principal.js';
 export type { RedactionOptions, Redactor } from './redact.js';
 export { redactor } from './redact.js';
+export { DEFAULT_MAX_MATCH_LENGTH, outputRedaction, redactStream } from './redact-stream.js';

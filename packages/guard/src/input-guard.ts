@@ -1,5 +1,6 @@
 import { BallastError } from '@ballast/core';
 import type { z } from 'zod';
+import { DEFAULT_SCORED_ROLES, isChatInput, readChat } from './chat-input.js';
 import { INJECTION_PATTERNS, type InjectionOptions, scoreInjection } from './injection.js';
 
 /** An inclusive numeric range. */
@@ -23,8 +24,17 @@ export interface InputPolicy {
   ranges?: Record<string, NumericRange>;
   /** Longest allowed string anywhere in the input, in UTF-16 code units. */
   maxTextLength?: number;
-  /** Prompt-injection check of every string in the input: `true` for the defaults, or options. */
+  /**
+   * Prompt-injection check: `true` for the defaults, or options. It scores every string of the
+   * input, except in a chat request (`{ messages }`), where it scores each message of the
+   * `scoredRoles` as one text (a string content, or its text parts joined).
+   */
   injection?: boolean | InjectionOptions;
+  /**
+   * Chat requests: the roles whose messages the injection check scores. Default `system`,
+   * `developer` and `user`; add `tool` to score tool results too (a way in for text from the web).
+   */
+  scoredRoles?: readonly string[];
 }
 
 /** Formats a path as `a.b[0].c`. */
@@ -146,11 +156,19 @@ export async function checkInput(policy: InputPolicy | undefined, model: string,
   const ranges = policy.ranges;
   const maxText = policy.maxTextLength;
   const injection = policy.injection === true ? {} : policy.injection === false ? undefined : policy.injection;
-  if (ranges === undefined && maxText === undefined && injection === undefined) return value;
+  const chat = isChatInput(value);
+  if (ranges === undefined && maxText === undefined && injection === undefined && !chat) return value;
 
   const walk: Walk = { ranges, maxText, injection: injection !== undefined, issues: [], texts: [], path: [] };
   walkNode(walk, value, undefined, 0);
-  const { issues, texts } = walk;
+  const { issues } = walk;
+  let texts = walk.texts;
+  if (chat) {
+    // The messages' shapes are checked, and the injection check scores the caller's messages.
+    const read = readChat((value as { messages: unknown[] }).messages, policy.scoredRoles ?? DEFAULT_SCORED_ROLES);
+    issues.push(...read.issues);
+    if (injection !== undefined) texts = [...texts.filter((t) => !t.path.startsWith('messages[')), ...read.texts];
+  }
 
   if (issues.length === 0 && injection !== undefined) {
     const threshold = injection.threshold ?? 0.7;

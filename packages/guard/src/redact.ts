@@ -6,6 +6,12 @@ export interface RedactionOptions {
   patterns?: readonly RegExp[];
   /** The replacement. Default `[REDACTED]`. */
   replacement?: string;
+  /**
+   * Streams only: the longest text any of `patterns` can match, characters. A redacted stream holds
+   * back that many characters less one, so a secret split across chunks is still seen whole; a
+   * longer match split across chunks could slip through. Default 128.
+   */
+  maxMatchLength?: number;
 }
 
 /** A compiled redactor: returns a redacted copy, never mutating its input. */

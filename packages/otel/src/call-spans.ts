@@ -52,6 +52,8 @@ export interface CallSpans {
   spanEvent(name: string, attributes: Attributes): void;
   /** Writes the active trace context into `carrier`. */
   inject(carrier: Record<string, string>): void;
+  /** Starts a span whose parent is the active span (for work that is not a `pipeline()` call: a stream). */
+  startSpan(name: string, kind: SpanKind, attributes: Attributes): Span;
   /** Unsubscribes; calls still in flight end their spans when they settle. */
   stop(): void;
 }
@@ -72,6 +74,12 @@ function captured(input: unknown, capture: true | ((input: unknown) => string | 
   }
   if (typeof text !== 'string') return undefined;
   return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** @internal The model a GenAI output says answered (`output.model`, as OpenAI-compatible APIs report it). */
+export function responseModelOf(output: unknown): string | undefined {
+  const model = (output as { model?: unknown } | null | undefined)?.model;
+  return typeof model === 'string' && model.length > 0 ? model : undefined;
 }
 
 /** @internal Starts a span for every Ballast call from now until `stop()`. */
@@ -139,6 +147,7 @@ export function traceCalls(options: CallSpansOptions): CallSpans {
       [S.ATTR_BALLAST_MODEL_KIND]: call.kind,
     };
     if (call.version !== undefined) attributes[S.ATTR_BALLAST_MODEL_VERSION] = call.version;
+    if (call.provider !== undefined) attributes[S.ATTR_GEN_AI_PROVIDER_NAME] = call.provider;
     if (extra !== undefined) for (const key in extra) attributes[key] = extra[key];
     const span = tracer.startSpan(
       `${call.operation} ${model}`,
@@ -175,8 +184,11 @@ export function traceCalls(options: CallSpansOptions): CallSpans {
     const outcome = failed ? 'error' : fallbackSource !== undefined ? 'fallback' : 'success';
     const type = failed ? errorType(call.error) : undefined;
     const span = state.span;
+    const genAI = call.operation !== 'infer';
+    const responseModel = genAI && !failed ? responseModelOf(call.result) : undefined;
     if (span.isRecording()) {
       span.setAttributes(annotations);
+      if (responseModel !== undefined) span.setAttribute(S.ATTR_GEN_AI_RESPONSE_MODEL, responseModel);
       span.setAttribute(S.ATTR_BALLAST_OUTCOME, outcome);
       if (state.usageProvider !== undefined) span.setAttribute(S.ATTR_GEN_AI_PROVIDER_NAME, state.usageProvider);
       if (type !== undefined) {
@@ -203,6 +215,16 @@ export function traceCalls(options: CallSpansOptions): CallSpans {
     // conventions do with http.server.request.duration (each record costs an attribute hash in the SDK).
     (state.nested ? instruments.nestedDuration : instruments.duration).record(seconds, attributes);
     inFlight.set(model, (inFlight.get(model) ?? 1) - 1);
+    // The GenAI duration is the provider's operation: the innermost call (each attempt), not the
+    // Ballast calls wrapping it.
+    if (genAI && !state.hasInner) {
+      const genAIAttributes: Attributes = { [S.ATTR_GEN_AI_OPERATION_NAME]: call.operation, [S.ATTR_GEN_AI_REQUEST_MODEL]: model };
+      const providerName = call.provider ?? state.usageProvider;
+      if (providerName !== undefined) genAIAttributes[S.ATTR_GEN_AI_PROVIDER_NAME] = providerName;
+      if (responseModel !== undefined) genAIAttributes[S.ATTR_GEN_AI_RESPONSE_MODEL] = responseModel;
+      if (type !== undefined) genAIAttributes[S.ATTR_ERROR_TYPE] = type;
+      instruments.genAIDuration.record(seconds, genAIAttributes);
+    }
     // Cost is charged where a model actually ran: on the innermost calls (each attempt, the
     // fallback model), not again on the calls wrapping them.
     if (!costs.empty && !state.hasInner) {
@@ -245,6 +267,9 @@ export function traceCalls(options: CallSpansOptions): CallSpans {
       if (state !== undefined && !state.done && state.span.isRecording()) state.span.addEvent(name, attributes);
     },
     inject,
+    startSpan(name, kind, attributes) {
+      return tracer.startSpan(name, { kind, attributes }, activeContext());
+    },
     stop() {
       channels.infer.unsubscribe(inferHandlers as Parameters<typeof channels.infer.unsubscribe>[0]);
       startChannel.unbindStore(runner);

@@ -14,6 +14,7 @@ import { httpRequestEvents } from './http-request-events.js';
 import { modelLoadEvents } from './model-load-events.js';
 import { rejectionEvents } from './rejection-events.js';
 import { storeEvents } from './store-events.js';
+import { streamEvents } from './stream-events.js';
 import { usageEvents } from './usage-events.js';
 
 /** @internal The handler families, each subscribed once per `instrument()` call. */
@@ -26,6 +27,7 @@ export const EVENT_HANDLERS: readonly EventHandlers[] = [
   batchEvents,
   modelLoadEvents,
   usageEvents,
+  streamEvents,
   driftEvents,
   httpRequestEvents,
   storeEvents,

@@ -3,7 +3,7 @@
  * running in the current async context, cost charging and the models' execution providers.
  */
 import type { EventPayloads } from '@ballast/core';
-import type { Attributes, Span } from '@opentelemetry/api';
+import type { Attributes, Span, SpanKind } from '@opentelemetry/api';
 import type { CostTable } from './costs.js';
 import type { Instruments } from './instruments.js';
 
@@ -41,6 +41,8 @@ export interface HandlerContext {
   spanEvent(name: string, attributes: Attributes): void;
   /** Adds to the `ballast.cost` counter (see costs.ts). */
   charge(model: string, provider: string | undefined, kind: string, amount: number): void;
+  /** Starts a span whose parent is the active span (streams, which are not `pipeline()` calls). */
+  startSpan(name: string, kind: SpanKind, attributes: Attributes): Span;
   /** Writes the active trace context into outgoing request headers. */
   inject(carrier: Record<string, string>): void;
   /** Subscribes `handler` to a Ballast channel until `shutdown()`. */

@@ -144,6 +144,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     spanEvent: calls.spanEvent,
     charge,
     inject: calls.inject,
+    startSpan: calls.startSpan,
     on(name, handler) {
       stops.push(subscribe(name, handler));
     },

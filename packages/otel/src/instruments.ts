@@ -31,6 +31,9 @@ export interface Instruments {
   readonly driftMissing: Counter;
   readonly cost: Counter;
   readonly tokenUsage: Histogram;
+  readonly genAIDuration: Histogram;
+  readonly genAIFirstChunk: Histogram;
+  readonly genAIPerChunk: Histogram;
   readonly usageItems: Counter;
   readonly loadDuration: Histogram;
   readonly modelProvider: ObservableGauge;
@@ -139,6 +142,21 @@ export function createInstruments(meter: Meter, currency: string): Instruments {
       unit: '{token}',
       description: 'Tokens used per call, as reported by the model',
       advice: { explicitBucketBoundaries: S.GEN_AI_TOKEN_USAGE_BUCKETS },
+    }),
+    genAIDuration: meter.createHistogram(S.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, {
+      unit: 's',
+      description: 'GenAI operation duration',
+      advice: { explicitBucketBoundaries: S.GEN_AI_DURATION_BUCKETS },
+    }),
+    genAIFirstChunk: meter.createHistogram(S.METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK, {
+      unit: 's',
+      description: 'Time to receive the first chunk of a streamed GenAI answer',
+      advice: { explicitBucketBoundaries: S.GEN_AI_DURATION_BUCKETS },
+    }),
+    genAIPerChunk: meter.createHistogram(S.METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK, {
+      unit: 's',
+      description: 'Time per output chunk of a streamed GenAI answer, after the first',
+      advice: { explicitBucketBoundaries: S.GEN_AI_CHUNK_BUCKETS },
     }),
     usageItems: meter.createCounter(S.METRIC_BALLAST_USAGE_ITEMS, {
       unit: '{item}',

@@ -8,9 +8,13 @@
  * the `ballast.` namespace. docs/telemetry.md lists every name with its unit.
  */
 
-// --- GenAI semantic conventions (incubating, copied from @opentelemetry/semantic-conventions 1.45) ---
+// --- GenAI semantic conventions (incubating, copied from @opentelemetry/semantic-conventions 1.45;
+// status "Development", now kept in the open-telemetry/semantic-conventions-genai repository) ---
 
-/** The operation being performed (`infer` for Ballast calls). Incubating GenAI convention. */
+/**
+ * The operation being performed: the model's GenAI operation (`chat`, `text_completion`,
+ * `embeddings`), or `infer` for other Ballast calls. Incubating GenAI convention.
+ */
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 /** The name of the model a request is made to. Incubating GenAI convention. */
 export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
@@ -24,6 +28,18 @@ export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens';
 export const ATTR_GEN_AI_TOKEN_TYPE = 'gen_ai.token.type';
 /** Histogram of tokens used per call, unit `{token}`. Incubating GenAI convention. */
 export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = 'gen_ai.client.token.usage';
+/** The model that answered, as the response names it (`gpt-4o-mini-2024-07-18`). Incubating GenAI convention. */
+export const ATTR_GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model';
+/** Histogram: duration of one GenAI client operation (a chat, completion or embeddings call or stream), `s`. Development GenAI convention. */
+export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = 'gen_ai.client.operation.duration';
+/** Histogram: time from the request to the first chunk of a streamed answer, `s`. Development GenAI convention. */
+export const METRIC_GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = 'gen_ai.client.operation.time_to_first_chunk';
+/** Histogram: time between two chunks of a streamed answer, one record per chunk after the first, `s`. Development GenAI convention. */
+export const METRIC_GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK = 'gen_ai.client.operation.time_per_output_chunk';
+/** Bucket boundaries the GenAI conventions advise for `gen_ai.client.operation.duration` (and used for the time to first chunk). */
+export const GEN_AI_DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+/** Bucket boundaries for `gen_ai.client.operation.time_per_output_chunk`, seconds. */
+export const GEN_AI_CHUNK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5];
 /** Bucket boundaries the GenAI conventions advise for `gen_ai.client.token.usage`. */
 export const GEN_AI_TOKEN_USAGE_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 
@@ -109,6 +125,8 @@ export const ATTR_BALLAST_DRIFT_DRIFTED = 'ballast.drift.drifted';
 export const ATTR_BALLAST_COST_KIND = 'ballast.cost.kind';
 /** Currency of a cost (from `instrument({ currency })`). */
 export const ATTR_BALLAST_COST_CURRENCY = 'ballast.cost.currency';
+/** Chunks a stream delivered (on a GenAI stream's span). */
+export const ATTR_BALLAST_STREAM_CHUNKS = 'ballast.stream.chunks';
 /** A captured input (only with `captureInputs`). */
 export const ATTR_BALLAST_INPUT = 'ballast.input';
 

@@ -8,7 +8,10 @@ export function usageEvents({ on, instruments, currentCall, costs, providers, ch
   on('usage', (event) => {
     const state = currentCall();
     const provider = event.provider ?? providers.get(event.model)?.provider;
-    const attributes: Attributes = { [S.ATTR_GEN_AI_OPERATION_NAME]: 'infer', [S.ATTR_GEN_AI_REQUEST_MODEL]: event.model };
+    const attributes: Attributes = {
+      [S.ATTR_GEN_AI_OPERATION_NAME]: event.operation ?? 'infer',
+      [S.ATTR_GEN_AI_REQUEST_MODEL]: event.model,
+    };
     if (event.provider !== undefined) attributes[S.ATTR_GEN_AI_PROVIDER_NAME] = event.provider;
     if (event.inputTokens !== undefined)
       instruments.tokenUsage.record(event.inputTokens, { ...attributes, [S.ATTR_GEN_AI_TOKEN_TYPE]: 'input' });
