@@ -1,0 +1,91 @@
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BallastError, Chunk, ModelStream, Usage } from '@ballast/core';
+import { errorBody, toHttpError } from './error-answer.js';
+
+/*
+ * Server-Sent Events for a model stream. Written here (a few lines over `ServerResponse`) rather
+ * than with an SSE library: the server side of the format is `data: <json>\n\n`, and the core needs
+ * to hold the headers back until the first chunk (so a failure before it still answers a JSON
+ * error with its status), which the Node SSE servers on the registry do not offer.
+ */
+
+/** How a served stream ended (see {@link sendEventStream}). */
+export interface EventStreamOutcome {
+  /** The usage the model reported (completed streams that report any). */
+  usage?: Usage;
+  /** The error that ended the stream after the headers were sent (sent as an `error` event unless the client was gone). */
+  error?: BallastError;
+  /** Chunk events written. */
+  chunks: number;
+}
+
+/**
+ * Whether the client asks for an event stream: a JSON body with `stream: true` (what OpenAI-style
+ * clients send), or an `Accept` header naming `text/event-stream`.
+ *
+ * @example
+ * if (wantsEventStream(request, body) && model.stream !== undefined) await sendEventStream(response, model.stream(input));
+ */
+export function wantsEventStream(request: IncomingMessage, body: unknown): boolean {
+  if (typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true) return true;
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && accept.toLowerCase().includes('text/event-stream');
+}
+
+/** Waits until `response` can take more, or is gone. */
+async function writable(response: ServerResponse): Promise<void> {
+  if (!response.writableNeedDrain || response.destroyed) return;
+  await Promise.race([once(response, 'drain'), once(response, 'close')]);
+}
+
+/**
+ * Answers `stream` as `text/event-stream`: one `data:` event per chunk (the chunk as JSON:
+ * `{ text?, data? }`), then `event: end` with `{ usage }` once the stream completed. The headers
+ * wait for the first chunk: a stream that fails before it rejects with its error and writes
+ * nothing, so the caller answers a JSON error with its status. A failure after the headers is
+ * written as `event: error` with the error body (`{ error: { code, message } }`) and resolves with
+ * that error. The stream is read at the client's pace (back-pressure), and a client that goes away
+ * ends it through the call's signal: the stream's upstream is aborted with it.
+ *
+ * @example
+ * const outcome = await sendEventStream(response, model.stream(input, call.options));
+ */
+export async function sendEventStream(response: ServerResponse, stream: ModelStream): Promise<EventStreamOutcome> {
+  const iterator = stream[Symbol.asyncIterator]();
+  // Before the first chunk nothing is written: an error here is the caller's to answer.
+  let step: IteratorResult<Chunk>;
+  try {
+    step = await iterator.next();
+  } catch (error) {
+    await iterator.return?.();
+    throw error;
+  }
+  response.statusCode = 200;
+  response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  response.setHeader('Cache-Control', 'no-cache');
+  // Proxies such as nginx buffer answers unless told not to.
+  response.setHeader('X-Accel-Buffering', 'no');
+  response.flushHeaders();
+  let chunks = 0;
+  try {
+    while (step.done !== true) {
+      if (response.destroyed) break;
+      response.write(`data: ${JSON.stringify(step.value)}\n\n`);
+      chunks++;
+      await writable(response);
+      step = await iterator.next();
+    }
+    if (response.destroyed) {
+      await iterator.return?.();
+      await stream.result;
+    }
+    const { usage } = await stream.result;
+    response.end(`event: end\ndata: ${JSON.stringify(usage === undefined ? {} : { usage })}\n\n`);
+    return usage === undefined ? { chunks } : { usage, chunks };
+  } catch (thrown) {
+    const error = toHttpError(thrown);
+    if (!response.destroyed) response.end(`event: error\ndata: ${JSON.stringify(errorBody(error))}\n\n`);
+    return { error, chunks };
+  }
+}
