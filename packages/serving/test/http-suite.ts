@@ -528,19 +528,26 @@ export function httpSuite(name: string, start: AdapterFactory): void {
     });
 
     it('aborts the upstream stream within 50 ms of the client going away', async () => {
-      const before = upstream.responses.length;
-      const answer = await callStream(
-        server.url,
-        '/v2/models/chat/generate',
-        { messages: [{ role: 'user', content: 'Why?' }], stream: true },
-        {},
-        2,
-      );
-      const served = upstream.responses[before] as UpstreamResponse;
-      const closed = await served.closed;
-      expect(closed.finished).toBe(false);
-      expect(served.written).toBeLessThan(words.length);
-      expect(closed.at - (answer.goneAt as number)).toBeLessThan(50);
+      // Measured on the upstream server: from the client destroying its socket to the upstream
+      // response closing. Three disconnects, the median compared (one may land on a busy CI tick).
+      const delays: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const before = upstream.responses.length;
+        const answer = await callStream(
+          server.url,
+          '/v2/models/chat/generate',
+          { messages: [{ role: 'user', content: 'Why?' }], stream: true },
+          {},
+          2,
+        );
+        const served = upstream.responses[before] as UpstreamResponse;
+        const closed = await served.closed;
+        expect(closed.finished).toBe(false);
+        expect(served.written).toBeLessThan(words.length);
+        delays.push(closed.at - (answer.goneAt as number));
+      }
+      delays.sort((a, b) => a - b);
+      expect(delays[1]).toBeLessThan(50);
     });
 
     it('writes the audit line at the end, with the usage and the outcome', async () => {
