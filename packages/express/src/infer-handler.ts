@@ -31,7 +31,7 @@ export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends Se
  *
  * When the client asks for a stream (`stream: true` in the body, or `Accept: text/event-stream`)
  * and the model has `stream()`, the answer is Server-Sent Events written by the serving core: one
- * `data:` event per chunk (`{ text?, data? }`), `event: end` with `{ usage }`, or `event: error`
+ * `data:` event per chunk (`{ text }`, or `{ data }` for a chunk without text), `event: end` with `{ usage }`, or `event: error`
  * with the error body when the stream fails after its first chunk (before it, the usual JSON
  * error). The same budget bounds the whole stream, a client that goes away aborts the upstream,
  * and the audit line, written at the end, carries the usage. `output` applies to JSON answers only.

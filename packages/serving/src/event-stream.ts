@@ -33,6 +33,15 @@ export function wantsEventStream(request: IncomingMessage, body: unknown): boole
   return typeof accept === 'string' && accept.toLowerCase().includes('text/event-stream');
 }
 
+/**
+ * What a chunk's event carries: `{ text }` for a chunk of text (a chat or completion delta);
+ * `{ data }`, the model's own payload, for a chunk without text (a tool-call fragment). The raw
+ * upstream payload of a text chunk stays on the server: it repeats the text and names the upstream.
+ */
+function eventOf(chunk: Chunk): { text: string } | { data: unknown } {
+  return typeof chunk.text === 'string' ? { text: chunk.text } : { data: chunk.data ?? null };
+}
+
 /** Waits until `response` can take more, or is gone. */
 async function writable(response: ServerResponse): Promise<void> {
   if (!response.writableNeedDrain || response.destroyed) return;
@@ -40,8 +49,8 @@ async function writable(response: ServerResponse): Promise<void> {
 }
 
 /**
- * Answers `stream` as `text/event-stream`: one `data:` event per chunk (the chunk as JSON:
- * `{ text?, data? }`), then `event: end` with `{ usage }` once the stream completed. The headers
+ * Answers `stream` as `text/event-stream`: one `data:` event per chunk (`{ text }`, or `{ data }`
+ * for a chunk without text), then `event: end` with `{ usage }` once the stream completed. The headers
  * wait for the first chunk: a stream that fails before it rejects with its error and writes
  * nothing, so the caller answers a JSON error with its status. A failure after the headers is
  * written as `event: error` with the error body (`{ error: { code, message } }`) and resolves with
@@ -71,7 +80,7 @@ export async function sendEventStream(response: ServerResponse, stream: ModelStr
   try {
     while (step.done !== true) {
       if (response.destroyed) break;
-      response.write(`data: ${JSON.stringify(step.value)}\n\n`);
+      response.write(`data: ${JSON.stringify(eventOf(step.value))}\n\n`);
       chunks++;
       await writable(response);
       step = await iterator.next();
