@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BallastError, Chunk, ModelStream, Usage } from '@ballast/core';
+import type { BallastError, Chunk, ModelStream, StreamResult, Usage } from '@ballast/core';
 import { errorBody, toHttpError } from './error-answer.js';
 
 /*
@@ -19,6 +19,29 @@ export interface EventStreamOutcome {
   /** Chunk events written. */
   chunks: number;
 }
+
+/** How a stream's events are written (see {@link sendEventStream}; {@link openaiChatEvents} for OpenAI's framing). */
+export interface EventStreamFormat {
+  /** The event text (ending in a blank line) of one chunk. */
+  chunk(chunk: Chunk): string;
+  /** The event text that ends a completed stream. */
+  end(result: StreamResult<unknown>): string;
+  /** The event text of an error after the first chunk. */
+  error(error: BallastError): string;
+}
+
+/**
+ * Ballast's own framing: a `data:` event per chunk (`{ text }`, or `{ data }` for a chunk
+ * without text), `event: end` with `{ usage }`, `event: error` with the error body.
+ *
+ * @example
+ * await sendEventStream(response, stream, ballastEvents);
+ */
+export const ballastEvents: EventStreamFormat = Object.freeze({
+  chunk: (chunk: Chunk) => `data: ${JSON.stringify(eventOf(chunk))}\n\n`,
+  end: ({ usage }: StreamResult<unknown>) => `event: end\ndata: ${JSON.stringify(usage === undefined ? {} : { usage })}\n\n`,
+  error: (error: BallastError) => `event: error\ndata: ${JSON.stringify(errorBody(error))}\n\n`,
+});
 
 /**
  * Whether the client asks for an event stream: a JSON body with `stream: true` (what OpenAI-style
@@ -49,8 +72,8 @@ async function writable(response: ServerResponse): Promise<void> {
 }
 
 /**
- * Answers `stream` as `text/event-stream`: one `data:` event per chunk (`{ text }`, or `{ data }`
- * for a chunk without text), then `event: end` with `{ usage }` once the stream completed. The headers
+ * Answers `stream` as `text/event-stream`, in `format` (default {@link ballastEvents}): one
+ * `data:` event per chunk (`{ text }`, or `{ data }` for a chunk without text), then `event: end` with `{ usage }` once the stream completed. The headers
  * wait for the first chunk: a stream that fails before it rejects with its error and writes
  * nothing, so the caller answers a JSON error with its status. A failure after the headers is
  * written as `event: error` with the error body (`{ error: { code, message } }`) and resolves with
@@ -59,8 +82,13 @@ async function writable(response: ServerResponse): Promise<void> {
  *
  * @example
  * const outcome = await sendEventStream(response, model.stream(input, call.options));
+ * await sendEventStream(response, chat.stream(input), openaiChatEvents('small-model'));
  */
-export async function sendEventStream(response: ServerResponse, stream: ModelStream): Promise<EventStreamOutcome> {
+export async function sendEventStream(
+  response: ServerResponse,
+  stream: ModelStream,
+  format: EventStreamFormat = ballastEvents,
+): Promise<EventStreamOutcome> {
   const iterator = stream[Symbol.asyncIterator]();
   // Before the first chunk nothing is written: an error here is the caller's to answer.
   let step: IteratorResult<Chunk>;
@@ -80,7 +108,7 @@ export async function sendEventStream(response: ServerResponse, stream: ModelStr
   try {
     while (step.done !== true) {
       if (response.destroyed) break;
-      response.write(`data: ${JSON.stringify(eventOf(step.value))}\n\n`);
+      response.write(format.chunk(step.value));
       chunks++;
       await writable(response);
       step = await iterator.next();
@@ -89,12 +117,13 @@ export async function sendEventStream(response: ServerResponse, stream: ModelStr
       await iterator.return?.();
       await stream.result;
     }
-    const { usage } = await stream.result;
-    response.end(`event: end\ndata: ${JSON.stringify(usage === undefined ? {} : { usage })}\n\n`);
+    const result = await stream.result;
+    const usage = result.usage;
+    response.end(format.end(result));
     return usage === undefined ? { chunks } : { usage, chunks };
   } catch (thrown) {
     const error = toHttpError(thrown);
-    if (!response.destroyed) response.end(`event: error\ndata: ${JSON.stringify(errorBody(error))}\n\n`);
+    if (!response.destroyed) response.end(format.error(error));
     return { error, chunks };
   }
 }
