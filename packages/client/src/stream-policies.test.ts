@@ -271,6 +271,18 @@ describe('client streams: admission policies hold for the whole stream', () => {
     // Another principal has its own allowance.
     expect((await read(client.stream?.(question, { principal: { id: 'bob' } }))).error).toBeUndefined();
   });
+
+  it('a token limit smaller than one stream still spends the whole allowance', async () => {
+    // 37 tokens reported against a bucket of 30: the limiter refuses a cost above its burst, so the
+    // charge spends what is left instead.
+    const limiter = new TokenBucketLimiter({ ratePerSecond: 0.01, burst: 30 });
+    const { client } = await setup(() => ({ fixture: 'chat-stream.sse' }), { tokenLimit: { limiter } });
+    const alice = { principal: { id: 'alice' } };
+    expect((await read(client.stream?.(question, alice))).error).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(Math.floor(limiter.available('alice'))).toBe(0);
+    expect((await read(client.stream?.(question, alice))).error).toMatchObject({ code: 'RATE_LIMITED', details: { key: 'alice' } });
+  });
 });
 
 describe('client streams: cache', () => {

@@ -548,12 +548,18 @@ function tokensOf(result: StreamResult<unknown>): number | undefined {
 /*
  * Spends `cost` tokens; when the allowance holds fewer, it spends what is left, so the next call
  * is refused until the allowance refills (a limiter refuses a take larger than what it holds and
- * then spends nothing, which would let a large stream go uncharged).
+ * then spends nothing, which would let a large stream go uncharged). A cost above what the
+ * limiter can ever hold (a token bucket's burst) is refused with INVALID_INPUT: the same case.
  */
 async function charge(limiter: Limiter, key: string, cost: number, options: InferOptions): Promise<void> {
   try {
-    const taken = await limiter.take(key, cost, deadlineOptions(options));
-    if (taken.ok || limiter.available === undefined) return;
+    let granted = false;
+    try {
+      granted = (await limiter.take(key, cost, deadlineOptions(options))).ok;
+    } catch (error) {
+      if (!isBallastError(error) || error.code !== 'INVALID_INPUT') throw error;
+    }
+    if (granted || limiter.available === undefined) return;
     const left = Math.floor(await limiter.available(key));
     if (left > 0) await limiter.take(key, left);
   } catch {

@@ -36,8 +36,8 @@ export type { ErrorHandlerOptions } from './errors.js';
 export { answerStatus, errorHandler, sendError } from './errors.js';
 export type { CallState, ServeOptions } from './http-context.js';
 export { readJson, requestId, requestIdOf, startCall } from './http-context.js';
-export type { InferHandlerOptions } from './infer-handler.js';
-export { inferHandler } from './infer-handler.js';
+export type { ChatCompletionsHandlerOptions, InferHandlerOptions } from './infer-handler.js';
+export { chatCompletionsHandler, inferHandler } from './infer-handler.js';
 export type {
   AdminAnswer,
   AdminPermissionCheck,

@@ -1,6 +1,16 @@
-import { BallastError, type Model, now, pipeline } from '@ballast/core';
+import { BallastError, type Model, now, pipeline, type Usage } from '@ballast/core';
 import { type GuardAction, type GuardPrincipal, schemaError } from '@ballast/guard';
-import { auditRequest, createCallState, reportServedError, requestBudgetMs } from '@ballast/serving';
+import {
+  auditRequest,
+  createCallState,
+  type EventStreamFormat,
+  openaiChatCompletion,
+  openaiChatEvents,
+  reportServedError,
+  requestBudgetMs,
+  sendEventStream,
+  wantsEventStream,
+} from '@ballast/serving';
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { sendError } from './errors.js';
@@ -21,6 +31,12 @@ export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends Se
    * answer to stderr with its request id.
    */
   onError?: (error: BallastError, request: Request) => void;
+  /**
+   * How a streamed answer's events are written, made per request (a format may number its
+   * events). Default Ballast's own (`ballastEvents` of @ballast/serving); `openaiChatEvents` writes
+   * OpenAI's chat-completions framing (see {@link chatCompletionsHandler}).
+   */
+  events?: (request: Request) => EventStreamFormat;
 }
 
 /**
@@ -29,8 +45,16 @@ export interface InferHandlerOptions<I = unknown, O = unknown, B = I> extends Se
  * policy, calls the model under a time budget that the client's disconnect cancels, redacts the
  * output and answers JSON; errors answer with the Ballast status and `{ error }` body.
  *
+ * When the client asks for a stream (`stream: true` in the body, or `Accept: text/event-stream`)
+ * and the model has `stream()`, the answer is Server-Sent Events written by the serving core: one
+ * `data:` event per chunk (`{ text }`, or `{ data }` for a chunk without text), `event: end` with `{ usage }`, or `event: error`
+ * with the error body when the stream fails after its first chunk (before it, the usual JSON
+ * error). The same budget bounds the whole stream, a client that goes away aborts the upstream,
+ * and the audit line, written at the end, carries the usage. `output` applies to JSON answers only.
+ *
  * @example
  * app.post('/score', inferHandler(fraud, { guard, schema: z.object({ amount: z.number().min(0) }) }));
+ * app.post('/chat', inferHandler(chat, { guard })); // `{ messages, stream: true }` streams
  */
 export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHandlerOptions<I, O, B> = {}): RequestHandler {
   if (typeof model?.infer !== 'function') throw new BallastError('CONFIG', 'inferHandler: the first argument must be a Model');
@@ -42,6 +66,7 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
     let principal: GuardPrincipal | undefined;
     let input: unknown;
     let outcome: BallastError | undefined;
+    let usage: Usage | undefined;
     const work = async () => {
       if (guard !== undefined) {
         principal = await guard.authenticate(request);
@@ -60,6 +85,16 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       if (guard !== undefined) value = await guard.checkInput(name, value);
       if (options.input !== undefined) value = options.input(value as B, request);
       const call = createCallState(request, res, options, principal, false, startedAt + requestBudgetMs(request, options));
+      if (served.stream !== undefined && wantsEventStream(request, body)) {
+        // Fails before the first chunk with nothing written: answered as JSON below.
+        const streamed = await sendEventStream(res, served.stream(value as I, call.options), options.events?.(request));
+        usage = streamed.usage;
+        if (streamed.error !== undefined) {
+          outcome = streamed.error;
+          reportServedError(outcome, request, requestIdOf(request, res, options.requestIdHeader), options.onError);
+        }
+        return;
+      }
       const result = await served.infer(value as I, call.options);
       let answer: unknown = options.output === undefined ? result : options.output(result, request);
       if (guard !== undefined) answer = guard.filterOutput(name, answer);
@@ -86,9 +121,47 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
           status: res.statusCode,
           startedAt,
           input,
+          usage,
         });
     }
   };
+}
+
+/** Options of {@link chatCompletionsHandler}: those of {@link inferHandler} less the answer's format. */
+export type ChatCompletionsHandlerOptions<I = unknown, O = unknown> = Omit<
+  InferHandlerOptions<I, O, Record<string, unknown>>,
+  'events' | 'output'
+>;
+
+/**
+ * An OpenAI-compatible `POST /v1/chat/completions` handler, so an OpenAI client (the official SDK
+ * with `baseURL` pointing at the service, or `remoteModel({ protocol: 'openai' })`) can talk to a
+ * Ballast model: {@link inferHandler}'s flow (guard, budget, disconnects, audit), the request
+ * body less `model`, `stream` and `stream_options` as the model input (default `input`), and
+ * OpenAI's answers: a `chat.completion` object, or with `stream: true` the
+ * `chat.completion.chunk` events ending in `data: [DONE]`. The answer names `model.name`. Errors
+ * answer the Ballast error body (`{ error: { code, message } }`), which OpenAI clients read.
+ *
+ * @example
+ * app.post('/v1/chat/completions', chatCompletionsHandler(chat, { guard }));
+ */
+export function chatCompletionsHandler<I, O>(model: Model<I, O>, options: ChatCompletionsHandlerOptions<I, O> = {}): RequestHandler {
+  if (typeof model?.infer !== 'function') throw new BallastError('CONFIG', 'chatCompletionsHandler: the first argument must be a Model');
+  const name = model.name;
+  const input =
+    options.input ??
+    ((body: Record<string, unknown>) => {
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new BallastError('INVALID_INPUT', 'a chat completion request must be a JSON object');
+      const { model: _model, stream: _stream, stream_options: _streamOptions, ...rest } = body;
+      return rest as I;
+    });
+  return inferHandler<I, O, Record<string, unknown>>(model, {
+    ...options,
+    input,
+    events: () => openaiChatEvents(name),
+    output: (result) => openaiChatCompletion(name, result),
+  });
 }
 
 /** JSON replacer: typed arrays become arrays, BigInts numbers (strings beyond 2^53). */

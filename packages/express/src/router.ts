@@ -108,6 +108,7 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
 
   const exchangeOf = (request: Request, res: Response): ServingExchange<Request> => new ExpressExchange(request, res);
   const send = (request: Request, res: Response, answer: ServingAnswer): void => {
+    if (answer.answered === true) return;
     if (res.headersSent) {
       // Too late for a status: end the response so the client is not left waiting.
       res.end();
@@ -139,6 +140,10 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
   router.post(
     `${modelPath}/infer`,
     route((request, res) => core.infer(exchangeOf(request, res), String(request.params.name), version(request))),
+  );
+  router.post(
+    `${modelPath}/generate`,
+    route((request, res) => core.generate(exchangeOf(request, res), String(request.params.name), version(request))),
   );
   router.get('/v2/health/live', route(core.live));
   router.get('/v2/health/ready', route(core.ready));

@@ -76,6 +76,23 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
     return reply.code(answer.status).send(answer.body);
   };
+  // The generate route may answer an event stream the core writes itself: the reply is taken
+  // over from Fastify (hijacked) and a JSON answer is written on the raw response too.
+  const generate = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    reply.hijack();
+    const answer = await core.generate(exchangeOf(request, reply), request.params.name, request.params.version);
+    if (answer.answered === true || reply.raw.headersSent) {
+      if (!reply.raw.writableEnded) reply.raw.end();
+      return;
+    }
+    const text = JSON.stringify(answer.body);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(text)),
+    };
+    if (answer.retryAfter !== undefined) headers['retry-after'] = answer.retryAfter;
+    reply.raw.writeHead(answer.status, headers).end(text);
+  };
   const model = (route: 'infer' | 'metadata' | 'modelReady') => async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) =>
     send(reply, await core[route](exchangeOf(request, reply), request.params.name, request.params.version));
 
@@ -85,6 +102,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error)));
     for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
       app.post(`${prefix}/infer`, model('infer'));
+      app.post(`${prefix}/generate`, generate);
       app.get(prefix, model('metadata'));
       app.get(`${prefix}/ready`, model('modelReady'));
     }

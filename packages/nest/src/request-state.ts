@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type BallastError, codeForHttpStatus, type ErrorCode, now } from '@ballast/core';
+import { type BallastError, codeForHttpStatus, type ErrorCode, now, type Usage } from '@ballast/core';
 import type { Guard } from '@ballast/guard';
 import { auditRequest, REQUEST_ID_PATTERN } from '@ballast/serving';
 
@@ -30,6 +30,7 @@ interface RequestState {
   version?: string;
   input?: unknown;
   error?: BallastError;
+  usage?: Usage;
 }
 
 const STATE = Symbol('ballast.nest.request');
@@ -88,6 +89,7 @@ export function auditWhenDone(guard: Guard | undefined, request: StateRequest, r
       status: response.headersSent ? status : 499,
       startedAt: state.startedAt,
       input: state.input ?? request.body,
+      usage: state.usage,
     });
   });
   return state;

@@ -1,7 +1,9 @@
-import type { Model, V2InferResponse } from '@ballast/core';
-import { inferV2, type V2ModelMetadata } from '@ballast/serving';
+import type { ServerResponse } from 'node:http';
+import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
+import { inferV2, reportServedError, sendEventStream, type V2ModelMetadata, wantsEventStream } from '@ballast/serving';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
+import { withRequestOptions } from './context.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModels } from './models.js';
@@ -101,6 +103,67 @@ export class BallastV2Controller {
     @Req() request: unknown,
   ): Promise<V2InferResponse> {
     return this.run(name, version, body, request);
+  }
+
+  /**
+   * Generates from a model: the JSON body (less `stream`) is its input. With `stream: true` (or
+   * `Accept: text/event-stream`) and a model that streams, the answer is Server-Sent Events (see
+   * the serving core's `generate`); otherwise JSON `{ model_name, model_version?, output }`.
+   */
+  @Post('models/:name/generate')
+  generate(@Param('name') name: string, @Body() body: unknown, @Req() request: unknown, @Res() response: ServerResponse): Promise<void> {
+    return this.serveGenerate(name, undefined, body, request, response);
+  }
+
+  /** Generates from one version of a model (see {@link BallastV2Controller.generate}). */
+  @Post('models/:name/versions/:version/generate')
+  generateVersion(
+    @Param('name') name: string,
+    @Param('version') version: string,
+    @Body() body: unknown,
+    @Req() request: unknown,
+    @Res() response: ServerResponse,
+  ): Promise<void> {
+    return this.serveGenerate(name, version, body, request, response);
+  }
+
+  private async serveGenerate(
+    name: string,
+    version: string | undefined,
+    body: unknown,
+    http: unknown,
+    response: ServerResponse,
+  ): Promise<void> {
+    const model: Model = this.models.get(name, version);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new BallastError('INVALID_INPUT', 'the generate body must be a JSON object');
+    const { stream: _stream, ...fields } = body as Record<string, unknown>;
+    const state = existingStateOf(http);
+    if (state !== undefined) state.input = fields;
+    const guard = this.options.guard;
+    const input = guard === undefined ? fields : await guard.checkInput(name, fields);
+    const served = this.models.registry.resolve(name, version).served;
+    if (served.stream !== undefined && wantsEventStream(http as Parameters<typeof wantsEventStream>[0], body)) {
+      if (this.models.isDraining) throw new BallastError('MODEL_UNAVAILABLE', 'the application is shutting down', { retryAfterMs: 1000 });
+      // The request's options (deadline, the client's disconnect signal, principal) from the
+      // interceptor's context; a failure before the first chunk goes to the exception filter.
+      const outcome = await sendEventStream(response, served.stream(input, withRequestOptions(undefined)));
+      if (state !== undefined) {
+        if (outcome.usage !== undefined) state.usage = outcome.usage;
+        if (outcome.error !== undefined) state.error = outcome.error;
+      }
+      if (outcome.error !== undefined) reportServedError(outcome.error, http, state?.requestId, this.options.onError);
+      return;
+    }
+    const output = await model.infer(input);
+    const result: Record<string, unknown> = { model_name: name };
+    if (model.version !== undefined) result.model_version = model.version;
+    result.output = output;
+    const answer = guard === undefined ? result : guard.filterOutput(name, result);
+    const text = JSON.stringify(answer);
+    response
+      .writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) })
+      .end(text);
   }
 
   private async modelReadiness(

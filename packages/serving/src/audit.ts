@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@ballast/core';
+import type { ErrorCode, Usage } from '@ballast/core';
 import { now } from '@ballast/core';
 import type { AuditRecord, Guard } from '@ballast/guard';
 
@@ -24,6 +24,8 @@ export interface RequestAudit {
   startedAt: number;
   /** The input as the guard saw it (hashed by the audit log); left out when there is none. */
   input?: unknown;
+  /** Tokens a streamed answer used (the model's usage), written as the line's `usage`. */
+  usage?: Usage | undefined;
 }
 
 /**
@@ -47,5 +49,7 @@ export function auditRequest(guard: Guard, fields: RequestAudit): void {
   entry.status = fields.status;
   entry.latencyMs = Math.round((now() - fields.startedAt) * 1000) / 1000;
   if (fields.input !== undefined) entry.input = fields.input;
+  // The audit log writes every field it is given; `usage` is not (yet) a declared AuditRecord field.
+  if (fields.usage !== undefined) (entry as AuditRecord & { usage?: Usage }).usage = fields.usage;
   guard.audit(entry);
 }

@@ -15,6 +15,9 @@ export { createCallState, DEFAULT_TIMEOUT_MS, requestBudgetMs } from './call-sta
 export { closeServer, Drain } from './drain.js';
 export type { ErrorBody, ServedErrorReporter } from './error-answer.js';
 export { answerStatus, BODY_TIMEOUT_REASON, errorBody, reportServedError, retryAfterSeconds, toHttpError } from './error-answer.js';
+export type { EventStreamFormat, EventStreamOutcome } from './event-stream.js';
+export { ballastEvents, sendEventStream, wantsEventStream } from './event-stream.js';
+export { openaiChatCompletion, openaiChatEvents } from './openai-chat.js';
 export { readJsonBody } from './read-json-body.js';
 export type { ModelReadiness, ReadinessRule } from './readiness.js';
 export { DEFAULT_HEALTH_TIMEOUT_MS, modelReadiness } from './readiness.js';

@@ -1,11 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { BallastError, type Model, now } from '@ballast/core';
+import { BallastError, type Model, now, type Usage } from '@ballast/core';
 import type { GuardAction, GuardPrincipal } from '@ballast/guard';
-import { auditRequest } from './audit.js';
+import { auditRequest, type RequestAudit } from './audit.js';
 import { type OpenBreakers, trackOpenBreakers } from './breakers.js';
 import { createCallState, requestBudgetMs, type ServeOptions } from './call-state.js';
 import { closeServer, Drain } from './drain.js';
 import { answerStatus, BODY_TIMEOUT_REASON, errorBody, reportServedError, retryAfterSeconds, toHttpError } from './error-answer.js';
+import { sendEventStream, wantsEventStream } from './event-stream.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, type ModelReadiness, modelReadiness } from './readiness.js';
 import { type ModelMetadataOverride, ModelRegistry, type RegisteredModel } from './registry.js';
 import { requestIdOf } from './request-id.js';
@@ -53,6 +54,8 @@ export interface ServingAnswer {
   body: unknown;
   /** `Retry-After` in seconds, for 429 and 503 answers. */
   retryAfter?: string;
+  /** True when the core already wrote the whole response itself (an event stream): the adapter writes nothing. */
+  answered?: boolean;
 }
 
 /** Options of {@link ServingCore.shutdown}. */
@@ -95,6 +98,16 @@ export interface ServingCore<R extends IncomingMessage = IncomingMessage> {
   modelReady(exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer>;
   /** `POST /v2/models/{name}[/versions/{version}]/infer`: authenticate → admit → decode → check → infer → filter → audit. */
   infer(exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer>;
+  /**
+   * `POST /v2/models/{name}[/versions/{version}]/generate`: the JSON body (less its `stream` field)
+   * is the model input. When the client asks for a stream (`stream: true` in the body, or
+   * `Accept: text/event-stream`) and the model has `stream()`, the core answers Server-Sent Events
+   * itself (`answered: true`): a `data:` event per chunk, `event: end` with the usage, or
+   * `event: error` with the error body when the stream fails after the first chunk. Otherwise
+   * the answer is JSON `{ model_name, model_version?, output }`. Same flow, budget and audit line
+   * as `infer`; the audit line carries the stream's `usage`.
+   */
+  generate(exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer>;
   /** Authenticates and authorizes `action` (no model): for routes an adapter mounts behind the guard. Undefined without a guard. */
   authenticate(request: R, action: GuardAction | false, model: string | undefined): Promise<GuardPrincipal | undefined>;
   /** The answer for anything thrown while serving `exchange` (reported by the one rule). */
@@ -257,6 +270,71 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     return answer;
   };
 
+  const generate = async (exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer> => {
+    const { request, response } = exchange;
+    drain.enter();
+    const startedAt = now();
+    let principal: GuardPrincipal | undefined;
+    let entry: RegisteredModel | undefined;
+    let input: unknown;
+    let usage: Usage | undefined;
+    let answer: ServingAnswer & { error?: BallastError };
+    try {
+      if (drain.draining) response.setHeader('Connection', 'close');
+      rejectWhileDraining();
+      principal = await authenticate(request, 'infer', name);
+      entry = registry.resolve(name, version);
+      if (guard !== undefined && principal !== undefined) await guard.admit(principal, name);
+      const deadline = startedAt + requestBudgetMs(request, options as ServeOptions<never>);
+      const body = await exchange.readBody(guard?.maxBodyBytes(name), deadline);
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new BallastError('INVALID_INPUT', 'the generate body must be a JSON object');
+      const streaming = wantsEventStream(request, body) && entry.served.stream !== undefined;
+      const { stream: _stream, ...fields } = body as Record<string, unknown>;
+      input = fields;
+      const checked = guard === undefined ? fields : await guard.checkInput(name, fields);
+      const call = createCallState(request, response, options, principal, false, deadline);
+      if (streaming) {
+        const stream = (entry.served.stream as NonNullable<Model['stream']>)(checked, call.options);
+        // Throws before the first chunk: answered below as a JSON error with its status.
+        const outcome = await sendEventStream(response, stream);
+        usage = outcome.usage;
+        answer = { status: 200, body: undefined, answered: true };
+        if (outcome.error !== undefined) {
+          answer.error = outcome.error;
+          reportServedError(outcome.error, request, requestIdOf(request, response, options.requestIdHeader), onError);
+        }
+      } else {
+        const output = await entry.served.infer(checked, call.options);
+        const result: Record<string, unknown> = { model_name: name };
+        if (entry.original.version !== undefined) result.model_version = entry.original.version;
+        result.output = output;
+        answer = { status: 200, body: guard === undefined ? result : guard.filterOutput(name, result) };
+      }
+    } catch (error) {
+      answer = fail(exchange, error);
+    } finally {
+      drain.leave();
+    }
+    if (guard?.auditLog !== undefined) {
+      const audit: RequestAudit = {
+        requestId: requestIdOf(request, response, options.requestIdHeader),
+        principal: principal?.id,
+        keyId: principal?.keyId,
+        action: 'infer',
+        model: name,
+        version: entry?.original.version,
+        outcome: answer.error?.code ?? 'ok',
+        status: answer.status,
+        startedAt,
+        input,
+      };
+      if (usage !== undefined) audit.usage = usage;
+      auditRequest(guard, audit);
+    }
+    return answer;
+  };
+
   const core: ServingCore<R> = {
     registry,
     get inFlight() {
@@ -292,6 +370,10 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       options.around === undefined
         ? infer(exchange, name, version)
         : options.around(exchange.request, () => infer(exchange, name, version)),
+    generate: (exchange, name, version) =>
+      options.around === undefined
+        ? generate(exchange, name, version)
+        : options.around(exchange.request, () => generate(exchange, name, version)),
     authenticate,
     fail,
     shutdown: async (shutdown = {}) => {

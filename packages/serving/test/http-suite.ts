@@ -1,6 +1,8 @@
-import { request as httpRequest } from 'node:http';
-import type { Model, TensorValue } from '@ballast/core';
-import { apiKeys, createGuard, type Guard, memoryKeyStore } from '@ballast/guard';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { remoteModel } from '@ballast/client';
+import { BallastError, defineModel, type Model, type TensorValue } from '@ballast/core';
+import { apiKeys, auditLog, createGuard, type Guard, memoryKeyStore } from '@ballast/guard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /*
@@ -95,6 +97,179 @@ function call(url: string, method: string, path: string, body?: string | Buffer,
     );
     request.on('error', reject);
     request.end(body);
+  });
+}
+
+/** One server-sent event as a client parsed it, with when it arrived (`performance.now()`). */
+interface ReceivedEvent {
+  event: string;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions read the event's JSON field by field
+  data: any;
+  at: number;
+}
+
+/** A streaming request: the status, headers and JSON body (not a stream) or the events as they arrived. */
+interface StreamAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions read the JSON answer field by field
+  body: any;
+  events: ReceivedEvent[];
+}
+
+/**
+ * POSTs `body` asking for a stream and parses the event stream as it arrives. `stopAfter` events,
+ * the client goes away (destroys its socket) and the answer resolves with what it had.
+ */
+function callStream(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  stopAfter?: number,
+): Promise<StreamAnswer & { goneAt?: number }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(path, url);
+    const request = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', ...headers },
+      },
+      (response) => {
+        const events: ReceivedEvent[] = [];
+        let text = '';
+        let buffer = '';
+        const streaming = String(response.headers['content-type']).startsWith('text/event-stream');
+        const done = (goneAt?: number) => {
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {}
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: streaming ? undefined : parsed,
+            events,
+            ...(goneAt === undefined ? {} : { goneAt }),
+          });
+        };
+        response.setEncoding('utf8');
+        response.on('data', (part: string) => {
+          if (!streaming) {
+            text += part;
+            return;
+          }
+          buffer += part;
+          let end = buffer.indexOf('\n\n');
+          while (end !== -1) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let event = 'message';
+            let data = '';
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event: ')) event = line.slice(7);
+              else if (line.startsWith('data: ')) data += line.slice(6);
+            }
+            events.push({ event, data: JSON.parse(data), at: performance.now() });
+            end = buffer.indexOf('\n\n');
+            if (stopAfter !== undefined && events.length === stopAfter) {
+              const goneAt = performance.now();
+              request.destroy();
+              done(goneAt);
+              return;
+            }
+          }
+        });
+        response.on('end', () => done());
+        response.on('error', () => undefined);
+      },
+    );
+    request.on('error', (error) => {
+      if (!request.destroyed || stopAfter === undefined) reject(error);
+    });
+    request.end(JSON.stringify(body));
+  });
+}
+
+/** What an OpenAI-compatible upstream served: when each response closed, and whether it finished. */
+interface UpstreamResponse {
+  /** Events written so far. */
+  written: number;
+  /** When the last event was written (`performance.now()`). */
+  lastWriteAt: number;
+  /** Resolves when the response closed: `finished` false when its client went away first. */
+  closed: Promise<{ finished: boolean; at: number }>;
+}
+
+/**
+ * A real OpenAI-compatible chat server on 127.0.0.1 streaming `words` as chat chunks, `gapMs`
+ * apart, then a usage chunk and `data: [DONE]`.
+ */
+async function startChatUpstream(words: readonly string[], gapMs: number) {
+  const responses: UpstreamResponse[] = [];
+  const server: Server = createServer((request, response) => {
+    request.resume();
+    request.on('end', async () => {
+      const served: UpstreamResponse = {
+        written: 0,
+        lastWriteAt: 0,
+        closed: new Promise((resolve) =>
+          response.on('close', () => resolve({ finished: response.writableFinished, at: performance.now() })),
+        ),
+      };
+      responses.push(served);
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const chunk = (payload: unknown) =>
+        `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: 'upstream', ...(payload as object) })}\n\n`;
+      const events = [
+        ...words.map((word) => chunk({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })),
+        chunk({ choices: [], usage: { prompt_tokens: 7, completion_tokens: words.length, total_tokens: 7 + words.length } }),
+        'data: [DONE]\n\n',
+      ];
+      for (const [index, event] of events.entries()) {
+        if (response.destroyed) return;
+        response.write(event);
+        served.written++;
+        served.lastWriteAt = performance.now();
+        if (index < words.length) await new Promise((resolve) => setTimeout(resolve, gapMs));
+      }
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    responses,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A model whose stream yields `before` chunks, then fails with `error` (or waits `hangMs` after them). */
+function scriptedStreamModel(name: string, before: number, error: BallastError | undefined, hangMs = 0): Model<unknown, string> {
+  return defineModel<unknown, string>({
+    name,
+    infer: async () => 'whole',
+    async *stream(_input, options) {
+      for (let index = 0; index < before; index++) yield { text: `part-${index}` };
+      if (hangMs > 0)
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, hangMs);
+          options?.signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve(undefined);
+          });
+        });
+      if (error !== undefined) throw error;
+      return { output: 'done', usage: { outputTokens: before } };
+    },
   });
 }
 
@@ -269,6 +444,129 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       const ready = await call(draining.url, 'GET', '/v2/health/ready');
       expect(ready.status).toBe(503);
+    });
+  });
+
+  describe(`${name}: event streams from the generate route`, () => {
+    const words = ['Circuit', ' breakers', ' stop', ' cascading', ' failures', '.'];
+    const GAP_MS = 60;
+    let upstream: Awaited<ReturnType<typeof startChatUpstream>>;
+    let server: SuiteServer;
+    let audited: SuiteServer;
+    const lines: Record<string, unknown>[] = [];
+    let key = '';
+
+    beforeAll(async () => {
+      upstream = await startChatUpstream(words, GAP_MS);
+      const chat = () => remoteModel({ url: upstream.url, protocol: 'openai', name: 'chat' });
+      const models = [
+        chat(),
+        scriptedStreamModel('fails-late', 2, new BallastError('UPSTREAM', 'the upstream cut the stream')),
+        scriptedStreamModel('fails-early', 0, new BallastError('RATE_LIMITED', 'upstream is busy', { retryAfterMs: 2000 })),
+        scriptedStreamModel('slow', 1, undefined, 10_000),
+      ];
+      server = await start(models, {});
+      const store = apiKeys({ secret: 'http-suite-secret-with-32-characters!', store: memoryKeyStore() });
+      key = (await store.create({ principalId: 'streamer', roles: ['infer'] })).key;
+      const sink = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+      audited = await start([chat()], { guard: createGuard({ keys: store, audit: auditLog({ sink }) }) });
+    });
+    afterAll(async () => {
+      await Promise.all([server?.close(), audited?.close()]);
+      await upstream?.close();
+    });
+
+    it('sends each chunk as its own event, in order, before the upstream finished, then usage in the end event', async () => {
+      const answer = await callStream(server.url, '/v2/models/chat/generate', {
+        messages: [{ role: 'user', content: 'Why?' }],
+        stream: true,
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['content-type']).toMatch(/^text\/event-stream/);
+      const chunks = answer.events.filter((event) => event.event === 'message');
+      expect(chunks.map((event) => event.data.text)).toEqual(words);
+      const end = answer.events.at(-1) as ReceivedEvent;
+      expect(end.event).toBe('end');
+      expect(end.data.usage).toEqual({ inputTokens: 7, outputTokens: words.length, totalTokens: 7 + words.length });
+      // The first event arrived while the upstream was still writing (its last word is GAP_MS × 5 later).
+      const served = upstream.responses.at(-1) as UpstreamResponse;
+      expect((chunks[0] as ReceivedEvent).at).toBeLessThan(served.lastWriteAt);
+      const gaps = chunks.slice(1).map((event, index) => event.at - (chunks[index] as ReceivedEvent).at);
+      expect(Math.max(...gaps)).toBeGreaterThan(GAP_MS / 2);
+    });
+
+    it('asks for a stream with Accept: text/event-stream too, and answers JSON without either', async () => {
+      const accepted = await callStream(server.url, '/v2/models/fails-late/generate', {}, { accept: 'text/event-stream' });
+      expect(accepted.headers['content-type']).toMatch(/^text\/event-stream/);
+      const json = await callStream(server.url, '/v2/models/slow/generate', { prompt: 'x' });
+      expect(json.status).toBe(200);
+      expect(json.body).toEqual({ model_name: 'slow', output: 'whole' });
+    });
+
+    it('ends a stream that fails after the first chunk with a typed error event', async () => {
+      const answer = await callStream(server.url, '/v2/models/fails-late/generate', { stream: true });
+      expect(answer.status).toBe(200);
+      expect(answer.events.map((event) => event.event)).toEqual(['message', 'message', 'error']);
+      expect(answer.events[2]?.data).toEqual({ error: { code: 'UPSTREAM', message: 'the upstream cut the stream' } });
+    });
+
+    it('answers a JSON error with its status when the stream fails before the first chunk', async () => {
+      const answer = await callStream(server.url, '/v2/models/fails-early/generate', { stream: true });
+      expect(answer.status).toBe(429);
+      expect(answer.headers['content-type']).toMatch(/json/);
+      expect(answer.body.error.code).toBe('RATE_LIMITED');
+      expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    });
+
+    it('ends the stream with a TIMEOUT error event when the request budget runs out', async () => {
+      const started = performance.now();
+      // The client's x-timeout-ms shortens the request budget (30 s by default) to 300 ms.
+      const answer = await callStream(server.url, '/v2/models/slow/generate', { stream: true }, { 'x-timeout-ms': '300' });
+      expect(answer.events.map((event) => event.event)).toEqual(['message', 'error']);
+      expect(answer.events[1]?.data.error.code).toBe('TIMEOUT');
+      expect(performance.now() - started).toBeLessThan(2_000);
+    });
+
+    it('aborts the upstream stream within 50 ms of the client going away', async () => {
+      // Measured on the upstream server: from the client destroying its socket to the upstream
+      // response closing. Three disconnects, the median compared (one may land on a busy CI tick).
+      const delays: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const before = upstream.responses.length;
+        const answer = await callStream(
+          server.url,
+          '/v2/models/chat/generate',
+          { messages: [{ role: 'user', content: 'Why?' }], stream: true },
+          {},
+          2,
+        );
+        const served = upstream.responses[before] as UpstreamResponse;
+        const closed = await served.closed;
+        expect(closed.finished).toBe(false);
+        expect(served.written).toBeLessThan(words.length);
+        delays.push(closed.at - (answer.goneAt as number));
+      }
+      delays.sort((a, b) => a - b);
+      expect(delays[1]).toBeLessThan(50);
+    });
+
+    it('writes the audit line at the end, with the usage and the outcome', async () => {
+      const answer = await callStream(
+        audited.url,
+        '/v2/models/chat/generate',
+        { messages: [{ role: 'user', content: 'Why?' }], stream: true },
+        { authorization: `Bearer ${key}` },
+      );
+      expect(answer.events.at(-1)?.event).toBe('end');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(lines.at(-1)).toMatchObject({
+        principal: 'streamer',
+        action: 'infer',
+        model: 'chat',
+        outcome: 'ok',
+        status: 200,
+        usage: { inputTokens: 7, outputTokens: words.length, totalTokens: 7 + words.length },
+      });
     });
   });
 }
