@@ -1,4 +1,5 @@
 import { BallastError, defineModel } from '@ballast/core';
+import { createGuard } from '@ballast/guard';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferHandler } from './infer-handler.js';
@@ -39,6 +40,10 @@ beforeAll(async () => {
   app.post('/broken', inferHandler(broken, { onError: (error) => reported.push(error) }));
   const busy = wordsModel('busy', [], new BallastError('RATE_LIMITED', 'busy', { retryAfterMs: 1000 }));
   app.post('/busy', inferHandler(busy));
+  // A secret split across two chunks, behind a guard that redacts emails in outputs.
+  const leaky = wordsModel('leaky', ['write to ali', 'ce@example.com', ' today']);
+  const guard = createGuard({ anonymous: { id: 'reader', roles: ['infer'] }, output: { patterns: [/[\w.]+@[\w.]+\.\w+/] } });
+  app.post('/leaky', inferHandler(leaky, { guard }));
   const started = await listen(app);
   base = started.url;
   close = started.close;
@@ -49,6 +54,17 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
   fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
 describe('inferHandler streams', () => {
+  it("applies the guard's output redaction to streamed text, a secret split across chunks included", async () => {
+    const streamed = await post('/leaky', { messages: [], stream: true });
+    const events = eventsOf(await streamed.text());
+    const text = events
+      .filter((e) => e.event === 'message')
+      .map((e) => (e.data as { text: string }).text)
+      .join('');
+    expect(text).toBe('write to [REDACTED] today');
+    expect(text).not.toContain('example.com');
+  });
+
   it('answers Server-Sent Events when the body asks for a stream, JSON when it does not', async () => {
     const streamed = await post('/chat', { messages: [], stream: true });
     expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);

@@ -87,7 +87,10 @@ export function inferHandler<I, O, B = I>(model: Model<I, O>, options: InferHand
       const call = createCallState(request, res, options, principal, false, startedAt + requestBudgetMs(request, options));
       if (served.stream !== undefined && wantsEventStream(request, body)) {
         // Fails before the first chunk with nothing written: answered as JSON below.
-        const streamed = await sendEventStream(res, served.stream(value as I, call.options), options.events?.(request));
+        const raw = served.stream(value as I, call.options);
+        // The guard's output redaction applies to streamed text as to JSON answers.
+        const stream = guard === undefined ? raw : guard.filterStream(name, raw);
+        const streamed = await sendEventStream(res, stream, options.events?.(request));
         usage = streamed.usage;
         if (streamed.error !== undefined) {
           outcome = streamed.error;

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { BallastError, type ErrorCode } from '@ballast/core';
+import { BallastError, type ErrorCode, type Usage } from '@ballast/core';
 import { type RedactionOptions, redactor } from './redact.js';
 
 /** One audit line. */
@@ -33,6 +33,8 @@ export interface AuditEntry {
   inputHash?: string;
   /** The input, after redaction; only when `includeInputs` is on. */
   input?: unknown;
+  /** Tokens a streamed answer used, as the model reported them (completed streams that report usage). */
+  usage?: Usage;
 }
 
 /** What callers pass to {@link AuditLog.record}: an entry without `time`/`inputHash`, plus the raw input. */

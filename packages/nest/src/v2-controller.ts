@@ -147,7 +147,9 @@ export class BallastV2Controller {
       if (this.models.isDraining) throw new BallastError('MODEL_UNAVAILABLE', 'the application is shutting down', { retryAfterMs: 1000 });
       // The request's options (deadline, the client's disconnect signal, principal) from the
       // interceptor's context; a failure before the first chunk goes to the exception filter.
-      const outcome = await sendEventStream(response, served.stream(input, withRequestOptions(undefined)));
+      const raw = served.stream(input, withRequestOptions(undefined));
+      // The guard's output redaction applies to streamed text as to JSON answers.
+      const outcome = await sendEventStream(response, guard === undefined ? raw : guard.filterStream(name, raw));
       if (state !== undefined) {
         if (outcome.usage !== undefined) state.usage = outcome.usage;
         if (outcome.error !== undefined) state.error = outcome.error;

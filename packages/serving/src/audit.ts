@@ -49,7 +49,6 @@ export function auditRequest(guard: Guard, fields: RequestAudit): void {
   entry.status = fields.status;
   entry.latencyMs = Math.round((now() - fields.startedAt) * 1000) / 1000;
   if (fields.input !== undefined) entry.input = fields.input;
-  // The audit log writes every field it is given; `usage` is not (yet) a declared AuditRecord field.
-  if (fields.usage !== undefined) (entry as AuditRecord & { usage?: Usage }).usage = fields.usage;
+  if (fields.usage !== undefined) entry.usage = fields.usage;
   guard.audit(entry);
 }

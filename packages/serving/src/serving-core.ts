@@ -295,7 +295,9 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       const checked = guard === undefined ? fields : await guard.checkInput(name, fields);
       const call = createCallState(request, response, options, principal, false, deadline);
       if (streaming) {
-        const stream = (entry.served.stream as NonNullable<Model['stream']>)(checked, call.options);
+        const raw = (entry.served.stream as NonNullable<Model['stream']>)(checked, call.options);
+        // The guard's output redaction applies to streamed text as to JSON answers.
+        const stream = guard === undefined ? raw : guard.filterStream(name, raw);
         // Throws before the first chunk: answered below as a JSON error with its status.
         const outcome = await sendEventStream(response, stream);
         usage = outcome.usage;
