@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { isBallastError } from '@ballast/core';
 import { apiKeys } from '@ballast/guard';
 import { redisKeyStore } from '@ballast/redis';
+import { createClient } from 'redis';
 
 // A throwaway redis-server on a free port (in production: your Redis URL).
 const port = await new Promise<number>((resolve) => {
@@ -13,13 +14,18 @@ const port = await new Promise<number>((resolve) => {
   });
 });
 const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-await new Promise((resolve) => setTimeout(resolve, 300));
 const url = `redis://127.0.0.1:${port}`;
+// Wait until it answers (node-redis retries the connection until then).
+const probe = createClient({ url, socket: { reconnectStrategy: () => 20 } });
+probe.on('error', () => {});
+await probe.connect();
+await probe.ping();
+probe.destroy();
 
 // Two replicas: each its own store (its own connections) and its own verifier with a cache.
 const secret = 'a-server-secret-of-at-least-32-bytes';
-const storeA = redisKeyStore({ url, staleForMs: 30_000 });
-const storeB = redisKeyStore({ url, staleForMs: 30_000 });
+const storeA = redisKeyStore({ url, staleForMs: 30_000, commandTimeoutMs: 1000 });
+const storeB = redisKeyStore({ url, staleForMs: 30_000, commandTimeoutMs: 1000 });
 const replicaA = apiKeys({ secret, store: storeA });
 const replicaB = apiKeys({ secret, store: storeB, cache: { ttlMs: 60_000 } });
 
