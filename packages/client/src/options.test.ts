@@ -44,6 +44,13 @@ describe('options checking', () => {
     expect(paths).toEqual(['hedge.delayMs', 'breaker.slowCallMs', 'chaos.latency.maxMs', 'cache.leaseMs', 'rateLimit.limiter']);
   });
 
+  it('reports a bad value inside a section that may take two forms by its own path', () => {
+    // fallback is a chain or { chain, ... }: a bad source in a bare chain is named by its index.
+    expect(configError(() => createClient({ model: echo, fallback: [{ value: 1 }, 42 as never] })).details?.path).toBe('fallback.1');
+    expect(configError(() => createClient({ model: echo, fallback: { chain: [42 as never] } })).details?.path).toBe('fallback.chain.0');
+    expect(configError(() => createClient({ model: echo, bulkhead: { maxQueue: -1 } })).details?.path).toBe('bulkhead.maxQueue');
+  });
+
   it('reports a factory called directly with its own name and path', () => {
     const cases: [() => unknown, string, string][] = [
       [() => retry({ maxAttempts: -1 }), 'retry', 'maxAttempts'],

@@ -17,6 +17,8 @@ export interface SchemaIssue {
   readonly message: string;
   /** For an `unrecognized_keys` issue, the unknown keys. */
   readonly keys?: readonly string[];
+  /** For an `invalid_union` issue, each alternative's issues (paths relative to this one's). */
+  readonly errors?: readonly (readonly SchemaIssue[])[];
 }
 
 /** What a schema's `safeParse` returns: the parsed value, or the issues. */
@@ -121,6 +123,19 @@ function keysAt(schema: unknown, path: readonly PropertyKey[]): string[] {
   }
 }
 
+// A union none of whose alternatives matched (`retry: true | {...}`, `fallback: [...] | {...}`)
+// is reported by the one alternative of the right kind: the others failed on the value's type
+// itself. Its issues take the union's path in front of theirs, so the path reaches the bad value.
+function unwrapUnions(issues: readonly SchemaIssue[]): SchemaIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union' || issue.errors === undefined) return [issue];
+    const fitting = issue.errors.filter((branch) => !branch.every((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+    if (fitting.length !== 1) return [issue];
+    const branch = fitting[0] as readonly SchemaIssue[];
+    return unwrapUnions(branch.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] })));
+  });
+}
+
 /**
  * A schema's issues as {@link OptionIssue}s: dotted paths, an unknown key named in its path and,
  * when a known key at that place is close, `did you mean "<key>"?` with the key as `suggestion`.
@@ -130,7 +145,7 @@ function keysAt(schema: unknown, path: readonly PropertyKey[]): string[] {
  * if (!result.success) console.log(optionIssues(schema, result.error.issues));
  */
 export function optionIssues(schema: unknown, issues: readonly SchemaIssue[]): OptionIssue[] {
-  return issues.map((issue) => {
+  return unwrapUnions(issues).map((issue) => {
     const path = issue.path.map(String);
     if (issue.code !== 'unrecognized_keys' || issue.keys === undefined || issue.keys.length === 0) {
       return { path: path.join('.'), message: issue.message };
