@@ -184,7 +184,7 @@ describe('circuitBreaker', () => {
   it('rejects bad options with CONFIG', () => {
     expect(() => circuitBreaker({ failureRatio: 2 })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
     expect(() => circuitBreaker({ slowCallRatio: 0.5 })).toThrow(
-      expect.objectContaining({ code: 'CONFIG', details: { path: 'slowCallMs' } }),
+      expect.objectContaining({ code: 'CONFIG', details: expect.objectContaining({ path: 'slowCallMs' }) }),
     );
   });
 
@@ -236,6 +236,8 @@ describe('circuitBreaker', () => {
     expect(calls.at(-1)).toEqual(['opened', '', 5000]);
     target?.closeShared('');
     expect(await settle(down.infer(1))).toMatchObject({ code: 'MODEL_UNAVAILABLE' });
-    expect(() => circuitBreaker({ state: {} as never })).toThrow(expect.objectContaining({ code: 'CONFIG', details: { path: 'state' } }));
+    expect(() => circuitBreaker({ state: {} as never })).toThrow(
+      expect.objectContaining({ code: 'CONFIG', details: expect.objectContaining({ path: 'state' }) }),
+    );
   });
 });

@@ -9,13 +9,15 @@ import {
   type Middleware,
   type Model,
   now,
+  parseOptions,
   SlidingWindow,
   toBallastError,
 } from '@ballast/core';
 import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
 import type { BreakerStateStore } from './breaker-state.js';
 import { wrapModel } from './model-wrap.js';
-import { checkFunction, checkNumber } from './options-check.js';
+import { functionOption, msOption, objectWith, positiveIntOption, ratioOption } from './options-check.js';
 
 /** Options of {@link circuitBreaker}. */
 export interface BreakerOptions {
@@ -275,6 +277,28 @@ function defaultKey(): string {
   return '';
 }
 
+/** @internal The schema of {@link BreakerOptions}; createClient composes it as its `breaker` section. */
+export const breakerOptionsSchema = z
+  .strictObject({
+    consecutiveFailures: z.number().int().nonnegative().optional(),
+    failureRatio: ratioOption.optional(),
+    slowCallRatio: ratioOption.optional(),
+    slowCallMs: msOption.optional(),
+    windowMs: z.number().finite().min(10).optional(),
+    minThroughput: positiveIntOption.optional(),
+    openMs: msOption.optional(),
+    halfOpenTrials: positiveIntOption.optional(),
+    trialTimeoutMs: msOption.optional(),
+    isFailure: functionOption.optional(),
+    key: functionOption.optional(),
+    maxKeys: positiveIntOption.optional(),
+    state: objectWith(['bind'], 'a BreakerStateStore').optional(),
+  })
+  .refine((options) => options.slowCallRatio === undefined || options.slowCallMs !== undefined, {
+    message: 'slowCallRatio needs slowCallMs',
+    path: ['slowCallMs'],
+  });
+
 /**
  * Stops calling a failing upstream. The breaker opens after `consecutiveFailures` failures in a
  * row, or when the failure ratio or slow-call ratio over a sliding window reaches its threshold
@@ -290,23 +314,11 @@ function defaultKey(): string {
  * breaker.state(); // 'closed'
  */
 export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'circuitBreaker: options must be an object');
-  const owner = 'circuitBreaker';
-  checkNumber(owner, 'consecutiveFailures', options.consecutiveFailures, 0, { integer: true });
-  checkNumber(owner, 'failureRatio', options.failureRatio, 0, { max: 1 });
-  checkNumber(owner, 'slowCallRatio', options.slowCallRatio, 0, { max: 1 });
-  checkNumber(owner, 'slowCallMs', options.slowCallMs, 0);
-  checkNumber(owner, 'windowMs', options.windowMs, 10);
-  checkNumber(owner, 'minThroughput', options.minThroughput, 1, { integer: true });
-  checkNumber(owner, 'openMs', options.openMs, 0);
-  checkNumber(owner, 'trialTimeoutMs', options.trialTimeoutMs, 0);
-  checkNumber(owner, 'halfOpenTrials', options.halfOpenTrials, 1, { integer: true });
-  checkNumber(owner, 'maxKeys', options.maxKeys, 1, { integer: true });
-  checkFunction(owner, 'isFailure', options.isFailure);
-  checkFunction(owner, 'key', options.key);
-  if (options.slowCallRatio !== undefined && options.slowCallMs === undefined) {
-    throw new BallastError('CONFIG', 'circuitBreaker: slowCallRatio needs slowCallMs', { details: { path: 'slowCallMs' } });
-  }
+  return circuitBreakerFromParsed(parseOptions('circuitBreaker', breakerOptionsSchema, options) as BreakerOptions);
+}
+
+/** @internal {@link circuitBreaker} from options already parsed with {@link breakerOptionsSchema} (createClient's section). */
+export function circuitBreakerFromParsed(options: BreakerOptions): BreakerMiddleware {
   const consecutive = options.consecutiveFailures ?? 5;
   const settings: Settings = {
     consecutive: consecutive === 0 ? Number.POSITIVE_INFINITY : consecutive,
@@ -338,9 +350,6 @@ export function circuitBreaker(options: BreakerOptions = {}): BreakerMiddleware 
     return circuit;
   };
   if (options.state !== undefined) {
-    if (typeof options.state?.bind !== 'function') {
-      throw new BallastError('CONFIG', 'circuitBreaker: state must be a BreakerStateStore', { details: { path: 'state' } });
-    }
     options.state.bind({
       openShared(key, openMs) {
         if (!keyed && key !== '') return;

@@ -1,6 +1,18 @@
-import { BallastError, callModel, channels, doneError, type InferOptions, type Middleware, type Model, now, signalOf } from '@ballast/core';
+import {
+  BallastError,
+  callModel,
+  channels,
+  doneError,
+  type InferOptions,
+  type Middleware,
+  type Model,
+  now,
+  parseOptions,
+  signalOf,
+} from '@ballast/core';
+import { z } from 'zod';
 import { wrapModel } from './model-wrap.js';
-import { checkNumber } from './options-check.js';
+import { positiveIntOption } from './options-check.js';
 
 /** Options of {@link bulkhead}. */
 export interface BulkheadOptions {
@@ -125,6 +137,12 @@ class Bulkhead {
   }
 }
 
+/** @internal The schema of {@link BulkheadOptions}; createClient composes it as its `bulkhead` section. */
+export const bulkheadOptionsSchema = z.strictObject({
+  maxConcurrent: positiveIntOption.optional(),
+  maxQueue: z.number().int().nonnegative().optional(),
+});
+
 /**
  * Caps concurrent calls. Up to `maxConcurrent` run at once and up to `maxQueue` wait (within
  * their deadline; a waiting call that runs out of budget fails with `TIMEOUT`/`CANCELLED`); beyond
@@ -135,9 +153,11 @@ class Bulkhead {
  * const model = pipeline(remote, bulkhead({ maxConcurrent: 16, maxQueue: 64 }));
  */
 export function bulkhead(options: BulkheadOptions = {}): BulkheadMiddleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'bulkhead: options must be an object');
-  checkNumber('bulkhead', 'maxConcurrent', options.maxConcurrent, 1, { integer: true });
-  checkNumber('bulkhead', 'maxQueue', options.maxQueue, 0, { integer: true });
+  return bulkheadFromParsed(parseOptions('bulkhead', bulkheadOptionsSchema, options));
+}
+
+/** @internal {@link bulkhead} from options already parsed with {@link bulkheadOptionsSchema} (createClient's section). */
+export function bulkheadFromParsed(options: BulkheadOptions): BulkheadMiddleware {
   const state = new Bulkhead(options.maxConcurrent ?? 10, options.maxQueue ?? 0);
   const middleware = function bulkheadMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
     const name = next.name;

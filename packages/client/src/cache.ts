@@ -1,10 +1,21 @@
-import { annotate, BallastError, callModel, channels, type InferOptions, type Middleware, type Model, remainingMs } from '@ballast/core';
+import {
+  annotate,
+  BallastError,
+  callModel,
+  channels,
+  type InferOptions,
+  type Middleware,
+  type Model,
+  parseOptions,
+  remainingMs,
+} from '@ballast/core';
 import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
 import { type CacheEncoding, decodeCacheValue, encodeCacheValue } from './cache-codec.js';
 import { canonicalKey, givenKey, keyPrefix } from './cache-key.js';
 import { detachedOptions } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
-import { checkFunction, checkNumber } from './options-check.js';
+import { functionOption, msOption, objectWith, positiveIntOption } from './options-check.js';
 
 /** A cached result with its timestamps (ms on the cache's clock). */
 export interface CacheEntry<O = unknown> {
@@ -96,6 +107,13 @@ export function estimateBytes(value: unknown, depth = 0): number {
   }
 }
 
+/** @internal The schema of {@link LruCacheStoreOptions}. */
+export const lruCacheStoreOptionsSchema = z.strictObject({
+  max: positiveIntOption.optional(),
+  maxBytes: positiveIntOption.optional(),
+  sizeOf: functionOption.optional(),
+});
+
 /**
  * The default {@link CacheStore}: lru-cache bounded by entries and/or bytes. Expiry is checked by
  * the cache middleware, not by lru-cache, so stale entries stay available for stale serving until
@@ -105,9 +123,11 @@ export function estimateBytes(value: unknown, depth = 0): number {
  * const store = lruCacheStore({ maxBytes: 64 * 1024 * 1024 });
  */
 export function lruCacheStore<O = unknown>(options: LruCacheStoreOptions = {}): CacheStore<O> {
-  checkNumber('lruCacheStore', 'max', options.max, 1, { integer: true });
-  checkNumber('lruCacheStore', 'maxBytes', options.maxBytes, 1, { integer: true });
-  checkFunction('lruCacheStore', 'sizeOf', options.sizeOf);
+  return lruCacheStoreFromParsed(parseOptions('lruCacheStore', lruCacheStoreOptionsSchema, options) as LruCacheStoreOptions);
+}
+
+// lruCacheStore from options already parsed (resultCache's own, which include the store's).
+function lruCacheStoreFromParsed<O>(options: LruCacheStoreOptions): CacheStore<O> {
   const sizeOf = options.sizeOf ?? ((value: unknown, key: string) => estimateBytes(value) + 2 * key.length);
   const lru =
     options.maxBytes === undefined
@@ -499,6 +519,19 @@ class ResultCache {
   }
 }
 
+/** @internal The schema of {@link CacheOptions}; createClient composes it as its `cache` section. */
+export const cacheOptionsSchema = z.strictObject({
+  ...lruCacheStoreOptionsSchema.shape,
+  ttlMs: msOption.optional(),
+  staleWhileRevalidateMs: msOption.optional(),
+  staleIfErrorMs: msOption.optional(),
+  key: functionOption.optional(),
+  bypass: functionOption.optional(),
+  store: objectWith(['get', 'set'], 'a CacheStore (get() and set())').optional(),
+  clock: functionOption.optional(),
+  leaseMs: z.number().finite().min(1).optional(),
+});
+
 /**
  * Caches successful results per model and input. Keys are derived from the model's name and
  * version and a canonical form of the input (`cacheKeyOf`; `options.cacheKey` overrides). Identical
@@ -513,20 +546,14 @@ class ResultCache {
  * await model.infer(new Float32Array(16)); // miss, then hits
  */
 export function resultCache(options: CacheOptions = {}): ResultCacheMiddleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'resultCache: options must be an object');
-  checkNumber('resultCache', 'ttlMs', options.ttlMs, 0);
-  checkNumber('resultCache', 'staleWhileRevalidateMs', options.staleWhileRevalidateMs, 0);
-  checkNumber('resultCache', 'staleIfErrorMs', options.staleIfErrorMs, 0);
-  checkFunction('resultCache', 'key', options.key);
-  checkFunction('resultCache', 'bypass', options.bypass);
-  checkFunction('resultCache', 'clock', options.clock);
-  checkNumber('resultCache', 'leaseMs', options.leaseMs, 1);
-  if (options.store !== undefined && (typeof options.store?.get !== 'function' || typeof options.store?.set !== 'function')) {
-    throw new BallastError('CONFIG', 'resultCache: store must implement get() and set()', { details: { path: 'store' } });
-  }
+  return resultCacheFromParsed(parseOptions('resultCache', cacheOptionsSchema, options) as CacheOptions);
+}
+
+/** @internal {@link resultCache} from options already parsed with {@link cacheOptionsSchema} (createClient's section). */
+export function resultCacheFromParsed(options: CacheOptions): ResultCacheMiddleware {
   const store =
     options.store ??
-    lruCacheStore({
+    lruCacheStoreFromParsed({
       ...(options.max === undefined ? {} : { max: options.max }),
       ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
       ...(options.sizeOf === undefined ? {} : { sizeOf: options.sizeOf }),

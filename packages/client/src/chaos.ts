@@ -5,13 +5,15 @@ import {
   type InferOptions,
   type Middleware,
   type Model,
+  parseOptions,
   remainingMs,
   seededRandom,
   signalOf,
 } from '@ballast/core';
+import { z } from 'zod';
 import { sleep } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
-import { checkFunction, checkNumber } from './options-check.js';
+import { functionOption, msOption, ratioOption } from './options-check.js';
 
 /** Added latency: fixed, uniform in a range, or exponential with a mean (ms). */
 export type ChaosLatency =
@@ -67,6 +69,25 @@ function hang(options: InferOptions | undefined): Promise<never> {
   });
 }
 
+/** @internal The schema of {@link ChaosLatency}: one of three kinds, told apart by `kind`. */
+const chaosLatencySchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('fixed'), ms: msOption }),
+  z
+    .strictObject({ kind: z.literal('uniform'), minMs: msOption, maxMs: msOption })
+    .refine((latency) => latency.maxMs >= latency.minMs, { message: 'maxMs must be >= minMs', path: ['maxMs'] }),
+  z.strictObject({ kind: z.literal('exponential'), meanMs: msOption }),
+]);
+
+/** @internal The schema of {@link ChaosOptions}; createClient composes it as its `chaos` section. */
+export const chaosOptionsSchema = z.strictObject({
+  seed: z.number().int().nonnegative().optional(),
+  errorRate: ratioOption.optional(),
+  error: functionOption.optional(),
+  hangRate: ratioOption.optional(),
+  latencyRate: ratioOption.optional(),
+  latency: chaosLatencySchema.optional(),
+});
+
 /**
  * Injects faults for tests and game days: errors, hangs and latency, drawn from a seeded random
  * source so a run can be replayed. Off unless configured. Place it innermost, where the upstream
@@ -76,22 +97,12 @@ function hang(options: InferOptions | undefined): Promise<never> {
  * const model = pipeline(remote, retry(), chaos({ seed: 42, errorRate: 0.3, hangRate: 0.01 }));
  */
 export function chaos(options: ChaosOptions = {}): ChaosMiddleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'chaos: options must be an object');
-  checkNumber('chaos', 'seed', options.seed, 0, { integer: true });
-  checkNumber('chaos', 'errorRate', options.errorRate, 0, { max: 1 });
-  checkNumber('chaos', 'hangRate', options.hangRate, 0, { max: 1 });
-  checkNumber('chaos', 'latencyRate', options.latencyRate, 0, { max: 1 });
-  checkFunction('chaos', 'error', options.error);
+  return chaosFromParsed(parseOptions('chaos', chaosOptionsSchema, options) as ChaosOptions);
+}
+
+/** @internal {@link chaos} from options already parsed with {@link chaosOptionsSchema} (createClient's section). */
+export function chaosFromParsed(options: ChaosOptions): ChaosMiddleware {
   const latency = options.latency;
-  if (latency !== undefined) {
-    if (latency.kind === 'fixed') checkNumber('chaos', 'latency.ms', latency.ms, 0);
-    else if (latency.kind === 'uniform') {
-      checkNumber('chaos', 'latency.minMs', latency.minMs, 0);
-      checkNumber('chaos', 'latency.maxMs', latency.maxMs, latency.minMs);
-    } else if (latency.kind === 'exponential') checkNumber('chaos', 'latency.meanMs', latency.meanMs, 0);
-    else
-      throw new BallastError('CONFIG', 'chaos: latency.kind must be fixed, uniform or exponential', { details: { path: 'latency.kind' } });
-  }
   const random = seededRandom(options.seed ?? 1);
   const errorRate = options.errorRate ?? 0;
   const hangRate = options.hangRate ?? 0;

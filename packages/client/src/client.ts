@@ -10,22 +10,22 @@ import {
   pipeline,
   wrapModel,
 } from '@ballast/core';
-import { type BreakerMiddleware, type BreakerOptions, type BreakerStats, circuitBreaker } from './breaker.js';
-import { type BulkheadMiddleware, type BulkheadOptions, type BulkheadStats, bulkhead } from './bulkhead.js';
-import { type CacheOptions, type CacheStats, type ResultCacheMiddleware, resultCache } from './cache.js';
-import { type ChaosMiddleware, type ChaosOptions, type ChaosStats, chaos } from './chaos.js';
-import { checkClientOptions } from './client-options.js';
+import { type BreakerMiddleware, type BreakerOptions, type BreakerStats, circuitBreakerFromParsed } from './breaker.js';
+import { type BulkheadMiddleware, type BulkheadOptions, type BulkheadStats, bulkheadFromParsed } from './bulkhead.js';
+import { type CacheOptions, type CacheStats, type ResultCacheMiddleware, resultCacheFromParsed } from './cache.js';
+import { type ChaosMiddleware, type ChaosOptions, type ChaosStats, chaosFromParsed } from './chaos.js';
+import { parseClientOptions } from './client-options.js';
 import {
   type FallbackMiddleware,
   type FallbackOptions,
   type FallbackSource,
   type FallbackStats,
-  fallback,
+  fallbackFromParsed,
   type StaleCacheFallback,
 } from './fallback.js';
-import { type HedgeMiddleware, type HedgeOptions, type HedgeStats, hedge } from './hedge.js';
-import { type RateLimitOptions, rateLimit } from './rate-limit.js';
-import { type RetryMiddleware, type RetryOptions, type RetryStats, retry } from './retry.js';
+import { type HedgeMiddleware, type HedgeOptions, type HedgeStats, hedgeFromParsed } from './hedge.js';
+import { type RateLimitOptions, rateLimitFromParsed } from './rate-limit.js';
+import { type RetryMiddleware, type RetryOptions, type RetryStats, retryFromParsed } from './retry.js';
 import { type StreamOptions, streamPolicies, type TokenLimitOptions } from './stream-policies.js';
 
 /** Options of {@link createClient}. Every section is optional and off unless given (`true` = defaults). */
@@ -155,20 +155,22 @@ function codeOf(error: unknown): string {
  * });
  * const out = await client.infer(input);
  */
-export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
-  checkClientOptions(options);
+export function createClient<I, O>(given: ClientOptions<I, O>): Client<I, O> {
+  // Parsed once here, each section by its policy's schema; the policies are built from the parsed
+  // sections without checking them again.
+  const options = parseClientOptions(given) as unknown as ClientOptions<I, O>;
   const model = options.model;
-  const rateLimitPolicy = options.rateLimit ? rateLimit(options.rateLimit) : undefined;
+  const rateLimitPolicy = options.rateLimit ? rateLimitFromParsed(options.rateLimit) : undefined;
   const cacheOptions = section(options.cache);
-  const cache = cacheOptions ? resultCache(cacheOptions) : undefined;
+  const cache = cacheOptions ? resultCacheFromParsed(cacheOptions) : undefined;
   const bulkheadOptions = section(options.bulkhead);
-  const bulkheadPolicy: BulkheadMiddleware | undefined = bulkheadOptions ? bulkhead(bulkheadOptions) : undefined;
+  const bulkheadPolicy: BulkheadMiddleware | undefined = bulkheadOptions ? bulkheadFromParsed(bulkheadOptions) : undefined;
   const retryOptions = section(options.retry);
-  const retryPolicy: RetryMiddleware | undefined = retryOptions ? retry(retryOptions) : undefined;
+  const retryPolicy: RetryMiddleware | undefined = retryOptions ? retryFromParsed(retryOptions) : undefined;
   const breakerOptions = section(options.breaker);
-  const breaker = breakerOptions ? circuitBreaker(breakerOptions) : undefined;
-  const hedgePolicy: HedgeMiddleware | undefined = options.hedge ? hedge(options.hedge) : undefined;
-  const chaosPolicy: ChaosMiddleware | undefined = options.chaos ? chaos(options.chaos) : undefined;
+  const breaker = breakerOptions ? circuitBreakerFromParsed(breakerOptions) : undefined;
+  const hedgePolicy: HedgeMiddleware | undefined = options.hedge ? hedgeFromParsed(options.hedge) : undefined;
+  const chaosPolicy: ChaosMiddleware | undefined = options.chaos ? chaosFromParsed(options.chaos) : undefined;
 
   let fallbackPolicy: FallbackMiddleware | undefined;
   let fallbackOptions: FallbackOptions<I, O> | undefined;
@@ -187,7 +189,7 @@ export function createClient<I, O>(options: ClientOptions<I, O>): Client<I, O> {
       return source;
     });
     fallbackOptions = { ...given, chain };
-    fallbackPolicy = fallback(fallbackOptions);
+    fallbackPolicy = fallbackFromParsed(fallbackOptions);
   }
 
   const policies: Middleware[] = [];

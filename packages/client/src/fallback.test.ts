@@ -113,7 +113,7 @@ describe('fallback', () => {
 
   it('rejects a bad chain with CONFIG naming the index', () => {
     expect(() => fallback({ chain: [{ value: 1 }, 42 as never] })).toThrow(
-      expect.objectContaining({ code: 'CONFIG', details: { path: 'chain.1' } }),
+      expect.objectContaining({ code: 'CONFIG', details: expect.objectContaining({ path: 'chain.1' }) }),
     );
     expect(() => fallback({ chain: [staleCache()] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
   });

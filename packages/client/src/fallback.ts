@@ -9,14 +9,16 @@ import {
   type Middleware,
   type Model,
   now,
+  parseOptions,
   timeoutError,
   toBallastError,
   withDeadline,
 } from '@ballast/core';
+import { z } from 'zod';
 import type { ResultCacheMiddleware } from './cache.js';
 import { detachedOptions } from './call-options.js';
 import { wrapModel } from './model-wrap.js';
-import { checkFunction, checkNumber } from './options-check.js';
+import { functionOption, msOption } from './options-check.js';
 
 /** A fixed answer. */
 export interface StaticFallback<O = unknown> {
@@ -250,6 +252,21 @@ function withFailures(primary: unknown, failures: { source: string; error: unkno
   return error;
 }
 
+/** @internal One source of a fallback chain, as its schema checks it. */
+export const fallbackSourceSchema = z.custom(
+  (value) =>
+    typeof value === 'function' ||
+    (typeof value === 'object' && value !== null && ('value' in value || 'infer' in value || 'kind' in value)),
+  'expected a model, { value }, a function or staleCache()',
+);
+
+/** @internal The schema of {@link FallbackOptions}; createClient composes it (or a bare chain) as `fallback`. */
+export const fallbackOptionsSchema = z.strictObject({
+  chain: z.array(fallbackSourceSchema),
+  when: functionOption.optional(),
+  reserveMs: msOption.optional(),
+});
+
 /**
  * On failure, tries an ordered chain of sources: other models, static values, rule functions and
  * `staleCache()`. The first that answers serves the call (reported as `ballast:fallback`, in
@@ -261,11 +278,15 @@ function withFailures(primary: unknown, failures: { source: string; error: unkno
  * const model = pipeline(remote, fallback({ chain: [localCopy, { value: { score: 0 } }] }));
  */
 export function fallback<I = unknown, O = unknown>(options: FallbackOptions<I, O>): FallbackMiddleware {
-  if (typeof options !== 'object' || options === null || !Array.isArray(options.chain)) {
-    throw new BallastError('CONFIG', 'fallback: options.chain must be an array', { details: { path: 'chain' } });
-  }
-  checkFunction('fallback', 'when', options.when);
-  checkNumber('fallback', 'reserveMs', options.reserveMs, 0);
+  return fallbackFromParsed(parseOptions('fallback', fallbackOptionsSchema, options) as FallbackOptions<I, O>);
+}
+
+/**
+ * @internal {@link fallback} from options already parsed with {@link fallbackOptionsSchema}
+ * (createClient's section, its `staleCache()` sources given the client's cache).
+ */
+export function fallbackFromParsed<I = unknown, O = unknown>(options: FallbackOptions<I, O>): FallbackMiddleware {
+  // A source's wiring, not its shape: staleCache() outside createClient must be given its cache.
   options.chain.forEach((source, index) => {
     const ok =
       typeof source === 'function' ||

@@ -6,14 +6,16 @@ import {
   type Middleware,
   type Model,
   now,
+  parseOptions,
   remainingMs,
   signalOf,
   withAttemptMemo,
 } from '@ballast/core';
+import { z } from 'zod';
 import { detachedOptions } from './call-options.js';
 import { LoadBudget } from './load-budget.js';
 import { wrapModel } from './model-wrap.js';
-import { checkNumber } from './options-check.js';
+import { msOption, positiveIntOption, ratioOption } from './options-check.js';
 
 /** Options of {@link hedge}. */
 export interface HedgeOptions {
@@ -152,6 +154,20 @@ class HedgePolicy {
   }
 }
 
+/** @internal The schema of {@link HedgeOptions}; createClient composes it as its `hedge` section. */
+export const hedgeOptionsSchema = z
+  .strictObject({
+    delayMs: msOption.optional(),
+    percentile: ratioOption.optional(),
+    minSamples: positiveIntOption.optional(),
+    maxRatio: ratioOption.optional(),
+    minPerSecond: z.number().finite().nonnegative().optional(),
+  })
+  .refine((options) => options.delayMs !== undefined || options.percentile !== undefined, {
+    message: 'give delayMs, percentile or both',
+    path: ['delayMs'],
+  });
+
 /**
  * Hedges slow calls: when an attempt has not answered after a delay (fixed, or a percentile of
  * observed latency), a second attempt starts; the first success wins and the other is aborted
@@ -162,15 +178,11 @@ class HedgePolicy {
  * const model = pipeline(remote, hedge({ percentile: 0.95, delayMs: 50, maxRatio: 0.05 }));
  */
 export function hedge(options: HedgeOptions = {}): HedgeMiddleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'hedge: options must be an object');
-  checkNumber('hedge', 'delayMs', options.delayMs, 0);
-  checkNumber('hedge', 'percentile', options.percentile, 0, { max: 1 });
-  checkNumber('hedge', 'minSamples', options.minSamples, 1, { integer: true });
-  checkNumber('hedge', 'maxRatio', options.maxRatio, 0, { max: 1 });
-  checkNumber('hedge', 'minPerSecond', options.minPerSecond, 0);
-  if (options.delayMs === undefined && options.percentile === undefined) {
-    throw new BallastError('CONFIG', 'hedge: give delayMs, percentile or both', { details: { path: 'delayMs' } });
-  }
+  return hedgeFromParsed(parseOptions('hedge', hedgeOptionsSchema, options));
+}
+
+/** @internal {@link hedge} from options already parsed with {@link hedgeOptionsSchema} (createClient's section). */
+export function hedgeFromParsed(options: HedgeOptions): HedgeMiddleware {
   const policy = new HedgePolicy(
     options.delayMs,
     options.percentile,

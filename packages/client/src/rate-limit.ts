@@ -3,15 +3,16 @@ import {
   callModel,
   channels,
   type InferOptions,
-  isLimiter,
   type Limiter,
   type Middleware,
   type Model,
+  parseOptions,
   type TakeResult,
   TokenBucketLimiter,
 } from '@ballast/core';
+import { z } from 'zod';
 import { wrapModel } from './model-wrap.js';
-import { checkFunction } from './options-check.js';
+import { functionOption, objectWith, positiveIntOption } from './options-check.js';
 
 /** Options of {@link rateLimit}. */
 export interface RateLimitOptions {
@@ -56,6 +57,16 @@ export interface RateLimitMiddleware extends Middleware {
   stats(): { rejected: number };
 }
 
+/** @internal The schema of {@link RateLimitOptions}; createClient composes it as its `rateLimit` section. */
+export const rateLimitOptionsSchema = z.strictObject({
+  ratePerSecond: z.number().finite().positive().optional(),
+  burst: z.number().finite().min(1).optional(),
+  key: functionOption.optional(),
+  cost: functionOption.optional(),
+  maxKeys: positiveIntOption.optional(),
+  limiter: objectWith(['take'], 'a Limiter (an object with a take function)').optional(),
+});
+
 /**
  * Limits calls per key with a token bucket. A call over the limit fails at once with
  * `RATE_LIMITED` (retryable) carrying `retryAfterMs`, and a `ballast:rejection` event is published;
@@ -65,12 +76,11 @@ export interface RateLimitMiddleware extends Middleware {
  * const model = pipeline(base, rateLimit({ ratePerSecond: 50, burst: 100, key: (_, o) => o?.principal?.id ?? 'anonymous' }));
  */
 export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'rateLimit: options must be an object');
-  checkFunction('rateLimit', 'key', options?.key);
-  checkFunction('rateLimit', 'cost', options?.cost);
-  if (options.limiter !== undefined && !isLimiter(options.limiter)) {
-    throw new BallastError('CONFIG', 'rateLimit: limiter must have a take function', { details: { path: 'limiter' } });
-  }
+  return rateLimitFromParsed(parseOptions('rateLimit', rateLimitOptionsSchema, options) as RateLimitOptions);
+}
+
+/** @internal {@link rateLimit} from options already parsed with {@link rateLimitOptionsSchema} (createClient's section). */
+export function rateLimitFromParsed(options: RateLimitOptions): RateLimitMiddleware {
   const limiter: Limiter =
     options.limiter ??
     new TokenBucketLimiter({

@@ -1,6 +1,5 @@
 import {
   annotate,
-  BallastError,
   callModel,
   channels,
   doneError,
@@ -9,14 +8,16 @@ import {
   type Middleware,
   type Model,
   now,
+  parseOptions,
   remainingMs,
   toBallastError,
   withAttemptMemo,
 } from '@ballast/core';
+import { z } from 'zod';
 import { sleep } from './call-options.js';
 import { LoadBudget } from './load-budget.js';
 import { wrapModel } from './model-wrap.js';
-import { checkFunction, checkNumber } from './options-check.js';
+import { functionOption, msOption, positiveIntOption } from './options-check.js';
 
 /** The retry budget: extra load from retries capped at a share of recent traffic. */
 export interface RetryBudgetOptions {
@@ -176,6 +177,26 @@ class RetryPolicy {
   }
 }
 
+/** @internal The schema of {@link RetryOptions}; createClient composes it as its `retry` section. */
+export const retryOptionsSchema = z.strictObject({
+  maxAttempts: positiveIntOption.optional(),
+  baseDelayMs: msOption.optional(),
+  maxDelayMs: msOption.optional(),
+  jitter: z.enum(['full', 'none']).optional(),
+  shouldRetry: functionOption.optional(),
+  budget: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        ratio: z.number().finite().nonnegative().optional(),
+        minPerSecond: z.number().finite().nonnegative().optional(),
+        windowMs: z.number().finite().min(1).optional(),
+      }),
+    ])
+    .optional(),
+  random: functionOption.optional(),
+});
+
 /**
  * Retries failed attempts with exponential backoff and full jitter. Only `retryable` Ballast
  * errors are retried unless `shouldRetry` says otherwise; a `retryAfterMs` hint is honoured (up to
@@ -188,20 +209,11 @@ class RetryPolicy {
  * await model.infer(input, { timeoutMs: 1000 });
  */
 export function retry(options: RetryOptions = {}): RetryMiddleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'retry: options must be an object');
-  checkNumber('retry', 'maxAttempts', options.maxAttempts, 1, { integer: true });
-  checkNumber('retry', 'baseDelayMs', options.baseDelayMs, 0);
-  checkNumber('retry', 'maxDelayMs', options.maxDelayMs, 0);
-  checkFunction('retry', 'shouldRetry', options.shouldRetry);
-  checkFunction('retry', 'random', options.random);
-  if (options.jitter !== undefined && options.jitter !== 'full' && options.jitter !== 'none') {
-    throw new BallastError('CONFIG', `retry: jitter must be "full" or "none"`, { details: { path: 'jitter' } });
-  }
-  if (options.budget) {
-    checkNumber('retry', 'budget.ratio', options.budget.ratio, 0);
-    checkNumber('retry', 'budget.minPerSecond', options.budget.minPerSecond, 0);
-    checkNumber('retry', 'budget.windowMs', options.budget.windowMs, 1);
-  }
+  return retryFromParsed(parseOptions('retry', retryOptionsSchema, options) as RetryOptions);
+}
+
+/** @internal {@link retry} from options already parsed with {@link retryOptionsSchema} (createClient's section). */
+export function retryFromParsed(options: RetryOptions): RetryMiddleware {
   const policy = new RetryPolicy(
     options.maxAttempts ?? 3,
     options.baseDelayMs ?? 50,

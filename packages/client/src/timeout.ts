@@ -1,12 +1,16 @@
-import { BallastError, callModel, capTimeout, type InferOptions, type Middleware, type Model, withDeadline } from '@ballast/core';
+import { callModel, capTimeout, type InferOptions, type Middleware, type Model, parseOptions, withDeadline } from '@ballast/core';
+import { z } from 'zod';
 import { wrapModel } from './model-wrap.js';
-import { checkNumber } from './options-check.js';
+import { msOption } from './options-check.js';
 
 /** Options of {@link timeout}. */
 export interface TimeoutOptions {
   /** The most a call through this layer may take, ms; a caller's shorter budget wins. */
   timeoutMs: number;
 }
+
+/** @internal The schema of {@link TimeoutOptions}. */
+export const timeoutOptionsSchema = z.strictObject({ timeoutMs: msOption });
 
 /**
  * Caps what a call through this layer may take. The cap becomes a deadline nested in the call's
@@ -18,11 +22,7 @@ export interface TimeoutOptions {
  * const model = pipeline(remote, fallback({ chain: [{ value: 0 }] }), timeout({ timeoutMs: 150 }), retry());
  */
 export function timeout(options: TimeoutOptions): Middleware {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'timeout: options must be an object');
-  if (options.timeoutMs === undefined)
-    throw new BallastError('CONFIG', 'timeout: timeoutMs is required', { details: { path: 'timeoutMs' } });
-  checkNumber('timeout', 'timeoutMs', options.timeoutMs, 0);
-  const limit = options.timeoutMs;
+  const limit = parseOptions('timeout', timeoutOptionsSchema, options).timeoutMs;
   return function timeoutMiddleware<I, O>(next: Model<I, O>): Model<I, O> {
     return wrapModel(next, function timed(input: I, callOptions?: InferOptions): Promise<O> {
       // withDeadline opens a nested scope only when the cap is tighter than the call's budget.

@@ -41,6 +41,24 @@ describe('DriftMonitor', () => {
     expect(() => new DriftMonitor({ reference: undefined as never })).toThrow(config);
   });
 
+  it('names the path of a bad option, and the key a mistyped one was meant to be', () => {
+    const failure = (run: () => unknown): { message: string; details: Record<string, unknown> | undefined } => {
+      try {
+        run();
+      } catch (error) {
+        return error as { message: string; details: Record<string, unknown> | undefined };
+      }
+      throw new Error('expected a CONFIG error');
+    };
+    const small = failure(() => new DriftMonitor({ reference, window: { size: 100, maxRows: 50 } }));
+    expect(small.details?.path).toBe('window.maxRows');
+    expect(small.message).toMatch(/^DriftMonitor: window\.maxRows: /);
+    expect(failure(() => new DriftMonitor({ reference, driftShare: 0 })).details?.path).toBe('driftShare');
+    expect(failure(() => new DriftMonitor({ reference, threshold: { a: -1 } })).details?.path).toBe('threshold.a');
+    const typo = failure(() => new DriftMonitor({ reference, windw: { size: 10 } } as never));
+    expect(typo.details).toMatchObject({ path: 'windw', suggestion: 'window' });
+  });
+
   it('answers rows and tables that are not arrays or objects with INVALID_INPUT', () => {
     const monitor = new DriftMonitor({ reference, window: { size: 50 } });
     for (const bad of [42, 'rows', null, { a: 1 }]) {

@@ -1,8 +1,9 @@
-import { BallastError } from '@ballast/core';
+import { BallastError, parseOptions } from '@ballast/core';
 import { AccuracyTracker } from './accuracy-tracker.js';
 import { applyCorrection } from './corrections.js';
 import { publishWindowEvents } from './drift-events.js';
 import { type Column, createColumn, store, testColumn } from './feature-column.js';
+import { driftMonitorOptionsSchema } from './monitor-options.js';
 import {
   type AccuracySummary,
   type Correction,
@@ -53,17 +54,9 @@ export class DriftMonitor {
   #last: DriftResult | undefined;
   #windows = 0;
 
-  constructor(options: DriftMonitorOptions) {
-    if (options === null || typeof options !== 'object') throw new BallastError('CONFIG', 'DriftMonitor needs options');
+  constructor(given: DriftMonitorOptions) {
+    const options = parseOptions('DriftMonitor', driftMonitorOptionsSchema, given) as DriftMonitorOptions;
     const { name = 'drift', reference, correction = 'bonferroni', driftShare = 0.5, minRows = 30 } = options;
-    if (reference === null || typeof reference !== 'object' || typeof reference.features !== 'object') {
-      throw new BallastError('CONFIG', 'DriftMonitor needs a reference profile (createProfile or parseProfile)');
-    }
-    if (correction !== 'bonferroni' && correction !== 'fdr' && correction !== 'none') {
-      throw new BallastError('CONFIG', `correction must be bonferroni, fdr or none, got ${String(correction)}`);
-    }
-    if (!(driftShare > 0 && driftShare <= 1)) throw new BallastError('CONFIG', 'driftShare must be in (0, 1]');
-    if (!(Number.isInteger(minRows) && minRows >= 1)) throw new BallastError('CONFIG', 'minRows must be a positive integer');
     this.#window = new RowWindow(options.window);
     this.name = name;
     this.reference = reference;

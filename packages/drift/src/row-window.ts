@@ -1,5 +1,4 @@
-import { BallastError } from '@ballast/core';
-import { MAX_WINDOW_ROWS, type WindowOptions } from './monitor-types.js';
+import type { WindowOptions } from './monitor-types.js';
 
 /**
  * A monitor's window: which ring slot each row takes (the columns hold the values), when a count
@@ -21,35 +20,15 @@ export class RowWindow {
   #sinceEvaluation = 0;
   #lastEvaluationAt: number | undefined;
 
-  /** Checks the window options (CONFIG on bad ones) and allocates the ring's clock. */
+  /** Allocates the ring's clock, from window options already parsed by DriftMonitor's schema. */
   constructor(window: WindowOptions = {}) {
     const durationMs = window.durationMs;
     const size = window.size ?? (durationMs === undefined ? 500 : undefined);
-    const checkPositive = (label: string, v: number | undefined): void => {
-      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new BallastError('CONFIG', `window.${label} must be a positive number`);
-    };
-    checkPositive('size', size);
-    checkPositive('durationMs', durationMs);
-    checkPositive('slide', window.slide);
-    checkPositive('slideMs', window.slideMs);
-    checkPositive('maxRows', window.maxRows);
-    if (size !== undefined && !Number.isInteger(size)) throw new BallastError('CONFIG', 'window.size must be an integer');
-    for (const [label, v] of [
-      ['size', size],
-      ['maxRows', window.maxRows],
-    ] as const) {
-      if (v !== undefined && v > MAX_WINDOW_ROWS) {
-        throw new BallastError('CONFIG', `window.${label} must be at most ${MAX_WINDOW_ROWS} rows, got ${v}`, {
-          details: { [label]: v, max: MAX_WINDOW_ROWS },
-        });
-      }
-    }
     this.#size = size;
     this.#slide = window.slide;
     this.#durationMs = durationMs;
     this.#slideMs = window.slideMs;
     this.capacity = Math.floor(window.maxRows ?? size ?? 10000);
-    if (size !== undefined && this.capacity < size) throw new BallastError('CONFIG', 'window.maxRows must be >= window.size');
     this.#times = new Float64Array(this.capacity);
   }
 

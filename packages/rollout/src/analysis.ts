@@ -1,5 +1,6 @@
 import { isBallastError } from '@ballast/core';
-import { checkPositive, checkShare, fail } from './checks.js';
+import { z } from 'zod';
+import { functionOption, positiveIntOption, positiveOption, shareOption } from './checks.js';
 import type { VersionRole } from './types.js';
 import { p95Exceeds, type WindowTotals } from './version-window.js';
 
@@ -43,6 +44,27 @@ export interface AnalysisOptions {
   isError?: (error: unknown) => boolean;
 }
 
+/** @internal The schema of {@link AnalysisOptions}; rollout() composes it as its `analysis` section. */
+export const analysisOptionsSchema = z.strictObject({
+  windowMs: positiveOption.optional(),
+  buckets: positiveIntOption.optional(),
+  minRequests: positiveIntOption.optional(),
+  healthyWindows: positiveIntOption.optional(),
+  autoPromote: z.boolean().optional(),
+  autoRollback: z.boolean().optional(),
+  maxErrorRate: shareOption.optional(),
+  maxP95Ms: positiveOption.optional(),
+  maxDriftScore: z.number().optional(),
+  maxDisagreementRate: shareOption.optional(),
+  drift: z
+    .custom(
+      (value) => typeof value === 'function' || typeof (value as { score?: unknown } | null)?.score === 'function',
+      'expected a function or an object with a score() method',
+    )
+    .optional(),
+  isError: functionOption.optional(),
+});
+
 function defaultIsError(error: unknown): boolean {
   return !(isBallastError(error) && (error.code === 'CANCELLED' || error.code === 'INVALID_INPUT'));
 }
@@ -66,7 +88,7 @@ export class Analysis {
   readonly isError: (error: unknown) => boolean;
   private readonly drift: DriftSource | undefined;
 
-  /** @throws BallastError `CONFIG` for a bad option. */
+  /** From options already parsed with {@link analysisOptionsSchema} (rollout's `analysis` section). */
   constructor(options: AnalysisOptions) {
     const {
       windowMs = 60_000,
@@ -82,20 +104,6 @@ export class Analysis {
       drift,
       isError = defaultIsError,
     } = options;
-    checkPositive(windowMs, 'analysis.windowMs');
-    checkPositive(buckets, 'analysis.buckets', true);
-    checkPositive(minRequests, 'analysis.minRequests', true);
-    checkPositive(healthyWindows, 'analysis.healthyWindows', true);
-    checkShare(maxErrorRate, 'analysis.maxErrorRate');
-    checkShare(maxDisagreementRate, 'analysis.maxDisagreementRate');
-    if (maxP95Ms !== undefined) checkPositive(maxP95Ms, 'analysis.maxP95Ms');
-    if (maxDriftScore !== undefined && (typeof maxDriftScore !== 'number' || Number.isNaN(maxDriftScore))) {
-      fail('"analysis.maxDriftScore" must be a number', { path: 'analysis.maxDriftScore' });
-    }
-    if (drift !== undefined && typeof drift !== 'function' && typeof (drift as { score?: unknown })?.score !== 'function') {
-      fail('"analysis.drift" must be a function or an object with a score() method', { path: 'analysis.drift' });
-    }
-    if (typeof isError !== 'function') fail('"analysis.isError" must be a function', { path: 'analysis.isError' });
     this.windowMs = windowMs;
     this.buckets = buckets;
     this.minRequests = minRequests;

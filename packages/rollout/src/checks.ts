@@ -1,22 +1,20 @@
 import { BallastError } from '@ballast/core';
+import { z } from 'zod';
 
-/** Fails a rollout's configuration with `CONFIG`. */
-export function fail(message: string, details?: Record<string, unknown>): never {
-  throw new BallastError('CONFIG', `rollout: ${message}`, details ? { details } : {});
-}
+/*
+ * The zod pieces of a rollout's options schema. Each part declares its schema next to itself
+ * (analysisOptionsSchema in analysis.ts, canaryStrategySchema in strategies/canary.ts, ...);
+ * rollout() composes them and parses its options once with core's parseOptions.
+ */
 
-/** Checks a share, 0..1. */
-export function checkShare(value: unknown, path: string): void {
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1))
-    fail(`"${path}" must be a number in [0, 1], got ${String(value)}`, { path });
-}
-
-/** Checks a positive, finite number (or integer). */
-export function checkPositive(value: unknown, path: string, integer = false): void {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    fail(`"${path}" must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`, { path });
-  }
-}
+/** @internal A share, 0..1. */
+export const shareOption = z.number().min(0).max(1);
+/** @internal A positive, finite number. */
+export const positiveOption = z.number().finite().positive();
+/** @internal A positive integer. */
+export const positiveIntOption = z.number().int().positive();
+/** @internal A function (any signature: the option's type says which). */
+export const functionOption = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'expected a function');
 
 /**
  * @internal Checks the reason of a manual decision (a rollout's promote/rollback and the admin

@@ -622,6 +622,32 @@ describe('configuration', () => {
     });
   }
 
+  it('names the full path of a bad option, and the key a mistyped one was meant to be', () => {
+    const details = (options: unknown): Record<string, unknown> | undefined => {
+      try {
+        rollout(options as never);
+      } catch (error) {
+        return (error as { details?: Record<string, unknown> }).details;
+      }
+      throw new Error('expected a CONFIG error');
+    };
+    const ramp = { type: 'canary', steps: [{ weight: 0.1, durationMs: 1000 }, { weight: 0.5 }] };
+    expect(details({ stable, candidate, strategy: ramp })?.path).toBe('strategy.steps.1.durationMs');
+    expect(details({ stable, candidate, strategy: { type: 'shadow', sampleRate: 2 } })?.path).toBe('strategy.sampleRate');
+    expect(details({ stable, candidate, strategy: { type: 'linear' } })?.path).toBe('strategy.type');
+    expect(details({ stable, candidate, strategy: { type: 'blue-green' }, analysis: { maxErrorRate: 2 } })?.path).toBe(
+      'analysis.maxErrorRate',
+    );
+    expect(details({ stable, candidate, strategy: { type: 'blue-green' }, analyis: {} })).toMatchObject({
+      path: 'analyis',
+      suggestion: 'analysis',
+    });
+    expect(details({ stable, candidate, strategy: { type: 'canary', wieght: 0.2 } })).toMatchObject({
+      path: 'strategy.wieght',
+      suggestion: 'weight',
+    });
+  });
+
   it('fails a call whose key function throws with a typed error, and keeps serving others', async () => {
     const model = rollout({
       stable,

@@ -1,12 +1,22 @@
-import { BallastError, callModel, type HealthReport, type InferOptions, type Model, now, toBallastError } from '@ballast/core';
-import { Analysis, type AnalysisOptions } from './analysis.js';
-import { checkReason, fail } from './checks.js';
+import {
+  BallastError,
+  callModel,
+  type HealthReport,
+  type InferOptions,
+  type Model,
+  now,
+  parseOptions,
+  toBallastError,
+} from '@ballast/core';
+import { z } from 'zod';
+import { Analysis, type AnalysisOptions, analysisOptionsSchema } from './analysis.js';
+import { checkReason, functionOption } from './checks.js';
 import { publishDecision } from './decision-event.js';
 import { DecisionLog } from './decision-log.js';
 import { healthOf } from './health.js';
 import { isModel } from './registry.js';
 import type { DecisionRecord, RolloutRecord, RolloutStore } from './store.js';
-import { type RolloutStrategy, STRATEGIES } from './strategies/index.js';
+import { type RolloutStrategy, rolloutStrategySchema, STRATEGIES } from './strategies/index.js';
 import type { StrategyContext, StrategyRuntime } from './strategy.js';
 import type { RolloutWindowMetrics, VersionRole } from './types.js';
 import { VersionWindow, type WindowTotals } from './version-window.js';
@@ -92,7 +102,32 @@ export interface Rollout<I = unknown, O = unknown> extends Model<I, O> {
 
 type Period = Record<VersionRole, WindowTotals>;
 
-const STRATEGY_TYPES = Object.keys(STRATEGIES).map((type) => `'${type}'`);
+const modelOption = z.custom<Model>((value) => isModel(value), 'expected a Model with an infer() method');
+
+/** @internal The schema of {@link RolloutOptions}: the strategy's and the analysis's own schemas are its sections. */
+export const rolloutOptionsSchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    stable: modelOption,
+    candidate: modelOption,
+    strategy: rolloutStrategySchema,
+    analysis: analysisOptionsSchema.optional(),
+    store: z
+      .custom(
+        (value) =>
+          typeof (value as { load?: unknown } | null)?.load === 'function' && typeof (value as { save?: unknown }).save === 'function',
+        'expected a store with load() and save() methods',
+      )
+      .optional(),
+    closeVersions: z.boolean().optional(),
+    random: functionOption.optional(),
+    onDecision: functionOption.optional(),
+  })
+  // Without a name the rollout takes the stable model's.
+  .refine((options) => options.name !== undefined || (typeof options.stable.name === 'string' && options.stable.name.length > 0), {
+    message: 'must be a non-empty string (the stable model has no name)',
+    path: ['name'],
+  });
 
 /**
  * Routes calls between a stable version and a candidate, watches both, and promotes or rolls back
@@ -119,8 +154,8 @@ const STRATEGY_TYPES = Object.keys(STRATEGIES).map((type) => `'${type}'`);
  * });
  * await model.infer(input, { principal: { id: 'user-42' } }); // user-42 always sees the same version
  */
-export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
-  if (typeof options !== 'object' || options === null) fail('expects an options object');
+export function rollout<I, O>(given: RolloutOptions<I, O>): Rollout<I, O> {
+  const options = parseOptions('rollout', rolloutOptionsSchema, given) as RolloutOptions<I, O>;
   const {
     stable,
     candidate,
@@ -131,21 +166,8 @@ export function rollout<I, O>(options: RolloutOptions<I, O>): Rollout<I, O> {
     random = Math.random,
     onDecision,
   } = options;
-  if (!isModel(stable)) fail('"stable" must be a Model with an infer() method', { path: 'stable' });
-  if (!isModel(candidate)) fail('"candidate" must be a Model with an infer() method', { path: 'candidate' });
-  if (typeof strategy !== 'object' || strategy === null) fail('"strategy" must be an object', { path: 'strategy' });
   const type = strategy.type;
-  if (typeof type !== 'string' || !Object.hasOwn(STRATEGIES, type)) {
-    const names = `${STRATEGY_TYPES.slice(0, -1).join(', ')} or ${STRATEGY_TYPES.at(-1)}`;
-    fail(`"strategy.type" must be ${names}, got ${String(type)}`, { path: 'strategy.type' });
-  }
-  if (typeof random !== 'function') fail('"random" must be a function', { path: 'random' });
-  if (onDecision !== undefined && typeof onDecision !== 'function') fail('"onDecision" must be a function', { path: 'onDecision' });
-  if (store !== undefined && (typeof store?.load !== 'function' || typeof store?.save !== 'function')) {
-    fail('"store" must have load() and save() methods', { path: 'store' });
-  }
   const name = options.name ?? stable.name;
-  if (typeof name !== 'string' || name.length === 0) fail('"name" must be a non-empty string', { path: 'name' });
   const analysis = new Analysis(analysisOptions ?? {});
   const { windowMs } = analysis;
 

@@ -8,8 +8,10 @@ import {
   type InferOptions,
   isBallastError,
   type Model,
+  parseOptions,
 } from '@ballast/core';
-import { checkFunction, checkNumber } from '../options-check.js';
+import { z } from 'zod';
+import { functionOption, msOption, positiveIntOption, ratioOption } from '../options-check.js';
 import { EndpointState } from './endpoint-state.js';
 import { p2cEwma } from './p2c-ewma.js';
 import { randomChoice } from './random-choice.js';
@@ -576,13 +578,65 @@ function endpointSpec<I, O>(
       details: { path: 'model' },
     });
   }
-  checkNumber(`balance(${owner})`, 'weight', spec.weight, Number.MIN_VALUE);
-  checkNumber(`balance(${owner})`, 'cost', spec.cost, 0);
+  parseOptions(`balance(${owner})`, endpointNumbersSchema, { weight: spec.weight, cost: spec.cost });
   const id = spec.id ?? spec.model.name;
   if (typeof id !== 'string' || id.length === 0)
     throw new BallastError('CONFIG', `balance(${owner}): endpoint id must be a non-empty string`, { details: { path: 'id' } });
   return { id, model: spec.model, weight: spec.weight ?? 1, cost: spec.cost ?? 0 };
 }
+
+// An endpoint's numbers, checked as it is added (at construction, by add() or by discovery).
+const endpointNumbersSchema = z.object({
+  weight: z.number().finite().positive().optional(),
+  cost: msOption.optional(),
+});
+
+/** @internal The schema of {@link BalanceOptions}; endpoints are checked one by one as they are added. */
+export const balanceOptionsSchema = z
+  .strictObject({
+    name: z.string().min(1, 'must be a non-empty string'),
+    endpoints: z.array(z.unknown()).optional(),
+    discovery: z.strictObject({ list: functionOption, connect: functionOption, intervalMs: msOption.optional() }).optional(),
+    strategy: z
+      .union([
+        z.enum(['p2c-ewma', 'round-robin', 'weighted', 'random']),
+        z.custom(
+          (value) =>
+            typeof (value as { choose?: unknown } | null)?.choose === 'function' && typeof (value as { name?: unknown }).name === 'string',
+          'expected "p2c-ewma", "round-robin", "weighted", "random" or a strategy object',
+        ),
+      ])
+      .optional(),
+    decayMs: z.number().finite().positive().optional(),
+    slowStartMs: msOption.optional(),
+    slowStartMinFactor: z.number().positive().max(1).optional(),
+    outlier: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          consecutiveFailures: positiveIntOption.optional(),
+          windowSize: positiveIntOption.optional(),
+          minRequests: positiveIntOption.optional(),
+          minErrorRatio: ratioOption.optional(),
+          errorRatioMargin: ratioOption.optional(),
+          baseEjectionMs: msOption.optional(),
+          maxEjectionMs: msOption.optional(),
+          maxEjectedShare: ratioOption.optional(),
+        }),
+      ])
+      .optional(),
+    retry: z
+      .union([z.literal(false), z.strictObject({ maxAttempts: positiveIntOption.optional(), shouldRetry: functionOption.optional() })])
+      .optional(),
+    isFailure: functionOption.optional(),
+    closeEndpoints: z.boolean().optional(),
+    clock: functionOption.optional(),
+    random: functionOption.optional(),
+  })
+  .refine((options) => options.endpoints !== undefined || options.discovery !== undefined, {
+    message: 'give endpoints, discovery or both',
+    path: ['endpoints'],
+  });
 
 /**
  * A `Model` that spreads calls over several endpoints of one model (replicas, regions, model
@@ -603,47 +657,9 @@ function endpointSpec<I, O>(
  * const client = createClient({ model, timeoutMs: 500, retry: { maxAttempts: 3 } });
  * await client.infer({ text: 'great' });
  */
-export function balance<I, O>(options: BalanceOptions<I, O>): BalancedModel<I, O> {
-  if (typeof options !== 'object' || options === null) throw new BallastError('CONFIG', 'balance: options must be an object');
-  if (typeof options.name !== 'string' || options.name.length === 0) {
-    throw new BallastError('CONFIG', 'balance: "name" must be a non-empty string', { details: { path: 'name' } });
-  }
-  const owner = `balance(${options.name})`;
-  if (options.endpoints !== undefined && !Array.isArray(options.endpoints)) {
-    throw new BallastError('CONFIG', `${owner}: endpoints must be an array`, { details: { path: 'endpoints' } });
-  }
-  if (options.endpoints === undefined && options.discovery === undefined) {
-    throw new BallastError('CONFIG', `${owner}: give endpoints, discovery or both`, { details: { path: 'endpoints' } });
-  }
-  if (options.discovery !== undefined) {
-    checkFunction(owner, 'discovery.list', options.discovery?.list);
-    checkFunction(owner, 'discovery.connect', options.discovery?.connect);
-    if (typeof options.discovery.list !== 'function' || typeof options.discovery.connect !== 'function') {
-      throw new BallastError('CONFIG', `${owner}: discovery needs list and connect`, { details: { path: 'discovery' } });
-    }
-    checkNumber(owner, 'discovery.intervalMs', options.discovery.intervalMs, 0);
-  }
-  checkNumber(owner, 'decayMs', options.decayMs, Number.MIN_VALUE);
-  checkNumber(owner, 'slowStartMs', options.slowStartMs, 0);
-  checkNumber(owner, 'slowStartMinFactor', options.slowStartMinFactor, Number.MIN_VALUE, { max: 1 });
-  if (options.outlier) {
-    const o = options.outlier;
-    checkNumber(owner, 'outlier.consecutiveFailures', o.consecutiveFailures, 1, { integer: true });
-    checkNumber(owner, 'outlier.windowSize', o.windowSize, 1, { integer: true });
-    checkNumber(owner, 'outlier.minRequests', o.minRequests, 1, { integer: true });
-    checkNumber(owner, 'outlier.minErrorRatio', o.minErrorRatio, 0, { max: 1 });
-    checkNumber(owner, 'outlier.errorRatioMargin', o.errorRatioMargin, 0, { max: 1 });
-    checkNumber(owner, 'outlier.baseEjectionMs', o.baseEjectionMs, 0);
-    checkNumber(owner, 'outlier.maxEjectionMs', o.maxEjectionMs, 0);
-    checkNumber(owner, 'outlier.maxEjectedShare', o.maxEjectedShare, 0, { max: 1 });
-  }
-  if (options.retry) {
-    checkNumber(owner, 'retry.maxAttempts', options.retry.maxAttempts, 1, { integer: true });
-    checkFunction(owner, 'retry.shouldRetry', options.retry.shouldRetry);
-  }
-  checkFunction(owner, 'isFailure', options.isFailure);
-  checkFunction(owner, 'clock', options.clock);
-  checkFunction(owner, 'random', options.random);
+export function balance<I, O>(given: BalanceOptions<I, O>): BalancedModel<I, O> {
+  const named = typeof (given as { name?: unknown } | null)?.name === 'string' && given.name.length > 0;
+  const options = parseOptions(named ? `balance(${given.name})` : 'balance', balanceOptionsSchema, given) as BalanceOptions<I, O>;
   const strategy = resolveStrategy(options.strategy);
   const clock = options.clock ?? (() => performance.now());
   const balancer = new Balancer<I, O>(

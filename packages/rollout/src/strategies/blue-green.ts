@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { healthOf } from '../health.js';
 import type { StrategyContext, StrategyRuntime } from '../strategy.js';
 
@@ -7,6 +8,9 @@ export interface BlueGreenStrategy {
   /** Switch by itself when the candidate's `health()` reports ready (checked every window). Default `true`. */
   autoSwitch?: boolean;
 }
+
+/** @internal The schema of {@link BlueGreenStrategy}. */
+export const blueGreenStrategySchema = z.strictObject({ type: z.literal('blue-green'), autoSwitch: z.boolean().optional() });
 
 /**
  * Blue-green: every call goes to the stable version until the candidate reports healthy, then

@@ -1,5 +1,6 @@
 import { type InferOptions, now } from '@ballast/core';
-import { checkPositive, checkShare, fail } from '../checks.js';
+import { z } from 'zod';
+import { functionOption, positiveOption, shareOption } from '../checks.js';
 import { bucketOf, hashKey } from '../hash.js';
 import type { StrategyContext, StrategyRuntime } from '../strategy.js';
 
@@ -26,31 +27,29 @@ export interface CanaryStrategy<I = unknown> {
   key?: (input: I, options: InferOptions | undefined) => string | undefined;
 }
 
+/** @internal The schema of {@link CanaryStrategy}. */
+export const canaryStrategySchema = z.strictObject({
+  type: z.literal('canary'),
+  weight: shareOption.optional(),
+  steps: z
+    .array(z.strictObject({ weight: shareOption, durationMs: positiveOption }))
+    .min(1)
+    .optional(),
+  key: functionOption.optional(),
+});
+
 /**
  * Canary: a fixed share, or a ramp of shares that take over from each other as time passes, each
  * call placed by its key's hash bucket (sticky per key) or at random without a key. A ramp is
- * promoted only once its last step has run.
+ * promoted only once its last step has run. `settings` were parsed with {@link canaryStrategySchema}.
  */
 export function canary<I, O>(settings: CanaryStrategy<I>, context: StrategyContext<I, O>): StrategyRuntime<I, O> {
   let fixedWeight = 0;
   let steps: readonly CanaryStep[] | undefined;
   let keyOf: (input: I, options: InferOptions | undefined) => string | undefined = (_input, callOptions) => callOptions?.principal?.id;
-  if (settings.steps !== undefined) {
-    if (!Array.isArray(settings.steps) || settings.steps.length === 0)
-      fail('"strategy.steps" must be a non-empty array', { path: 'strategy.steps' });
-    settings.steps.forEach((step, i) => {
-      checkShare(step?.weight, `strategy.steps[${i}].weight`);
-      checkPositive(step?.durationMs, `strategy.steps[${i}].durationMs`);
-    });
-    steps = settings.steps.map((step) => ({ weight: step.weight, durationMs: step.durationMs }));
-  } else {
-    fixedWeight = settings.weight ?? 0.1;
-    checkShare(fixedWeight, 'strategy.weight');
-  }
-  if (settings.key !== undefined) {
-    if (typeof settings.key !== 'function') fail('"strategy.key" must be a function', { path: 'strategy.key' });
-    keyOf = settings.key;
-  }
+  if (settings.steps !== undefined) steps = settings.steps.map((step) => ({ weight: step.weight, durationMs: step.durationMs }));
+  else fixedWeight = settings.weight ?? 0.1;
+  if (settings.key !== undefined) keyOf = settings.key;
 
   const seed = hashKey(context.name);
   let stepIndex = 0;

@@ -1,7 +1,8 @@
+import { z } from 'zod';
 import type { StrategyFactory } from '../strategy.js';
-import { type BlueGreenStrategy, blueGreen } from './blue-green.js';
-import { type CanaryStrategy, canary } from './canary.js';
-import { type ShadowStrategy, shadow } from './shadow.js';
+import { type BlueGreenStrategy, blueGreen, blueGreenStrategySchema } from './blue-green.js';
+import { type CanaryStrategy, canary, canaryStrategySchema } from './canary.js';
+import { type ShadowStrategy, shadow, shadowStrategySchema } from './shadow.js';
 
 /** How a rollout splits traffic. */
 export type RolloutStrategy<I = unknown, O = unknown> = CanaryStrategy<I> | BlueGreenStrategy | ShadowStrategy<O>;
@@ -16,3 +17,6 @@ export const STRATEGIES: { readonly [Type in RolloutStrategy['type']]: StrategyF
   'blue-green': blueGreen,
   shadow,
 };
+
+/** @internal The schema of {@link RolloutStrategy}: each strategy's own, told apart by `type`. */
+export const rolloutStrategySchema = z.discriminatedUnion('type', [canaryStrategySchema, blueGreenStrategySchema, shadowStrategySchema]);

@@ -1,5 +1,6 @@
 import { callModel, type InferOptions, now, withDeadline } from '@ballast/core';
-import { checkPositive, checkShare, fail } from '../checks.js';
+import { z } from 'zod';
+import { functionOption, positiveIntOption, positiveOption, shareOption } from '../checks.js';
 import { type Comparator, outputComparator } from '../comparator.js';
 import type { StrategyContext, StrategyRuntime } from '../strategy.js';
 
@@ -16,22 +17,24 @@ export interface ShadowStrategy<O = unknown> {
   comparator?: Comparator<O>;
 }
 
+/** @internal The schema of {@link ShadowStrategy}. */
+export const shadowStrategySchema = z.strictObject({
+  type: z.literal('shadow'),
+  sampleRate: shareOption.optional(),
+  maxConcurrency: positiveIntOption.optional(),
+  timeoutMs: positiveOption.optional(),
+  comparator: functionOption.optional(),
+});
+
 /**
  * Shadow: the stable version answers every call; a sample is mirrored to the candidate off the
  * caller's path, with bounded concurrency and its own budget, and the two outputs are compared.
  */
 export function shadow<I, O>(settings: ShadowStrategy<O>, context: StrategyContext<I, O>): StrategyRuntime<I, O> {
   const sampleRate = settings.sampleRate ?? 1;
-  checkShare(sampleRate, 'strategy.sampleRate');
   const maxConcurrency = settings.maxConcurrency ?? 4;
-  checkPositive(maxConcurrency, 'strategy.maxConcurrency', true);
   const timeoutMs = settings.timeoutMs ?? 10_000;
-  checkPositive(timeoutMs, 'strategy.timeoutMs');
-  let comparator = outputComparator() as Comparator<O>;
-  if (settings.comparator !== undefined) {
-    if (typeof settings.comparator !== 'function') fail('"strategy.comparator" must be a function', { path: 'strategy.comparator' });
-    comparator = settings.comparator;
-  }
+  const comparator = settings.comparator ?? (outputComparator() as Comparator<O>);
   const counts = { inFlight: 0, started: 0, dropped: 0 };
 
   const compareWith = (primary: Promise<O>, shadowOutput: O): void => {
