@@ -13,8 +13,19 @@ export { answersThroughFallback, breakerUnreadiness, trackOpenBreakers } from '.
 export type { CallState, ServeOptions } from './call-state.js';
 export { DEFAULT_TIMEOUT_MS, requestBudgetMs, startRequestCall } from './call-state.js';
 export { closeServer, Drain } from './drain.js';
-export type { ErrorBody, ServedErrorReporter } from './error-answer.js';
-export { answerStatus, BODY_TIMEOUT_REASON, errorBody, reportServedError, retryAfterSeconds, toHttpError } from './error-answer.js';
+export type { ErrorBody, ServedErrorReporter, V2ErrorBody } from './error-answer.js';
+export {
+  answerStatus,
+  BODY_TIMEOUT_REASON,
+  ERROR_CODE_HEADER,
+  errorBody,
+  errorBodyFor,
+  isV2Path,
+  reportServedError,
+  retryAfterSeconds,
+  toHttpError,
+  v2ErrorBody,
+} from './error-answer.js';
 export { readJsonBody } from './read-json-body.js';
 export type { ModelReadiness, ReadinessRule } from './readiness.js';
 export { DEFAULT_HEALTH_TIMEOUT_MS, modelReadiness } from './readiness.js';
@@ -27,3 +38,15 @@ export type { DecodedV2Request, DecodeV2Options, RowTensor, V2ModelMetadata, V2T
 export { checkDeclaredDatatype, decodeV2Request, encodeV2Outputs, isPlainEnvelope, specsToV2, v2RequestSchema } from './v2-codec.js';
 export type { InferV2Options } from './v2-infer.js';
 export { inferV2 } from './v2-infer.js';
+export type { V2Answer } from './v2-wire.js';
+export {
+  encodeV2Answer,
+  parseExactJson,
+  parseV2Body,
+  readBinaryTensor,
+  stringifyExactJson,
+  V2_BINARY_CONTENT_TYPE,
+  V2_HEADER_LENGTH,
+  V2BinaryBody,
+  writeBinaryTensor,
+} from './v2-wire.js';
