@@ -1,7 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { Model, V2InferResponse } from '@ballast/core';
 import { DEFAULT_MAX_BODY_BYTES } from '@ballast/guard';
-import { encodeV2Answer, inferV2, parseV2Body, readJsonBody, V2_HEADER_LENGTH, type V2ModelMetadata } from '@ballast/serving';
+import {
+  encodeV2Answer,
+  inferV2,
+  parseV2Body,
+  readJsonBody,
+  V2_HEADER_LENGTH,
+  type V2ModelMetadata,
+  type V2ServerMetadata,
+  v2ServerMetadata,
+} from '@ballast/serving';
 import {
   Body,
   Controller,
@@ -56,6 +65,13 @@ export class BallastV2Controller {
     @Inject(BallastModels) private readonly models: BallastModels,
     @Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
+
+  /** Server metadata (`GET /v2`): name, version and the protocol extensions supported. */
+  @Get()
+  @BallastPublic()
+  serverMetadata(): V2ServerMetadata {
+    return v2ServerMetadata();
+  }
 
   /** Liveness: the process answers. */
   @Get('health/live')
@@ -160,7 +176,7 @@ export class BallastV2Controller {
       guard: this.options.guard,
       maxBatch: this.options.maxBatchSize,
       inputs: this.models.signature(name, version).inputs,
-      perExample: (model as Model & { perExample?: unknown }).perExample !== false,
+      perExample: this.models.registry.perExample(this.models.registry.resolve(name, version)),
       // The audit line (written when the response is done) hashes the decoded input.
       record: existingStateOf(http),
     });

@@ -32,8 +32,16 @@ export { DEFAULT_HEALTH_TIMEOUT_MS, modelReadiness } from './readiness.js';
 export type { ModelMetadataOverride, RegisteredModel } from './registry.js';
 export { ModelRegistry } from './registry.js';
 export { newRequestId, REQUEST_ID_PATTERN, requestIdOf } from './request-id.js';
-export type { ServerReadiness, ServingAnswer, ServingCore, ServingCoreOptions, ServingExchange, ShutdownOptions } from './serving-core.js';
-export { createServingCore } from './serving-core.js';
+export type {
+  ServerReadiness,
+  ServingAnswer,
+  ServingCore,
+  ServingCoreOptions,
+  ServingExchange,
+  ShutdownOptions,
+  V2ServerMetadata,
+} from './serving-core.js';
+export { createServingCore, v2ServerMetadata } from './serving-core.js';
 export type { DecodedV2Request, DecodeV2Options, RowTensor, V2ModelMetadata, V2TensorMetadata } from './v2-codec.js';
 export { checkDeclaredDatatype, decodeV2Request, encodeV2Outputs, isPlainEnvelope, specsToV2, v2RequestSchema } from './v2-codec.js';
 export type { InferV2Options } from './v2-infer.js';

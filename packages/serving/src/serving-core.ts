@@ -119,6 +119,26 @@ export interface ServingCore<R extends IncomingMessage = IncomingMessage> {
 
 const RETRY_AFTER_MS = 1000;
 
+/** The server metadata a v2 server answers (`GET /v2`). */
+export interface V2ServerMetadata {
+  /** The server's name. */
+  name: string;
+  /** The server's version. */
+  version: string;
+  /** The protocol extensions supported: `binary_tensor_data` (Triton's binary tensor data extension). */
+  extensions: string[];
+}
+
+/**
+ * The server metadata every adapter answers on `GET /v2`.
+ *
+ * @example
+ * v2ServerMetadata(); // { name: 'ballast', version: '0.1.0', extensions: ['binary_tensor_data'] }
+ */
+export function v2ServerMetadata(): V2ServerMetadata {
+  return { name: 'ballast', version: '0.1.0', extensions: ['binary_tensor_data'] };
+}
+
 /**
  * Builds the serving core the Express, Nest and Fastify adapters answer with: one registry, one
  * readiness rule, one bounded drain, one infer flow, one error body and one audit line.
@@ -294,7 +314,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       const state = await readiness();
       return state.ready ? { status: 200, body: state } : { status: 503, body: state, retryAfter: String(RETRY_AFTER_MS / 1000) };
     },
-    serverMetadata: () => ({ status: 200, body: { name: 'ballast', version: '0.1.0', extensions: [] } }),
+    serverMetadata: () => ({ status: 200, body: v2ServerMetadata() }),
     metadata: (exchange, name, version) =>
       handle(exchange, async () => {
         await authenticate(exchange.request, protectMetadata ? 'read' : false, name);
