@@ -51,10 +51,8 @@ export {
   encodeV2Answer,
   parseExactJson,
   parseV2Body,
-  readBinaryTensor,
   stringifyExactJson,
   V2_BINARY_CONTENT_TYPE,
   V2_HEADER_LENGTH,
   V2BinaryBody,
-  writeBinaryTensor,
 } from './v2-wire.js';

@@ -3,6 +3,7 @@ import {
   elementCount,
   fromV2Datatype,
   isV2Element,
+  readBinaryTensor,
   type TensorType,
   type TensorValue,
   toV2Datatype,
@@ -11,7 +12,7 @@ import {
 } from '@ballast/core';
 import { schemaError } from '@ballast/guard';
 import { z } from 'zod';
-import { readBinaryTensor, V2BinaryBody } from './v2-wire.js';
+import { V2BinaryBody } from './v2-wire.js';
 
 /*
  * Open Inference Protocol v2 request decoding and response encoding. A model that batches by rows
@@ -155,14 +156,23 @@ function isElement(type: TensorType, value: unknown): boolean {
   if (typeof value !== 'bigint') return isV2Element(type, value);
   if (type === 'int64') return value >= INT64_MIN && value <= INT64_MAX;
   if (type === 'uint64') return value >= 0n && value <= UINT64_MAX;
-  return false;
+  // A float tensor takes a long integer literal at its nearest value; other integer types are out of range anyway.
+  return (type === 'float32' || type === 'float64' || type === 'float16') && isV2Element(type, Number(value));
 }
 
 /** Checks every element of a flat data array against the datatype; returns the first bad index or -1. */
 function badElement(type: TensorType, values: readonly unknown[]): number {
-  for (let i = 0; i < values.length; i++) if (!isElement(type, values[i])) return i;
+  sawBigInt = false;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value === 'bigint') sawBigInt = true;
+    if (!isElement(type, value)) return i;
+  }
   return -1;
 }
+
+/** Whether the last {@link badElement} check met a `bigint` (a float tensor then converts them). */
+let sawBigInt = false;
 
 /** Options of {@link decodeV2Request}. */
 export interface DecodeV2Options {
@@ -258,6 +268,9 @@ export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): D
       throw invalid(`shape [${tensor.shape.join(', ')}] holds ${count} values but data has ${flat.length}`, `${at}.data`);
     }
     const bad = badElement(type, flat);
+    if (sawBigInt && (type === 'float32' || type === 'float64' || type === 'float16')) {
+      for (let i = 0; i < flat.length; i++) if (typeof flat[i] === 'bigint') flat[i] = Number(flat[i]);
+    }
     if (bad !== -1) throw invalid(`element ${bad} is not a valid ${tensor.datatype} value`, `${at}.data[${bad}]`);
     const rows = tensor.shape[0] as number;
     if (whole) {
