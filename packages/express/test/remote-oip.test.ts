@@ -26,7 +26,10 @@ describe('remoteModel over the Open Inference Protocol v2, JSON and binary', () 
     );
     const app = express();
     app.use((request, _res, next) => {
-      sizes.push({ type: request.headers['content-type'], length: (request.headers['inference-header-content-length'] as string | undefined) ?? null });
+      sizes.push({
+        type: request.headers['content-type'],
+        length: (request.headers['inference-header-content-length'] as string | undefined) ?? null,
+      });
       next();
     });
     app.use(ballastRouter({ models }));
