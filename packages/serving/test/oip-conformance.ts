@@ -212,6 +212,28 @@ function wholeModel(): Model {
 }
 
 /**
+ * The model of the extension's own example: `input0` UINT32 [2, 2] and `input1` BOOL [3] (first
+ * dimensions that differ, so it takes whole tensors), answering `output0` FP32 [3, 2]: each
+ * input0 value (as a float) next to 1 or 0 for the matching input1 flag.
+ */
+function specExampleModel(): Model {
+  return {
+    name: 'mymodel',
+    perExample: false,
+    async infer(input: Row): Promise<Record<string, TensorValue>> {
+      const values = Array.from(input.input0?.data as ArrayLike<number>);
+      const flags = input.input1?.data as ArrayLike<boolean>;
+      const data = new Float32Array(6);
+      for (let i = 0; i < 3; i++) {
+        data[2 * i] = values[i] as number;
+        data[2 * i + 1] = flags[i] ? 1 : 0;
+      }
+      return { output0: { type: 'float32', dims: [3, 2], data } };
+    },
+  } as Model;
+}
+
+/**
  * Registers the conformance suite for one adapter. `start` serves the given models on 127.0.0.1
  * (Nest with `rawBody: true`, so 64-bit integers in JSON bodies stay exact).
  */
@@ -230,7 +252,7 @@ export function oipConformance(adapter: string, start: AdapterFactory): void {
         await onnxModel({ bytes: identityModel({ type: 'string', dims: [2] }), name: 'text' }),
         await onnxModel({ bytes: identityModel({ type: 'bool', dims: [2] }), name: 'flags' }),
       );
-      server = await start([echoModel(), wholeModel(), ...onnx], {});
+      server = await start([echoModel(), wholeModel(), specExampleModel(), ...onnx], {});
       url = server.url;
     }, 60_000);
     afterAll(async () => {
@@ -357,6 +379,34 @@ export function oipConformance(adapter: string, start: AdapterFactory): void {
         offset += expected.length;
       }
       expect(offset).toBe(rest.length);
+    });
+
+    it("answers the binary extension's own example request (model_name in the body, 16 + 3 bytes in, 24 bytes out)", async () => {
+      const input0 = toBytes('UINT32', [7, 8, 9, 10]);
+      const input1 = toBytes('BOOL', [true, false, true]);
+      expect(input0.length + input1.length).toBe(19);
+      const answer = await postBinary(
+        url,
+        '/v2/models/mymodel/infer',
+        {
+          model_name: 'mymodel',
+          inputs: [
+            { name: 'input0', shape: [2, 2], datatype: 'UINT32', parameters: { binary_data_size: 16 } },
+            { name: 'input1', shape: [3], datatype: 'BOOL', parameters: { binary_data_size: 3 } },
+          ],
+          outputs: [{ name: 'output0', parameters: { binary_data: true } }],
+        },
+        [input0, input1],
+      );
+      expect(answer.status, answer.text).toBe(200);
+      expect(answer.headers['content-type']).toBe('application/octet-stream');
+      const { header, rest } = splitBinary(answer);
+      expect(Number(answer.headers['content-length'])).toBe(Number(answer.headers['inference-header-content-length']) + 24);
+      expect(header).toEqual({
+        model_name: 'mymodel',
+        outputs: [{ name: 'output0', shape: [3, 2], datatype: 'FP32', parameters: { binary_data_size: 24 } }],
+      });
+      expect(rest.equals(toBytes('FP32', [7, 1, 8, 0, 9, 1]))).toBe(true);
     });
 
     it('mixes binary and JSON tensors, and answers binary only for the outputs that ask', async () => {
