@@ -27,6 +27,7 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
+import { currentRequestContext } from './context.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModels } from './models.js';
@@ -196,7 +197,9 @@ export class BallastV2Controller {
   private body(name: string, parsed: unknown, request: IncomingMessage & { rawBody?: unknown; body?: unknown }): unknown {
     if (Buffer.isBuffer(request.rawBody)) return parseV2Body(request.rawBody, request.headers[V2_HEADER_LENGTH]);
     if (request.body === undefined && !request.readableEnded) {
-      return readJsonBody(request, this.options.guard?.maxBodyBytes(name) ?? DEFAULT_MAX_BODY_BYTES);
+      // Under the guard's per-model limit and the request's budget (the interceptor's deadline).
+      const deadline = currentRequestContext()?.options.deadline;
+      return readJsonBody(request, this.options.guard?.maxBodyBytes(name) ?? DEFAULT_MAX_BODY_BYTES, deadline);
     }
     return parsed;
   }
