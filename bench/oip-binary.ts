@@ -10,11 +10,12 @@
  *   pnpm bench oip-binary            full run
  *   pnpm bench oip-binary --smoke    a few requests each
  */
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { remoteModel } from '@ballast/client';
 import { defineModel, type TensorValue } from '@ballast/core';
 import { ballastRouter } from '@ballast/express';
-import express from 'express';
 import { closedLoop, size, table } from './_harness.js';
 
 const elements = size(16_384, 1_024);
@@ -31,6 +32,9 @@ const echo = defineModel<Row, Record<string, TensorValue>>({
   },
 });
 
+// The bench workspace has no type package for express: load it untyped, describing what is used.
+type ExpressApp = { use(handler: unknown): void; listen(port: number, host: string): Server };
+const express = createRequire(import.meta.url)('express') as () => ExpressApp;
 const app = express();
 app.use(ballastRouter({ models: [echo] }));
 const server = app.listen(0, '127.0.0.1');
