@@ -15,7 +15,16 @@ import {
 import { z } from 'zod';
 import { type ChatInput, openaiModel, type TextOutput } from './openai-model.js';
 import { issueSummaries } from './options-check.js';
-import { decodeV2Response, encodeV2Request, type V2Inputs, type V2Outputs } from './v2-codec.js';
+import {
+  decodeV2Response,
+  encodeV2Binary,
+  encodeV2Request,
+  readV2ResponseBody,
+  stringifyV2,
+  V2_HEADER_LENGTH,
+  type V2Inputs,
+  type V2Outputs,
+} from './v2-codec.js';
 
 /** Options of {@link remoteModel}. */
 export interface RemoteModelOptions<O = unknown> {
@@ -54,6 +63,14 @@ export interface RemoteModelOptions<O = unknown> {
   outputs?: readonly string[];
   /** `open-inference-v2` only: request `parameters`. */
   parameters?: Record<string, unknown>;
+  /**
+   * `open-inference-v2` only: send the inputs as Triton's binary tensor data extension (raw
+   * little-endian bytes after the JSON header, `Inference-Header-Content-Length`) and ask for the
+   * outputs as binary data too (`binary_data_output`): no number formatting or parsing, and 64-bit
+   * integers and FP16 exact. Servers without the extension (it is Triton's, not the core
+   * protocol's) refuse it. Default false.
+   */
+  binary?: boolean;
   /** Largest response body accepted, bytes. Default 16 MiB. */
   maxResponseBytes?: number;
   /** The fetch to use. Default the global fetch (undici, keep-alive connections pooled per origin). */
@@ -82,6 +99,7 @@ const optionsSchema = z.object({
   inputTypes: z.record(z.string(), z.string()).optional(),
   outputs: z.array(z.string()).optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
+  binary: z.boolean().optional(),
   maxResponseBytes: z.number().int().positive().optional(),
   fetch: z.custom((v) => typeof v === 'function').optional(),
   redirects: z.enum(['none', 'same-origin']).optional(),
@@ -126,7 +144,18 @@ export function networkError(model: string, error: unknown, options: InferOption
   });
 }
 
+/** @internal The response body as text, within `limit` bytes (see {@link readBodyBytes}). */
 export async function readBody(model: string, response: Response, limit: number, options: InferOptions | undefined): Promise<string> {
+  return new TextDecoder().decode(await readBodyBytes(model, response, limit, options));
+}
+
+/** @internal The response body's bytes, within `limit` bytes and the call's budget. */
+export async function readBodyBytes(
+  model: string,
+  response: Response,
+  limit: number,
+  options: InferOptions | undefined,
+): Promise<Uint8Array> {
   const length = Number(response.headers.get('content-length') ?? Number.NaN);
   if (length > limit) {
     await response.body?.cancel().catch(() => {});
@@ -135,11 +164,10 @@ export async function readBody(model: string, response: Response, limit: number,
     });
   }
   const body = response.body;
-  if (body === null) return '';
+  if (body === null) return new Uint8Array(0);
   const reader = body.getReader();
-  const decoder = new TextDecoder();
+  const chunks: Uint8Array[] = [];
   let received = 0;
-  let text = '';
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -149,13 +177,20 @@ export async function readBody(model: string, response: Response, limit: number,
         await reader.cancel().catch(() => {});
         throw new BallastError('UPSTREAM', `"${model}": response exceeds maxResponseBytes (${limit})`, { details: { limit } });
       }
-      text += decoder.decode(value, { stream: true });
+      chunks.push(value);
     }
   } catch (error) {
     if (error instanceof BallastError) throw error;
     throw networkError(model, error, options, 'reading the response');
   }
-  return text + decoder.decode();
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const bytes = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
 }
 
 /** A remote model: a `Model` of kind `client` speaking HTTP. */
@@ -209,21 +244,30 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
   const validate = options.output;
   const redirects = options.redirects ?? 'none';
 
-  function encode(input: I): string {
+  const binary = protocol === 'open-inference-v2' && options.binary === true;
+
+  function encode(input: I, headers: Record<string, string>): string | Uint8Array {
     try {
       if (protocol === 'json') return JSON.stringify(input);
-      return JSON.stringify(encodeV2Request(input as V2Inputs, v2Options));
+      const request = encodeV2Request(input as V2Inputs, v2Options);
+      if (!binary) return stringifyV2(request);
+      const { body, headerLength } = encodeV2Binary(request);
+      headers['content-type'] = 'application/octet-stream';
+      headers[V2_HEADER_LENGTH] = String(headerLength);
+      return body;
     } catch (error) {
       if (error instanceof BallastError) throw error;
       throw new BallastError('INVALID_INPUT', `"${name}": input cannot be encoded as JSON`, { cause: error });
     }
   }
 
-  function decode(text: string): O {
+  function decode(bytes: Uint8Array, headerLength: string | null): O {
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = protocol === 'open-inference-v2' ? readV2ResponseBody(bytes, headerLength) : JSON.parse(new TextDecoder().decode(bytes));
     } catch (error) {
+      if (error instanceof BallastError) throw error;
+      const text = new TextDecoder().decode(bytes.subarray(0, 200));
       throw new BallastError('UPSTREAM', `"${name}": response is not valid JSON`, {
         retryable: false,
         cause: error,
@@ -250,8 +294,8 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
   }
 
   async function infer(input: I, callOptions?: InferOptions): Promise<O> {
-    const body = encode(input);
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    const body = encode(input, headers);
     if (staticHeaders) Object.assign(headers, staticHeaders);
     if (headerFn) Object.assign(headers, lowerKeys(headerFn()));
     if (channels.httpRequest.hasSubscribers) channels.httpRequest.publish({ model: name, url: target, method: 'POST', headers });
@@ -269,9 +313,9 @@ export function remoteModel<I, O>(options: RemoteModelOptions<O>): RemoteModel<I
       if (response.status < 300 || response.status > 399) break;
       url = await redirectTarget(response, url, hops);
     }
-    const text = await readBody(name, response, limit, callOptions);
-    if (!response.ok) throw httpError(name, response.status, response.headers.get('retry-after'), text);
-    return decode(text);
+    const bytes = await readBodyBytes(name, response, limit, callOptions);
+    if (!response.ok) throw httpError(name, response.status, response.headers.get('retry-after'), new TextDecoder().decode(bytes));
+    return decode(bytes, response.headers.get(V2_HEADER_LENGTH));
   }
 
   // Where a 3xx answer may be followed to, or the UPSTREAM error that refuses it.

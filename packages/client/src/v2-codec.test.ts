@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeV2Response, encodeV2Input, encodeV2Request } from './v2-codec.js';
+import { decodeV2Response, encodeV2Input, encodeV2Request, stringifyV2 } from './v2-codec.js';
 
 describe('Open Inference Protocol v2 codec', () => {
   it('encodes every input form as a batch of one', () => {
@@ -23,7 +23,10 @@ describe('Open Inference Protocol v2 codec', () => {
   });
 
   it('refuses what cannot travel exactly, with INVALID_INPUT naming the input', () => {
-    expect(() => encodeV2Input('big', [2n ** 60n])).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', details: { input: 'big' } }));
+    // 64-bit integers beyond 2^53 travel exactly (as bigint, written as exact literals); beyond INT64 they cannot.
+    expect(encodeV2Input('big', [2n ** 60n + 1n]).data).toEqual([2n ** 60n + 1n]);
+    expect(stringifyV2(encodeV2Request({ big: [2n ** 60n + 1n] }))).toContain('[1152921504606846977]');
+    expect(() => encodeV2Input('big', [2n ** 63n])).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', details: { input: 'big' } }));
     expect(() => encodeV2Input('ragged', [[1], [2, 3]])).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
     expect(() => encodeV2Input('mixed', [1, 'x'] as never)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
     expect(() => encodeV2Input('dims', { data: [1, 2, 3], dims: [2, 2] })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));

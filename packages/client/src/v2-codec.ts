@@ -4,6 +4,7 @@ import {
   fromV2Datatype,
   isV2Element,
   type NestedArray,
+  readBinaryTensor,
   type TensorInput,
   type TensorScalar,
   type TensorType,
@@ -13,7 +14,9 @@ import {
   type V2InferRequest,
   type V2InferResponse,
   type V2Tensor,
+  writeBinaryTensor,
 } from '@ballast/core';
+import { isInteger, isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { z } from 'zod';
 import { issueSummaries } from './options-check.js';
 
@@ -26,7 +29,9 @@ import { issueSummaries } from './options-check.js';
  *   a batch of one, with the data flattened row-major.
  * - datatype: from the typed array (Float32Array -> FP32, BigInt64Array -> INT64, ...), from the
  *   `inputTypes` option, else from the elements: number -> FP32, bigint -> INT64, boolean -> BOOL,
- *   string -> BYTES. int64 values travel as JSON numbers, so they must be safe integers.
+ *   string -> BYTES. int64 values travel as JSON numbers, written and read exactly (beyond 2^53 too).
+ * - With `binary`, inputs travel as Triton's binary tensor data extension and the outputs are
+ *   asked for as binary data too (`parameters.binary_data_output`).
  * - A response output `{ name, shape: [1, ...dims], datatype, data }` becomes
  *   `{ type, dims, data }` (a TensorValue) with the batch dimension removed: numeric data as the
  *   matching typed array (FP16 decoded to Float32Array), BOOL as booleans, BYTES as strings;
@@ -118,8 +123,11 @@ function toJsonData(type: TensorType, data: ArrayLike<unknown>, name: string): (
       out[i] = v;
     } else if (typeof v === 'bigint') {
       const n = Number(v);
-      if (!isV2Element(type, n) || BigInt(n) !== v) throw invalid(name, `element ${i} (${v}) does not fit a JSON number exactly`);
-      out[i] = n;
+      if (isV2Element(type, n) && BigInt(n) === v) out[i] = n;
+      // Beyond 2^53 a 64-bit integer stays a bigint, written as an exact literal (see stringifyV2).
+      else if ((type === 'int64' && v >= -(2n ** 63n) && v < 2n ** 63n) || (type === 'uint64' && v >= 0n && v < 2n ** 64n))
+        out[i] = v as unknown as number;
+      else throw invalid(name, `element ${i} (${v}) is not a valid ${toV2Datatype(type)} value`);
     } else if (typeof v === 'number') {
       // The one range table the server's decoder checks too (core's V2_INTEGER_RANGES).
       if (!isV2Element(type, v)) throw invalid(name, `element ${i} (${v}) is not a valid ${toV2Datatype(type)} value`);
@@ -196,7 +204,7 @@ const v2TensorSchema = z.object({
   name: z.string(),
   shape: z.array(z.number().int().nonnegative()),
   datatype: z.string(),
-  data: z.array(z.union([z.number(), z.boolean(), z.string()])),
+  data: z.array(z.union([z.number(), z.bigint(), z.boolean(), z.string()])),
   parameters: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -232,9 +240,10 @@ export function fromV2Data(type: TensorType, data: readonly (number | boolean | 
     case 'uint64': {
       const out = type === 'int64' ? new BigInt64Array(data.length) : new BigUint64Array(data.length);
       for (let i = 0; i < data.length; i++) {
-        const v = data[i];
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(i, 'an integer');
-        out[i] = BigInt(v);
+        const v = data[i] as unknown;
+        if (typeof v === 'bigint') out[i] = v;
+        else if (typeof v === 'number' && Number.isInteger(v)) out[i] = BigInt(v);
+        else throw bad(i, 'an integer');
       }
       return out;
     }
@@ -243,9 +252,11 @@ export function fromV2Data(type: TensorType, data: readonly (number | boolean | 
         type === 'float16' ? Float32Array : (TYPED.find(([, t]) => t === type)?.[0] as unknown as new (n: number) => Float32Array);
       const out = new Ctor(data.length);
       for (let i = 0; i < data.length; i++) {
-        const v = data[i];
-        if (typeof v !== 'number') throw bad(i, 'a number');
-        out[i] = v;
+        const v = data[i] as unknown;
+        // An integer literal beyond 2^53 is parsed exactly (bigint); a float tensor takes its nearest value.
+        if (typeof v === 'bigint') out[i] = Number(v);
+        else if (typeof v !== 'number') throw bad(i, 'a number');
+        else out[i] = v;
       }
       return out;
     }
@@ -283,4 +294,111 @@ export function decodeV2Response(body: unknown): V2Outputs {
     outputs[tensor.name] = { type, dims, data: fromV2Data(type, tensor.data, tensor.name) };
   }
   return outputs;
+}
+
+// An integer token of 16 or more digits is the only JSON number JSON.parse may round.
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * Parses a v2 JSON body keeping integers beyond 2^53 exact (as `bigint`): `JSON.parse` rounds
+ * them and its reviver sees the source only from Node 21, so a body with a long digit run goes
+ * through `lossless-json` (maintained); any other body through `JSON.parse`.
+ *
+ * @example
+ * parseV2Json('{"data":[9007199254740993]}'); // { data: [9007199254740993n] }
+ */
+export function parseV2Json(text: string): unknown {
+  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+  return parseLossless(text, null, (token) => (isInteger(token) && !isSafeNumber(token) ? BigInt(token) : Number(token)));
+}
+
+function holdsBigInt(request: V2InferRequest): boolean {
+  for (const tensor of request.inputs) {
+    if (tensor.datatype !== 'INT64' && tensor.datatype !== 'UINT64') continue;
+    for (const v of tensor.data as unknown[]) if (typeof v === 'bigint') return true;
+  }
+  return false;
+}
+
+/**
+ * Writes a v2 request as JSON text, 64-bit integers beyond 2^53 as exact literals.
+ *
+ * @example
+ * stringifyV2({ inputs: [{ name: 'ids', shape: [1], datatype: 'INT64', data: [2n ** 60n as unknown as number] }] });
+ */
+export function stringifyV2(request: V2InferRequest): string {
+  return holdsBigInt(request) ? (stringifyLossless(request) as string) : JSON.stringify(request);
+}
+
+/** The header naming the JSON header's length in a binary request or response. */
+export const V2_HEADER_LENGTH = 'inference-header-content-length';
+
+/**
+ * Writes a v2 request with the binary tensor data extension: every input's data as raw bytes after
+ * the JSON header (whose inputs carry `parameters.binary_data_size` and no `data`), and every
+ * output asked for as binary data. Returns the body and the `Inference-Header-Content-Length`.
+ *
+ * @example
+ * const { body, headerLength } = encodeV2Binary(encodeV2Request({ x: new Float32Array([1, 2]) }));
+ */
+export function encodeV2Binary(request: V2InferRequest): { body: Uint8Array; headerLength: number } {
+  const parts: Uint8Array[] = [];
+  const inputs = request.inputs.map((tensor) => {
+    const bytes = writeBinaryTensor(tensor.datatype, tensor.data);
+    parts.push(bytes);
+    const { data: _data, ...rest } = tensor;
+    return { ...rest, parameters: { ...tensor.parameters, binary_data_size: bytes.length } };
+  });
+  const header = new TextEncoder().encode(
+    JSON.stringify({ ...request, inputs, parameters: { ...request.parameters, binary_data_output: true } }),
+  );
+  let total = header.length;
+  for (const part of parts) total += part.length;
+  const body = new Uint8Array(total);
+  body.set(header, 0);
+  let offset = header.length;
+  for (const part of parts) {
+    body.set(part, offset);
+    offset += part.length;
+  }
+  return { body, headerLength: header.length };
+}
+
+/**
+ * Reads a v2 response body: JSON (exact 64-bit integers), or, with `headerLength` (the
+ * `Inference-Header-Content-Length` answered), the binary tensor data extension, whose binary
+ * outputs get their `data` from the bytes after the header. Malformed bodies are `UPSTREAM`.
+ *
+ * @example
+ * const body = readV2ResponseBody(bytes, response.headers.get('inference-header-content-length'));
+ */
+export function readV2ResponseBody(bytes: Uint8Array, headerLength: string | null): unknown {
+  if (headerLength === null) return parseV2Json(new TextDecoder().decode(bytes));
+  const length = Number(headerLength);
+  if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
+    throw upstream(`${V2_HEADER_LENGTH} ${headerLength} is not a byte count within the ${bytes.length}-byte response`);
+  }
+  const header = parseV2Json(new TextDecoder().decode(bytes.subarray(0, length))) as { outputs?: unknown };
+  if (!Array.isArray(header.outputs)) return header;
+  let offset = length;
+  for (const output of header.outputs as {
+    datatype?: unknown;
+    shape?: unknown;
+    data?: unknown;
+    parameters?: { binary_data_size?: unknown };
+  }[]) {
+    const size = output?.parameters?.binary_data_size;
+    if (size === undefined) continue;
+    if (!Number.isSafeInteger(size) || (size as number) < 0 || offset + (size as number) > bytes.length) {
+      throw upstream(`binary_data_size ${String(size)} runs past the response's binary data`);
+    }
+    const count = Array.isArray(output.shape) ? elementCount(output.shape as number[]) : 0;
+    try {
+      output.data = readBinaryTensor(String(output.datatype), count, bytes.subarray(offset, offset + (size as number)), 'output');
+    } catch (error) {
+      throw upstream(`response binary data is malformed: ${(error as Error).message}`);
+    }
+    offset += size as number;
+  }
+  return header;
 }

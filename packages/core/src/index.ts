@@ -86,5 +86,6 @@ export type {
 export { elementCount, fromV2Datatype, isV2Element, toV2Datatype, V2_INTEGER_RANGES } from './tensor.js';
 export type { TokenBucketOptions } from './token-bucket.js';
 export { TokenBucketLimiter } from './token-bucket.js';
+export { readBinaryTensor, writeBinaryTensor } from './v2-binary.js';
 export type { WrapModelParts } from './wrap-model.js';
 export { wrapModel } from './wrap-model.js';

@@ -1,5 +1,13 @@
 import type { BallastError } from '@ballast/core';
-import { answerStatus, errorBody, reportServedError, retryAfterSeconds, type ServedErrorReporter, toHttpError } from '@ballast/serving';
+import {
+  answerStatus,
+  ERROR_CODE_HEADER,
+  errorBodyFor,
+  reportServedError,
+  retryAfterSeconds,
+  type ServedErrorReporter,
+  toHttpError,
+} from '@ballast/serving';
 
 export { answerStatus };
 
@@ -7,7 +15,8 @@ import type { ErrorRequestHandler, Response } from 'express';
 
 /**
  * Sends an error answer (the serving core's rules): the status from core's `httpStatusFor`, `Retry-After` (seconds) on 429 and
- * 503, and `{ error: { code, message, details } }`. `INTERNAL`, `CONFIG` and `INTEGRITY` errors
+ * 503, the code in `x-ballast-error-code`, and `{ error: { code, message, details } }` (on the
+ * v2 routes the protocol's `{ error: message, code, details }`). `INTERNAL`, `CONFIG` and `INTEGRITY` errors
  * are answered without their message or details (logged by `onError` instead).
  * Returns the BallastError sent.
  */
@@ -20,7 +29,8 @@ export function sendError(res: Response, error: unknown): BallastError {
   }
   const status = answerStatus(ballast);
   if (status === 429 || status === 503) res.setHeader('Retry-After', String(retryAfterSeconds(ballast.retryAfterMs)));
-  res.status(status).json(errorBody(ballast));
+  res.setHeader(ERROR_CODE_HEADER, ballast.code);
+  res.status(status).json(errorBodyFor(ballast, res.req?.originalUrl ?? res.req?.url));
   return ballast;
 }
 

@@ -109,7 +109,9 @@ function post(path: string, body: unknown, key?: string, headers: Record<string,
 
 interface Answer {
   outputs: { data: number[] }[];
-  error: { code: string; details: { issues: { path: string; code: string }[] } };
+  error: string;
+  code: string;
+  details: { issues: { path: string; code: string }[] };
 }
 
 const json = (response: Response) => response.json() as Promise<Answer>;
@@ -126,13 +128,13 @@ describe('ballastRouter authentication and authorization', () => {
   ])('rejects a %s key with 401', async (_label, key, status, reason) => {
     const response = await post('/v2/models/doubler/infer', doublerBody, key === undefined ? undefined : (keys[key] ?? key));
     expect(response.status).toBe(status);
-    expect(await response.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED', details: { reason } } });
+    expect(await response.json()).toMatchObject({ code: 'UNAUTHENTICATED', details: { reason } });
   });
 
   it('answers 403 for a principal without the grant or outside its models', async () => {
     const reader = await post('/v2/models/doubler/infer', doublerBody, keys.reader);
     expect(reader.status).toBe(403);
-    expect(await reader.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    expect(await reader.json()).toMatchObject({ code: 'FORBIDDEN' });
     const narrow = await post(
       '/v2/models/mlp/infer',
       { inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }] },
@@ -148,7 +150,7 @@ describe('ballastRouter authentication and authorization', () => {
     expect(meta.status).toBe(200);
     expect(await meta.json()).toEqual({
       name: 'mlp',
-      platform: 'onnxruntime',
+      platform: 'onnx_onnxv1',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
       outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 3] }],
     });
@@ -189,7 +191,7 @@ describe('ballastRouter Open Inference Protocol v2', () => {
     });
     const unknown = await post('/v2/models/nope/infer', doublerBody, keys.caller);
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect(await unknown.json()).toMatchObject({ code: 'NOT_FOUND' });
     expect((await post('/v2/models/doubler/versions/9/infer', doublerBody, keys.caller)).status).toBe(404);
     expect((await fetch(`${base}/v2/nothing-here`)).status).toBe(404);
   });
@@ -197,7 +199,7 @@ describe('ballastRouter Open Inference Protocol v2', () => {
   it('answers 400 for malformed JSON and schema violations with field paths', async () => {
     const malformed = await post('/v2/models/doubler/infer', '{"inputs": [', keys.caller);
     expect(malformed.status).toBe(400);
-    expect(await malformed.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    expect(await malformed.json()).toMatchObject({ code: 'INVALID_INPUT' });
 
     const wrongShape = await post(
       '/v2/models/doubler/infer',
@@ -205,7 +207,7 @@ describe('ballastRouter Open Inference Protocol v2', () => {
       keys.caller,
     );
     expect(wrongShape.status).toBe(400);
-    const issues = (await json(wrongShape)).error.details.issues;
+    const issues = (await json(wrongShape)).details.issues;
     expect(issues.map((i: { path: string }) => i.path)).toContain('inputs[0].shape[0]');
 
     const badElement = await post(
@@ -213,7 +215,7 @@ describe('ballastRouter Open Inference Protocol v2', () => {
       { inputs: [{ name: 'x', shape: [1, 2], datatype: 'INT8', data: [1, 300] }] },
       keys.caller,
     );
-    expect((await json(badElement)).error.details.issues[0]!.path).toBe('inputs[0].data[1]');
+    expect((await json(badElement)).details.issues[0]!.path).toBe('inputs[0].data[1]');
 
     const outOfRange = await post(
       '/v2/models/doubler/infer',
@@ -221,7 +223,7 @@ describe('ballastRouter Open Inference Protocol v2', () => {
       keys.caller,
     );
     expect(outOfRange.status).toBe(400);
-    expect((await json(outOfRange)).error.details.issues[0]).toMatchObject({ path: 'x[1]', code: 'range' });
+    expect((await json(outOfRange)).details.issues[0]).toMatchObject({ path: 'x[1]', code: 'range' });
   });
 
   it('answers 413 above the body limit', async () => {
@@ -232,7 +234,7 @@ describe('ballastRouter Open Inference Protocol v2', () => {
       keys.caller,
     );
     expect(response.status).toBe(413);
-    expect(await response.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+    expect(await response.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
   });
 
   it('answers 429 with Retry-After over the principal rate limit', async () => {
@@ -240,13 +242,13 @@ describe('ballastRouter Open Inference Protocol v2', () => {
     const limited = await post('/v2/models/doubler/infer', doublerBody, keys.tiny);
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('2');
-    expect(await limited.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    expect(await limited.json()).toMatchObject({ code: 'RATE_LIMITED' });
   });
 
   it('answers 504 when the deadline passes', async () => {
     const response = await post('/v2/models/stuck/infer', doublerBody, keys.caller);
     expect(response.status).toBe(504);
-    expect(await response.json()).toMatchObject({ error: { code: 'TIMEOUT' } });
+    expect(await response.json()).toMatchObject({ code: 'TIMEOUT' });
   });
 
   it('answers 503 with Retry-After while a breaker is open, and readiness reports it', async () => {
@@ -255,7 +257,7 @@ describe('ballastRouter Open Inference Protocol v2', () => {
     const open = await post('/v2/models/flaky/infer', doublerBody, keys.caller);
     expect(open.status).toBe(503);
     expect(Number(open.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await open.json()).toMatchObject({ error: { code: 'CIRCUIT_OPEN' } });
+    expect(await open.json()).toMatchObject({ code: 'CIRCUIT_OPEN' });
     const ready = await fetch(`${base}/v2/health/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({

@@ -1,15 +1,16 @@
 import { BallastError, type Model } from '@ballast/core';
-import type { GuardAction, GuardPrincipal } from '@ballast/guard';
+import { DEFAULT_MAX_BODY_BYTES, type GuardAction, type GuardPrincipal } from '@ballast/guard';
 import {
   createServingCore,
   type ModelMetadataOverride,
+  readJsonBody,
   type ServingAnswer,
   type ServingExchange,
   type ShutdownOptions,
 } from '@ballast/serving';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { errorHandler } from './errors.js';
-import { readJson, requestId, type ServeOptions, sendJsonAnswer } from './http-context.js';
+import { requestId, type ServeOptions, sendJsonAnswer } from './http-context.js';
 import { MOUNT_AUTHORIZE } from './rollout-admin.js';
 
 export type { ModelMetadataOverride, ShutdownOptions };
@@ -69,8 +70,9 @@ export interface BallastRouter extends Router {
 }
 
 /**
- * The exchange the core reads: Express's request and response (both node:http objects) and
- * body-parser for the body. A class, so `readBody` is on the prototype, not a closure per request.
+ * The exchange the core reads: Express's request and response (both node:http objects) and the
+ * core's body reader (exact 64-bit integers, the binary tensor data extension), unless a parser of
+ * the app read the body first. A class, so `readBody` is on the prototype, not a closure per request.
  */
 class ExpressExchange implements ServingExchange<Request> {
   constructor(
@@ -79,7 +81,8 @@ class ExpressExchange implements ServingExchange<Request> {
   ) {}
 
   readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
-    return readJson(this.request, this.response, limitBytes, deadline);
+    if (this.request.body !== undefined) return Promise.resolve(this.request.body);
+    return readJsonBody(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
   }
 }
 
@@ -115,7 +118,11 @@ export function ballastRouter(options: BallastRouterOptions): BallastRouter {
       return;
     }
     if (answer.retryAfter !== undefined) res.setHeader('Retry-After', answer.retryAfter);
-    if (answer.status === 200) sendJsonAnswer(request, res, answer.body);
+    if (answer.headers !== undefined) {
+      // Bytes written as they are (binary tensor data, or JSON with exact 64-bit integers).
+      for (const key in answer.headers) res.setHeader(key, answer.headers[key] as string);
+      res.status(answer.status).end(answer.body as Buffer);
+    } else if (answer.status === 200) sendJsonAnswer(request, res, answer.body);
     else res.status(answer.status).json(answer.body);
   };
   // Wraps a route answered by the core.

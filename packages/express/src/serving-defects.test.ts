@@ -142,7 +142,7 @@ describe('internal errors are reported', () => {
         headers: { 'x-request-id': 'req-500-a' },
       });
       expect(response.status).toBe(500);
-      expect(await response.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+      expect(await response.json()).toEqual({ error: 'internal error', code: 'INTERNAL' });
       expect(logged.some((line) => line.includes('req-500-a') && line.includes('is not a tensor'))).toBe(true);
     } finally {
       await close();
@@ -206,7 +206,8 @@ describe('v2 datatypes are checked against the model inputs', () => {
         const response = await send(datatype);
         expect(response.status).toBe(400);
         expect(await response.json()).toMatchObject({
-          error: { code: 'INVALID_INPUT', details: { input: 'input', expected: 'FP32', got: datatype } },
+          code: 'INVALID_INPUT',
+          details: { input: 'input', expected: 'FP32', got: datatype },
         });
       }
       expect((await send('FP32')).status).toBe(200);

@@ -74,6 +74,8 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   };
   const send = (reply: FastifyReply, answer: ServingAnswer) => {
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
+    // Bytes written as they are (binary tensor data, or JSON with exact 64-bit integers).
+    if (answer.headers !== undefined) reply.headers(answer.headers);
     return reply.code(answer.status).send(answer.body);
   };
   // The generate route may answer an event stream the core writes itself: the reply is taken

@@ -1,12 +1,16 @@
 import { BallastError, isBallastError } from '@ballast/core';
-import { answerStatus, type ErrorBody, errorBody, reportServedError, retryAfterSeconds } from '@ballast/serving';
+import { answerStatus, ERROR_CODE_HEADER, type ErrorBody, errorBodyFor, reportServedError, retryAfterSeconds } from '@ballast/serving';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject, Logger, Optional } from '@nestjs/common';
 import { currentRequestContext } from './context.js';
 import type { ResolvedOptions } from './options.js';
 import { codeForStatus, existingStateOf } from './request-state.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
-/** The JSON body of every error answer: `{ error: { code, message, details } }` (the same as `@ballast/express`). */
+/**
+ * The JSON body of an error answer outside the v2 routes: `{ error: { code, message, details } }`
+ * (the same as `@ballast/express`). The v2 routes answer the protocol's `{ error: message, code,
+ * details }` (`V2ErrorBody`); every error answer carries the code in `x-ballast-error-code`.
+ */
 export type BallastErrorBody = ErrorBody;
 
 interface ResponseLike {
@@ -60,7 +64,9 @@ export class BallastExceptionFilter implements ExceptionFilter {
     }
     if (status === 429 || status === 503) response.setHeader('Retry-After', String(retryAfterSeconds(error.retryAfterMs)));
     if (requestId !== undefined) response.setHeader('X-Request-Id', requestId);
-    response.status(status).json(errorBody(error));
+    response.setHeader(ERROR_CODE_HEADER, error.code);
+    const { originalUrl, url } = request as { originalUrl?: string; url?: string };
+    response.status(status).json(errorBodyFor(error, originalUrl ?? url));
   }
 
   /** The Ballast error an exception stands for. */

@@ -166,11 +166,11 @@ describe('attacking the v2 routes', () => {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ inputs: [{ name: 'input', shape: [rows, 4], datatype, data }] }),
         });
-        const answer = (await response.json()) as { error?: { details?: { input?: string } } };
+        const answer = (await response.json()) as { details?: { input?: string } };
         if (datatype === 'FP32') expect(response.status).toBe(200);
         else {
           expect(response.status, datatype).toBe(400);
-          expect(answer.error?.details?.input).toBe('input');
+          expect(answer.details?.input).toBe('input');
         }
       }
     } finally {

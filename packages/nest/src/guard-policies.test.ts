@@ -100,16 +100,16 @@ it('audits rejected requests too', async () => {
 it('answers 400 with the field path when an input is out of its range', async () => {
   const response = await infer('profile', person(200));
   expect(response.status).toBe(400);
-  const body = (await response.json()) as { error: { code: string; details: { issues: { path: string }[] } } };
-  expect(body.error.code).toBe('INVALID_INPUT');
-  expect(body.error.details.issues[0]?.path).toBe('age[0]');
+  const body = (await response.json()) as { code: string; details: { issues: { path: string }[] } };
+  expect(body.code).toBe('INVALID_INPUT');
+  expect(body.details.issues[0]?.path).toBe('age[0]');
 });
 
 it('answers 413 above the guard body limit and above the body parser limit', async () => {
   const big = { inputs: [{ name: 'age', shape: [1, 1000], datatype: 'INT32', data: new Array(1000).fill(1) }] };
   const response = await infer('profile', big);
   expect(response.status).toBe(413);
-  expect(((await response.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+  expect(((await response.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
   const huge = await infer('profile', `{"inputs":[],"pad":"${'x'.repeat(200_000)}"}`);
   expect(huge.status).toBe(413);
 });

@@ -120,7 +120,9 @@ function post(path: string, body: unknown, headers: Record<string, string> = { a
 
 /** An answer body: an error, or whatever the route returns. */
 interface Answer {
-  error: { code: string; message: string; details: Record<string, unknown> };
+  error: string;
+  code: string;
+  details: Record<string, unknown>;
   [field: string]: unknown;
 }
 const read = async (response: Response): Promise<Answer> => (await response.json()) as Answer;
@@ -138,15 +140,15 @@ describe('authentication and authorization', () => {
     const response = await post('/v2/models/affine/infer', v2Body, {});
     expect(response.status).toBe(401);
     const body = await read(response);
-    expect(body.error.code).toBe('UNAUTHENTICATED');
-    expect(body.error.details.reason).toBe('missing');
+    expect(body.code).toBe('UNAUTHENTICATED');
+    expect(body.details.reason).toBe('missing');
   });
 
   it('answers 401 for a wrong key', async () => {
     const wrong = `${key.slice(0, -4)}AAAA`;
     const response = await post('/v2/models/affine/infer', v2Body, { 'x-api-key': wrong });
     expect(response.status).toBe(401);
-    expect((await read(response)).error.details.reason).toBe('invalid');
+    expect((await read(response)).details.reason).toBe('invalid');
   });
 
   it('answers 401 for a revoked key', async () => {
@@ -155,7 +157,7 @@ describe('authentication and authorization', () => {
     await keys.revoke(created.record.id);
     const response = await post('/v2/models/affine/infer', v2Body, { authorization: `Bearer ${created.key}` });
     expect(response.status).toBe(401);
-    expect((await read(response)).error.details.reason).toBe('revoked');
+    expect((await read(response)).details.reason).toBe('revoked');
   });
 
   it('answers 401 for an expired key', async () => {
@@ -164,14 +166,14 @@ describe('authentication and authorization', () => {
     wallClock += 61_000;
     const response = await post('/v2/models/affine/infer', v2Body, { authorization: `Bearer ${created.key}` });
     expect(response.status).toBe(401);
-    expect((await read(response)).error.details.reason).toBe('expired');
+    expect((await read(response)).details.reason).toBe('expired');
   });
 
   it('answers 403 FORBIDDEN for a key without the grant, and lets it read metadata', async () => {
     const response = await post('/v2/models/affine/infer', v2Body, { authorization: `Bearer ${readOnlyKey}` });
     expect(response.status).toBe(403);
     const body = await read(response);
-    expect(body.error).toMatchObject({ code: 'FORBIDDEN', details: { action: 'infer', model: 'affine', principal: 'dashboard' } });
+    expect(body).toMatchObject({ code: 'FORBIDDEN', details: { action: 'infer', model: 'affine', principal: 'dashboard' } });
     const metadata = await fetch(`${base}/v2/models/affine`, { headers: { authorization: `Bearer ${readOnlyKey}` } });
     expect(metadata.status).toBe(200);
     expect(await read(metadata)).toMatchObject({ name: 'affine', versions: ['1'] });
@@ -186,7 +188,7 @@ describe('authentication and authorization', () => {
     const response = await post('/v2/models/affine/infer', v2Body, headers);
     expect(response.status).toBe(429);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect((await read(response)).error.code).toBe('RATE_LIMITED');
+    expect((await read(response)).code).toBe('RATE_LIMITED');
     monotonic += 1_000; // one token back
     expect((await post('/v2/models/affine/infer', v2Body, headers)).status).toBe(200);
   });
@@ -210,32 +212,32 @@ describe('Open Inference Protocol v2', () => {
     expect((await post('/v2/models/affine/versions/1/infer', v2Body)).status).toBe(200);
     const response = await post('/v2/models/affine/versions/9/infer', v2Body);
     expect(response.status).toBe(404);
-    expect((await read(response)).error).toMatchObject({ code: 'NOT_FOUND', details: { model: 'affine', version: '9' } });
+    expect(await read(response)).toMatchObject({ code: 'NOT_FOUND', details: { model: 'affine', version: '9' } });
   });
 
   it('answers 404 NOT_FOUND for an unknown model', async () => {
     const response = await post('/v2/models/nope/infer', v2Body);
     expect(response.status).toBe(404);
-    expect((await read(response)).error.code).toBe('NOT_FOUND');
+    expect((await read(response)).code).toBe('NOT_FOUND');
   });
 
   it('answers 400 INVALID_INPUT for malformed JSON', async () => {
     const response = await post('/v2/models/affine/infer', '{"inputs": [');
     expect(response.status).toBe(400);
-    expect((await read(response)).error).toMatchObject({ code: 'INVALID_INPUT', details: { reason: 'malformed-json' } });
+    expect(await read(response)).toMatchObject({ code: 'INVALID_INPUT', details: { reason: 'malformed-json' } });
   });
 
   it('answers 400 with the field path for a schema violation', async () => {
     const bad = { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 'two', 3] }] };
     const response = await post('/v2/models/affine/infer', bad);
     expect(response.status).toBe(400);
-    const error = (await read(response)).error;
+    const error = await read(response);
     expect(error.code).toBe('INVALID_INPUT');
     expect(error.details.issues).toEqual([expect.objectContaining({ path: 'inputs[0].data[1]' })]);
     const short = { inputs: [{ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3] }] };
-    const second = (await read(await post('/v2/models/affine/infer', short))).error;
+    const second = await read(await post('/v2/models/affine/infer', short));
     expect(second.details.issues).toEqual([expect.objectContaining({ path: 'inputs[0].data' })]);
-    const envelope = (await read(await post('/v2/models/affine/infer', { inputs: [{ name: 'x', shape: 'wide' }] }))).error;
+    const envelope = await read(await post('/v2/models/affine/infer', { inputs: [{ name: 'x', shape: 'wide' }] }));
     expect(envelope.code).toBe('INVALID_INPUT');
     expect(envelope.details.issues).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'inputs[0].shape' })]));
   });
@@ -248,7 +250,7 @@ describe('Open Inference Protocol v2', () => {
     const response = await post('/v2/models/broken/infer', body);
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('8');
-    expect((await read(response)).error.code).toBe('CIRCUIT_OPEN');
+    expect((await read(response)).code).toBe('CIRCUIT_OPEN');
     // Readiness reports the open breaker: load balancers stop sending traffic here.
     const ready = await fetch(`${base}/v2/models/broken/ready`, { headers: { 'x-api-key': key } });
     expect(ready.status).toBe(503);
@@ -264,7 +266,7 @@ describe('Open Inference Protocol v2', () => {
     const started = performance.now();
     const response = await post('/v2/models/slow/infer', body);
     expect(response.status).toBe(504);
-    expect((await read(response)).error.code).toBe('TIMEOUT');
+    expect((await read(response)).code).toBe('TIMEOUT');
     expect(performance.now() - started).toBeLessThan(3_000);
   });
 
@@ -275,7 +277,7 @@ describe('Open Inference Protocol v2', () => {
       const response = await post('/v2/models/tampered/infer', body);
       expect(response.status).toBe(500);
       const text = await response.text();
-      expect(JSON.parse(text)).toEqual({ error: { code: 'INTEGRITY', message: 'internal error' } });
+      expect(JSON.parse(text)).toEqual({ error: 'internal error', code: 'INTEGRITY' });
       expect(text).not.toContain('/srv/models');
       expect(logged).toHaveBeenCalledWith(expect.stringContaining('/srv/models/private/fraud-v7.onnx does not match'));
     } finally {

@@ -59,8 +59,8 @@ it('describes the ONNX model in v2 metadata', async () => {
   expect(await response.json()).toEqual({
     name: 'mlp',
     versions: ['2'],
-    // The serving core's metadata answer: a model with ONNX tensor specs is `onnxruntime`, as with Express.
-    platform: 'onnxruntime',
+    // The serving core's metadata answer: a model with ONNX tensor specs is `onnx_onnxv1` (the protocol's name for ONNX), as with Express.
+    platform: 'onnx_onnxv1',
     inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 4] }],
     outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 3] }],
   });
@@ -73,5 +73,5 @@ it('rejects a row of the wrong width with INVALID_INPUT from the model', async (
     body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }),
   });
   expect(response.status).toBe(400);
-  expect(((await response.json()) as { error: { code: string } }).error.code).toBe('INVALID_INPUT');
+  expect(((await response.json()) as { code: string }).code).toBe('INVALID_INPUT');
 });

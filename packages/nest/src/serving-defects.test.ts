@@ -142,7 +142,8 @@ describe('nest v2 datatypes and large batches', () => {
         const response = await send(datatype);
         expect(response.status).toBe(400);
         expect(await response.json()).toMatchObject({
-          error: { code: 'INVALID_INPUT', details: { input: 'input', expected: 'FP32', got: datatype } },
+          code: 'INVALID_INPUT',
+          details: { input: 'input', expected: 'FP32', got: datatype },
         });
       }
       expect((await send('FP32')).status).toBe(200);

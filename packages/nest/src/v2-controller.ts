@@ -1,9 +1,36 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
-import { inferV2, reportServedError, sendEventStream, type V2ModelMetadata, wantsEventStream } from '@ballast/serving';
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
+import { DEFAULT_MAX_BODY_BYTES } from '@ballast/guard';
+import {
+  encodeV2Answer,
+  inferV2,
+  parseV2Body,
+  readJsonBody,
+  reportServedError,
+  sendEventStream,
+  V2_HEADER_LENGTH,
+  type V2ModelMetadata,
+  type V2ServerMetadata,
+  v2ServerMetadata,
+  wantsEventStream,
+} from '@ballast/serving';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Req,
+  Res,
+  StreamableFile,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
-import { withRequestOptions } from './context.js';
+import { currentRequestContext, withRequestOptions } from './context.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModels } from './models.js';
@@ -13,6 +40,7 @@ import { BALLAST_OPTIONS } from './tokens.js';
 
 interface StatusResponse {
   status(code: number): unknown;
+  setHeader(name: string, value: string): unknown;
 }
 
 /**
@@ -41,6 +69,13 @@ export class BallastV2Controller {
     @Inject(BallastModels) private readonly models: BallastModels,
     @Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
+
+  /** Server metadata (`GET /v2`): name, version and the protocol extensions supported. */
+  @Get()
+  @BallastPublic()
+  serverMetadata(): V2ServerMetadata {
+    return v2ServerMetadata();
+  }
 
   /** Liveness: the process answers. */
   @Get('health/live')
@@ -89,8 +124,13 @@ export class BallastV2Controller {
   /** Runs an inference; the request `id` is echoed. */
   @Post('models/:name/infer')
   @HttpCode(200)
-  infer(@Param('name') name: string, @Body() body: unknown, @Req() request: unknown): Promise<V2InferResponse> {
-    return this.run(name, undefined, body, request);
+  infer(
+    @Param('name') name: string,
+    @Body() body: unknown,
+    @Req() request: unknown,
+    @Res({ passthrough: true }) response: StatusResponse,
+  ): Promise<V2InferResponse | StreamableFile> {
+    return this.run(name, undefined, body, request, response);
   }
 
   /** Runs an inference on one version of a model. */
@@ -101,8 +141,9 @@ export class BallastV2Controller {
     @Param('version') version: string,
     @Body() body: unknown,
     @Req() request: unknown,
-  ): Promise<V2InferResponse> {
-    return this.run(name, version, body, request);
+    @Res({ passthrough: true }) response: StatusResponse,
+  ): Promise<V2InferResponse | StreamableFile> {
+    return this.run(name, version, body, request, response);
   }
 
   /**
@@ -183,21 +224,50 @@ export class BallastV2Controller {
     return this.models.registry.metadata(name, version);
   }
 
-  private run(name: string, version: string | undefined, body: unknown, http: unknown): Promise<V2InferResponse> {
+  private async run(
+    name: string,
+    version: string | undefined,
+    parsed: unknown,
+    http: unknown,
+    response: StatusResponse,
+  ): Promise<V2InferResponse | StreamableFile> {
     const model: Model = this.models.get(name, version);
+    const body = await this.body(name, parsed, http as IncomingMessage & { rawBody?: unknown; body?: unknown });
     // The serving core's inference step (decode with the datatype check against the declared
     // inputs, the guard's input check, inferBatch for a batch, encode, the output filter): the
     // same as @ballast/express and @ballast/fastify. Authentication, admission and the audit line
     // are Nest's guard and interceptor; the request's options reach the model through its wrapper.
-    return inferV2(model, body, {
+    const result = await inferV2(model, body, {
       name,
       version: model.version,
       guard: this.options.guard,
       maxBatch: this.options.maxBatchSize,
       // Converted from the model's specs once per specs array, not on every request.
       inputs: this.models.registry.declaredInputs(this.models.registry.resolve(name, version)),
+      perExample: this.models.registry.perExample(this.models.registry.resolve(name, version)),
       // The audit line (written when the response is done) hashes the decoded input.
       record: existingStateOf(http),
     });
+    const answer = encodeV2Answer(result, body);
+    if (answer.json !== undefined) return answer.json;
+    if (answer.headerLength !== undefined) response.setHeader(V2_HEADER_LENGTH, String(answer.headerLength));
+    return new StreamableFile(answer.bytes, { type: answer.contentType, length: answer.bytes.length });
+  }
+
+  /**
+   * The request body as the serving core reads it (exact 64-bit integers, the binary tensor data
+   * extension): from the raw bytes when the app keeps them (`NestFactory.create(..., { rawBody:
+   * true })`), else from the stream when Nest's JSON parser left it unread (a binary request is
+   * `application/octet-stream`), else the body Nest's parser gave (where integers beyond 2^53 are
+   * already rounded, and refused).
+   */
+  private body(name: string, parsed: unknown, request: IncomingMessage & { rawBody?: unknown; body?: unknown }): unknown {
+    if (Buffer.isBuffer(request.rawBody)) return parseV2Body(request.rawBody, request.headers[V2_HEADER_LENGTH]);
+    if (request.body === undefined && !request.readableEnded) {
+      // Under the guard's per-model limit and the request's budget (the interceptor's deadline).
+      const deadline = currentRequestContext()?.options.deadline;
+      return readJsonBody(request, this.options.guard?.maxBodyBytes(name) ?? DEFAULT_MAX_BODY_BYTES, deadline);
+    }
+    return parsed;
   }
 }

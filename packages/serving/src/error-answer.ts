@@ -1,8 +1,40 @@
 import { BallastError, codeForHttpStatus, type ErrorCode, httpStatusFor, isBallastError } from '@ballast/core';
 
-/** The JSON body of every error answer. */
+/** The JSON body of an error answer outside the v2 routes (`inferHandler`, mounted routers). */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+/**
+ * The JSON body of an error answer on the Open Inference Protocol v2 routes: the protocol's
+ * `{ "error": "<message>" }` (what KServe and Triton clients read), plus Ballast's `code` and
+ * `details` as fields of their own. The code also travels in the `x-ballast-error-code` header.
+ */
+export interface V2ErrorBody {
+  /** The message (the protocol's field). */
+  error: string;
+  /** Ballast's stable error code. */
+  code: ErrorCode;
+  /** Details, when the error has any that may be shown (never for a 500). */
+  details?: Record<string, unknown>;
+}
+
+/** The header every error answer carries Ballast's error code in (lower case). */
+export const ERROR_CODE_HEADER = 'x-ballast-error-code';
+
+// `/v2` and `/v2/...`, also under a mount prefix (`/ml/v2/models/x/infer`), before any query.
+const V2_PATH = /\/v2(?:[/?#]|$)/;
+
+/**
+ * Whether a request path (`request.originalUrl ?? request.url`) is one of the Open Inference
+ * Protocol v2 routes, answered with {@link V2ErrorBody}.
+ *
+ * @example
+ * isV2Path('/v2/models/iris/infer'); // true
+ * isV2Path('/predict'); // false
+ */
+export function isV2Path(path: string | undefined): boolean {
+  return path !== undefined && V2_PATH.test(path);
 }
 
 // Errors from the frameworks' body parsers (body-parser's http-errors, Fastify's FST_ERR_CTP_*)
@@ -110,6 +142,31 @@ export function errorBody(error: BallastError): ErrorBody {
       ...(hidden || error.details === undefined ? {} : { details: error.details }),
     },
   };
+}
+
+/**
+ * The JSON body answering `error` on a v2 route: `{ error: message, code, details }` (see
+ * {@link V2ErrorBody}), with what {@link errorBody} hides hidden here too.
+ *
+ * @example
+ * v2ErrorBody(new BallastError('NOT_FOUND', 'unknown model "x"')); // { error: 'unknown model "x"', code: 'NOT_FOUND' }
+ */
+export function v2ErrorBody(error: BallastError): V2ErrorBody {
+  const { error: inner } = errorBody(error);
+  const body: V2ErrorBody = { error: inner.message, code: inner.code };
+  if (inner.details !== undefined) body.details = inner.details;
+  return body;
+}
+
+/**
+ * The body answering `error` on a request to `path`: {@link v2ErrorBody} on the v2 routes,
+ * {@link errorBody} elsewhere. Every adapter answers with it.
+ *
+ * @example
+ * errorBodyFor(error, request.originalUrl ?? request.url);
+ */
+export function errorBodyFor(error: BallastError, path: string | undefined): V2ErrorBody | ErrorBody {
+  return isV2Path(path) ? v2ErrorBody(error) : errorBody(error);
 }
 
 /** Receives an error answered with a 5xx (see {@link reportServedError}). */

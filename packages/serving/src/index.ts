@@ -13,8 +13,19 @@ export { answersThroughFallback, breakerUnreadiness, trackOpenBreakers } from '.
 export type { CallState, ServeOptions } from './call-state.js';
 export { createCallState, DEFAULT_TIMEOUT_MS, requestBudgetMs } from './call-state.js';
 export { closeServer, Drain } from './drain.js';
-export type { ErrorBody, ServedErrorReporter } from './error-answer.js';
-export { answerStatus, BODY_TIMEOUT_REASON, errorBody, reportServedError, retryAfterSeconds, toHttpError } from './error-answer.js';
+export type { ErrorBody, ServedErrorReporter, V2ErrorBody } from './error-answer.js';
+export {
+  answerStatus,
+  BODY_TIMEOUT_REASON,
+  ERROR_CODE_HEADER,
+  errorBody,
+  errorBodyFor,
+  isV2Path,
+  reportServedError,
+  retryAfterSeconds,
+  toHttpError,
+  v2ErrorBody,
+} from './error-answer.js';
 export type { EventStreamFormat, EventStreamOutcome } from './event-stream.js';
 export { ballastEvents, sendEventStream, wantsEventStream } from './event-stream.js';
 export { openaiChatCompletion, openaiChatEvents } from './openai-chat.js';
@@ -24,9 +35,27 @@ export { DEFAULT_HEALTH_TIMEOUT_MS, modelReadiness } from './readiness.js';
 export type { ModelMetadataOverride, RegisteredModel } from './registry.js';
 export { ModelRegistry } from './registry.js';
 export { newRequestId, REQUEST_ID_PATTERN, requestIdOf } from './request-id.js';
-export type { ServerReadiness, ServingAnswer, ServingCore, ServingCoreOptions, ServingExchange, ShutdownOptions } from './serving-core.js';
-export { createServingCore } from './serving-core.js';
+export type {
+  ServerReadiness,
+  ServingAnswer,
+  ServingCore,
+  ServingCoreOptions,
+  ServingExchange,
+  ShutdownOptions,
+  V2ServerMetadata,
+} from './serving-core.js';
+export { createServingCore, v2ServerMetadata } from './serving-core.js';
 export type { DecodedV2Request, DecodeV2Options, RowTensor, V2ModelMetadata, V2TensorMetadata } from './v2-codec.js';
 export { checkDeclaredDatatype, decodeV2Request, encodeV2Outputs, isPlainEnvelope, specsToV2, v2RequestSchema } from './v2-codec.js';
 export type { InferV2Options } from './v2-infer.js';
 export { inferV2 } from './v2-infer.js';
+export type { V2Answer } from './v2-wire.js';
+export {
+  encodeV2Answer,
+  parseExactJson,
+  parseV2Body,
+  stringifyExactJson,
+  V2_BINARY_CONTENT_TYPE,
+  V2_HEADER_LENGTH,
+  V2BinaryBody,
+} from './v2-wire.js';

@@ -3,13 +3,19 @@ import type { AddressInfo } from 'node:net';
 import { now } from '@ballast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readJsonBody } from './read-json-body.js';
+import { stringifyExactJson, V2BinaryBody } from './v2-wire.js';
 
 // A real server on 127.0.0.1 answering what readJsonBody made of each request body.
 let server: Server | undefined;
 async function serve(limitBytes: number, budgetMs?: number): Promise<number> {
   server = createServer((request, response) => {
     readJsonBody(request, limitBytes, budgetMs === undefined ? undefined : now() + budgetMs).then(
-      (body) => response.end(JSON.stringify({ body })),
+      (body) =>
+        response.end(
+          body instanceof V2BinaryBody
+            ? JSON.stringify({ header: body.header, binary: [...body.binary] })
+            : stringifyExactJson({ body, types: Object.values(body as object).map((v) => typeof v) }),
+        ),
       (error: { code: string; details?: unknown }) => response.end(JSON.stringify({ code: error.code, details: error.details })),
     );
   });
@@ -46,7 +52,25 @@ function send(port: number, chunks: string[], headers: Record<string, string> = 
 describe('readJsonBody', () => {
   it('parses a JSON body whatever its content type', async () => {
     const port = await serve(1000);
-    expect(await send(port, ['{"a":', '[1,2]}'], { 'content-type': 'text/plain' })).toEqual({ body: { a: [1, 2] } });
+    expect(await send(port, ['{"a":', '[1,2]}'], { 'content-type': 'text/plain' })).toMatchObject({ body: { a: [1, 2] } });
+  });
+
+  it('keeps integers beyond 2^53 exact (bigint) and safe ones as numbers', async () => {
+    const port = await serve(1000);
+    const answer = await send(port, ['{"big":9223372036854775807,"small":42}']);
+    expect(answer).toMatchObject({ types: ['bigint', 'number'] });
+  });
+
+  it('reads a binary tensor data body: the JSON header, then the bytes, under the same limit', async () => {
+    const port = await serve(40);
+    const header = '{"inputs":[]}';
+    const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) };
+    expect(await send(port, [header, '\u0001\u0002'], headers)).toEqual({ header: { inputs: [] }, binary: [1, 2] });
+    expect(await send(port, [header, 'x'.repeat(40)], headers)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    expect(await send(port, [header], { ...headers, 'inference-header-content-length': '99' })).toMatchObject({
+      code: 'INVALID_INPUT',
+      details: { reason: 'binary-header-length' },
+    });
   });
 
   it('refuses malformed and empty bodies with INVALID_INPUT', async () => {

@@ -1,17 +1,21 @@
 import type { IncomingMessage } from 'node:http';
 import { BallastError, isBallastError, withDeadline } from '@ballast/core';
 import { BODY_TIMEOUT_REASON } from './error-answer.js';
+import { parseV2Body, V2_HEADER_LENGTH } from './v2-wire.js';
 
 /**
  * Reads a JSON request body from a Node request stream, at most `limitBytes` (413
  * `PAYLOAD_TOO_LARGE` as soon as `content-length` or the bytes received pass it), whatever the
- * content type says (v2 clients do not all send one). Malformed JSON is `INVALID_INPUT`
+ * content type says (v2 clients do not all send one). Integers beyond 2^53 stay exact (`bigint`,
+ * see `parseExactJson`); a request with `Inference-Header-Content-Length` (the binary tensor data
+ * extension) resolves to a `V2BinaryBody` (its JSON header and the bytes after it), under the same
+ * limit and deadline. Malformed JSON is `INVALID_INPUT`
  * (`details.reason` `malformed-json`); a body still arriving at `deadline` (`performance.now()`
- * clock) is `TIMEOUT` answered 408. For frameworks that hand over the raw stream (Fastify with the
- * adapter's content-type parser); Express keeps its body-parser.
+ * clock) is `TIMEOUT` answered 408. Every adapter's v2 infer route reads its body with it (Fastify
+ * through its content-type parser, Express and Nest when no parser of the app read it first).
  *
  * Written here rather than taken from `raw-body`: the only parts needed are a byte cap and
- * `JSON.parse`, and the deadline uses core's timer wheel (no timer per request).
+ * the parse, and the deadline uses core's timer wheel (no timer per request).
  *
  * @example
  * const body = await readJsonBody(request.raw, 1_048_576, performance.now() + 30_000);
@@ -79,18 +83,11 @@ function onData(this: Reading, chunk: Buffer): void {
 function onEnd(this: Reading): void {
   const state = finish(this);
   if (state === undefined) return;
-  const text =
-    state.chunks.length === 1 ? (state.chunks[0] as Buffer).toString('utf8') : Buffer.concat(state.chunks, state.length).toString('utf8');
-  if (text.trim() === '') {
-    state.reject(new BallastError('INVALID_INPUT', 'a JSON request body is required'));
-    return;
-  }
+  const bytes = state.chunks.length === 1 ? (state.chunks[0] as Buffer) : Buffer.concat(state.chunks, state.length);
   try {
-    state.resolve(JSON.parse(text));
+    state.resolve(parseV2Body(bytes, this.headers[V2_HEADER_LENGTH]));
   } catch (error) {
-    state.reject(
-      new BallastError('INVALID_INPUT', 'the request body is not valid JSON', { cause: error, details: { reason: 'malformed-json' } }),
-    );
+    state.reject(error);
   }
 }
 

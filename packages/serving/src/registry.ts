@@ -17,7 +17,10 @@ interface Entry extends RegisteredModel {
 
 /** Extra metadata for a model's `GET /v2/models/{name}` answer, when the model cannot describe itself. */
 export interface ModelMetadataOverride {
-  /** Platform string. Default `ballast` (`onnxruntime` for models that expose ONNX tensor specs). */
+  /**
+   * Platform string. Default: the model's own `platform` when it declares one, `onnx_onnxv1` (the
+   * Open Inference Protocol's name for ONNX) for an `@ballast/onnx` model, else `ballast`.
+   */
   platform?: string;
   /** Input tensors. */
   inputs?: V2TensorMetadata[];
@@ -118,6 +121,14 @@ export class ModelRegistry {
     return cached.inputsV2;
   }
 
+  /**
+   * Whether a model takes one example per call (`true`, rows: the default) or whole tensors
+   * (`false`), as it declares in `perExample` (an `@ballast/onnx` model does).
+   */
+  perExample(entry: RegisteredModel): boolean {
+    return (entry.original as Model & { perExample?: unknown }).perExample !== false;
+  }
+
   /** The v2 metadata of a model (and version): `NOT_FOUND` for an unknown one. */
   metadata(name: string, version: string | undefined, override?: ModelMetadataOverride): V2ModelMetadata {
     const entry = this.resolve(name, version);
@@ -127,9 +138,19 @@ export class ModelRegistry {
       .filter((v): v is string => v !== undefined);
     const body = { name } as V2ModelMetadata;
     if (versions.length > 0) body.versions = versions;
-    body.platform = override?.platform ?? (Array.isArray(described.inputs) ? 'onnxruntime' : 'ballast');
+    body.platform = override?.platform ?? platformOf(entry.original);
     body.inputs = this.declaredInputs(entry, override) ?? [];
     body.outputs = override?.outputs ?? specsToV2(described.outputs);
     return body;
   }
+}
+
+/**
+ * The v2 `platform` of a model: its own `platform` string when it declares one; `onnx_onnxv1` for
+ * an `@ballast/onnx` model (tensor specs and an execution `provider`); else `ballast`.
+ */
+function platformOf(model: Model): string {
+  const { platform, provider, inputs } = model as Model & { platform?: unknown; provider?: unknown; inputs?: unknown };
+  if (typeof platform === 'string' && platform !== '') return platform;
+  return typeof provider === 'string' && Array.isArray(inputs) ? 'onnx_onnxv1' : 'ballast';
 }

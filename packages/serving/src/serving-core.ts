@@ -5,13 +5,22 @@ import { auditRequest, type RequestAudit } from './audit.js';
 import { type OpenBreakers, trackOpenBreakers } from './breakers.js';
 import { createCallState, requestBudgetMs, type ServeOptions } from './call-state.js';
 import { closeServer, Drain } from './drain.js';
-import { answerStatus, BODY_TIMEOUT_REASON, errorBody, reportServedError, retryAfterSeconds, toHttpError } from './error-answer.js';
+import {
+  answerStatus,
+  BODY_TIMEOUT_REASON,
+  ERROR_CODE_HEADER,
+  errorBodyFor,
+  reportServedError,
+  retryAfterSeconds,
+  toHttpError,
+} from './error-answer.js';
 import { sendEventStream, wantsEventStream } from './event-stream.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, type ModelReadiness, modelReadiness } from './readiness.js';
 import { type ModelMetadataOverride, ModelRegistry, type RegisteredModel } from './registry.js';
 import { requestIdOf } from './request-id.js';
 import type { V2ModelMetadata } from './v2-codec.js';
 import { inferV2 } from './v2-infer.js';
+import { encodeV2Answer, V2_HEADER_LENGTH } from './v2-wire.js';
 
 /** Options of {@link createServingCore} (`R` is the request type the adapter hands over). */
 export interface ServingCoreOptions<R extends IncomingMessage = IncomingMessage> extends ServeOptions<R> {
@@ -50,12 +59,17 @@ export interface ServingExchange<R extends IncomingMessage = IncomingMessage> {
 export interface ServingAnswer {
   /** HTTP status. */
   status: number;
-  /** The JSON body. */
+  /** The JSON body, or bytes to write as they are (see `headers`). */
   body: unknown;
   /** `Retry-After` in seconds, for 429 and 503 answers. */
   retryAfter?: string;
   /** True when the core already wrote the whole response itself (an event stream): the adapter writes nothing. */
   answered?: boolean;
+  /**
+   * Headers to answer with. Set when `body` is a `Buffer` to write as is: its `content-type`, and
+   * `inference-header-content-length` for the binary tensor data extension.
+   */
+  headers?: Record<string, string>;
 }
 
 /** Options of {@link ServingCore.shutdown}. */
@@ -118,6 +132,26 @@ export interface ServingCore<R extends IncomingMessage = IncomingMessage> {
 
 const RETRY_AFTER_MS = 1000;
 
+/** The server metadata a v2 server answers (`GET /v2`). */
+export interface V2ServerMetadata {
+  /** The server's name. */
+  name: string;
+  /** The server's version. */
+  version: string;
+  /** The protocol extensions supported: `binary_tensor_data` (Triton's binary tensor data extension). */
+  extensions: string[];
+}
+
+/**
+ * The server metadata every adapter answers on `GET /v2`.
+ *
+ * @example
+ * v2ServerMetadata(); // { name: 'ballast', version: '0.1.0', extensions: ['binary_tensor_data'] }
+ */
+export function v2ServerMetadata(): V2ServerMetadata {
+  return { name: 'ballast', version: '0.1.0', extensions: ['binary_tensor_data'] };
+}
+
 /**
  * Builds the serving core the Express, Nest and Fastify adapters answer with: one registry, one
  * readiness rule, one bounded drain, one infer flow, one error body and one audit line.
@@ -168,7 +202,9 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     const stalled = ballast.code === 'TIMEOUT' && ballast.details?.reason === BODY_TIMEOUT_REASON;
     if ((drain.draining || stalled) && !exchange.response.headersSent) exchange.response.setHeader('Connection', 'close');
     reportServedError(ballast, exchange.request, requestIdOf(exchange.request, exchange.response, options.requestIdHeader), onError);
-    const answer: ServingAnswer & { error: BallastError } = { status, body: errorBody(ballast), error: ballast };
+    if (!exchange.response.headersSent) exchange.response.setHeader(ERROR_CODE_HEADER, ballast.code);
+    const path = (exchange.request as IncomingMessage & { originalUrl?: string }).originalUrl ?? exchange.request.url;
+    const answer: ServingAnswer & { error: BallastError } = { status, body: errorBodyFor(ballast, path), error: ballast };
     if (status === 429 || status === 503) answer.retryAfter = String(retryAfterSeconds(ballast.retryAfterMs));
     return answer;
   };
@@ -243,12 +279,19 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
         guard,
         maxBatch,
         inputs: registry.declaredInputs(entry, overrideOf(name)),
+        perExample: registry.perExample(entry),
         record,
         call: startCall,
         context: { request, response, principal, deadline } satisfies CallContext,
       });
       if (drain.draining) response.setHeader('Connection', 'close');
-      answer = { status: 200, body: result };
+      const encoded = encodeV2Answer(result, body);
+      if (encoded.json !== undefined) answer = { status: 200, body: encoded.json };
+      else {
+        const headers: Record<string, string> = { 'content-type': encoded.contentType };
+        if (encoded.headerLength !== undefined) headers[V2_HEADER_LENGTH] = String(encoded.headerLength);
+        answer = { status: 200, body: encoded.bytes, headers };
+      }
     } catch (error) {
       answer = fail(exchange, error);
     } finally {
@@ -351,7 +394,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       const state = await readiness();
       return state.ready ? { status: 200, body: state } : { status: 503, body: state, retryAfter: String(RETRY_AFTER_MS / 1000) };
     },
-    serverMetadata: () => ({ status: 200, body: { name: 'ballast', version: '0.1.0', extensions: [] } }),
+    serverMetadata: () => ({ status: 200, body: v2ServerMetadata() }),
     metadata: (exchange, name, version) =>
       handle(exchange, async () => {
         await authenticate(exchange.request, protectMetadata ? 'read' : false, name);

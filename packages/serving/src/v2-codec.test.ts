@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeV2Request, encodeV2Outputs, isPlainEnvelope, v2RequestSchema } from './v2-codec.js';
+import { encodeV2Answer, parseExactJson } from './v2-wire.js';
 
 const issuePaths = (fn: () => unknown) => {
   try {
@@ -151,6 +152,30 @@ describe('isPlainEnvelope (the fast path of decodeV2Request)', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('64-bit integers and long literals', () => {
+  it('keeps INT64 and UINT64 bigints exact, refuses them out of range, and reads long literals as floats for float inputs', () => {
+    const body = parseExactJson(
+      '{"inputs":[{"name":"i","shape":[1,2],"datatype":"INT64","data":[9223372036854775807,-9007199254740993]},' +
+        '{"name":"f","shape":[1,1],"datatype":"FP64","data":[100000000000000000000]}]}',
+    );
+    const { rows } = decodeV2Request(body);
+    expect(Array.from(rows[0]?.i?.data as BigInt64Array)).toEqual([2n ** 63n - 1n, -(2n ** 53n) - 1n]);
+    expect(Array.from(rows[0]?.f?.data as Float64Array)).toEqual([1e20]);
+    const over = parseExactJson('{"inputs":[{"name":"u","shape":[1,1],"datatype":"UINT64","data":[18446744073709551616]}]}');
+    expect(() => decodeV2Request(over)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    const int32 = parseExactJson('{"inputs":[{"name":"n","shape":[1,1],"datatype":"INT32","data":[12345678901234567]}]}');
+    expect(() => decodeV2Request(int32)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('answers INT64 outputs beyond 2^53 as exact literals', () => {
+    const outputs = encodeV2Outputs([{ y: { type: 'int64', dims: [2], data: BigInt64Array.of(2n ** 62n + 1n, 5n) } }]);
+    const answer = encodeV2Answer({ model_name: 'm', outputs }, { inputs: [] });
+    expect(answer.bytes?.toString('utf8')).toBe(
+      '{"model_name":"m","outputs":[{"name":"y","shape":[1,2],"datatype":"INT64","data":[4611686018427387905,5]}]}',
     );
   });
 });

@@ -3,6 +3,7 @@ import {
   elementCount,
   fromV2Datatype,
   isV2Element,
+  readBinaryTensor,
   type TensorType,
   type TensorValue,
   toV2Datatype,
@@ -11,13 +12,17 @@ import {
 } from '@ballast/core';
 import { schemaError } from '@ballast/guard';
 import { z } from 'zod';
+import { V2BinaryBody } from './v2-wire.js';
 
 /*
- * Open Inference Protocol v2 request decoding and response encoding. Convention: every input
- * carries the batch dimension first. A request is split into one input record per row (input name
- * → `{ data, dims }` without the batch dimension, what an in-process ONNX model takes), the rows
- * run concurrently (so a batching model batches them), and per-row outputs (output name →
- * TensorValue) are stacked back with the batch dimension.
+ * Open Inference Protocol v2 request decoding and response encoding. A model that batches by rows
+ * (the default; an ONNX model with a dynamic first dimension) gets one input record per row: every
+ * input carries the batch dimension first and shares it, the request is split into rows (input
+ * name → `{ data, dims }` without the batch dimension), the rows run concurrently (so a batching
+ * model batches them), and per-row outputs (output name → TensorValue) are stacked back with the
+ * batch dimension. A model that declares `perExample: false` (an ONNX model with a fixed first
+ * dimension, or any model that takes whole tensors) gets the whole tensors in one call, inputs of
+ * independent shapes, and its outputs are answered with their own dims.
  */
 
 /** The most dimensions a tensor may have. */
@@ -36,7 +41,8 @@ const tensorSchema = z.object({
     .min(1)
     .max(MAX_RANK),
   datatype: z.string().max(16),
-  data: z.array(z.unknown()),
+  // Absent when the tensor travels as binary data (`parameters.binary_data_size`).
+  data: z.array(z.unknown()).optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -71,18 +77,18 @@ export function isPlainEnvelope(body: unknown): boolean {
     for (const key in tensor) if (key !== 'name' && key !== 'shape' && key !== 'datatype' && key !== 'data') return false;
     const { name, shape, datatype, data } = tensor;
     if (typeof name !== 'string' || name.length === 0 || name.length > 256) return false;
-    if (typeof datatype !== 'string' || datatype.length > 16 || !Array.isArray(data)) return false;
+    if (typeof datatype !== 'string' || datatype.length > 16 || (data !== undefined && !Array.isArray(data))) return false;
     if (!Array.isArray(shape) || shape.length === 0 || shape.length > MAX_RANK) return false;
     for (const d of shape) if (!Number.isInteger(d) || d < 0 || d > 2 ** 31) return false;
   }
   return true;
 }
 
-/** One input tensor of one row: flat data without the batch dimension, and its dims. */
+/** One input tensor of one row (flat data without the batch dimension, and its dims), or a whole tensor. */
 export interface RowTensor {
   /** Flat, row-major data: a typed array for numeric types, an array for BOOL and BYTES. */
   readonly data: ArrayLike<number> | ArrayLike<bigint> | readonly boolean[] | readonly string[];
-  /** Dimensions without the batch dimension. */
+  /** Dimensions without the batch dimension (all of them for a whole tensor). */
   readonly dims: readonly number[];
 }
 
@@ -98,6 +104,8 @@ export interface DecodedV2Request {
   view: Record<string, unknown[]>;
   /** Output names requested, when the request limits them. */
   outputs: string[] | undefined;
+  /** True when `rows` holds one record of whole tensors (a model with `perExample: false`). */
+  whole: boolean;
 }
 
 function invalid(message: string, path: string, extra: Record<string, unknown> = {}): BallastError {
@@ -125,9 +133,9 @@ function typedArrayFor(type: TensorType, values: readonly unknown[]): ArrayLike<
     case 'uint32':
       return Uint32Array.from(values as number[]);
     case 'int64':
-      return BigInt64Array.from(values as number[], (v) => BigInt(v));
+      return BigInt64Array.from(values as (number | bigint)[], (v) => BigInt(v));
     case 'uint64':
-      return BigUint64Array.from(values as number[], (v) => BigInt(v));
+      return BigUint64Array.from(values as (number | bigint)[], (v) => BigInt(v));
     case 'bool':
       return values as boolean[];
     case 'string':
@@ -135,11 +143,36 @@ function typedArrayFor(type: TensorType, values: readonly unknown[]): ArrayLike<
   }
 }
 
-/** Checks every element of a flat data array against the datatype (core's one table); returns the first bad index or -1. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Whether `value` is an element of `type`: core's one table for JSON numbers, booleans and
+ * strings, and, for INT64 and UINT64, exact `bigint`s (integer literals beyond 2^53, parsed exactly,
+ * or binary data) within the type's range.
+ */
+function isElement(type: TensorType, value: unknown): boolean {
+  if (typeof value !== 'bigint') return isV2Element(type, value);
+  if (type === 'int64') return value >= INT64_MIN && value <= INT64_MAX;
+  if (type === 'uint64') return value >= 0n && value <= UINT64_MAX;
+  // A float tensor takes a long integer literal at its nearest value; other integer types are out of range anyway.
+  return (type === 'float32' || type === 'float64' || type === 'float16') && isV2Element(type, Number(value));
+}
+
+/** Checks every element of a flat data array against the datatype; returns the first bad index or -1. */
 function badElement(type: TensorType, values: readonly unknown[]): number {
-  for (let i = 0; i < values.length; i++) if (!isV2Element(type, values[i])) return i;
+  sawBigInt = false;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value === 'bigint') sawBigInt = true;
+    if (!isElement(type, value)) return i;
+  }
   return -1;
 }
+
+/** Whether the last {@link badElement} check met a `bigint` (a float tensor then converts them). */
+let sawBigInt = false;
 
 /** Options of {@link decodeV2Request}. */
 export interface DecodeV2Options {
@@ -151,6 +184,12 @@ export interface DecodeV2Options {
    * too), else the request answers 400 naming the input. Inputs not named here are not checked.
    */
   inputs?: readonly V2TensorMetadata[];
+  /**
+   * Whether the model takes one example per call (rows, the default) or whole tensors (`false`:
+   * inputs keep their own shapes, no shared first dimension). What the model declares as its
+   * `perExample` (an `@ballast/onnx` model does).
+   */
+  perExample?: boolean;
 }
 
 /**
@@ -173,7 +212,8 @@ export function checkDeclaredDatatype(declared: readonly V2TensorMetadata[] | un
 }
 
 /**
- * Decodes and validates a v2 infer request body and splits it into rows. Throws `INVALID_INPUT`
+ * Decodes and validates a v2 infer request body (parsed JSON, or a `V2BinaryBody` of the binary
+ * tensor data extension) and splits it into rows (or keeps whole tensors, see `perExample`). Throws `INVALID_INPUT`
  * with `details.issues[].path` (`inputs[0].data[3]`) for anything malformed.
  *
  * @example
@@ -182,15 +222,19 @@ export function checkDeclaredDatatype(declared: readonly V2TensorMetadata[] | un
  */
 export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): DecodedV2Request {
   const { maxBatch = 4096, inputs: declared } = options;
+  const whole = options.perExample === false;
+  const binary = body instanceof V2BinaryBody ? body.binary : undefined;
+  const envelope = body instanceof V2BinaryBody ? body.header : body;
   let request: V2InferRequest;
-  if (isPlainEnvelope(body)) request = body as V2InferRequest;
+  if (isPlainEnvelope(envelope)) request = envelope as V2InferRequest;
   else {
-    const parsed = v2RequestSchema.safeParse(body);
+    const parsed = v2RequestSchema.safeParse(envelope);
     if (!parsed.success) throw schemaError(parsed.error, 'the body is not a valid Open Inference Protocol v2 infer request');
     request = parsed.data as V2InferRequest;
   }
   const names = new Set<string>();
   let batch: number | undefined;
+  let binaryOffset = 0;
   const columns: { name: string; dims: number[]; data: ArrayLike<unknown> }[] = [];
   const view: Record<string, unknown[]> = {};
   request.inputs.forEach((tensor, index) => {
@@ -201,21 +245,58 @@ export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): D
     if (type === undefined) throw invalid(`unknown datatype "${tensor.datatype}"`, `${at}.datatype`);
     checkDeclaredDatatype(declared, tensor.name, tensor.datatype, at);
     const count = elementCount(tensor.shape);
-    // v2 allows nested data arrays; flatten to at most the tensor's rank (bounded recursion).
-    const flat = tensor.data.some(Array.isArray) ? (tensor.data as unknown[]).flat(tensor.shape.length) : (tensor.data as unknown[]);
+    let flat: unknown[];
+    const size = tensor.parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (!Number.isSafeInteger(size) || (size as number) < 0)
+        throw invalid('binary_data_size must be a byte count', `${at}.parameters.binary_data_size`);
+      if (binary === undefined || binaryOffset + (size as number) > binary.length) {
+        throw invalid(
+          `binary_data_size ${size} runs past the binary data (${binary === undefined ? 'the request has no Inference-Header-Content-Length' : `${binary.length - binaryOffset} bytes left`})`,
+          `${at}.parameters.binary_data_size`,
+        );
+      }
+      if (tensor.data !== undefined) throw invalid('a binary tensor has no "data"', `${at}.data`);
+      flat = readBinaryTensor(tensor.datatype, count, binary.subarray(binaryOffset, binaryOffset + (size as number)), at);
+      binaryOffset += size as number;
+    } else {
+      if (tensor.data === undefined) throw invalid('"data" is required (or parameters.binary_data_size with binary data)', `${at}.data`);
+      // v2 allows nested data arrays; flatten to at most the tensor's rank (bounded recursion).
+      flat = tensor.data.some(Array.isArray) ? (tensor.data as unknown[]).flat(tensor.shape.length) : (tensor.data as unknown[]);
+    }
     if (flat.length !== count) {
       throw invalid(`shape [${tensor.shape.join(', ')}] holds ${count} values but data has ${flat.length}`, `${at}.data`);
     }
     const bad = badElement(type, flat);
+    if (sawBigInt && (type === 'float32' || type === 'float64' || type === 'float16')) {
+      for (let i = 0; i < flat.length; i++) if (typeof flat[i] === 'bigint') flat[i] = Number(flat[i]);
+    }
     if (bad !== -1) throw invalid(`element ${bad} is not a valid ${tensor.datatype} value`, `${at}.data[${bad}]`);
     const rows = tensor.shape[0] as number;
+    if (whole) {
+      columns.push({ name: tensor.name, dims: [...tensor.shape], data: typedArrayFor(type, flat) });
+      view[tensor.name] = flat;
+      return;
+    }
     if (batch === undefined) batch = rows;
     else if (rows !== batch) {
-      throw invalid(`every input must have the same first (batch) dimension: ${rows} here, ${batch} before`, `${at}.shape[0]`);
+      throw invalid(
+        `every input of a model that batches by rows must have the same first (batch) dimension: ${rows} here, ${batch} before`,
+        `${at}.shape[0]`,
+      );
     }
     columns.push({ name: tensor.name, dims: tensor.shape.slice(1), data: typedArrayFor(type, flat) });
     view[tensor.name] = flat;
   });
+  if (binary !== undefined && binaryOffset !== binary.length) {
+    throw invalid(`the binary data holds ${binary.length} bytes but the inputs' binary_data_size add up to ${binaryOffset}`, 'inputs');
+  }
+  const outputs = request.outputs?.map((o) => o.name);
+  if (whole) {
+    const record: Record<string, RowTensor> = {};
+    for (const column of columns) record[column.name] = { data: column.data as RowTensor['data'], dims: column.dims };
+    return { id: request.id, batch: 1, rows: [record], view, outputs, whole: true };
+  }
   const rowsCount = batch ?? 0;
   if (rowsCount === 0) throw invalid('the batch dimension must be at least 1', 'inputs[0].shape[0]');
   if (rowsCount > maxBatch) throw invalid(`at most ${maxBatch} rows per request, got ${rowsCount}`, 'inputs[0].shape[0]');
@@ -233,7 +314,7 @@ export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): D
     }
     rows.push(row);
   }
-  return { id: request.id, batch: rowsCount, rows, view, outputs: request.outputs?.map((o) => o.name) };
+  return { id: request.id, batch: rowsCount, rows, view, outputs, whole: false };
 }
 
 function isTensorValue(value: unknown): value is TensorValue {
@@ -244,14 +325,20 @@ function isTensorValue(value: unknown): value is TensorValue {
   );
 }
 
+// 64-bit integers stay exact: a `bigint` beyond 2^53 is kept (written as an exact literal by
+// encodeV2Answer), the rest become numbers.
 function toJsonValues(data: TensorValue['data']): (number | boolean | string)[] {
   const out = new Array<number | boolean | string>(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = (data as ArrayLike<unknown>)[i];
-    out[i] = typeof v === 'bigint' ? Number(v) : (v as number | boolean | string);
+    out[i] =
+      typeof v === 'bigint' ? (v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : (v as unknown as number)) : (v as number | boolean | string);
   }
   return out;
 }
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * Stacks per-row model outputs (output name → TensorValue) into v2 output tensors with the batch
@@ -262,7 +349,7 @@ function toJsonValues(data: TensorValue['data']): (number | boolean | string)[] 
  * encodeV2Outputs([{ y: { type: 'float32', dims: [2], data: new Float32Array([1, 2]) } }]);
  * // [{ name: 'y', shape: [1, 2], datatype: 'FP32', data: [1, 2] }]
  */
-export function encodeV2Outputs(rows: readonly unknown[], only?: readonly string[]): V2Tensor[] {
+export function encodeV2Outputs(rows: readonly unknown[], only?: readonly string[], whole = false): V2Tensor[] {
   const first = rows[0];
   if (typeof first !== 'object' || first === null) {
     throw new BallastError('INTERNAL', 'the model returned no tensor outputs (expected a record of output name → tensor)');
@@ -278,6 +365,10 @@ export function encodeV2Outputs(rows: readonly unknown[], only?: readonly string
   for (const name of names) {
     const head = (first as Record<string, unknown>)[name];
     if (!isTensorValue(head)) throw new BallastError('INTERNAL', `the model's output "${name}" is not a tensor`);
+    if (whole) {
+      tensors.push({ name, shape: [...head.dims], datatype: toV2Datatype(head.type), data: toJsonValues(head.data) });
+      continue;
+    }
     if (rows.length === 1) {
       tensors.push({ name, shape: [1, ...head.dims], datatype: toV2Datatype(head.type), data: toJsonValues(head.data) });
       continue;

@@ -14,6 +14,8 @@ export interface InferV2Options {
   maxBatch: number;
   /** The inputs the model declares (datatypes are checked against them). */
   inputs?: readonly V2TensorMetadata[] | undefined;
+  /** False for a model that takes whole tensors (one call, inputs of independent shapes); default rows. */
+  perExample?: boolean | undefined;
   /** Receives every input's data by name once decoded (what the audit line hashes), in `record.input`. */
   record?: { input?: unknown };
   /**
@@ -32,7 +34,9 @@ export interface InferV2Options {
  * checked against the declared inputs) → the guard's input check → infer → encode → the guard's
  * output filter. One row is one `infer()`; a batch is one `inferBatch()` when the model has it (an
  * ONNX model runs it as one session run), else one `infer()` per row, concurrently (so a batching
- * middleware can gather them).
+ * middleware can gather them); a model with `perExample: false` gets the whole tensors in one
+ * `infer()`. The response may hold exact `bigint`s and the request may ask for binary outputs:
+ * write it with `encodeV2Answer(response, body)`.
  *
  * @example
  * const answer = await inferV2(model, body, { name: 'fraud', maxBatch: 4096 });
@@ -40,7 +44,11 @@ export interface InferV2Options {
 export async function inferV2(model: Model, body: unknown, options: InferV2Options): Promise<V2InferResponse> {
   const { name, guard } = options;
   // No conditional spread (V8's slow generic path) on every request.
-  const decoded = decodeV2Request(body, { maxBatch: options.maxBatch, inputs: options.inputs } as DecodeV2Options);
+  const decoded = decodeV2Request(body, {
+    maxBatch: options.maxBatch,
+    inputs: options.inputs,
+    perExample: options.perExample,
+  } as DecodeV2Options);
   if (options.record !== undefined) options.record.input = decoded.view;
   if (guard !== undefined) await guard.checkInput(name, decoded.view);
   const single = decoded.batch === 1;
@@ -64,7 +72,7 @@ export async function inferV2(model: Model, body: unknown, options: InferV2Optio
   }
   // Built field by field in the answer's order: a conditional `...spread` takes V8's generic
   // (slow) path, about 1 µs each, on every request.
-  const outputs = encodeV2Outputs(rows, decoded.outputs);
+  const outputs = encodeV2Outputs(rows, decoded.outputs, decoded.whole);
   const response = { model_name: name } as V2InferResponse;
   if (options.version !== undefined) response.model_version = options.version;
   if (decoded.id !== undefined) response.id = decoded.id;

@@ -358,30 +358,35 @@ export function httpSuite(name: string, start: AdapterFactory): void {
     it('answers 400 INVALID_INPUT for malformed JSON, a bad shape and a wrong datatype', async () => {
       const json = await call(open.url, 'POST', '/v2/models/double/infer', '{"inputs": [');
       expect(json.status).toBe(400);
-      expect(json.body.error.code).toBe('INVALID_INPUT');
+      expect(json.body.code).toBe('INVALID_INPUT');
       const shape = await call(open.url, 'POST', '/v2/models/double/infer', v2([1, 2, 3], 1));
       expect(shape.status).toBe(400);
-      expect(shape.body.error.details.issues[0].path).toBe('inputs[0].data');
+      expect(shape.body.details.issues[0].path).toBe('inputs[0].data');
       const datatype = await call(open.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1, 'FP64'));
       expect(datatype.status).toBe(400);
-      expect(datatype.body.error).toMatchObject({ code: 'INVALID_INPUT', details: { input: 'x', expected: 'FP32', got: 'FP64' } });
+      expect(datatype.body).toMatchObject({ code: 'INVALID_INPUT', details: { input: 'x', expected: 'FP32', got: 'FP64' } });
     });
 
     it('answers 404 NOT_FOUND for an unknown model and version', async () => {
       const unknown = await call(open.url, 'POST', '/v2/models/nope/infer', v2([1, 2], 1));
       expect(unknown.status).toBe(404);
-      expect(unknown.body.error.code).toBe('NOT_FOUND');
+      // The protocol's error body: `error` is the message (what KServe and Triton clients read);
+      // Ballast's code is a field of its own and a header.
+      expect(unknown.body).toEqual({ error: 'unknown model "nope"', code: 'NOT_FOUND', details: { model: 'nope' } });
+      expect(unknown.headers['x-ballast-error-code']).toBe('NOT_FOUND');
       const version = await call(open.url, 'GET', '/v2/models/double/versions/9');
       expect(version.status).toBe(404);
+      expect(typeof version.body.error).toBe('string');
+      expect(version.headers['x-ballast-error-code']).toBe('NOT_FOUND');
     });
 
     it('answers 401 without a key and 403 for a key without the infer permission', async () => {
       const none = await call(guarded.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1));
       expect(none.status).toBe(401);
-      expect(none.body.error.code).toBe('UNAUTHENTICATED');
+      expect(none.body.code).toBe('UNAUTHENTICATED');
       const reader = await call(guarded.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1), { authorization: `Bearer ${keys.read}` });
       expect(reader.status).toBe(403);
-      expect(reader.body.error.code).toBe('FORBIDDEN');
+      expect(reader.body.code).toBe('FORBIDDEN');
       const ok = await call(guarded.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1), { authorization: `Bearer ${keys.infer}` });
       expect(ok.status).toBe(200);
     });
@@ -393,7 +398,7 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       );
       const answer = await call(guarded.url, 'POST', '/v2/models/double/infer', big, { authorization: `Bearer ${keys.infer}` });
       expect(answer.status).toBe(413);
-      expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(answer.body.code).toBe('PAYLOAD_TOO_LARGE');
     });
 
     it('answers 429 with Retry-After when the principal is over its rate', async () => {
@@ -402,7 +407,7 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       expect(first.status).toBe(200);
       const second = await call(guarded.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1), headers);
       expect(second.status).toBe(429);
-      expect(second.body.error.code).toBe('RATE_LIMITED');
+      expect(second.body.code).toBe('RATE_LIMITED');
       expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     });
 
@@ -439,7 +444,7 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       await draining.drain();
       const answer = await call(draining.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1));
       expect(answer.status).toBe(503);
-      expect(answer.body.error.code).toBe('MODEL_UNAVAILABLE');
+      expect(answer.body.code).toBe('MODEL_UNAVAILABLE');
       expect(answer.headers.connection).toBe('close');
       expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       const ready = await call(draining.url, 'GET', '/v2/health/ready');
