@@ -519,7 +519,9 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       const answer = await callStream(server.url, '/v2/models/fails-early/generate', { stream: true });
       expect(answer.status).toBe(429);
       expect(answer.headers['content-type']).toMatch(/json/);
-      expect(answer.body.error.code).toBe('RATE_LIMITED');
+      // A /v2 route: the Open Inference Protocol's error shape, the code beside it and in a header.
+      expect(answer.body).toMatchObject({ error: expect.any(String), code: 'RATE_LIMITED' });
+      expect(answer.headers['x-ballast-error-code']).toBe('RATE_LIMITED');
       expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     });
 
