@@ -209,6 +209,25 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
     }
   });
 
+  it("bounds its commands by a given client's own shorter command timeout", async () => {
+    const client = createClient({ url: redis.url, commandOptions: { timeout: 80 } });
+    client.on('error', () => {});
+    await client.connect();
+    const store = redisCacheStore({ client, prefix: 'test6:', commandTimeoutMs: 5000 });
+    try {
+      await store.set('k', { value: new Uint8Array([1]), storedAt: 0, expiresAt: 1 }, 60_000);
+      redis.pause();
+      const started = performance.now();
+      await expect(store.get('k')).rejects.toMatchObject({ code: 'TIMEOUT' });
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(store.stats().timeout).toBe(1);
+    } finally {
+      redis.resume();
+      await store.close();
+      client.destroy();
+    }
+  });
+
   it('rejects bad options with CONFIG errors', () => {
     expect(() => redisCacheStore({} as never)).toThrow(expect.objectContaining({ code: 'CONFIG' }));
     expect(() => redisCacheStore({ url: 'http://x' })).toThrow(expect.objectContaining({ code: 'CONFIG' }));

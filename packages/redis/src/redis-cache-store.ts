@@ -80,7 +80,7 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
     throw new BallastError('CONFIG', 'redisCacheStore: pollMs must be a positive number', { details: { path: 'pollMs' } });
   }
   const redis = new RedisCommands('redis-cache', options, commandTimeoutMs);
-  const binary = redis.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  const binary = redis.commands.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
   const channel = `${prefix}done`;
   const token = randomBytes(12).toString('base64url');
   const held = new Map<string, string>();
@@ -140,11 +140,11 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
     get: (key, callOptions) => read(key, callOptions),
     set: async (key, entry, retainMs, callOptions) => {
       await redis.run('set', callOptions, () =>
-        redis.client.set(entryKey(key), pack(entry), { expiration: { type: 'PX', value: Math.max(1, Math.ceil(retainMs)) } }),
+        redis.commands.set(entryKey(key), pack(entry), { expiration: { type: 'PX', value: Math.max(1, Math.ceil(retainMs)) } }),
       );
     },
     delete: async (key, callOptions) => {
-      await redis.run('delete', callOptions, () => redis.client.del(entryKey(key)));
+      await redis.run('delete', callOptions, () => redis.commands.del(entryKey(key)));
     },
     clear: async () => {
       // SCAN + UNLINK under the prefix: entries of other prefixes (other apps) stay.
@@ -155,7 +155,7 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
     acquire: async (key, leaseMs, callOptions) => {
       const mine = `${token}:${++leaseCount}`;
       const reply = await redis.run('acquire', callOptions, () =>
-        redis.client.set(leaseKey(key), mine, { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(leaseMs)) } }),
+        redis.commands.set(leaseKey(key), mine, { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(leaseMs)) } }),
       );
       if (reply !== 'OK') return false;
       held.set(key, mine);
@@ -181,7 +181,7 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
       if (mine === undefined) return;
       held.delete(key);
       await redis.run('release', callOptions, () =>
-        redis.client.eval(RELEASE, { keys: [leaseKey(key), channel], arguments: [mine, hashed(key)] }),
+        redis.commands.eval(RELEASE, { keys: [leaseKey(key), channel], arguments: [mine, hashed(key)] }),
       );
     },
     stats: () => redis.stats(),
