@@ -44,6 +44,9 @@ const rounds = size(3, 1);
 const capacity = SERVICE_MS.reduce((sum, ms, i) => (i === FAILING ? sum : sum + (SLOTS * 1000) / ms), 0); // calls/s
 const rate = 0.7 * capacity;
 
+/** Endpoints each call was sent to, by call number (the input), in order: the tail breakdown. */
+const attempts = new Map<number, string[]>();
+
 /** A simulated model server: SLOTS calls at a time, FIFO queue, service time ±25 % around `ms`. */
 function simulatedEndpoint(id: string, ms: number, failRatio: number): Model<number, string> {
   let busy = 0;
@@ -56,8 +59,9 @@ function simulatedEndpoint(id: string, ms: number, failRatio: number): Model<num
   return defineModel({
     name: id,
     kind: 'client',
-    infer: (_x: number, options?: InferOptions) =>
+    infer: (call: number, options?: InferOptions) =>
       new Promise<string>((resolve, reject) => {
+        attempts.get(call)?.push(id);
         const signal = signalOf(options);
         const serve = () => {
           if (signal?.aborted) {
@@ -82,18 +86,28 @@ function simulatedEndpoint(id: string, ms: number, failRatio: number): Model<num
   });
 }
 
+function endpointName(i: number): string {
+  return i === FAILING ? `${SERVICE_MS[i]}ms-failing` : `${SERVICE_MS[i]}ms`;
+}
+
 function endpoints() {
   return SERVICE_MS.map((ms, i) => ({
-    id: i === FAILING ? `${ms}ms-failing` : `${ms}ms`,
-    model: simulatedEndpoint(`e${i}`, ms, i === FAILING ? 0.3 : 0),
+    id: endpointName(i),
+    model: simulatedEndpoint(endpointName(i), ms, i === FAILING ? 0.3 : 0),
     weight: (SLOTS * 1000) / ms,
   }));
 }
 
-/** Open-loop Poisson arrivals at `callsPerSecond` for `durationS`; latencies of every call. */
+/**
+ * Open-loop Poisson arrivals at `callsPerSecond` for `durationS`; latencies of every call, and
+ * where the slowest 1 % went: the share of those calls by the endpoints they were sent to
+ * (`20ms-failing > 10ms` is a failure retried on the 10 ms endpoint).
+ */
 async function openLoop(model: Model<number, string>, callsPerSecond: number, durationS: number) {
   const latencies: number[] = [];
+  const paths: string[] = [];
   let errors = 0;
+  let call = 0;
   const pending: Promise<void>[] = [];
   const started = performance.now();
   let nextAt = 0;
@@ -101,13 +115,19 @@ async function openLoop(model: Model<number, string>, callsPerSecond: number, du
     const now = performance.now() - started;
     while (nextAt <= now) {
       const t0 = performance.now();
+      const id = call++;
+      const sentTo: string[] = [];
+      attempts.set(id, sentTo);
+      const done = (failed: boolean) => {
+        attempts.delete(id);
+        if (failed) errors++;
+        latencies.push(performance.now() - t0);
+        paths.push(sentTo.join(' > ') + (failed ? ' (failed)' : ''));
+      };
       pending.push(
-        model.infer(1, { timeoutMs: 2000 }).then(
-          () => void latencies.push(performance.now() - t0),
-          () => {
-            errors++;
-            latencies.push(performance.now() - t0);
-          },
+        model.infer(id, { timeoutMs: 2000 }).then(
+          () => done(false),
+          () => done(true),
         ),
       );
       nextAt += (-Math.log(1 - Math.random()) * 1000) / callsPerSecond;
@@ -115,7 +135,15 @@ async function openLoop(model: Model<number, string>, callsPerSecond: number, du
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(pending);
-  return { calls: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errorRate: errors / latencies.length };
+  const p99 = percentile(latencies, 99);
+  const tail = new Map<string, number>();
+  let tailCalls = 0;
+  for (let i = 0; i < latencies.length; i++) {
+    if ((latencies[i] as number) < p99) continue;
+    tailCalls++;
+    tail.set(paths[i] as string, (tail.get(paths[i] as string) ?? 0) + 1);
+  }
+  return { calls: latencies.length, p50: percentile(latencies, 50), p99, errorRate: errors / latencies.length, tail, tailCalls };
 }
 
 console.log(
@@ -151,11 +179,15 @@ for (let round = 0; round < rounds; round++) {
 const median = (values: number[]) => percentile(values, 50);
 const results: Record<string, Result> = {};
 for (const [name, list] of runs) {
+  const tail = new Map<string, number>();
+  for (const r of list) for (const [path, count] of r.tail) tail.set(path, (tail.get(path) ?? 0) + count);
   results[name] = {
     calls: list.reduce((sum, r) => sum + r.calls, 0),
     p50: median(list.map((r) => r.p50)),
     p99: median(list.map((r) => r.p99)),
     errorRate: median(list.map((r) => r.errorRate)),
+    tail,
+    tailCalls: list.reduce((sum, r) => sum + r.tailCalls, 0),
   };
 }
 const fastest = results[fastestName] as Result;
@@ -166,6 +198,12 @@ table(
   ['strategy', 'calls', 'p50 ms', 'p99 ms', 'errors %', 'p99 / p2c'],
   Object.entries(results).map(([name, r]) => [name, String(r.calls), r.p50, r.p99, 100 * r.errorRate, r.p99 / p2c.p99]),
 );
+console.log('\nwhere the slowest 1 % of calls went (all rounds; endpoints in the order tried):');
+for (const [name, r] of Object.entries(results)) {
+  if (name === fastestName) continue;
+  const parts = [...r.tail].sort((x, y) => y[1] - x[1]).map(([path, count]) => `${path} ${((100 * count) / r.tailCalls).toFixed(0)} %`);
+  console.log(`  ${name}: ${parts.join(', ')}`);
+}
 console.log(`\np2c-ewma p99 / round-robin p99: ${(p2c.p99 / rr.p99).toFixed(3)} (goal ≤ 0.5)`);
 console.log(`p2c-ewma p99 / fastest endpoint's own p99: ${(p2c.p99 / fastest.p99).toFixed(2)} (goal ≤ 1.5)`);
 
