@@ -9,6 +9,7 @@ import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop } from './_harness.js';
+import { minimalBatcher } from './_minimal-batcher.js';
 
 const MAX_BATCH = 64;
 const mode = process.argv[2] ?? 'main';
@@ -19,36 +20,8 @@ let call: (i: number) => Promise<unknown>;
 let close: () => Promise<void>;
 if (mode === 'minimal') {
   const raw = await ort.InferenceSession.create(bytes);
-  let waiting: { row: Float32Array; resolve: (value: Float32Array) => void }[] = [];
-  let running = 0;
-  let flushQueued = false;
-  const flush = (): void => {
-    while (running < 2 && waiting.length > 0) {
-      const take = waiting.length > MAX_BATCH ? waiting.splice(0, MAX_BATCH) : waiting;
-      if (take === waiting) waiting = [];
-      const input = new Float32Array(take.length * 16);
-      for (let k = 0; k < take.length; k++) input.set((take[k] as { row: Float32Array }).row, k * 16);
-      running++;
-      void raw.run({ input: new ort.Tensor('float32', input, [take.length, 16]) }).then((result) => {
-        const output = result.output?.data as Float32Array;
-        for (let k = 0; k < take.length; k++) take[k]?.resolve(output.subarray(k * 4, k * 4 + 4));
-        running--;
-        flush();
-      });
-    }
-  };
-  call = (i) =>
-    new Promise<Float32Array>((resolve) => {
-      waiting.push({ row: rows[i % rows.length] as Float32Array, resolve });
-      if (waiting.length >= MAX_BATCH) flush();
-      else if (!flushQueued) {
-        flushQueued = true;
-        queueMicrotask(() => {
-          flushQueued = false;
-          flush();
-        });
-      }
-    });
+  const minimal = minimalBatcher(raw, { maxBatch: MAX_BATCH, inWidth: 16, outWidth: 4 });
+  call = (i) => minimal(rows[i % rows.length] as Float32Array);
   close = () => raw.release();
 } else {
   const model = await onnxModel({

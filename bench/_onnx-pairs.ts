@@ -11,6 +11,7 @@ import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop } from './_harness.js';
+import { minimalBatcher } from './_minimal-batcher.js';
 import { workerReference } from './_worker-reference.js';
 
 const MAX_BATCH = 64;
@@ -21,36 +22,8 @@ const bytes = mlpModel({ layers: randomLayers({ sizes: [16, 64, 4], seed: 1 }), 
 const rows = Array.from({ length: 1024 }, (_, r) => Float32Array.from({ length: 16 }, (_, i) => Math.sin(r * 16 + i)));
 
 const raw = await ort.InferenceSession.create(bytes);
-let waiting: { row: Float32Array; resolve: (value: Float32Array) => void }[] = [];
-let running = 0;
-let flushQueued = false;
-function flush(): void {
-  while (running < 2 && waiting.length > 0) {
-    const take = waiting.length > MAX_BATCH ? waiting.splice(0, MAX_BATCH) : waiting;
-    if (take === waiting) waiting = [];
-    const input = new Float32Array(take.length * 16);
-    for (let k = 0; k < take.length; k++) input.set((take[k] as { row: Float32Array }).row, k * 16);
-    running++;
-    void raw.run({ input: new ort.Tensor('float32', input, [take.length, 16]) }).then((result) => {
-      const output = result.output?.data as Float32Array;
-      for (let k = 0; k < take.length; k++) take[k]?.resolve(output.subarray(k * 4, k * 4 + 4));
-      running--;
-      flush();
-    });
-  }
-}
-const viaMinimal = (i: number) =>
-  new Promise<Float32Array>((resolve) => {
-    waiting.push({ row: rows[i % rows.length] as Float32Array, resolve });
-    if (waiting.length >= MAX_BATCH) flush();
-    else if (!flushQueued) {
-      flushQueued = true;
-      queueMicrotask(() => {
-        flushQueued = false;
-        flush();
-      });
-    }
-  });
+const minimal = minimalBatcher(raw, { maxBatch: MAX_BATCH, inWidth: 16, outWidth: 4 });
+const viaMinimal = (i: number) => minimal(rows[i % rows.length] as Float32Array);
 
 const model = await onnxModel({ bytes, workers: mode === 'worker' ? 1 : 0, batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 } });
 const viaBallast = (i: number) => model.infer({ input: rows[i % rows.length] as Float32Array });

@@ -24,6 +24,7 @@ import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers, slowModel } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop, size, smoke, table } from './_harness.js';
+import { minimalBatcher } from './_minimal-batcher.js';
 import { workerReference } from './_worker-reference.js';
 
 const MAX_BATCH = 64;
@@ -64,38 +65,9 @@ const reference2 = await workerReference({ ...referenceOptions, workers: 2 });
 const viaReference1 = (i: number) => reference1.infer(rows[i % rows.length] as Float32Array);
 const viaReference2 = (i: number) => reference2.infer(rows[i % rows.length] as Float32Array);
 
-// The reference batcher: rows queue with their resolvers; a full queue (or the next microtask)
-// sends up to MAX_BATCH of them to session.run, two runs at most in flight, outputs split as views.
-let waiting: { row: Float32Array; resolve: (value: Float32Array) => void }[] = [];
-let running = 0;
-let flushQueued = false;
-function flush(): void {
-  while (running < 2 && waiting.length > 0) {
-    const take = waiting.length > MAX_BATCH ? waiting.splice(0, MAX_BATCH) : waiting;
-    if (take === waiting) waiting = [];
-    const input = new Float32Array(take.length * 16);
-    for (let k = 0; k < take.length; k++) input.set((take[k] as { row: Float32Array }).row, k * 16);
-    running++;
-    void raw.run({ input: new ort.Tensor('float32', input, [take.length, 16]) }).then((result) => {
-      const output = result.output?.data as Float32Array;
-      for (let k = 0; k < take.length; k++) take[k]?.resolve(output.subarray(k * 4, k * 4 + 4));
-      running--;
-      flush();
-    });
-  }
-}
-const viaMinimal = (i: number) =>
-  new Promise<Float32Array>((resolve) => {
-    waiting.push({ row: rows[i % rows.length] as Float32Array, resolve });
-    if (waiting.length >= MAX_BATCH) flush();
-    else if (!flushQueued) {
-      flushQueued = true;
-      queueMicrotask(() => {
-        flushQueued = false;
-        flush();
-      });
-    }
-  });
+// The reference batcher (bench/_minimal-batcher.ts), the same one every ONNX benchmark compares with.
+const minimal = minimalBatcher(raw, { maxBatch: MAX_BATCH, inWidth: 16, outWidth: 4 });
+const viaMinimal = (i: number) => minimal(rows[i % rows.length] as Float32Array);
 
 const results: (string | number)[][] = [];
 const at256: Record<string, { rowsPerSecond: number; p99: number }> = {};
