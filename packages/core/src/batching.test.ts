@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { batching } from './batching.js';
 import { isBallastError } from './errors.js';
 import { CHANNEL_NAMES, type InferContext, subscribe } from './events.js';
-import { defineModel, type InferOptions, type Model } from './model.js';
+import { defineModel, hasTypedFailures, type InferOptions, type Model } from './model.js';
 import { pipeline } from './pipeline.js';
 
 const codeOf = (error: unknown) => (isBallastError(error) ? error.code : error);
@@ -139,6 +139,21 @@ describe('batching (fake clock)', () => {
     const errors = await Promise.all(short);
     expect(errors.map(codeOf)).toEqual(['UPSTREAM', 'UPSTREAM']);
     expect((errors[0] as Error).message).toMatch(/returned 1 results for 2 inputs/);
+  });
+
+  it('rejects only with BallastErrors, also used without pipeline(), and marks its model so', async () => {
+    const { model, batches } = manualModel();
+    const batched = batching({ maxBatchSize: 2 })(model);
+    expect(hasTypedFailures(batched)).toBe(true);
+    const failing = [1, 2].map((x) => batched.infer(x).catch((e: unknown) => e));
+    await vi.advanceTimersByTimeAsync(0);
+    const boom = new TypeError('not a BallastError');
+    (batches[0] as (typeof batches)[0]).reject(boom);
+    const failures = await Promise.all(failing);
+    expect(failures.map(codeOf)).toEqual(['INTERNAL', 'INTERNAL']);
+    // One classification for the batch: both callers get the same error, the original as its cause.
+    expect(failures[0]).toBe(failures[1]);
+    expect((failures[0] as Error).cause).toBe(boom);
   });
 
   it('rejects at once with OVERLOADED and a retryAfterMs estimate when the queue is full', async () => {

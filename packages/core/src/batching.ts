@@ -1,7 +1,7 @@
 import { annotate, doneError, now, withDeadline } from './deadline.js';
-import { BallastError } from './errors.js';
+import { BallastError, toBallastError } from './errors.js';
 import { channels } from './events.js';
-import { callModelBatch, type InferOptions, type Model } from './model.js';
+import { callModelBatch, type InferOptions, type Model, markTypedFailures } from './model.js';
 import { wrapModel } from './wrap-model.js';
 
 /** Options of {@link batching}. */
@@ -253,7 +253,10 @@ class Batcher<I, O> {
         for (let i = 0; i < batch.length; i++) (batch[i] as Item<I, O>).resolve(results[i] as O);
         this.complete(started, batch.length, waitSum, waitMax, false);
       },
-      (error) => {
+      (failure) => {
+        // Classified once for the whole batch: every rejection of this layer is a BallastError,
+        // so pipeline() need not classify each call (see markTypedFailures).
+        const error = toBallastError(failure);
         for (const item of batch) item.reject(error);
         this.complete(started, batch.length, waitSum, waitMax, true);
       },
@@ -306,7 +309,8 @@ class Batcher<I, O> {
  * A batch is dispatched when it is full, after `maxDelayMs` while another batch is in flight, and
  * at once when nothing is in flight, so a lone caller waits for nothing. Cancelled or expired
  * items are dropped before dispatch (`CANCELLED`/`TIMEOUT`); if `inferBatch` fails, every item of
- * that batch fails with its error; a wrong number of results fails every item with `UPSTREAM`;
+ * that batch fails with its error, classified once by `toBallastError` (so every rejection is a
+ * `BallastError` and the model is marked with `markTypedFailures`); a wrong number of results fails every item with `UPSTREAM`;
  * a full queue fails at once with `OVERLOADED` and a `retryAfterMs` estimate. Items are served
  * in arrival order (`priority` is not used). Publishes `ballast:batch` events, and records on each
  * traced call the size of the batch it ran in (the `ballast.batch.size` attribute).
@@ -338,7 +342,7 @@ export function batching<I = unknown>(options: BatchingOptions<I> = {}): <In, Ou
       options.groupBy as ((input: In) => string) | undefined,
     );
     const enqueue = (input: In) => (scoped: InferOptions | undefined) => batcher.infer(input, scoped);
-    return wrapModel(next, {
+    const model = wrapModel(next, {
       infer(input: In, callOptions?: InferOptions): Promise<Out> {
         // Standalone use still honours the budget; under pipeline() the outer scope already does.
         if (callOptions === undefined) return batcher.infer(input, undefined);
@@ -347,5 +351,8 @@ export function batching<I = unknown>(options: BatchingOptions<I> = {}): <In, Ou
       inferBatch: (inputs, callOptions) => next.inferBatch?.(inputs, callOptions) as Promise<Out[]>,
       close: () => batcher.close(),
     });
+    // Everything this layer rejects with is a BallastError (the batch's failure is classified
+    // once, in dispatch), so pipeline() skips its per-call classification.
+    return markTypedFailures(model);
   };
 }

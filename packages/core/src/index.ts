@@ -62,7 +62,7 @@ export { FixedWindowLimiter } from './fixed-window-limiter.js';
 export type { Limiter, LimiterCallOptions, TakeResult } from './limiter.js';
 export { isLimiter, TAKE_GRANTED } from './limiter.js';
 export type { HealthReport, InferOptions, Middleware, Model, ModelDefinition, ModelKind, Principal } from './model.js';
-export { callModel, defineModel } from './model.js';
+export { callModel, defineModel, hasTypedFailures, markTypedFailures } from './model.js';
 export type { OptionIssue, OptionsSchema, SchemaIssue, SchemaParseResult } from './options-schema.js';
 export { parseOptions } from './options-schema.js';
 export { pipeline } from './pipeline.js';

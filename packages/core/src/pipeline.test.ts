@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { annotate, capTimeout, withDeadline } from './deadline.js';
 import { isBallastError } from './errors.js';
 import { CHANNEL_NAMES, type InferContext, subscribe } from './events.js';
-import { defineModel, type InferOptions, type Middleware, type Model } from './model.js';
+import { defineModel, hasTypedFailures, type InferOptions, type Middleware, type Model, markTypedFailures } from './model.js';
 import { pipeline } from './pipeline.js';
 
 function tag(label: string, log: string[]): Middleware {
@@ -59,6 +59,53 @@ describe('pipeline', () => {
       },
     } as unknown as Model<number, number>;
     await expect(pipeline(model).infer(1)).rejects.toThrow('sync boom');
+  });
+
+  it('classifies what an unmarked model rejects with, and trusts a model marked with markTypedFailures', async () => {
+    const raw = new Error('raw failure');
+    const plain: Model<number, number> = { name: 'plain', infer: () => Promise.reject(raw) };
+    const failure = await pipeline(plain)
+      .infer(1)
+      .catch((error: unknown) => error);
+    expect(isBallastError(failure) && failure.code).toBe('INTERNAL');
+    expect((failure as Error).cause).toBe(raw);
+    // A marked model promises BallastErrors, so pipeline() passes its rejection on unchanged (no
+    // classification per call). A model that broke the promise shows it: the raw error arrives.
+    const marked = markTypedFailures({ name: 'marked', infer: (_: number) => Promise.reject(raw) });
+    expect(hasTypedFailures(marked)).toBe(true);
+    expect(hasTypedFailures(plain)).toBe(false);
+    expect(
+      await pipeline(marked)
+        .infer(1)
+        .catch((error: unknown) => error),
+    ).toBe(raw);
+    // With a budget the call's scope classifies as before.
+    const scoped = await pipeline(marked)
+      .infer(1, { timeoutMs: 1_000 })
+      .catch((error: unknown) => error);
+    expect(isBallastError(scoped) && scoped.code).toBe('INTERNAL');
+  });
+
+  it('still classifies a synchronous throw of a marked model', async () => {
+    const raw = new Error('sync failure');
+    const marked = markTypedFailures({
+      name: 'marked-sync',
+      infer: (_: number): Promise<number> => {
+        throw raw;
+      },
+    });
+    const failure = await pipeline(marked)
+      .infer(1)
+      .catch((error: unknown) => error);
+    expect(isBallastError(failure) && failure.code).toBe('INTERNAL');
+    expect((failure as Error).cause).toBe(raw);
+  });
+
+  it('marks its own model (its rejections are classified), but not a frozen one it is given', () => {
+    const model = defineModel({ name: 'm', infer: async (x: number) => x });
+    expect(hasTypedFailures(model)).toBe(false);
+    expect(hasTypedFailures(pipeline(model))).toBe(true);
+    expect(() => markTypedFailures(model)).toThrow(/frozen/);
   });
 
   it('rejects bad arguments with CONFIG', () => {

@@ -1,7 +1,7 @@
 import { deadlineOf, enterScope, guardScoped, inScope, withDeadline } from './deadline.js';
 import { BallastError, toBallastError } from './errors.js';
 import { channels, type InferContext } from './events.js';
-import { callModel, callModelBatch, type InferOptions, type Middleware, type Model } from './model.js';
+import { callModel, callModelBatch, hasTypedFailures, type InferOptions, type Middleware, type Model, markTypedFailures } from './model.js';
 import { createStream, type ModelStream } from './stream.js';
 import { wrapModel } from './wrap-model.js';
 
@@ -12,11 +12,30 @@ function classify(error: unknown): never {
   throw toBallastError(error);
 }
 
-function scopedInfer<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined, context: InferContext | undefined): Promise<O> {
+/*
+ * Calls a model marked with markTypedFailures: its rejections are BallastErrors already, and only
+ * a synchronous throw (which callModel would pass on as it is) needs classifying.
+ */
+function callTyped<I, O>(model: Model<I, O>, input: I, options: InferOptions | undefined): Promise<O> {
+  try {
+    return model.infer(input, options);
+  } catch (error) {
+    return Promise.reject(toBallastError(error));
+  }
+}
+
+function scopedInfer<I, O>(
+  model: Model<I, O>,
+  input: I,
+  options: InferOptions | undefined,
+  context: InferContext | undefined,
+  typed: boolean,
+): Promise<O> {
   const scoped = enterScope(options, context);
   if (scoped === undefined) {
     // Inside a call that has a scope, its guard classifies what reaches the caller; a call with
-    // no scope at all pays one reaction for it.
+    // no scope at all pays one reaction for it, unless its model rejects only with BallastErrors.
+    if (typed) return callTyped(model, input, options);
     return inScope(options) ? callModel(model, input, options) : callModel(model, input, options).then(undefined, classify);
   }
   if (scoped instanceof BallastError) return Promise.reject(scoped);
@@ -81,12 +100,14 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
   }
   const composed = inner;
   const tracing = channels.infer;
+  // Read once: a model's mark is set when it is built, before anything composes it.
+  const typed = hasTypedFailures(composed);
 
   // Identity is read live (wrapModel's getters): a model that reloads a new version is reported
   // with its current version here and in every trace.
   const result = wrapModel(composed, {
     infer(input: I, options?: InferOptions): Promise<O> {
-      if (!tracing.hasSubscribers) return scopedInfer(composed, input, options, undefined);
+      if (!tracing.hasSubscribers) return scopedInfer(composed, input, options, undefined, typed);
       const context: InferContext = {
         model: composed.name,
         version: composed.version ?? model.version,
@@ -98,7 +119,7 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
       };
       const provider = composed.provider ?? model.provider;
       if (provider !== undefined) context.provider = provider;
-      return tracing.tracePromise(scopedInfer, context, undefined, composed, input, options, context) as Promise<O>;
+      return tracing.tracePromise(scopedInfer, context, undefined, composed, input, options, context, typed) as Promise<O>;
     },
     ...(composed.inferBatch
       ? {
@@ -110,5 +131,8 @@ export function pipeline<I, O>(model: Model<I, O>, ...middleware: Middleware[]):
   });
   // A middleware that forgets the version does not hide the model's.
   Object.defineProperty(result, 'version', { get: () => composed.version ?? model.version, enumerable: true });
-  return Object.freeze(result);
+  // Every rejection of the composed model's infer reaches its caller as a BallastError (the
+  // scope's guard, classify, or a model that is marked), so a pipeline over this one need not
+  // classify again.
+  return Object.freeze(markTypedFailures(result));
 }

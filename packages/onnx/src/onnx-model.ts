@@ -8,7 +8,9 @@ import {
   channels,
   elementCount,
   type HealthReport,
+  hasTypedFailures,
   type Model,
+  markTypedFailures,
   now,
   pipeline,
   toBallastError,
@@ -380,7 +382,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       try {
         prepared = (loaded as LoadedBackend).prepare(input);
       } catch (error) {
-        return Promise.reject(error);
+        return Promise.reject(toBallastError(error, 'INVALID_INPUT'));
       }
       if (callOptions !== undefined) {
         annotate(callOptions, 'ballast.provider', (loaded as LoadedBackend).backend.provider);
@@ -415,6 +417,9 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
       return results;
     },
   };
+  // With batching, every way `front.infer` fails is a BallastError (its own, and batching()'s,
+  // which classifies a batch's failure once), so pipeline() need not classify each call.
+  if (hasTypedFailures(queued)) markTypedFailures(front);
   const piped = pipeline(front);
 
   let reloading: Promise<void> = Promise.resolve();
