@@ -576,12 +576,12 @@ export function splitOutputs(outputs: readonly Feed[], n: number): OnnxOutputs[]
       }
     } else {
       // Views, not copies: the batch's output buffer is fresh per run and owned by no one else.
-      // Every other type is returned as the runtime gave it, so no conversion call per row. The
-      // constructor with an offset makes a view faster than subarray() (no species lookup).
-      const View = data.constructor as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorValue['data'];
-      const rowBytes = size * data.BYTES_PER_ELEMENT;
+      // Every other type is returned as the runtime gave it, so no conversion call per row.
+      // subarray() measured about a quarter faster per row than `new View(buffer, offset,
+      // length)` on Node 20 (bench/onnx.ts's 16→64→4 MLP).
+      const typed = data as Exclude<Feed['data'], string[]>;
       for (let i = 0; i < n; i++) {
-        (results[i] as OnnxOutputs)[name] = { type, dims, data: new View(data.buffer, data.byteOffset + i * rowBytes, size) };
+        (results[i] as OnnxOutputs)[name] = { type, dims, data: typed.subarray(i * size, (i + 1) * size) as TensorValue['data'] };
       }
     }
   }
