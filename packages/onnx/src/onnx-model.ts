@@ -326,33 +326,55 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   let lastReloadError: unknown;
   let reloads = 0;
 
-  /** Runs on the backend serving now; a replaced one is closed once its last run is over. */
-  async function onBackend(run: (backend: Backend) => Promise<Feed[]>): Promise<Feed[]> {
+  /**
+   * Runs on the backend serving now and maps its outputs with `finish`; a replaced backend is
+   * closed once its last run is over. A promise chain rather than async functions: this runs once
+   * per batch, and each await would add a reaction to it.
+   */
+  function onBackend<T>(run: (backend: Backend) => Promise<Feed[]>, finish: (outputs: Feed[]) => T): Promise<T> {
     const current = loaded as LoadedBackend;
     current.active++;
-    try {
-      return await run(current.backend);
-    } finally {
+    const leave = (): void => {
       current.active--;
       if (current.retired && current.active === 0) closeQuietly(current.backend);
+    };
+    let running: Promise<Feed[]>;
+    try {
+      running = run(current.backend);
+    } catch (error) {
+      running = Promise.reject(error);
     }
+    return running.then(
+      (outputs) => {
+        leave();
+        return finish(outputs);
+      },
+      (error: unknown) => {
+        leave();
+        throw error;
+      },
+    );
   }
 
   /*
    * The batch path, in one line: the rows (validated by `prepare` when they were called) are
    * written once, by the backend, into the buffers the run reads; the outputs are split once.
    */
-  async function runBatch(items: readonly PreparedInputs[]): Promise<OnnxOutputs[]> {
-    if (items.length === 0) return [];
+  function runBatch(items: readonly PreparedInputs[]): Promise<OnnxOutputs[]> {
+    if (items.length === 0) return Promise.resolve([]);
     const inputs = batchInputs(items);
-    return splitOutputs(await onBackend((backend) => backend.runBatch(inputs)), items.length);
+    const n = items.length;
+    return onBackend(
+      (backend) => backend.runBatch(inputs),
+      (outputs) => splitOutputs(outputs, n),
+    );
   }
 
   const runner: Model<PreparedInputs, OnnxOutputs> = {
     name,
     kind: 'internal',
     async infer(item: PreparedInputs): Promise<OnnxOutputs> {
-      if (!perExample) return wholeOutputs(await onBackend((backend) => backend.run(item.feeds)));
+      if (!perExample) return onBackend((backend) => backend.run(item.feeds), wholeOutputs);
       return (await runBatch([item]))[0] as OnnxOutputs;
     },
     inferBatch: runBatch,

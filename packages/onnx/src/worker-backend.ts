@@ -225,7 +225,7 @@ class SessionWorker {
 
   /** Runs a batch of rows, written straight into the request's shared slot when they fit. */
   runBatch(inputs: readonly BatchInput[]): Promise<Feed[]> {
-    return this.submit(inputs, () => inputs.map(materialize));
+    return this.submit(inputs, () => inputs.map((input) => materialize(input)));
   }
 
   /**
