@@ -91,6 +91,24 @@ describe('onnxModel on the real runtime', () => {
     }
   });
 
+  it('answers each row of successive full batches with its own output (input arrays reused between runs)', async () => {
+    const model = await onnxModel({ bytes: mlpBytes, batching: { maxBatchSize: 8 } });
+    try {
+      // Waves of full batches, each wave with other rows: a batch written into the array of an
+      // earlier run must not answer with that run's rows.
+      for (let wave = 0; wave < 4; wave++) {
+        const inputs = rows(48, 100 + wave);
+        const outputs = await Promise.all(inputs.map((row) => model.infer({ features: Float32Array.from(row) })));
+        outputs.forEach((output, r) => {
+          const reference = mlpForward(layers, inputs[r] as number[], true);
+          reference.forEach((value, j) => expect(output.probabilities?.data[j] as number).toBeCloseTo(value, 5));
+        });
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
   it('gives the same results in worker threads as on the main thread', async () => {
     const main = await onnxModel({ bytes: mlpBytes });
     const threaded = await onnxModel({ bytes: mlpBytes, workers: 2, intraOpThreads: 2 });
