@@ -388,7 +388,7 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
         maxBatchSize,
         // Two batches per session: the next one is already queued (in onnxruntime's setImmediate,
         // or in a worker's request slot) when one finishes, so the runtime never waits for JS.
-        maxInFlight: workers > 0 ? 4 * workers : 2,
+        maxInFlight: 2 * Math.max(1, workers),
         ...batchingOptions,
         ...(grouped ? { groupBy: (item: PreparedInputs) => item.groupKey } : {}),
       })(runner)
