@@ -8,7 +8,10 @@
  * on the main thread, and one over 1 and over 2 worker threads (`_worker-reference.ts`: shared
  * memory, a futex doorbell, four batches in flight per worker). They are references for what any
  * single-row promise API gets from this harness on this machine, measured in the same run.
- * It also prints where a row's time goes.
+ * The modes of one concurrency run round robin (round k of every mode before round k + 1 of
+ * any), and each figure is the best of 5 rounds; at 256 callers each Ballast mode is also given
+ * round by round against its minimal batcher (median and range), which a load change on a
+ * shared machine skews least. It also prints where a row's time goes.
  * Then the event-loop delay p99 while a ~10 ms-per-run model is saturated, with workers and on
  * the main thread.
  *
@@ -43,7 +46,7 @@ const batch = new ort.Tensor(
 );
 for (let i = 0; i < 200; i++) await raw.run({ input: batch });
 // Shared machines are noisy: every figure is the best of `rounds` runs.
-const rounds = smoke ? 1 : 3;
+const rounds = smoke ? 1 : 5;
 const rawRuns = size(3_000, 100);
 let rawRowsPerSecond = 0;
 for (let round = 0; round < rounds; round++) {
@@ -71,6 +74,8 @@ const viaMinimal = (i: number) => minimal(rows[i % rows.length] as Float32Array)
 
 const results: (string | number)[][] = [];
 const at256: Record<string, { rowsPerSecond: number; p99: number }> = {};
+// Rows/s of every round at concurrency 256, in round order (for the ratio of each round).
+const rounds256: Record<string, number[]> = {};
 for (const concurrency of [1, 16, 256]) {
   const n = concurrency === 1 ? Math.floor(total / 6) : total;
   const modes: [string, (i: number) => Promise<unknown>][] = [
@@ -86,15 +91,27 @@ for (const concurrency of [1, 16, 256]) {
       ['minimal batcher, 2 workers (reference)', viaReference2],
     );
   }
-  for (const [label, call] of modes) {
-    await closedLoop(call, Math.min(n, 5_000), concurrency); // warm-up (JIT, batch sizes settle)
-    let r = await closedLoop(call, n, concurrency);
-    for (let round = 1; round < rounds; round++) {
-      const again = await closedLoop(call, n, concurrency);
-      if (again.rowsPerSecond > r.rowsPerSecond) r = again;
+  // Round robin: round k of every mode runs before round k + 1 of any, starting one mode later
+  // each round, so a change of load on a shared machine reaches every mode alike instead of
+  // whichever happened to be measured then. Each mode's figure is its best round.
+  for (const [, call] of modes) await closedLoop(call, Math.min(n, 5_000), concurrency); // warm-up (JIT, batch sizes settle)
+  const best = new Map<string, Awaited<ReturnType<typeof closedLoop>>>();
+  const byRound = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (let m = 0; m < modes.length; m++) {
+      const [label, call] = modes[(m + round) % modes.length] as (typeof modes)[number];
+      const r = await closedLoop(call, n, concurrency);
+      if (r.rowsPerSecond > (best.get(label)?.rowsPerSecond ?? 0)) best.set(label, r);
+      byRound.set(label, [...(byRound.get(label) ?? []), r.rowsPerSecond]);
     }
+  }
+  for (const [label] of modes) {
+    const r = best.get(label) as Awaited<ReturnType<typeof closedLoop>>;
     results.push([`${label}, c=${concurrency}`, r.rowsPerSecond, r.p50, r.p99, r.rowsPerSecond / rawRowsPerSecond]);
-    if (concurrency === 256) at256[label] = r;
+    if (concurrency === 256) {
+      at256[label] = r;
+      rounds256[label] = byRound.get(label) as number[];
+    }
   }
 }
 console.log(
@@ -125,6 +142,24 @@ table(
       r.rowsPerSecond / naive256.rowsPerSecond,
       r.p99 / naive256.p99,
     ];
+  }),
+);
+
+// The same ratios round by round: Ballast's round k against its reference's round k, which ran
+// moments apart (the round robin above), so a load change between modes does not skew them.
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+console.log(`\nBallast / minimal batcher at concurrency 256, round by round (${rounds} rounds):`);
+table(
+  ['Ballast', 'median', 'lowest', 'highest'],
+  [
+    ['main thread', 'Ballast batched, main thread', 'minimal batcher (reference)'],
+    ['1 worker', 'Ballast batched, 1 worker', 'minimal batcher, 1 worker (reference)'],
+    ['2 workers', 'Ballast batched, 2 workers', 'minimal batcher, 2 workers (reference)'],
+  ].map(([short, label, reference]) => {
+    const ours = rounds256[label as string] as number[];
+    const theirs = rounds256[reference as string] as number[];
+    const ratios = ours.map((rate, k) => rate / (theirs[k] as number));
+    return [short as string, median(ratios), Math.min(...ratios), Math.max(...ratios)];
   }),
 );
 
