@@ -101,7 +101,9 @@ describe('onnxModel on the real runtime', () => {
         const outputs = await Promise.all(inputs.map((row) => model.infer({ features: Float32Array.from(row) })));
         outputs.forEach((output, r) => {
           const reference = mlpForward(layers, inputs[r] as number[], true);
-          reference.forEach((value, j) => expect(output.probabilities?.data[j] as number).toBeCloseTo(value, 5));
+          reference.forEach((value, j) => {
+            expect(output.probabilities?.data[j] as number).toBeCloseTo(value, 5);
+          });
         });
       }
     } finally {
