@@ -3,6 +3,10 @@
  * on the main thread (`main`), with one worker (`worker`), or the minimal batcher (`minimal`).
  *
  *   node --cpu-prof --import tsx --conditions=source bench/_onnx-focus.ts main
+ *
+ * From the sources the profile puts each module on one line (tsx's output); with the packages
+ * built (`pnpm --filter @ballast/core --filter @ballast/onnx build`) and without
+ * `--conditions=source`, it names their lines. docs/onnx.md (Performance) gives the breakdown.
  */
 import { subscribe } from '@ballast/core';
 import { onnxModel } from '@ballast/onnx';
