@@ -216,11 +216,13 @@ export function callModelBatch<I, O>(
 const TYPED_FAILURES = Symbol.for('ballast.typedFailures');
 
 /**
- * Declares that `model.infer` fails only with `BallastError`s: every promise it returns rejects
- * with one, so `pipeline()` built on it skips turning rejections into `BallastError`s (one
- * promise and one reaction per call less). A synchronous throw is still classified. Mark only a
- * model whose `infer` classifies everything it rejects with, whatever the layers below it do
- * (`batching()` and `pipeline()` mark their models). A wrapper does not inherit the mark.
+ * Declares that `model.infer`, called with options that carry no enclosing call's scope (a
+ * `pipeline()` call with no budget, signal or tracing), fails only with `BallastError`s: every
+ * promise it returns then rejects with one, so `pipeline()` built on it skips turning rejections
+ * into `BallastError`s (one promise and one reaction per call less). Inside a call's scope the
+ * scope classifies what reaches the caller anyway. A synchronous throw is still classified. Mark
+ * only a model whose `infer` classifies everything it rejects with, whatever the layers below it
+ * do (`batching()` and `pipeline()` mark their models). A wrapper does not inherit the mark.
  * Returns `model`; a frozen model cannot be marked (`CONFIG`).
  *
  * @example
