@@ -1,6 +1,7 @@
 import { BallastError } from '@ballast/core';
 import { type ApiKeyRecord, apiKeyRecordSchema, type KeyStore, type KeyStoreCallOptions } from '@ballast/guard';
 import { createClient, type RedisClientType } from 'redis';
+import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
 
 /** Options of {@link redisKeyStore}. */
 export interface RedisKeyStoreOptions {
@@ -167,48 +168,32 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
 
   /*
    * Runs `command` with the caller's remaining budget, capped by `commandTimeoutMs`, including the
-   * wait for a connection under way. The budget is enforced with a timer of our own: node-redis
-   * 6.3.1's `timeout` command option does not release a command already written to a Redis that
-   * stopped answering (checked against a SIGSTOPped redis-server), so the caller would hang.
-   * A command abandoned this way is answered, or failed, when the connection is.
+   * wait for a connection under way, bounded like every command of this package (BoundedCommands).
+   * A command abandoned at its budget is answered, or failed, when the connection is.
    */
+  const bounded = new BoundedCommands('api-keys');
   const withBudget = <T>(call: KeyStoreCallOptions | undefined, command: (redis: RedisClientType) => Promise<T>): Promise<T> => {
     connected();
-    const capped = performance.now() + commandTimeoutMs;
+    const at = performance.now();
+    const capped = at + commandTimeoutMs;
     const deadlineBinds = call?.deadline !== undefined && call.deadline <= capped;
     const end = deadlineBinds ? (call?.deadline as number) : capped;
     const signal = call?.signal;
     if (signal?.aborted) return Promise.reject(new BallastError('CANCELLED', 'the call was cancelled'));
-    if (end <= performance.now()) return Promise.reject(new BallastError('TIMEOUT', 'no budget left for the API key store'));
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = (error: unknown, value?: T): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve(value as T);
-        else reject(error);
-      };
-      const onAbort = (): void => finish(new BallastError('CANCELLED', 'the call was cancelled'));
-      const timer = setTimeout(
-        () =>
-          finish(
-            deadlineBinds
-              ? new BallastError('TIMEOUT', 'the deadline passed while waiting for the API key store')
-              : unavailable(new Error(`Redis did not answer within commandTimeoutMs (${commandTimeoutMs} ms)`)),
-          ),
-        end - performance.now(),
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      (async () => {
-        if (!client.isReady) await readyWithin(Math.max(0, end - performance.now()));
-        if (settled) return undefined as T;
-        return command(signal === undefined ? client : (client.withAbortSignal(signal) as unknown as RedisClientType));
-      })().then(
-        (value) => finish(undefined, value),
-        (error: unknown) => finish(error),
-      );
+    if (end <= at) return Promise.reject(new BallastError('TIMEOUT', 'no budget left for the API key store'));
+    const send = async (): Promise<T> => {
+      if (!client.isReady) {
+        await readyWithin(Math.max(0, end - performance.now()));
+        // The budget ran out while connecting: the call has its answer already, send nothing.
+        if (performance.now() >= end) throw new Error('no budget left to send');
+      }
+      return command(signal === undefined ? client : (client.withAbortSignal(signal) as unknown as RedisClientType));
+    };
+    return bounded.run('command', end - at, deadlineBinds ? 'caller' : 'command', send, undefined, signal).catch((error: unknown) => {
+      if (!(error instanceof CommandTimeout)) throw error;
+      throw error.limitedBy === 'caller'
+        ? new BallastError('TIMEOUT', 'the deadline passed while waiting for the API key store')
+        : unavailable(new Error(`Redis did not answer within commandTimeoutMs (${commandTimeoutMs} ms)`));
     });
   };
 
@@ -342,6 +327,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
       listeners.clear();
       subscriber?.destroy();
       subscriber = undefined;
+      bounded.close();
       if (owned) client.destroy();
       else client.off('error', ignore);
     },

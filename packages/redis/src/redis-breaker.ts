@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BallastError, type LimiterCallOptions } from '@ballast/core';
+import { BoundedCommands } from './bounded-commands.js';
 import {
   commandBudget,
   evalScript,
@@ -151,6 +152,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
   const counters: RedisBreakerStateStats = { openedShared: 0, closedShared: 0, trialsRefused: 0, failures: 0, fallback: false };
   const keysOf = (key: string) => [`${prefix}failures:${key}`, `${prefix}open:${key}`, `${prefix}trial:${key}`];
   let subscriber: ReturnType<RedisPubSubClient['duplicate']> | undefined;
+  const commands = new BoundedCommands('breaker');
   const targets: SharedBreakerTarget[] = [];
 
   const ok = () => {
@@ -168,7 +170,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
       publishStore({ store: 'breaker', op, outcome: 'fallback' });
       return;
     }
-    evalScript(client, script, keys, args, commandTimeoutMs, { store: 'breaker', op }).then(ok, failedCommand(op));
+    evalScript(commands, client, script, keys, args, commandTimeoutMs, 'command', { store: 'breaker', op }).then(ok, failedCommand(op));
   };
 
   return {
@@ -230,11 +232,13 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
       }
       const [, open, trial] = keysOf(key);
       return evalScript(
+        commands,
         client,
         TRIAL_SCRIPT,
         [open as string, trial as string],
         [String(Math.max(1, Math.round(leaseMs))), self],
         budget,
+        budget < commandTimeoutMs ? 'caller' : 'command',
         TRIAL_OPERATION,
       ).then(
         (reply) => {
@@ -252,6 +256,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
     close() {
       subscriber?.destroy();
       subscriber = undefined;
+      commands.close();
     },
   };
 }
