@@ -58,9 +58,12 @@ try {
   const bare = () => untimed.get(entryKey);
 
   const writes = { hit: 0, raw: 0, bare: 0 };
+  // This process' CPU per call (user + system): what the path costs here, apart from waiting.
+  const cpuUs = { hit: 0, raw: 0, bare: 0 };
   const loop = async (call: () => Promise<unknown>, n: number, name?: keyof typeof writes): Promise<number> => {
     let left = n;
     const writesBefore = socketWrites;
+    const cpuBefore = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: callers }, async () => {
@@ -69,6 +72,8 @@ try {
     );
     const us = ((performance.now() - t0) * 1000) / n;
     if (name !== undefined) writes[name] = (socketWrites - writesBefore) / n;
+    const cpu = process.cpuUsage(cpuBefore);
+    if (name !== undefined) cpuUs[name] = (cpu.user + cpu.system) / n;
     return us;
   };
   await loop(hit, 5000);
@@ -79,7 +84,7 @@ try {
     const rawUs = only === undefined || only === 'raw' ? await loop(raw, calls, 'raw') : Number.NaN;
     const bareUs = only === undefined || only === 'bare' ? await loop(bare, calls, 'bare') : Number.NaN;
     console.log(
-      `callers ${callers}: hit ${hitUs.toFixed(1)} µs/call, raw GET ${rawUs.toFixed(1)} µs/call (ratio ${(rawUs / hitUs).toFixed(2)}x), raw GET without node-redis' timer ${bareUs.toFixed(1)} µs/call (ratio ${(bareUs / hitUs).toFixed(2)}x); socket writes per call: hit ${writes.hit.toFixed(3)}, raw ${writes.raw.toFixed(3)}, bare ${writes.bare.toFixed(3)}`,
+      `callers ${callers}: hit ${hitUs.toFixed(1)} µs/call, raw GET ${rawUs.toFixed(1)} µs/call (ratio ${(rawUs / hitUs).toFixed(2)}x), raw GET without node-redis' timer ${bareUs.toFixed(1)} µs/call (ratio ${(bareUs / hitUs).toFixed(2)}x); socket writes per call: hit ${writes.hit.toFixed(3)}, raw ${writes.raw.toFixed(3)}, bare ${writes.bare.toFixed(3)}; CPU µs per call: hit ${cpuUs.hit.toFixed(1)}, raw ${cpuUs.raw.toFixed(1)}, bare ${cpuUs.bare.toFixed(1)}`,
     );
   }
   const hits = client.stats().cache;

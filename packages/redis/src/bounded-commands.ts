@@ -52,6 +52,9 @@ class BoundedCommand<T> {
   private reject!: (error: unknown) => void;
   settled = false;
   onAbort: (() => void) | undefined;
+  // Links of the owner's list of commands in flight.
+  previous: BoundedCommand<unknown> | undefined;
+  next: BoundedCommand<unknown> | undefined;
 
   constructor(
     readonly owner: BoundedCommands,
@@ -80,7 +83,11 @@ class BoundedCommand<T> {
 
 /** @internal Runs commands of one store, each within its own budget, under one shared timer. */
 export class BoundedCommands {
-  private readonly pending = new Set<BoundedCommand<unknown>>();
+  // Commands in flight, oldest first, as an intrusive list: adding and removing allocate nothing
+  // (a Set churned at a cache hit's rate rehashes its table, garbage on every hit).
+  private first: BoundedCommand<unknown> | undefined;
+  private last: BoundedCommand<unknown> | undefined;
+  private count = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private armedFor = Number.POSITIVE_INFINITY;
   private readonly fire = (): void => this.onTimer();
@@ -99,7 +106,7 @@ export class BoundedCommands {
 
   /** Commands sent and not settled yet. */
   get inFlight(): number {
-    return this.pending.size;
+    return this.count;
   }
 
   /**
@@ -117,7 +124,7 @@ export class BoundedCommands {
   ): Promise<R> {
     const started = now();
     const command = new BoundedCommand<R>(this, op, started, started + budgetMs, budgetMs, limitedBy, signal);
-    this.pending.add(command as BoundedCommand<unknown>);
+    this.add(command as BoundedCommand<unknown>);
     if (command.end < this.armedFor) this.arm(command.end);
     if (signal !== undefined) {
       // Only callers that pass a signal pay for a listener (the cache relies on its call's scope).
@@ -150,7 +157,7 @@ export class BoundedCommands {
 
   /** @internal Bookkeeping of a command that settled. */
   settled(command: BoundedCommand<unknown>, outcome: BoundedOutcome, value: unknown): void {
-    this.pending.delete(command);
+    this.remove(command);
     this.listener?.(command.op, outcome, now() - command.started, outcome === 'ok' ? undefined : value);
   }
 
@@ -159,6 +166,24 @@ export class BoundedCommands {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  private add(command: BoundedCommand<unknown>): void {
+    command.previous = this.last;
+    if (this.last === undefined) this.first = command;
+    else this.last.next = command;
+    this.last = command;
+    this.count++;
+  }
+
+  private remove(command: BoundedCommand<unknown>): void {
+    if (command.previous === undefined) this.first = command.next;
+    else command.previous.next = command.next;
+    if (command.next === undefined) this.last = command.previous;
+    else command.next.previous = command.previous;
+    command.previous = undefined;
+    command.next = undefined;
+    this.count--;
   }
 
   private arm(end: number): void {
@@ -184,10 +209,13 @@ export class BoundedCommands {
   private expireDue(): void {
     const at = now();
     let next = Number.POSITIVE_INFINITY;
-    for (const command of this.pending) {
+    let command = this.first;
+    while (command !== undefined) {
+      const following = command.next; // finish() unlinks the command
       if (command.end <= at) {
         command.finish('timeout', new CommandTimeout(this.store, command.op, command.budgetMs, command.limitedBy));
       } else if (command.end < next) next = command.end;
+      command = following;
     }
     if (next < this.armedFor) this.arm(next);
   }

@@ -31,6 +31,9 @@ export interface RedisCacheStore extends CacheStore<Uint8Array> {
   close(): Promise<void>;
 }
 
+// Blob replies as Buffers, and no node-redis timer per command (RedisCommands bounds each one).
+const BYTES_UNTIMED = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout: 0 } as const;
+
 // Entry layout: storedAt and expiresAt (float64 LE), then the codec's bytes.
 const HEADER = 16;
 
@@ -109,12 +112,15 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
   const entryKey = (key: string) => `${prefix}r:${hashed(key)}`;
   const leaseKey = (key: string) => `${prefix}l:${hashed(key)}`;
 
+  // The hit path sends GET with sendCommand: node-redis' command methods (`get()`) add an async
+  // function, an argument parser and a reply transform per call, about 1 µs of CPU on a hit,
+  // for a command whose arguments and reply need none of them.
   const read = (key: string, options: InferOptions | undefined) =>
     redis.run(
       'get',
       options,
-      () => binary.get(entryKey(key)),
-      (data) => unpack(data as Buffer | null),
+      () => redis.client.sendCommand(['GET', entryKey(key)], BYTES_UNTIMED),
+      (data) => unpack(data as unknown as Buffer | null),
     );
 
   const sleepOrWake = (hashedKey: string, ms: number) =>
