@@ -45,7 +45,7 @@ try {
   await client.infer(input);
   let key: string | undefined;
   for (let i = 0; i < 100 && key === undefined; i++) {
-    [key] = await redis.keys('focus:r:*');
+    [key] = await redis.keys('focus:{*}:r');
     if (key === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
   }
   if (key === undefined) throw new Error('the cache entry never reached Redis');

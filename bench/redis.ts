@@ -45,7 +45,7 @@ async function cacheSection(server: RedisServer): Promise<void> {
   await client.infer(input);
   let key: string | undefined;
   for (let i = 0; i < 100 && key === undefined; i++) {
-    [key] = await redis.keys('bench:r:*');
+    [key] = await redis.keys('bench:{*}:r');
     if (key === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
   }
   if (key === undefined) throw new Error('the cache entry never reached Redis');
@@ -61,7 +61,7 @@ async function cacheSection(server: RedisServer): Promise<void> {
   const rawUntimed = () => untimed.get(entryKey);
   // (c) The same client and entry over an in-memory store that serializes too: Ballast's own
   // CPU per hit (key, budget, codec copy), with no network in between.
-  const entry = await store.get(entryKey.slice('bench:r:'.length));
+  const entry = await store.get(entryKey.slice('bench:{'.length, -'}:r'.length));
   if (entry === undefined) throw new Error('the cache entry cannot be read back');
   const memory: CacheStore = { encoding: 'bytes', get: async () => entry, set: async () => {}, delete: async () => {} };
   const local = createBallastClient({

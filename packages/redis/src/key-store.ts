@@ -2,6 +2,7 @@ import { BallastError } from '@ballast/core';
 import { type ApiKeyRecord, apiKeyRecordSchema, type KeyStore, type KeyStoreCallOptions } from '@ballast/guard';
 import { createClient, type RedisClientType } from 'redis';
 import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
+import { apiKeyKeys } from './key-layout.js';
 
 /** Options of {@link redisKeyStore}. */
 export interface RedisKeyStoreOptions {
@@ -37,12 +38,13 @@ export interface RedisKeyStore extends KeyStore {
 }
 
 /*
- * Layout, for prefix P:
- *   P record:<id>  a hash: `record` (the record's JSON as last written), `revokedAt`/`revokedMs`
- *                  (the earliest revocation ever written, kept apart so no write can lift it) and
- *                  `replacedBy` (kept once set)
- *   P ids          a set of every key id, for list()
- *   P changed      the pub/sub channel; each write publishes the key id
+ * Layout, for prefix P (key-layout.ts; `{ids}` is a Redis Cluster hash tag, so a record and the
+ * set of ids, which one script writes together, share a slot):
+ *   P{ids}:record:<id>  a hash: `record` (the record's JSON as last written), `revokedAt`/
+ *                       `revokedMs` (the earliest revocation ever written, kept apart so no write
+ *                       can lift it) and `replacedBy` (kept once set)
+ *   P{ids}              a set of every key id, for list()
+ *   Pchanged            the pub/sub channel (not a key); each write publishes the key id
  * Writes are one Lua script each: read, merge and write happen atomically in Redis, so two
  * writers that both read a record before writing (a revoke racing a rotation) lose no update,
  * and the change notice is published in the same step. Only the records' HMAC hashes are stored.
@@ -59,14 +61,14 @@ if replacedBy == '' then
 end
 redis.call('HSET', KEYS[1], 'record', ARGV[2], 'revokedAt', revokedAt, 'revokedMs', revokedMs, 'replacedBy', replacedBy)
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PUBLISH', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[6], ARGV[1])
 return 1
 `;
 
 const DELETE_SCRIPT = `
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
-if existed == 1 then redis.call('PUBLISH', KEYS[3], ARGV[1]) end
+if existed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
 return existed
 `;
 
@@ -138,9 +140,10 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
   // A client with no 'error' listener would crash the process when Redis goes away.
   const ignore = (): void => {};
   client.on('error', ignore);
-  const idsKey = `${prefix}ids`;
+  const layout = apiKeyKeys(prefix);
+  const idsKey = layout.ids;
   const channel = `${prefix}changed`;
-  const recordKey = (id: string): string => `${prefix}record:${id}`;
+  const recordKey = layout.record;
 
   let connecting: Promise<unknown> | undefined;
   const connected = (): void => {
@@ -274,8 +277,8 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
     try {
       await withBudget(undefined, (redis) =>
         redis.eval(PUT_SCRIPT, {
-          keys: [recordKey(record.id), idsKey, channel],
-          arguments: [record.id, JSON.stringify(record), record.revokedAt ?? '', revokedMs, record.replacedBy ?? ''],
+          keys: [recordKey(record.id), idsKey],
+          arguments: [record.id, JSON.stringify(record), record.revokedAt ?? '', revokedMs, record.replacedBy ?? '', channel],
         }),
       );
     } catch (error) {
@@ -286,7 +289,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
   const remove = async (id: string): Promise<boolean> => {
     try {
       const existed = await withBudget(undefined, (redis) =>
-        redis.eval(DELETE_SCRIPT, { keys: [recordKey(id), idsKey, channel], arguments: [id] }),
+        redis.eval(DELETE_SCRIPT, { keys: [recordKey(id), idsKey], arguments: [id, channel] }),
       );
       return existed === 1;
     } catch (error) {

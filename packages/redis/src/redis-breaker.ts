@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { BallastError, type LimiterCallOptions } from '@ballast/core';
 import { BoundedCommands } from './bounded-commands.js';
+import { breakerKeys } from './key-layout.js';
 import {
   commandBudget,
   evalScript,
@@ -150,7 +151,11 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
   const self = randomUUID();
   const channel = `${prefix}events`;
   const counters: RedisBreakerStateStats = { openedShared: 0, closedShared: 0, trialsRefused: 0, failures: 0, fallback: false };
-  const keysOf = (key: string) => [`${prefix}failures:${key}`, `${prefix}open:${key}`, `${prefix}trial:${key}`];
+  // The three keys of one circuit share a hash tag: one Redis Cluster slot (key-layout.ts).
+  const keysOf = (key: string) => {
+    const { failures, open, trial } = breakerKeys(prefix, key);
+    return [failures, open, trial];
+  };
   let subscriber: ReturnType<RedisPubSubClient['duplicate']> | undefined;
   const commands = new BoundedCommands('breaker');
   const targets: SharedBreakerTarget[] = [];

@@ -51,21 +51,21 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
       const a = createBallastClient({ model, cache: { store: storeA, ttlMs: 30_000, staleIfErrorMs: 10_000 } });
       const b = createBallastClient({ model, cache: { store: storeB, ttlMs: 30_000 } });
       const first = (await a.infer([1, 2, 3])) as { data: Float32Array; ids: BigInt64Array; n: bigint };
-      await expect.poll(async () => (await admin.keys('test1:r:*')).length).toBe(1);
+      await expect.poll(async () => (await admin.keys('test1:{*}:r')).length).toBe(1);
       const second = (await b.infer([1, 2, 3])) as typeof first;
       expect(model.calls).toBe(1);
       expect(second.data).toBeInstanceOf(Float32Array);
       expect(bytes(second.data).equals(bytes(first.data))).toBe(true);
       expect(second.ids).toEqual(first.ids);
       expect(second.n).toBe(2n ** 70n);
-      const [key] = await admin.keys('test1:r:*');
-      expect(key).toBe('test1:r:scorer@1:[1,2,3]');
+      const [key] = await admin.keys('test1:{*}:r');
+      expect(key).toBe('test1:{scorer@1:[1,2,3]}:r');
       const ttl = await admin.pTTL(key as string);
       expect(ttl).toBeGreaterThan(30_000); // ttlMs + staleIfErrorMs, kept by Redis
       expect(ttl).toBeLessThanOrEqual(40_000);
       // Long inputs are hashed; the model part stays readable.
       await a.infer(new Float32Array(256));
-      await expect.poll(async () => (await admin.keys('test1:r:scorer@1:#*')).length).toBe(1);
+      await expect.poll(async () => (await admin.keys('test1:{scorer@1:#*}:r')).length).toBe(1);
       expect(b.stats().cache).toMatchObject({ hits: 1, storeErrors: 0 });
     } finally {
       await storeA.close();
