@@ -39,9 +39,10 @@ export type BoundedOutcome = 'ok' | 'error' | 'timeout';
 /** @internal Told of every command as it settles (the cache store counts and publishes them). */
 export type SettledListener = (op: string, outcome: BoundedOutcome, durationMs: number, error: unknown) => void;
 
-// A timer that fires this late means this process stalled (GC, a busy loop, a starved CPU):
-// answers that arrived meanwhile are not read yet, so Redis is judged a little later, not on the
-// process' own delay.
+// A timer that fires this late means this process stalled (GC, a busy loop, a starved CPU): a
+// command on the store's own limit is judged a little later, so Redis is not blamed (and skipped
+// as hung) for the process' own delay. A command on the caller's limit ends at once: the
+// caller's time is up either way.
 const STALL_MS = 50;
 const RECHECK_MS = 5;
 
@@ -92,6 +93,7 @@ export class BoundedCommands {
   private armedFor = Number.POSITIVE_INFINITY;
   private readonly fire = (): void => this.onTimer();
   private readonly sweep = (): void => this.expireDue();
+  private stalled = false;
 
   /**
    * @param listener told of every command as it settles.
@@ -197,12 +199,9 @@ export class BoundedCommands {
     const late = now() - this.armedFor;
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
-    if (late > STALL_MS) {
-      this.arm(now() + RECHECK_MS);
-      return;
-    }
-    // Timers run before the event loop reads sockets: answers that came in just before the end
-    // are read first, then the rest are judged.
+    this.stalled = late > STALL_MS;
+    // Timers run before the event loop reads sockets: answers that came in before the end are
+    // read first (setImmediate runs after that), then the rest are judged.
     setImmediate(this.sweep);
   }
 
@@ -212,9 +211,13 @@ export class BoundedCommands {
     let command = this.first;
     while (command !== undefined) {
       const following = command.next; // finish() unlinks the command
-      if (command.end <= at) {
+      if (command.end > at) {
+        if (command.end < next) next = command.end;
+      } else if (this.stalled && command.limitedBy === 'command') {
+        next = Math.min(next, at + RECHECK_MS);
+      } else {
         command.finish('timeout', new CommandTimeout(this.store, command.op, command.budgetMs, command.limitedBy));
-      } else if (command.end < next) next = command.end;
+      }
       command = following;
     }
     if (next < this.armedFor) this.arm(next);
