@@ -45,11 +45,14 @@ describe('key layout', () => {
     }
   });
 
-  it('puts every API key record in the slot of the set of ids', () => {
-    for (const prefix of prefixes) {
+  it('puts every API key record in the slot of the set of ids when the prefix holds a tag', () => {
+    for (const prefix of ['{ballast:keys}:', 'app{tenant-1}:keys:']) {
       const { ids, record } = apiKeyKeys(prefix);
-      expect(slotOf([ids, ...parts.map(record)])).not.toBe(-1);
+      expect(slotOf([ids, ...parts.map(record)]), prefix).not.toBe(-1);
     }
+    // Without a tag they spread (the layout of earlier versions, kept for rolling upgrades).
+    const { ids, record } = apiKeyKeys('ballast:keys:');
+    expect(slotOf([ids, ...parts.map(record)])).toBe(-1);
   });
 
   it('spreads different cache keys over slots, and keeps different keys apart', () => {

@@ -8,12 +8,18 @@
  *   result cache   <prefix>{<key>}:r      the entry          } GET, MGET of both in wait(),
  *                  <prefix>{<key>}:l      the lease          } SET NX, the release script
  *   breaker state  <prefix>{<key>}:failures, :open, :trial   one script touches all three
- *   API keys       <prefix>{ids}          the set of key ids } one script writes a record and the
- *                  <prefix>{ids}:record:<id>                 } set (so all in one slot: small data)
+ *   API keys       <prefix>ids            the set of key ids } one script writes a record and the
+ *                  <prefix>record:<id>                       } set: on a cluster, give the store a
+ *                                                              prefix with a tag, `{ballast:keys}:`
  *   limits         <prefix><key>          one key per script, no tag needed
  *
  * Pub/sub channels are not keys (the scripts get them as arguments). A prefix that itself holds a
  * `{...}` tag puts every key of the store in that tag's slot, which keeps each group together too.
+ *
+ * Why the API key store keeps its untagged layout: its records are the one state a rolling
+ * upgrade must not lose (replicas on a new layout would refuse every key written under the old
+ * one, and miss revocations written by old replicas meanwhile), and a prefix with a tag already
+ * puts its few small keys in one slot.
  */
 
 /**
@@ -39,8 +45,7 @@ export function breakerKeys(prefix: string, key: string): { failures: string; op
   return { failures: `${tagged}:failures`, open: `${tagged}:open`, trial: `${tagged}:trial` };
 }
 
-/** The API key store's keys: the set of key ids and one record's hash. */
+/** The API key store's keys: the set of key ids and one record's hash (one slot when `prefix` holds a tag). */
 export function apiKeyKeys(prefix: string): { ids: string; record: (id: string) => string } {
-  const ids = `${prefix}{ids}`;
-  return { ids, record: (id) => `${ids}:record:${id}` };
+  return { ids: `${prefix}ids`, record: (id) => `${prefix}record:${id}` };
 }

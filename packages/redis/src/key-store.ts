@@ -13,7 +13,11 @@ export interface RedisKeyStoreOptions {
   client?: RedisClientType;
   /** A Redis URL (`redis://127.0.0.1:6379`); the store makes its own client, which reconnects by itself. */
   url?: string;
-  /** Prefix of every key and of the change channel. Default `ballast:keys:`. */
+  /**
+   * Prefix of every key and of the change channel. Default `ballast:keys:`. On Redis Cluster give
+   * one with a hash tag (`{ballast:keys}:`): each write touches a record and the set of ids in one
+   * script, so they must share a slot.
+   */
   prefix?: string;
   /**
    * The longest a single Redis command may take, ms; a caller's deadline shortens it further.
@@ -38,13 +42,13 @@ export interface RedisKeyStore extends KeyStore {
 }
 
 /*
- * Layout, for prefix P (key-layout.ts; `{ids}` is a Redis Cluster hash tag, so a record and the
- * set of ids, which one script writes together, share a slot):
- *   P{ids}:record:<id>  a hash: `record` (the record's JSON as last written), `revokedAt`/
- *                       `revokedMs` (the earliest revocation ever written, kept apart so no write
- *                       can lift it) and `replacedBy` (kept once set)
- *   P{ids}              a set of every key id, for list()
- *   Pchanged            the pub/sub channel (not a key); each write publishes the key id
+ * Layout, for prefix P (key-layout.ts; on Redis Cluster give a prefix with a hash tag, such as
+ * `{ballast:keys}:`, so a record and the set of ids, which one script writes together, share a slot):
+ *   Precord:<id>  a hash: `record` (the record's JSON as last written), `revokedAt`/`revokedMs`
+ *                 (the earliest revocation ever written, kept apart so no write can lift it) and
+ *                 `replacedBy` (kept once set)
+ *   Pids          a set of every key id, for list()
+ *   Pchanged      the pub/sub channel (not a key); each write publishes the key id
  * Writes are one Lua script each: read, merge and write happen atomically in Redis, so two
  * writers that both read a record before writing (a revoke racing a rotation) lose no update,
  * and the change notice is published in the same step. Only the records' HMAC hashes are stored.

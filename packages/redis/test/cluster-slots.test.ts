@@ -32,7 +32,7 @@ describe.skipIf(!redisAvailable)('the stores on a Redis Cluster node', () => {
     const holder = redisCacheStore({ client, prefix: 'cache:' });
     const waiter = redisCacheStore({ client, prefix: 'cache:' });
     const breaker = redisBreakerState({ client, prefix: 'breaker:' });
-    const keys = redisKeyStore({ url: redis.url, prefix: 'keys:' });
+    const keys = redisKeyStore({ url: redis.url, prefix: '{keys}:' }); // on a cluster: a prefix with a tag
     try {
       // Result cache: one replica holds the lease, another waits (MGET of entry and lease), the
       // holder stores and releases (a script over the lease, publishing the wake-up).
