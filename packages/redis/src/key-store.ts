@@ -1,8 +1,9 @@
-import { BallastError } from '@ballast/core';
+import { BallastError, type StoreEvent } from '@ballast/core';
 import { type ApiKeyRecord, apiKeyRecordSchema, type KeyStore, type KeyStoreCallOptions } from '@ballast/guard';
 import { createClient, type RedisClientType } from 'redis';
 import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
 import { apiKeyKeys } from './key-layout.js';
+import { storeChannel } from './redis-limiter-command.js';
 
 /** Options of {@link redisKeyStore}. */
 export interface RedisKeyStoreOptions {
@@ -178,8 +179,17 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
    * wait for a connection under way, bounded like every command of this package (BoundedCommands).
    * A command abandoned at its budget is answered, or failed, when the connection is.
    */
-  const bounded = new BoundedCommands('api-keys');
-  const withBudget = <T>(call: KeyStoreCallOptions | undefined, command: (redis: RedisClientType) => Promise<T>): Promise<T> => {
+  // Each command's outcome is published on `ballast:store`, as the other stores' are.
+  const bounded = new BoundedCommands('api-keys', (op, outcome, durationMs, error) => {
+    if (storeChannel.hasSubscribers) {
+      storeChannel.publish({ store: 'api-keys', op, outcome, durationMs, ...(error === undefined ? {} : { error }) } satisfies StoreEvent);
+    }
+  });
+  const withBudget = <T>(
+    op: string,
+    call: KeyStoreCallOptions | undefined,
+    command: (redis: RedisClientType) => Promise<T>,
+  ): Promise<T> => {
     connected();
     const at = performance.now();
     const capped = at + commandTimeoutMs;
@@ -196,7 +206,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
       }
       return command(signal === undefined ? client : (client.withAbortSignal(signal) as unknown as RedisClientType));
     };
-    return bounded.run('command', end - at, deadlineBinds ? 'caller' : 'command', send, undefined, signal).catch((error: unknown) => {
+    return bounded.run(op, end - at, deadlineBinds ? 'caller' : 'command', send, undefined, signal).catch((error: unknown) => {
       if (!(error instanceof CommandTimeout)) throw error;
       throw error.limitedBy === 'caller'
         ? new BallastError('TIMEOUT', 'the deadline passed while waiting for the API key store')
@@ -250,7 +260,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
   const get = async (id: string, call?: KeyStoreCallOptions): Promise<ApiKeyRecord | undefined> => {
     let fields: Record<string, string>;
     try {
-      fields = (await withBudget(call, (redis) => redis.hGetAll(recordKey(id)))) as Record<string, string>;
+      fields = (await withBudget('get', call, (redis) => redis.hGetAll(recordKey(id)))) as Record<string, string>;
     } catch (error) {
       const last = lastRead.get(id);
       const until = last === undefined ? 0 : last.at + staleForMs;
@@ -279,7 +289,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
     }
     const revokedMs = record.revokedAt === undefined ? '' : String(Date.parse(record.revokedAt));
     try {
-      await withBudget(undefined, (redis) =>
+      await withBudget('put', undefined, (redis) =>
         redis.eval(PUT_SCRIPT, {
           keys: [recordKey(record.id), idsKey],
           arguments: [record.id, JSON.stringify(record), record.revokedAt ?? '', revokedMs, record.replacedBy ?? '', channel],
@@ -292,7 +302,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
 
   const remove = async (id: string): Promise<boolean> => {
     try {
-      const existed = await withBudget(undefined, (redis) =>
+      const existed = await withBudget('delete', undefined, (redis) =>
         redis.eval(DELETE_SCRIPT, { keys: [recordKey(id), idsKey], arguments: [id, channel] }),
       );
       return existed === 1;
@@ -303,10 +313,10 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
 
   const list = async (): Promise<readonly ApiKeyRecord[]> => {
     try {
-      const ids = await withBudget(undefined, (redis) => redis.sMembers(idsKey));
+      const ids = await withBudget('list', undefined, (redis) => redis.sMembers(idsKey));
       const records: ApiKeyRecord[] = [];
       for (const id of ids) {
-        const fields = await withBudget(undefined, (redis) => redis.hGetAll(recordKey(id)));
+        const fields = await withBudget('list', undefined, (redis) => redis.hGetAll(recordKey(id)));
         const record = recordOf(id, fields as Record<string, string>);
         if (record !== undefined) records.push(record);
       }

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BallastError, type LimiterCallOptions } from '@ballast/core';
-import { BoundedCommands } from './bounded-commands.js';
+import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
 import { breakerKeys } from './key-layout.js';
 import {
   commandBudget,
@@ -166,7 +166,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
   const failedCommand = (op: string) => (error: unknown) => {
     counters.failures++;
     counters.fallback = true;
-    publishStore({ store: 'breaker', op, outcome: 'error', error });
+    publishStore({ store: 'breaker', op, outcome: error instanceof CommandTimeout ? 'timeout' : 'error', error });
   };
   // Fire-and-forget: the breaker's caller never waits for these.
   const send = (op: string, script: LuaScript, keys: string[], args: string[]) => {
