@@ -1,6 +1,6 @@
 import calculateSlot, { generateMulti } from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
-import { apiKeyKeys, breakerKeys, cacheKeys, hashTag } from './key-layout.js';
+import { apiKeyKeys, breakerKeys, cacheEntryKey, cacheKeys, hashTag } from './key-layout.js';
 
 // Parts as callers make them: canonical inputs (JSON, with braces), typed arrays as latin1 bytes
 // (any byte, `{`, `}` and `%` included), hashed long inputs, the empty key, other scripts.
@@ -32,6 +32,7 @@ describe('key layout', () => {
         const slot = slotOf([entry, lease]);
         expect(slot, `${prefix} ${JSON.stringify(part)}`).not.toBe(-1);
         expect(slot).toBe(calculateSlot(entry));
+        expect(cacheEntryKey(prefix, part)).toBe(entry);
       }
     }
   });

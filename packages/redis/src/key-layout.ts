@@ -39,6 +39,11 @@ export function cacheKeys(prefix: string, key: string): { entry: string; lease: 
   return { entry: `${tagged}:r`, lease: `${tagged}:l` };
 }
 
+/** The entry key alone, as `cacheKeys(prefix, key).entry` (the hit path builds only this one). */
+export function cacheEntryKey(prefix: string, key: string): string {
+  return `${prefix}${hashTag(key)}:r`;
+}
+
 /** The shared breaker state's keys for one circuit: failure count, open marker, trial lease. */
 export function breakerKeys(prefix: string, key: string): { failures: string; open: string; trial: string } {
   const tagged = prefix + hashTag(key);

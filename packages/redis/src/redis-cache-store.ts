@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { CacheEntry, CacheStore } from '@ballast/client';
 import { BallastError, type InferOptions, remainingMs } from '@ballast/core';
 import { RESP_TYPES } from 'redis';
-import { cacheKeys } from './key-layout.js';
+import { cacheEntryKey, cacheKeys } from './key-layout.js';
 import { checkConnection, type RedisClient, RedisCommands, type RedisConnectionOptions, type RedisStoreStats } from './redis-connection.js';
 
 /** Options of {@link redisCacheStore}. */
@@ -114,7 +114,7 @@ export function redisCacheStore(options: RedisCacheStoreOptions): RedisCacheStor
     return `${model}#${createHash('sha256').update(key).digest('base64url')}`;
   };
   // Entry and lease share a hash tag: one Redis Cluster slot (key-layout.ts).
-  const entryKey = (key: string) => cacheKeys(prefix, hashed(key)).entry;
+  const entryKey = (key: string) => cacheEntryKey(prefix, hashed(key));
   const leaseKey = (key: string) => cacheKeys(prefix, hashed(key)).lease;
 
   // The hit path sends GET with sendCommand: node-redis' command methods (`get()`) add an async
