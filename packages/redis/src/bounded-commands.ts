@@ -213,7 +213,9 @@ export class BoundedCommands {
       const following = command.next; // finish() unlinks the command
       if (command.end > at) {
         if (command.end < next) next = command.end;
-      } else if (this.stalled && command.limitedBy === 'command') {
+      } else if (this.stalled && command.limitedBy === 'command' && at - command.end < STALL_MS) {
+        // Once, and never more than STALL_MS: a process that lags all the time must not keep
+        // a hung Redis' commands (and their callers) waiting for ever.
         next = Math.min(next, at + RECHECK_MS);
       } else {
         command.finish('timeout', new CommandTimeout(this.store, command.op, command.budgetMs, command.limitedBy));
