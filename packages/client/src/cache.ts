@@ -348,18 +348,28 @@ class ResultCache {
   ): Promise<O> {
     let entry: CacheEntry | undefined;
     try {
-      entry = this.decoded(await found);
+      entry = await found;
     } catch {
       this.counters.storeErrors++;
       entry = undefined; // a failing shared store must not fail the call
     }
     // A fresh hit answers with the value itself: handing afterLookup's promise back from this async
-    // function would cost a promise and two more microtask turns on every hit.
+    // function would cost a promise and two more microtask turns on every hit. Only its value is
+    // decoded (no second entry object).
     if (entry !== undefined && this.clock() < entry.expiresAt) {
+      let value = entry.value;
+      if (this.encoding !== undefined) {
+        try {
+          value = decodeCacheValue(value as string | Uint8Array);
+        } catch {
+          this.counters.storeErrors++; // a corrupt entry is no entry
+          return this.afterLookup(next, input, options, key, undefined);
+        }
+      }
       this.record(next.name, options, 'hit');
-      return entry.value as O;
+      return value as O;
     }
-    return this.afterLookup(next, input, options, key, entry);
+    return this.afterLookup(next, input, options, key, this.decoded(entry));
   }
 
   private afterLookup<I, O>(

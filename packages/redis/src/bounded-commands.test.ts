@@ -6,7 +6,10 @@ const never = () => new Promise<never>(() => {});
 describe('BoundedCommands', () => {
   it('ends each command at its own budget, the shorter first, whichever was sent first', async () => {
     const settled: string[] = [];
-    const commands = new BoundedCommands('test', (op, outcome) => settled.push(`${op}:${outcome}`));
+    const commands = new BoundedCommands('test', (op, outcome, startedAt) => {
+      settled.push(`${op}:${outcome}`);
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(op === 'short' ? 19 : 199);
+    });
     const started = performance.now();
     const long = commands.run('long', 200, 'command', never);
     const short = commands.run('short', 20, 'caller', never);

@@ -36,8 +36,11 @@ export class CommandTimeout extends BallastError {
 /** @internal How one bounded command ended: answered, failed or ran out of time (cancelled counts as failed). */
 export type BoundedOutcome = 'ok' | 'error' | 'timeout';
 
-/** @internal Told of every command as it settles (the cache store counts and publishes them). */
-export type SettledListener = (op: string, outcome: BoundedOutcome, durationMs: number, error: unknown) => void;
+/**
+ * @internal Told of every command as it settles (the cache store counts and publishes them), with
+ * when it was sent (`now()`): a listener that publishes nothing need not read the clock again.
+ */
+export type SettledListener = (op: string, outcome: BoundedOutcome, startedAt: number, error: unknown) => void;
 
 // A timer that fires this late means this process stalled (GC, a busy loop, a starved CPU): a
 // command on the store's own limit is judged a little later, so Redis is not blamed (and skipped
@@ -160,7 +163,7 @@ export class BoundedCommands {
   /** @internal Bookkeeping of a command that settled. */
   settled(command: BoundedCommand<unknown>, outcome: BoundedOutcome, value: unknown): void {
     this.remove(command);
-    this.listener?.(command.op, outcome, now() - command.started, outcome === 'ok' ? undefined : value);
+    this.listener?.(command.op, outcome, command.started, outcome === 'ok' ? undefined : value);
   }
 
   /** Stops the timer; commands still in flight settle when the connection answers or fails. */

@@ -180,8 +180,9 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
    * A command abandoned at its budget is answered, or failed, when the connection is.
    */
   // Each command's outcome is published on `ballast:store`, as the other stores' are.
-  const bounded = new BoundedCommands('api-keys', (op, outcome, durationMs, error) => {
+  const bounded = new BoundedCommands('api-keys', (op, outcome, startedAt, error) => {
     if (storeChannel.hasSubscribers) {
+      const durationMs = performance.now() - startedAt;
       storeChannel.publish({ store: 'api-keys', op, outcome, durationMs, ...(error === undefined ? {} : { error }) } satisfies StoreEvent);
     }
   });

@@ -1,4 +1,4 @@
-import { BallastError, channels, type InferOptions, remainingMs, type StoreEvent } from '@ballast/core';
+import { BallastError, channels, type InferOptions, now, remainingMs, type StoreEvent } from '@ballast/core';
 import { createClient } from 'redis';
 import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
 
@@ -73,8 +73,8 @@ export class RedisCommands {
     this.commandTimeoutMs = commandTimeoutMs;
     this.bounded = new BoundedCommands(
       store,
-      (op, outcome, durationMs, error) => {
-        this.outcome(op, outcome, durationMs);
+      (op, outcome, startedAt, error) => {
+        this.settle(op, outcome, startedAt);
         // Only the store's own limit says something about Redis; a short caller budget does not.
         if (error instanceof CommandTimeout && error.limitedBy === 'command') this.suspectHung();
       },
@@ -141,6 +141,14 @@ export class RedisCommands {
     clearTimeout(this.probeTimer);
     this.bounded.close();
     if (this.owned) this.client.destroy();
+  }
+
+  /** Counts a command that was sent, and publishes it with its round trip when anyone listens. */
+  private settle(op: string, outcome: CommandOutcome, startedAt: number): void {
+    this.counters[outcome]++;
+    if (channels.store.hasSubscribers) {
+      channels.store.publish({ store: this.store, op, outcome, durationMs: now() - startedAt } satisfies StoreEvent);
+    }
   }
 
   private outcome(op: string, outcome: CommandOutcome, durationMs: number): void {
