@@ -228,6 +228,33 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
     }
   });
 
+  it("sends a hit's GET within the call itself, so concurrent hits share node-redis' socket writes", async () => {
+    const client = createClient({ url: redis.url });
+    client.on('error', () => {});
+    await client.connect();
+    const store = redisCacheStore({ client, prefix: 'test7:' });
+    const ballast = createBallastClient({ model: countingModel('sync'), timeoutMs: 5000, cache: { store, ttlMs: 60_000 } });
+    try {
+      await ballast.infer([1]);
+      await expect.poll(async () => (await client.keys('test7:{*}:r')).length).toBe(1);
+      const sent: unknown[][] = [];
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((args: unknown[], ...rest: unknown[]) => {
+        sent.push(args);
+        return (send as (...all: unknown[]) => unknown)(args, ...rest);
+      }) as typeof client.sendCommand;
+      // Sixteen hits started in one turn: every GET is queued before the first call returns, and
+      // node-redis writes what one turn queued in one go.
+      const calls = Array.from({ length: 16 }, () => ballast.infer([1]));
+      expect(sent.map((args) => args[0])).toEqual(Array(16).fill('GET'));
+      await Promise.all(calls);
+      expect(ballast.stats().cache).toMatchObject({ hits: 16, storeErrors: 0 });
+    } finally {
+      await store.close();
+      client.destroy();
+    }
+  });
+
   it('rejects bad options with CONFIG errors', () => {
     expect(() => redisCacheStore({} as never)).toThrow(expect.objectContaining({ code: 'CONFIG' }));
     expect(() => redisCacheStore({ url: 'http://x' })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
