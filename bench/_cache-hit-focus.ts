@@ -3,9 +3,11 @@
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=source --import tsx/esm bench/_cache-hit-focus.ts [calls] [callers]
  * Prints µs per hit and per raw GET of the same bytes with the same node-redis client.
  * Arguments: calls per round (default 100,000), callers (default 1), and `hit` or `raw` to run
- * only that loop (for a profile of one path). Sum a profile's self time by function from its
+ * only that loop (for a profile of one path), or `bare` for the GET without node-redis' timer.
+ * Also prints socket writes per call (node-redis writes what one event-loop turn queued in one go). Sum a profile's self time by function from its
  * `nodes` and `samples`/`timeDeltas` to see where a hit's CPU goes.
  */
+import net from 'node:net';
 import { createClient as createBallastClient } from '@ballast/client';
 import { redisCacheStore } from '@ballast/redis';
 import { createClient, RESP_TYPES } from 'redis';
@@ -13,7 +15,18 @@ import { startRedis } from '../packages/redis/test/redis-server.js';
 
 const calls = Number(process.argv[2] ?? 100_000);
 const callers = Number(process.argv[3] ?? 1);
-const only = process.argv[4]; // 'hit' | 'raw' | undefined (both)
+const only = process.argv[4]; // 'hit' | 'raw' | 'bare' | undefined (all three)
+
+// Socket writes per call: node-redis writes every command queued in one turn of the event loop
+// in one writev, so a path that reaches its GET in separate turns shows more writes per call.
+let socketWrites = 0;
+for (const method of ['_writev', '_write'] as const) {
+  const original = net.Socket.prototype[method] as (...args: unknown[]) => unknown;
+  net.Socket.prototype[method] = function counted(this: net.Socket, ...args: unknown[]) {
+    socketWrites++;
+    return original.apply(this, args);
+  } as never;
+}
 
 const server = await startRedis();
 try {
@@ -32,7 +45,7 @@ try {
   await client.infer(input);
   let key: string | undefined;
   for (let i = 0; i < 100 && key === undefined; i++) {
-    [key] = await redis.keys('focus:r:*');
+    [key] = await redis.keys('focus:{*}:r');
     if (key === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
   }
   if (key === undefined) throw new Error('the cache entry never reached Redis');
@@ -44,24 +57,34 @@ try {
   const untimed = binary.withCommandOptions({ timeout: 0 });
   const bare = () => untimed.get(entryKey);
 
-  const loop = async (call: () => Promise<unknown>, n: number): Promise<number> => {
+  const writes = { hit: 0, raw: 0, bare: 0 };
+  // This process' CPU per call (user + system): what the path costs here, apart from waiting.
+  const cpuUs = { hit: 0, raw: 0, bare: 0 };
+  const loop = async (call: () => Promise<unknown>, n: number, name?: keyof typeof writes): Promise<number> => {
     let left = n;
+    const writesBefore = socketWrites;
+    const cpuBefore = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: callers }, async () => {
         while (left-- > 0) await call();
       }),
     );
-    return ((performance.now() - t0) * 1000) / n;
+    const us = ((performance.now() - t0) * 1000) / n;
+    if (name !== undefined) writes[name] = (socketWrites - writesBefore) / n;
+    const cpu = process.cpuUsage(cpuBefore);
+    if (name !== undefined) cpuUs[name] = (cpu.user + cpu.system) / n;
+    return us;
   };
   await loop(hit, 5000);
   await loop(raw, 5000);
+  await loop(bare, 5000);
   for (let round = 0; round < 3; round++) {
-    const hitUs = only === 'raw' ? Number.NaN : await loop(hit, calls);
-    const rawUs = only === 'hit' ? Number.NaN : await loop(raw, calls);
-    const bareUs = only === undefined ? await loop(bare, calls) : Number.NaN;
+    const hitUs = only === undefined || only === 'hit' ? await loop(hit, calls, 'hit') : Number.NaN;
+    const rawUs = only === undefined || only === 'raw' ? await loop(raw, calls, 'raw') : Number.NaN;
+    const bareUs = only === undefined || only === 'bare' ? await loop(bare, calls, 'bare') : Number.NaN;
     console.log(
-      `callers ${callers}: hit ${hitUs.toFixed(1)} µs/call, raw GET ${rawUs.toFixed(1)} µs/call (ratio ${(rawUs / hitUs).toFixed(2)}x), raw GET without node-redis' timer ${bareUs.toFixed(1)} µs/call (ratio ${(bareUs / hitUs).toFixed(2)}x)`,
+      `callers ${callers}: hit ${hitUs.toFixed(1)} µs/call, raw GET ${rawUs.toFixed(1)} µs/call (ratio ${(rawUs / hitUs).toFixed(2)}x), raw GET without node-redis' timer ${bareUs.toFixed(1)} µs/call (ratio ${(bareUs / hitUs).toFixed(2)}x); socket writes per call: hit ${writes.hit.toFixed(3)}, raw ${writes.raw.toFixed(3)}, bare ${writes.bare.toFixed(3)}; CPU µs per call: hit ${cpuUs.hit.toFixed(1)}, raw ${cpuUs.raw.toFixed(1)}, bare ${cpuUs.bare.toFixed(1)}`,
     );
   }
   const hits = client.stats().cache;

@@ -125,6 +125,30 @@ describe('cache codec', () => {
     const bytes = encodeCacheValue(new Float64Array([1, 2]), 'bytes');
     expect(() => decodeCacheValue(bytes.subarray(0, bytes.byteLength - 8))).toThrow(expect.objectContaining({ code: 'INTEGRITY' }));
   });
+
+  it('gives every decode of the same bytes its own objects and copies', () => {
+    const tensor = (values: number[]) => ({ type: 'float32', dims: [1, values.length], data: new Float32Array(values), at: new Date(5) });
+    const bytes = encodeCacheValue(tensor([1, 2]), 'bytes');
+    const first = decodeCacheValue(bytes) as ReturnType<typeof tensor>;
+    first.dims[1] = 99;
+    first.data[0] = 42;
+    first.at.setTime(7);
+    const second = decodeCacheValue(bytes) as ReturnType<typeof tensor>;
+    expect(second.dims).toEqual([1, 2]);
+    expect(Array.from(second.data)).toEqual([1, 2]);
+    expect(second.at.getTime()).toBe(5);
+    expect(second.data.buffer).not.toBe(first.data.buffer);
+    // Same JSON part, other data: each entry's own bytes come back.
+    expect(Array.from((decodeCacheValue(encodeCacheValue(tensor([3, 4]), 'bytes')) as ReturnType<typeof tensor>).data)).toEqual([3, 4]);
+    // A known JSON part over a cut tail is still a corrupt entry.
+    expect(() => decodeCacheValue(bytes.subarray(0, bytes.byteLength - 8))).toThrow(expect.objectContaining({ code: 'INTEGRITY' }));
+    // A plain object with a `$` key and a `__proto__` key keeps both as its own data.
+    const odd = JSON.parse('{"$":"x","__proto__":{"polluted":true}}');
+    const back = decodeCacheValue(encodeCacheValue(odd, 'bytes')) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.keys(back)).toEqual(['$', '__proto__']);
+    expect(decodeCacheValue(encodeCacheValue(odd, 'bytes'))).toEqual(back);
+  });
 });
 
 /** A store that keeps what a shared store keeps: only what survives a trip through its encoding. */

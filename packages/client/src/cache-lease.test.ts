@@ -1,4 +1,4 @@
-import { pipeline } from '@ballast/core';
+import { type CacheEvent, channels, pipeline } from '@ballast/core';
 import { describe, expect, it } from 'vitest';
 import { type CacheEntry, type CacheStore, resultCache } from './cache.js';
 import { scripted } from './test-models.js';
@@ -45,6 +45,45 @@ describe('resultCache with a store that has leases', () => {
     const wrapped = pipeline(model, resultCache({ store }));
     await expect(wrapped.infer('x')).resolves.toBe('from another process');
     expect(model.calls).toBe(0);
+  });
+
+  it('counts a result served by the lease holder as a hit (a shared one), not a miss', async () => {
+    const now = Date.now();
+    const store = leaseStore({
+      acquire: async () => false,
+      wait: async () => ({ value: 'from another process', storedAt: now, expiresAt: now + 60_000 }),
+    });
+    const cache = resultCache({ store });
+    const events: CacheEvent[] = [];
+    const listen = (event: unknown) => events.push(event as CacheEvent);
+    channels.cache.subscribe(listen);
+    try {
+      await expect(
+        pipeline(
+          scripted('m', () => 'computed here'),
+          cache,
+        ).infer('x'),
+      ).resolves.toBe('from another process');
+    } finally {
+      channels.cache.unsubscribe(listen);
+    }
+    expect(cache.stats()).toMatchObject({ hits: 1, sharedHits: 1, misses: 0 });
+    expect(events).toEqual([{ model: 'm', result: 'hit', shared: true }]);
+  });
+
+  it('counts a miss once it computes, after a lease it holds or a holder that delivered nothing', async () => {
+    const cache = resultCache({ store: leaseStore({ acquire: async () => true }) });
+    await pipeline(
+      scripted('m', () => 1),
+      cache,
+    ).infer('a');
+    expect(cache.stats()).toMatchObject({ hits: 0, sharedHits: 0, misses: 1 });
+    const waited = resultCache({ store: leaseStore({ acquire: async () => false }), leaseMs: 20 });
+    await pipeline(
+      scripted('m', () => 2),
+      waited,
+    ).infer('a');
+    expect(waited.stats()).toMatchObject({ hits: 0, sharedHits: 0, misses: 1 });
   });
 
   it('computes itself when the holder delivers nothing, and waits at most the lease and half its budget', async () => {

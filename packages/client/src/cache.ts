@@ -175,7 +175,15 @@ export interface CacheOptions extends LruCacheStoreOptions {
 
 /** Counters of a result cache. */
 export interface CacheStats {
+  /** Calls answered from the cache, `sharedHits` included. */
   hits: number;
+  /**
+   * Hits another process computed while this one waited on its single-flight lease (a store with
+   * `acquire`/`wait`, e.g. the Redis store): counted in `hits`, not in `misses`, as no model ran
+   * here for them.
+   */
+  sharedHits: number;
+  /** Lookups that ran the model for the result. */
   misses: number;
   /** Stale results served (stale-while-revalidate or stale-if-error). */
   stale: number;
@@ -239,13 +247,20 @@ function isLeaderEnd(error: unknown): boolean {
  * derivation, one Map lookup and Promise.resolve: no timer, listener or closure.
  */
 class ResultCache {
-  readonly counters: CacheStats = { hits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 0, storeErrors: 0 };
+  readonly counters: CacheStats = { hits: 0, sharedHits: 0, misses: 0, stale: 0, coalesced: 0, bypassed: 0, storeErrors: 0 };
 
-  /** Counts a lookup's result, adds it to the call's telemetry and publishes `ballast:cache`. */
-  private record(model: string, options: InferOptions | undefined, result: LookupResult): void {
+  /**
+   * Counts a lookup's result, adds it to the call's telemetry and publishes `ballast:cache`;
+   * `shared` marks a hit another process computed (through the single-flight lease).
+   */
+  private record(model: string, options: InferOptions | undefined, result: LookupResult, shared = false): void {
     this.counters[COUNTER[result]]++;
     annotate(options, 'ballast.cache.result', result);
-    if (channels.cache.hasSubscribers) channels.cache.publish({ model, result });
+    if (shared) {
+      this.counters.sharedHits++;
+      annotate(options, 'ballast.cache.shared', true);
+    }
+    if (channels.cache.hasSubscribers) channels.cache.publish(shared ? { model, result, shared } : { model, result });
   }
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly encoding: CacheEncoding | undefined;
@@ -333,18 +348,28 @@ class ResultCache {
   ): Promise<O> {
     let entry: CacheEntry | undefined;
     try {
-      entry = this.decoded(await found);
+      entry = await found;
     } catch {
       this.counters.storeErrors++;
       entry = undefined; // a failing shared store must not fail the call
     }
     // A fresh hit answers with the value itself: handing afterLookup's promise back from this async
-    // function would cost a promise and two more microtask turns on every hit.
+    // function would cost a promise and two more microtask turns on every hit. Only its value is
+    // decoded (no second entry object).
     if (entry !== undefined && this.clock() < entry.expiresAt) {
+      let value = entry.value;
+      if (this.encoding !== undefined) {
+        try {
+          value = decodeCacheValue(value as string | Uint8Array);
+        } catch {
+          this.counters.storeErrors++; // a corrupt entry is no entry
+          return this.afterLookup(next, input, options, key, undefined);
+        }
+      }
       this.record(next.name, options, 'hit');
-      return entry.value as O;
+      return value as O;
     }
-    return this.afterLookup(next, input, options, key, entry);
+    return this.afterLookup(next, input, options, key, this.decoded(entry));
   }
 
   private afterLookup<I, O>(
@@ -375,8 +400,10 @@ class ResultCache {
       this.record(next.name, options, 'coalesced');
       return this.join(next, input, options, key, running as Promise<O>, entry);
     }
-    this.record(next.name, options, 'miss');
-    return this.load(next, input, options, key, entry);
+    // With leases, whether this is a miss is known only after the lease: another process may
+    // deliver the result (a hit). fill() counts it then.
+    if (!this.leases) this.record(next.name, options, 'miss');
+    return this.load(next, input, options, key, entry, this.leases);
   }
 
   private async join<I, O>(
@@ -401,18 +428,21 @@ class ResultCache {
     options: InferOptions | undefined,
     key: string,
     entry: CacheEntry | undefined,
+    countLookup = false,
   ): Promise<O> {
-    const work = this.fill(next, input, options, key, entry);
+    const work = this.fill(next, input, options, key, entry, countLookup);
     this.inflight.set(key, work);
     return work;
   }
 
+  /** Computes (or, with leases, obtains) a missed key; `countLookup`: count the lookup's result here. */
   private async fill<I, O>(
     next: Model<I, O>,
     input: I,
     options: InferOptions | undefined,
     key: string,
     entry: CacheEntry | undefined,
+    countLookup: boolean,
   ): Promise<O> {
     let leased = false;
     if (this.leases) {
@@ -420,9 +450,11 @@ class ResultCache {
       if (shared === undefined) leased = true;
       else if (shared !== false) {
         this.inflight.delete(key);
+        if (countLookup) this.record(next.name, options, 'hit', true);
         return shared.value as O;
       }
     }
+    if (countLookup) this.record(next.name, options, 'miss');
     let value: O;
     try {
       value = await callModel(next, input, options);

@@ -130,6 +130,11 @@ export interface CacheEvent {
   model: string;
   /** `hit`, `miss`, `stale` (served stale), or `coalesced` (joined an in-flight call). */
   result: 'hit' | 'miss' | 'stale' | 'coalesced';
+  /**
+   * `true` on a hit another process computed while this one waited on the cache's single-flight
+   * lease (a shared store such as Redis); absent otherwise.
+   */
+  shared?: boolean;
 }
 
 /** Circuit-breaker states. */

@@ -73,6 +73,8 @@ export const ATTR_BALLAST_CALL_NESTED = 'ballast.call.nested';
 export const ATTR_BALLAST_PROVIDER = 'ballast.provider';
 /** Result-cache result of a lookup: `hit`, `miss`, `stale`, `coalesced`. */
 export const ATTR_BALLAST_CACHE_RESULT = 'ballast.cache.result';
+/** `true` on a cache hit another replica computed (the shared store's single-flight lease); absent otherwise. */
+export const ATTR_BALLAST_CACHE_SHARED = 'ballast.cache.shared';
 /** Attempts a call took (retries + 1). */
 export const ATTR_BALLAST_ATTEMPTS = 'ballast.attempts';
 /** Retry attempt number that failed (1-based). */

@@ -1,6 +1,9 @@
-import { BallastError } from '@ballast/core';
+import { BallastError, type StoreEvent } from '@ballast/core';
 import { type ApiKeyRecord, apiKeyRecordSchema, type KeyStore, type KeyStoreCallOptions } from '@ballast/guard';
 import { createClient, type RedisClientType } from 'redis';
+import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
+import { apiKeyKeys } from './key-layout.js';
+import { storeChannel } from './redis-limiter-command.js';
 
 /** Options of {@link redisKeyStore}. */
 export interface RedisKeyStoreOptions {
@@ -11,7 +14,11 @@ export interface RedisKeyStoreOptions {
   client?: RedisClientType;
   /** A Redis URL (`redis://127.0.0.1:6379`); the store makes its own client, which reconnects by itself. */
   url?: string;
-  /** Prefix of every key and of the change channel. Default `ballast:keys:`. */
+  /**
+   * Prefix of every key and of the change channel. Default `ballast:keys:`. On Redis Cluster give
+   * one with a hash tag (`{ballast:keys}:`): each write touches a record and the set of ids in one
+   * script, so they must share a slot.
+   */
   prefix?: string;
   /**
    * The longest a single Redis command may take, ms; a caller's deadline shortens it further.
@@ -36,12 +43,13 @@ export interface RedisKeyStore extends KeyStore {
 }
 
 /*
- * Layout, for prefix P:
- *   P record:<id>  a hash: `record` (the record's JSON as last written), `revokedAt`/`revokedMs`
- *                  (the earliest revocation ever written, kept apart so no write can lift it) and
- *                  `replacedBy` (kept once set)
- *   P ids          a set of every key id, for list()
- *   P changed      the pub/sub channel; each write publishes the key id
+ * Layout, for prefix P (key-layout.ts; on Redis Cluster give a prefix with a hash tag, such as
+ * `{ballast:keys}:`, so a record and the set of ids, which one script writes together, share a slot):
+ *   Precord:<id>  a hash: `record` (the record's JSON as last written), `revokedAt`/`revokedMs`
+ *                 (the earliest revocation ever written, kept apart so no write can lift it) and
+ *                 `replacedBy` (kept once set)
+ *   Pids          a set of every key id, for list()
+ *   Pchanged      the pub/sub channel (not a key); each write publishes the key id
  * Writes are one Lua script each: read, merge and write happen atomically in Redis, so two
  * writers that both read a record before writing (a revoke racing a rotation) lose no update,
  * and the change notice is published in the same step. Only the records' HMAC hashes are stored.
@@ -58,14 +66,14 @@ if replacedBy == '' then
 end
 redis.call('HSET', KEYS[1], 'record', ARGV[2], 'revokedAt', revokedAt, 'revokedMs', revokedMs, 'replacedBy', replacedBy)
 redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PUBLISH', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[6], ARGV[1])
 return 1
 `;
 
 const DELETE_SCRIPT = `
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
-if existed == 1 then redis.call('PUBLISH', KEYS[3], ARGV[1]) end
+if existed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
 return existed
 `;
 
@@ -137,9 +145,10 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
   // A client with no 'error' listener would crash the process when Redis goes away.
   const ignore = (): void => {};
   client.on('error', ignore);
-  const idsKey = `${prefix}ids`;
+  const layout = apiKeyKeys(prefix);
+  const idsKey = layout.ids;
   const channel = `${prefix}changed`;
-  const recordKey = (id: string): string => `${prefix}record:${id}`;
+  const recordKey = layout.record;
 
   let connecting: Promise<unknown> | undefined;
   const connected = (): void => {
@@ -167,48 +176,42 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
 
   /*
    * Runs `command` with the caller's remaining budget, capped by `commandTimeoutMs`, including the
-   * wait for a connection under way. The budget is enforced with a timer of our own: node-redis
-   * 6.3.1's `timeout` command option does not release a command already written to a Redis that
-   * stopped answering (checked against a SIGSTOPped redis-server), so the caller would hang.
-   * A command abandoned this way is answered, or failed, when the connection is.
+   * wait for a connection under way, bounded like every command of this package (BoundedCommands).
+   * A command abandoned at its budget is answered, or failed, when the connection is.
    */
-  const withBudget = <T>(call: KeyStoreCallOptions | undefined, command: (redis: RedisClientType) => Promise<T>): Promise<T> => {
+  // Each command's outcome is published on `ballast:store`, as the other stores' are.
+  const bounded = new BoundedCommands('api-keys', (op, outcome, startedAt, error) => {
+    if (storeChannel.hasSubscribers) {
+      const durationMs = performance.now() - startedAt;
+      storeChannel.publish({ store: 'api-keys', op, outcome, durationMs, ...(error === undefined ? {} : { error }) } satisfies StoreEvent);
+    }
+  });
+  const withBudget = <T>(
+    op: string,
+    call: KeyStoreCallOptions | undefined,
+    command: (redis: RedisClientType) => Promise<T>,
+  ): Promise<T> => {
     connected();
-    const capped = performance.now() + commandTimeoutMs;
+    const at = performance.now();
+    const capped = at + commandTimeoutMs;
     const deadlineBinds = call?.deadline !== undefined && call.deadline <= capped;
     const end = deadlineBinds ? (call?.deadline as number) : capped;
     const signal = call?.signal;
     if (signal?.aborted) return Promise.reject(new BallastError('CANCELLED', 'the call was cancelled'));
-    if (end <= performance.now()) return Promise.reject(new BallastError('TIMEOUT', 'no budget left for the API key store'));
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = (error: unknown, value?: T): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve(value as T);
-        else reject(error);
-      };
-      const onAbort = (): void => finish(new BallastError('CANCELLED', 'the call was cancelled'));
-      const timer = setTimeout(
-        () =>
-          finish(
-            deadlineBinds
-              ? new BallastError('TIMEOUT', 'the deadline passed while waiting for the API key store')
-              : unavailable(new Error(`Redis did not answer within commandTimeoutMs (${commandTimeoutMs} ms)`)),
-          ),
-        end - performance.now(),
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      (async () => {
-        if (!client.isReady) await readyWithin(Math.max(0, end - performance.now()));
-        if (settled) return undefined as T;
-        return command(signal === undefined ? client : (client.withAbortSignal(signal) as unknown as RedisClientType));
-      })().then(
-        (value) => finish(undefined, value),
-        (error: unknown) => finish(error),
-      );
+    if (end <= at) return Promise.reject(new BallastError('TIMEOUT', 'no budget left for the API key store'));
+    const send = async (): Promise<T> => {
+      if (!client.isReady) {
+        await readyWithin(Math.max(0, end - performance.now()));
+        // The budget ran out while connecting: the call has its answer already, send nothing.
+        if (performance.now() >= end) throw new Error('no budget left to send');
+      }
+      return command(signal === undefined ? client : (client.withAbortSignal(signal) as unknown as RedisClientType));
+    };
+    return bounded.run(op, end - at, deadlineBinds ? 'caller' : 'command', send, undefined, signal).catch((error: unknown) => {
+      if (!(error instanceof CommandTimeout)) throw error;
+      throw error.limitedBy === 'caller'
+        ? new BallastError('TIMEOUT', 'the deadline passed while waiting for the API key store')
+        : unavailable(new Error(`Redis did not answer within commandTimeoutMs (${commandTimeoutMs} ms)`));
     });
   };
 
@@ -258,7 +261,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
   const get = async (id: string, call?: KeyStoreCallOptions): Promise<ApiKeyRecord | undefined> => {
     let fields: Record<string, string>;
     try {
-      fields = (await withBudget(call, (redis) => redis.hGetAll(recordKey(id)))) as Record<string, string>;
+      fields = (await withBudget('get', call, (redis) => redis.hGetAll(recordKey(id)))) as Record<string, string>;
     } catch (error) {
       const last = lastRead.get(id);
       const until = last === undefined ? 0 : last.at + staleForMs;
@@ -287,10 +290,10 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
     }
     const revokedMs = record.revokedAt === undefined ? '' : String(Date.parse(record.revokedAt));
     try {
-      await withBudget(undefined, (redis) =>
+      await withBudget('put', undefined, (redis) =>
         redis.eval(PUT_SCRIPT, {
-          keys: [recordKey(record.id), idsKey, channel],
-          arguments: [record.id, JSON.stringify(record), record.revokedAt ?? '', revokedMs, record.replacedBy ?? ''],
+          keys: [recordKey(record.id), idsKey],
+          arguments: [record.id, JSON.stringify(record), record.revokedAt ?? '', revokedMs, record.replacedBy ?? '', channel],
         }),
       );
     } catch (error) {
@@ -300,8 +303,8 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
 
   const remove = async (id: string): Promise<boolean> => {
     try {
-      const existed = await withBudget(undefined, (redis) =>
-        redis.eval(DELETE_SCRIPT, { keys: [recordKey(id), idsKey, channel], arguments: [id] }),
+      const existed = await withBudget('delete', undefined, (redis) =>
+        redis.eval(DELETE_SCRIPT, { keys: [recordKey(id), idsKey], arguments: [id, channel] }),
       );
       return existed === 1;
     } catch (error) {
@@ -311,10 +314,10 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
 
   const list = async (): Promise<readonly ApiKeyRecord[]> => {
     try {
-      const ids = await withBudget(undefined, (redis) => redis.sMembers(idsKey));
+      const ids = await withBudget('list', undefined, (redis) => redis.sMembers(idsKey));
       const records: ApiKeyRecord[] = [];
       for (const id of ids) {
-        const fields = await withBudget(undefined, (redis) => redis.hGetAll(recordKey(id)));
+        const fields = await withBudget('list', undefined, (redis) => redis.hGetAll(recordKey(id)));
         const record = recordOf(id, fields as Record<string, string>);
         if (record !== undefined) records.push(record);
       }
@@ -342,6 +345,7 @@ export function redisKeyStore(options: RedisKeyStoreOptions): RedisKeyStore {
       listeners.clear();
       subscriber?.destroy();
       subscriber = undefined;
+      bounded.close();
       if (owned) client.destroy();
       else client.off('error', ignore);
     },

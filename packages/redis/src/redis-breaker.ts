@@ -7,6 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BallastError, type LimiterCallOptions } from '@ballast/core';
+import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
+import { breakerKeys } from './key-layout.js';
 import {
   commandBudget,
   evalScript,
@@ -149,8 +151,13 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
   const self = randomUUID();
   const channel = `${prefix}events`;
   const counters: RedisBreakerStateStats = { openedShared: 0, closedShared: 0, trialsRefused: 0, failures: 0, fallback: false };
-  const keysOf = (key: string) => [`${prefix}failures:${key}`, `${prefix}open:${key}`, `${prefix}trial:${key}`];
+  // The three keys of one circuit share a hash tag: one Redis Cluster slot (key-layout.ts).
+  const keysOf = (key: string) => {
+    const { failures, open, trial } = breakerKeys(prefix, key);
+    return [failures, open, trial];
+  };
   let subscriber: ReturnType<RedisPubSubClient['duplicate']> | undefined;
+  const commands = new BoundedCommands('breaker');
   const targets: SharedBreakerTarget[] = [];
 
   const ok = () => {
@@ -159,7 +166,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
   const failedCommand = (op: string) => (error: unknown) => {
     counters.failures++;
     counters.fallback = true;
-    publishStore({ store: 'breaker', op, outcome: 'error', error });
+    publishStore({ store: 'breaker', op, outcome: error instanceof CommandTimeout ? 'timeout' : 'error', error });
   };
   // Fire-and-forget: the breaker's caller never waits for these.
   const send = (op: string, script: LuaScript, keys: string[], args: string[]) => {
@@ -168,7 +175,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
       publishStore({ store: 'breaker', op, outcome: 'fallback' });
       return;
     }
-    evalScript(client, script, keys, args, commandTimeoutMs, { store: 'breaker', op }).then(ok, failedCommand(op));
+    evalScript(commands, client, script, keys, args, commandTimeoutMs, 'command', { store: 'breaker', op }).then(ok, failedCommand(op));
   };
 
   return {
@@ -230,11 +237,13 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
       }
       const [, open, trial] = keysOf(key);
       return evalScript(
+        commands,
         client,
         TRIAL_SCRIPT,
         [open as string, trial as string],
         [String(Math.max(1, Math.round(leaseMs))), self],
         budget,
+        budget < commandTimeoutMs ? 'caller' : 'command',
         TRIAL_OPERATION,
       ).then(
         (reply) => {
@@ -252,6 +261,7 @@ export function redisBreakerState(options: RedisBreakerStateOptions): RedisBreak
     close() {
       subscriber?.destroy();
       subscriber = undefined;
+      commands.close();
     },
   };
 }

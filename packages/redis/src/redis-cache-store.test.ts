@@ -51,21 +51,21 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
       const a = createBallastClient({ model, cache: { store: storeA, ttlMs: 30_000, staleIfErrorMs: 10_000 } });
       const b = createBallastClient({ model, cache: { store: storeB, ttlMs: 30_000 } });
       const first = (await a.infer([1, 2, 3])) as { data: Float32Array; ids: BigInt64Array; n: bigint };
-      await expect.poll(async () => (await admin.keys('test1:r:*')).length).toBe(1);
+      await expect.poll(async () => (await admin.keys('test1:{*}:r')).length).toBe(1);
       const second = (await b.infer([1, 2, 3])) as typeof first;
       expect(model.calls).toBe(1);
       expect(second.data).toBeInstanceOf(Float32Array);
       expect(bytes(second.data).equals(bytes(first.data))).toBe(true);
       expect(second.ids).toEqual(first.ids);
       expect(second.n).toBe(2n ** 70n);
-      const [key] = await admin.keys('test1:r:*');
-      expect(key).toBe('test1:r:scorer@1:[1,2,3]');
+      const [key] = await admin.keys('test1:{*}:r');
+      expect(key).toBe('test1:{scorer@1:[1,2,3]}:r');
       const ttl = await admin.pTTL(key as string);
       expect(ttl).toBeGreaterThan(30_000); // ttlMs + staleIfErrorMs, kept by Redis
       expect(ttl).toBeLessThanOrEqual(40_000);
       // Long inputs are hashed; the model part stays readable.
       await a.infer(new Float32Array(256));
-      await expect.poll(async () => (await admin.keys('test1:r:scorer@1:#*')).length).toBe(1);
+      await expect.poll(async () => (await admin.keys('test1:{scorer@1:#*}:r')).length).toBe(1);
       expect(b.stats().cache).toMatchObject({ hits: 1, storeErrors: 0 });
     } finally {
       await storeA.close();
@@ -223,6 +223,33 @@ describe.skipIf(!redisAvailable)('redisCacheStore', () => {
       expect(store.stats().timeout).toBe(1);
     } finally {
       redis.resume();
+      await store.close();
+      client.destroy();
+    }
+  });
+
+  it("sends a hit's GET within the call itself, so concurrent hits share node-redis' socket writes", async () => {
+    const client = createClient({ url: redis.url });
+    client.on('error', () => {});
+    await client.connect();
+    const store = redisCacheStore({ client, prefix: 'test7:' });
+    const ballast = createBallastClient({ model: countingModel('sync'), timeoutMs: 5000, cache: { store, ttlMs: 60_000 } });
+    try {
+      await ballast.infer([1]);
+      await expect.poll(async () => (await client.keys('test7:{*}:r')).length).toBe(1);
+      const sent: unknown[][] = [];
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((args: unknown[], ...rest: unknown[]) => {
+        sent.push(args);
+        return (send as (...all: unknown[]) => unknown)(args, ...rest);
+      }) as typeof client.sendCommand;
+      // Sixteen hits started in one turn: every GET is queued before the first call returns, and
+      // node-redis writes what one turn queued in one go.
+      const calls = Array.from({ length: 16 }, () => ballast.infer([1]));
+      expect(sent.map((args) => args[0])).toEqual(Array(16).fill('GET'));
+      await Promise.all(calls);
+      expect(ballast.stats().cache).toMatchObject({ hits: 16, storeErrors: 0 });
+    } finally {
       await store.close();
       client.destroy();
     }

@@ -1,5 +1,6 @@
 import { BallastError, channels, type InferOptions, now, remainingMs, type StoreEvent } from '@ballast/core';
 import { createClient } from 'redis';
+import { BoundedCommands, CommandTimeout } from './bounded-commands.js';
 
 /** A node-redis v6 client, as `createClient({ url })` from `redis` returns it. */
 export type RedisClient = ReturnType<typeof ownClient>;
@@ -41,36 +42,6 @@ export interface RedisStoreStats {
 }
 
 const PROBE_INTERVAL_MS = 100;
-const SWEEP_MS = 5;
-const STALL_MS = 50;
-
-/** One command in flight: its promise settles once, by answer, failure or timeout. */
-class PendingCommand<T> {
-  readonly promise: Promise<T>;
-  private resolve!: (value: T) => void;
-  private reject!: (error: unknown) => void;
-  private done = false;
-
-  constructor(
-    private readonly owner: RedisCommands,
-    readonly op: string,
-    readonly started: number,
-    readonly budget: number,
-  ) {
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  finish(outcome: CommandOutcome, value: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.owner.settled(this as PendingCommand<unknown>, outcome);
-    if (outcome === 'ok') this.resolve(value as T);
-    else this.reject(value);
-  }
-}
 
 /**
  * The Redis side every store shares: one client, each command bounded by the caller's budget,
@@ -90,9 +61,7 @@ export class RedisCommands {
   private readonly commandTimeoutMs: number;
   private readonly owned: boolean;
   private hung = false;
-  private readonly pending = new Set<PendingCommand<unknown>>();
-  private sweeper: ReturnType<typeof setInterval> | undefined;
-  private lastSweep = 0;
+  private readonly bounded: BoundedCommands;
   private probeTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
 
@@ -102,6 +71,15 @@ export class RedisCommands {
     commandTimeoutMs: number,
   ) {
     this.commandTimeoutMs = commandTimeoutMs;
+    this.bounded = new BoundedCommands(
+      store,
+      (op, outcome, startedAt, error) => {
+        this.settle(op, outcome, startedAt);
+        // Only the store's own limit says something about Redis; a short caller budget does not.
+        if (error instanceof CommandTimeout && error.limitedBy === 'command') this.suspectHung();
+      },
+      (op, error) => new BallastError('MODEL_UNAVAILABLE', `${store}: Redis ${op} failed`, { cause: error }),
+    );
     if (options.client !== undefined) {
       this.client = options.client;
       this.owned = false;
@@ -113,7 +91,7 @@ export class RedisCommands {
       this.owned = true;
       this.client.connect().catch(() => {}); // it reconnects by itself; commands are skipped until then
     }
-    // run() bounds every command with one sweeping timer (below). node-redis' own per-command
+    // run() bounds every command (BoundedCommands: one timer for all in flight). node-redis' own per-command
     // timeout (5 s by default on a client created without commandOptions) is an
     // AbortSignal.timeout() plus two listener calls per command, about 6 µs: on a cache hit more
     // than all of Ballast's own work, so the bounded commands go through a view of the client
@@ -144,60 +122,12 @@ export class RedisCommands {
     }
     // A cancelled call sends nothing. No abort listener per command (about 5 µs, more than the
     // rest of a hit): the call's own scope already rejects the call when its caller aborts, and
-    // the sweep below ends the command at the deadline at the latest.
+    // the command ends at its budget (the caller's deadline) at the latest.
     if (options?.signal?.aborted) {
       this.outcome(op, 'unavailable', 0);
       return Promise.reject(new BallastError('CANCELLED', `${this.store}: the call was cancelled`));
     }
-    const pending = new PendingCommand<R>(this, op, now(), budget);
-    this.pending.add(pending as PendingCommand<unknown>);
-    if (this.sweeper === undefined) this.startSweeper();
-    command().then(
-      (value) => pending.finish('ok', map === undefined ? value : map(value)),
-      (error: unknown) =>
-        pending.finish('error', new BallastError('MODEL_UNAVAILABLE', `${this.store}: Redis ${op} failed`, { cause: error })),
-    );
-    return pending.promise;
-  }
-
-  /** @internal Settles the bookkeeping of a command that answered, failed or ran out of time. */
-  settled(pending: PendingCommand<unknown>, outcome: CommandOutcome): void {
-    this.pending.delete(pending);
-    this.outcome(pending.op, outcome, now() - pending.started);
-  }
-
-  /*
-   * Why one sweeping timer instead of a setTimeout per command: a timer per command costs a few
-   * µs, about a tenth of a cache hit's Redis round trip. Commands almost always answer in well
-   * under a millisecond, so one timer every SWEEP_MS checks the few in flight; a command ends at
-   * most SWEEP_MS after its limit (the call's own deadline is enforced exactly by its scope).
-   */
-  private startSweeper(): void {
-    this.lastSweep = now();
-    this.sweeper = setInterval(() => {
-      if (this.pending.size === 0) {
-        clearInterval(this.sweeper);
-        this.sweeper = undefined;
-        return;
-      }
-      const at = now();
-      // This process stalled (GC, a busy loop, a starved CPU): timers run before the socket is
-      // read, so answers that arrived meanwhile are not seen yet. Judge Redis on the next sweep,
-      // after they are read, not on this process' own delay.
-      const stalled = at - this.lastSweep > STALL_MS;
-      this.lastSweep = at;
-      if (stalled) return;
-      for (const pending of this.pending) {
-        if (at - pending.started < pending.budget) continue;
-        // Only the store's own limit says something about Redis; a short caller budget does not.
-        if (pending.budget >= this.commandTimeoutMs) this.suspectHung();
-        pending.finish(
-          'timeout',
-          new BallastError('TIMEOUT', `${this.store}: Redis did not answer ${pending.op} within ${Math.round(pending.budget)} ms`),
-        );
-      }
-    }, SWEEP_MS);
-    this.sweeper.unref?.();
+    return this.bounded.run(op, budget, budget < this.commandTimeoutMs ? 'caller' : 'command', command, map) as Promise<R>;
   }
 
   /** Counters since creation. */
@@ -209,9 +139,16 @@ export class RedisCommands {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.probeTimer);
-    clearInterval(this.sweeper);
-    this.sweeper = undefined;
+    this.bounded.close();
     if (this.owned) this.client.destroy();
+  }
+
+  /** Counts a command that was sent, and publishes it with its round trip when anyone listens. */
+  private settle(op: string, outcome: CommandOutcome, startedAt: number): void {
+    this.counters[outcome]++;
+    if (channels.store.hasSubscribers) {
+      channels.store.publish({ store: this.store, op, outcome, durationMs: now() - startedAt } satisfies StoreEvent);
+    }
   }
 
   private outcome(op: string, outcome: CommandOutcome, durationMs: number): void {
@@ -249,7 +186,7 @@ function ownClient(url: string) {
   const client = createClient({
     url,
     disableOfflineQueue: true,
-    // The store bounds every command itself (one sweeping timer); node-redis' own per-command
+    // The store bounds every command itself (one timer for all in flight); node-redis' own per-command
     // timeout is an AbortSignal.timeout() per command, about 6 µs each.
     commandOptions: { timeout: 0 },
     socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), 500) },

@@ -1,11 +1,12 @@
 /*
  * What the shared limiters and breaker state need from a Redis connection, and how one command
- * runs under the caller's budget. Kept apart from the limiter so the breaker state uses the same
- * budget race and the same store events.
+ * runs under the caller's budget (through BoundedCommands, as every store's commands do). Kept
+ * apart from the limiter so the breaker state uses the same scripts runner and the same store events.
  */
 import { createHash } from 'node:crypto';
 import type diagnostics from 'node:diagnostics_channel';
 import { channels, type LimiterCallOptions, now, type StoreEvent } from '@ballast/core';
+import { type BoundedCommands, type CommandLimit, CommandTimeout } from './bounded-commands.js';
 
 /**
  * The part of a node-redis v6 client (`createClient()`) the limiters and breaker state use. Any
@@ -47,17 +48,14 @@ export function luaScript(source: string): LuaScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-/** @internal Thrown when a command ran past its budget. */
-export class CommandTimeout extends Error {
-  constructor(readonly budgetMs: number) {
-    super(`redis command ran past its ${budgetMs} ms budget`);
-  }
-}
+/** @internal Rejects a command that ran past its budget (from the one bounding mechanism of this package). */
+export { CommandTimeout };
 
 /**
  * @internal The budget of one command: half the caller's remaining time (deadline or timeoutMs),
  * capped by the store's own command timeout. Half, so a call whose command hung still has time to
- * do its own work after the local decision. 0 means "no time left: decide locally".
+ * do its own work after the local decision. 0 means "no time left: decide locally". Whose limit
+ * it is: `budget < commandTimeoutMs` means the caller's.
  */
 export function commandBudget(options: LimiterCallOptions | undefined, commandTimeoutMs: number): number {
   if (options?.signal?.aborted) return 0;
@@ -69,40 +67,33 @@ export function commandBudget(options: LimiterCallOptions | undefined, commandTi
 
 /**
  * @internal Runs EVALSHA of `script` (EVAL when Redis does not know it yet, for example after a
- * restart: EVAL caches it again), raced against `budgetMs`. A hung Redis never holds the caller
- * past the budget; the command itself may still run later, which a limiter tolerates (one late
- * decision) and a breaker too (a late failure count).
+ * restart: EVAL caches it again) through `commands`, within `budgetMs` (`limitedBy` says whose
+ * limit that is). A hung Redis never holds the caller past the budget; the command itself may
+ * still run later, which a limiter tolerates (one late decision) and a breaker too (a late
+ * failure count).
  */
 export function evalScript(
+  commands: BoundedCommands,
   client: RedisCommandClient,
   script: LuaScript,
   keys: string[],
   args: string[],
   budgetMs: number,
+  limitedBy: CommandLimit,
   operation?: StoreOperation,
 ): Promise<unknown> {
   const tail = [String(keys.length), ...keys, ...args];
   const started = operation !== undefined && storeChannel.hasSubscribers ? performance.now() : undefined;
-  const run = client.sendCommand(['EVALSHA', script.sha, ...tail]).catch((error: unknown) => {
-    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return client.sendCommand(['EVAL', script.source, ...tail]);
-    throw error;
-  });
-  const answered = race(run, budgetMs);
+  const send = () =>
+    client.sendCommand(['EVALSHA', script.sha, ...tail]).catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return client.sendCommand(['EVAL', script.source, ...tail]);
+      throw error;
+    });
+  const answered = commands.run(operation?.op ?? 'eval', budgetMs, limitedBy, send);
   if (started === undefined || operation === undefined) return answered;
   // Failures are published by the stores themselves (they also decide what to do about them).
   return answered.then((reply) => {
     publishStore({ store: operation.store, op: operation.op, outcome: 'ok', durationMs: performance.now() - started });
     return reply;
   });
-}
-
-/** @internal Races `promise` against a timer of `budgetMs` (the one timer a remote decision needs). */
-export function race<T>(promise: Promise<T>, budgetMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CommandTimeout(budgetMs)), budgetMs);
-  });
-  // The losing command must not surface as an unhandled rejection.
-  promise.catch(() => {});
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

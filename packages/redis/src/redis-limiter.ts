@@ -19,6 +19,7 @@ import {
   type TakeResult,
   TokenBucketLimiter,
 } from '@ballast/core';
+import { BoundedCommands, type CommandLimit } from './bounded-commands.js';
 import {
   CommandTimeout,
   commandBudget,
@@ -191,6 +192,8 @@ class SharedDecisions {
   private readonly commandTimeoutMs: number;
   private readonly probeIntervalMs: number;
   readonly mode: LimiterFailMode;
+  /** Bounds every command by its budget. */
+  readonly commands: BoundedCommands;
 
   constructor(
     readonly store: string,
@@ -201,6 +204,17 @@ class SharedDecisions {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 100;
     this.probeIntervalMs = options.probeIntervalMs ?? 200;
     this.mode = options.whenUnavailable ?? 'local';
+    this.commands = new BoundedCommands(store);
+  }
+
+  /** Whose limit a budget from `budget()` is. */
+  limitOf(budget: number): CommandLimit {
+    return budget < this.commandTimeoutMs ? 'caller' : 'command';
+  }
+
+  /** Runs `script` in Redis within `budget` (from `budget()`). */
+  eval(script: LuaScript, keys: string[], args: string[], budget: number, operation: StoreOperation): Promise<unknown> {
+    return evalScript(this.commands, this.client, script, keys, args, budget, this.limitOf(budget), operation);
   }
 
   /** The budget for a command now, or 0 when the decision must be local. */
@@ -287,14 +301,7 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): SharedLimite
       }
       const budget = decisions.budget(callOptions);
       if (budget <= 0) return decisions.takeLocally(key, cost);
-      return evalScript(
-        client,
-        TOKEN_BUCKET_SCRIPT,
-        [prefix + key],
-        [rateArg, burstArg, String(cost)],
-        budget,
-        TAKE_OPERATION.rateLimit,
-      ).then(
+      return decisions.eval(TOKEN_BUCKET_SCRIPT, [prefix + key], [rateArg, burstArg, String(cost)], budget, TAKE_OPERATION.rateLimit).then(
         (reply) => {
           decisions.answered();
           return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
@@ -342,28 +349,23 @@ export function redisQuotaLimiter(
       if (!(cost >= 0)) throw new BallastError('INVALID_INPUT', `quota cost must be >= 0, got ${cost}`, { details: { cost } });
       const budget = decisions.budget(callOptions);
       if (budget <= 0) return decisions.takeLocally(key, cost);
-      return evalScript(
-        client,
-        FIXED_WINDOW_SCRIPT,
-        [prefix + key],
-        [limitArg, windowArg, String(cost), 'take'],
-        budget,
-        TAKE_OPERATION.quota,
-      ).then(
-        (reply) => {
-          decisions.answered();
-          return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
-        },
-        (error: unknown) => {
-          decisions.failed('take', error);
-          return decisions.takeLocally(key, cost);
-        },
-      );
+      return decisions
+        .eval(FIXED_WINDOW_SCRIPT, [prefix + key], [limitArg, windowArg, String(cost), 'take'], budget, TAKE_OPERATION.quota)
+        .then(
+          (reply) => {
+            decisions.answered();
+            return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
+          },
+          (error: unknown) => {
+            decisions.failed('take', error);
+            return decisions.takeLocally(key, cost);
+          },
+        );
     },
     available(key = '', callOptions?: LimiterCallOptions): number | Promise<number> {
       const budget = decisions.budget(callOptions);
       if (budget <= 0) return decisions.availableLocally(key);
-      return evalScript(client, FIXED_WINDOW_SCRIPT, [prefix + key], [limitArg, windowArg, '0', 'left'], budget, AVAILABLE_OPERATION).then(
+      return decisions.eval(FIXED_WINDOW_SCRIPT, [prefix + key], [limitArg, windowArg, '0', 'left'], budget, AVAILABLE_OPERATION).then(
         (reply) => {
           decisions.answered();
           return Number(reply);

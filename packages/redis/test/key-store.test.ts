@@ -1,3 +1,4 @@
+import { channels, type StoreEvent } from '@ballast/core';
 import { apiKeys } from '@ballast/guard';
 import { redisKeyStore } from '@ballast/redis';
 import { createClient } from 'redis';
@@ -127,6 +128,9 @@ describe.skipIf(!redisAvailable)('redisKeyStore in one process', () => {
     const redis = await startRedis();
     const store = redisKeyStore({ url: redis.url, staleForMs: 10_000, commandTimeoutMs: 5000 });
     const keys = apiKeys({ secret, store, cache: false });
+    const events: StoreEvent[] = [];
+    const listen = (event: unknown) => events.push(event as StoreEvent);
+    channels.store.subscribe(listen);
     try {
       const { key, record } = await keys.create({ principalId: 'app' });
       await expect(keys.verify(key)).resolves.toMatchObject({ id: 'app' });
@@ -140,7 +144,12 @@ describe.skipIf(!redisAvailable)('redisKeyStore in one process', () => {
       expect(performance.now() - started).toBeLessThan(150);
       redis.resume();
       await expect(store.get(record.id)).resolves.toMatchObject({ id: record.id });
+      // Its commands are published on ballast:store as every store's are: answered, and timed out
+      // on the caller's deadline while Redis hung.
+      expect(events).toContainEqual(expect.objectContaining({ store: 'api-keys', op: 'put', outcome: 'ok' }));
+      expect(events.filter((event) => event.store === 'api-keys' && event.op === 'get' && event.outcome === 'timeout')).toHaveLength(2);
     } finally {
+      channels.store.unsubscribe(listen);
       redis.resume();
       await store.close();
       await redis.stop();

@@ -4,7 +4,10 @@
  * are skipped with a reason locally, and fail in CI (`CI` set), where `.ci/run` installs it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A running redis-server started by {@link startRedis}. */
 export interface RedisServer {
@@ -82,14 +85,62 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 5000):
   }
 }
 
-function spawnRedis(port: number): ChildProcess {
+function spawnRedis(port: number, extra: string[] = []): ChildProcess {
   const binary = redisBinary();
   if (!binary) throw new Error('redis-server is not installed');
   return spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      '--loglevel',
+      'warning',
+      ...extra,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+}
+
+/** Options of {@link startRedis}. */
+export interface StartRedisOptions {
+  /**
+   * Run as a one-node Redis Cluster holding every slot: commands and scripts whose keys are in
+   * different slots fail with CROSSSLOT, as on a real cluster, while a plain client still reaches
+   * every key (no MOVED redirects).
+   */
+  cluster?: boolean;
+}
+
+/** Sends one inline command and returns the raw reply. */
+async function inline(port: number, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = new Socket();
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString());
+    });
+    socket.once('error', reject);
+    socket.connect(port, '127.0.0.1');
+  });
+}
+
+async function clusterReady(port: number): Promise<void> {
+  const reply = await inline(port, 'CLUSTER ADDSLOTSRANGE 0 16383');
+  if (!reply.startsWith('+OK')) throw new Error(`CLUSTER ADDSLOTSRANGE failed: ${reply}`);
+  const until = Date.now() + 5000;
+  while (!(await inline(port, 'CLUSTER INFO')).includes('cluster_state:ok')) {
+    if (Date.now() > until) throw new Error('the one-node cluster did not reach cluster_state:ok');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 async function exited(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
@@ -108,10 +159,14 @@ async function exited(child: ChildProcess, signal: NodeJS.Signals, graceMs: numb
  * const redis = await startRedis();
  * try { ... redis.url ... } finally { await redis.stop(); }
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   const port = await freePort();
-  let child = spawnRedis(port);
+  const configDirectory = options.cluster ? mkdtempSync(join(tmpdir(), 'ballast-redis-')) : undefined;
+  const extra =
+    configDirectory === undefined ? [] : ['--cluster-enabled', 'yes', '--cluster-config-file', join(configDirectory, 'nodes.conf')];
+  let child = spawnRedis(port, extra);
   await waitForPort(port, child);
+  if (options.cluster) await clusterReady(port);
   const handle: RedisServer = {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -121,6 +176,7 @@ export async function startRedis(): Promise<RedisServer> {
     async stop() {
       child.kill('SIGCONT');
       await exited(child, 'SIGTERM', 1000);
+      if (configDirectory !== undefined) rmSync(configDirectory, { recursive: true, force: true });
     },
     async kill() {
       child.kill('SIGCONT');
@@ -128,7 +184,7 @@ export async function startRedis(): Promise<RedisServer> {
     },
     async restart() {
       await exited(child, 'SIGKILL', 1000);
-      child = spawnRedis(port);
+      child = spawnRedis(port, extra);
       await waitForPort(port, child);
     },
     pause() {
