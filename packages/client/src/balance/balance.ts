@@ -105,6 +105,14 @@ export interface BalanceOptions<I, O> {
    * pause of the event loop, on an endpoint's books for seconds.
    */
   decayMs?: number;
+  /**
+   * How often an idle endpoint is probed, ms: an endpoint with no call in flight that has neither
+   * answered nor been sent a call for this long gets the next call it is compared for (P2C,
+   * cost-aware), once, to refresh its latency. Readings change only with answers, so without
+   * probes an endpoint that was slow once would never be tried again; with them, a slow endpoint
+   * costs at most one call per interval. Default 1,000.
+   */
+  probeIntervalMs?: number;
   /** How long an added or restored endpoint ramps up, ms; 0 for none. Default 10,000. */
   slowStartMs?: number;
   /** Share of its weight a slow-starting endpoint begins with, in (0, 1]. Default 0.1. */
@@ -260,6 +268,7 @@ class Balancer<I, O> {
       this.options.slowStartMs ?? 10_000,
       this.options.slowStartMinFactor ?? 0.1,
       this.outlier?.windowSize ?? 1,
+      this.options.probeIntervalMs ?? 1000,
     );
     if (slowStart) state.startSlowStart(this.clock());
     this.endpoints.push(state);
@@ -345,6 +354,7 @@ class Balancer<I, O> {
       if (channels.balance.hasSubscribers) this.publish(endpoint, 'chosen', now);
       const inFlight = endpoint.outstanding++;
       endpoint.calls++;
+      endpoint.sentAt = now;
       if (memo !== undefined) {
         if (record === undefined) {
           record = { failed: [], active: [] };
@@ -608,6 +618,7 @@ export const balanceOptionsSchema = z
       ])
       .optional(),
     decayMs: z.number().finite().positive().optional(),
+    probeIntervalMs: z.number().finite().positive().optional(),
     slowStartMs: msOption.optional(),
     slowStartMinFactor: z.number().positive().max(1).optional(),
     outlier: z

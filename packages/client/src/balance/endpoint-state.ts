@@ -26,8 +26,13 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   private ewma = 0;
   /** Valley EWMA of latency ÷ (calls in flight when each call was sent + 1) (see `observe`). */
   private unit = 0;
+  /** Valley EWMA of latency: the endpoint's own speed without a queue, where an idle reading settles. */
+  private base = 0;
   private sampled = false;
+  /** When the last answer was observed. */
   private stamp = 0;
+  /** When the last call was sent (set by the balancer as it sends one). */
+  sentAt = Number.NEGATIVE_INFINITY;
   private slowStartFrom = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -39,6 +44,7 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     private readonly slowStartMs: number,
     private readonly slowStartMinFactor: number,
     windowSize: number,
+    private readonly probeIntervalMs = 1000,
   ) {
     this.window = new Uint8Array(windowSize);
   }
@@ -58,31 +64,47 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     return Math.max(this.slowStartMinFactor, elapsed / this.slowStartMs);
   }
 
-  // The reading decays only while the endpoint is idle (no call in flight): an idle endpoint is
-  // probed again after a while, but a slow one with calls in flight keeps its latency until they
-  // answer (decaying it between answers would send it more calls exactly when it is slowest).
+  // While the endpoint is idle (no call in flight) its reading decays towards its own speed
+  // without a queue (the valley EWMA `base`), not towards 0: a peak left by a queue that has
+  // drained fades within a few decay times, but a 200 ms endpoint still reads about 200 ms however
+  // long it idles. Decaying towards 0 made every idle endpoint look like the fastest after a few
+  // decay times, so a 200 ms endpoint won a comparison several times a second. An endpoint whose
+  // speed may have changed while it idled is refreshed by a probe instead (see `probeDue`). While
+  // calls are in flight the reading holds: decaying it between answers would send a slow endpoint
+  // more calls exactly when it is slowest.
   latencyAt(now: number): number | undefined {
     if (!this.sampled) return undefined;
-    if (this.outstanding > 0) return this.ewma;
-    const idle = now - this.stamp;
-    return idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma;
+    return this.outstanding > 0 ? this.ewma : this.idleReading(now);
   }
 
+  private idleReading(now: number): number {
+    const idle = now - this.stamp;
+    return idle > 0 ? this.base + (this.ewma - this.base) * Math.exp(-idle / this.decayMs) : this.ewma;
+  }
+
+  // Not divided by weight: the expected latency of one more call already reflects capacity (a
+  // parallel server's time per call in flight is its service time ÷ slots), and dividing by a
+  // weight in proportion to capacity counted it twice, so the largest endpoint queued before an
+  // idle smaller one was tried. Slow start still scales it, so a newcomer ramps up.
   loadAt(now: number): number {
     let load: number;
     if (this.sampled) {
-      const idle = now - this.stamp;
-      if (this.outstanding > 0) {
-        const queued = this.unit * (this.outstanding + 1);
-        load = Math.max(queued, this.ewma);
-      } else {
-        load = idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma;
-      }
+      load = this.outstanding > 0 ? Math.max(this.unit * (this.outstanding + 1), this.ewma) : this.idleReading(now);
     } else {
       load = this.outstanding * UNKNOWN_LOAD_PENALTY;
     }
-    const scale = this.weight * (now - this.slowStartFrom >= this.slowStartMs ? 1 : this.slowStartAt(now));
-    return load / scale;
+    return now - this.slowStartFrom >= this.slowStartMs ? load : load / this.slowStartAt(now);
+  }
+
+  /**
+   * Whether the endpoint is due for a probe: it has answered before, has no call in flight, and
+   * has neither answered nor been sent a call for `probeIntervalMs`. Its reading is then stale
+   * (it may have recovered from a slow spell), and one call refreshes it. Sending a call resets
+   * the interval, so an idle endpoint gets at most one probe per interval, however much traffic
+   * the set takes.
+   */
+  probeDue(now: number): boolean {
+    return this.sampled && this.outstanding === 0 && now - Math.max(this.stamp, this.sentAt) >= this.probeIntervalMs;
   }
 
   /**
@@ -99,16 +121,27 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
    * sample replaces it at once): for a serial server every sample gives its service time, for a
    * parallel one the samples taken at its highest concurrency give service time ÷ slots, the cost
    * one more queued call adds.
+   *
+   * Queueing is kept out of the peak too: a call that met a queue feeds only the time per call in
+   * flight. Otherwise a queue of a moment stayed in the reading (the peak keeps the slowest
+   * recent answer) after it had drained, the endpoint lost every comparison, and the other
+   * endpoints queued in its place, in turns. Beside the peak, a valley EWMA (`base`) of latency
+   * keeps the endpoint's speed without a queue, where an idle reading settles.
    */
   observe(latencyMs: number, now: number, inFlight = 0): void {
     const unit = latencyMs / (inFlight + 1);
     if (!this.sampled) {
       this.sampled = true;
       this.ewma = latencyMs;
+      this.base = latencyMs;
       this.unit = unit;
     } else {
       const w = Math.exp(-Math.max(0, now - this.stamp) / this.decayMs);
-      this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
+      // A call that met a queue (its time per call in flight × the calls ahead of it was more
+      // than the endpoint's speed without one) says how long the queue took, which the calls in
+      // flight already count: it feeds the time per call in flight but not the peak.
+      if (this.unit * (inFlight + 1) <= this.base) this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
+      this.base = latencyMs < this.base ? latencyMs : this.base * w + latencyMs * (1 - w);
       this.unit = unit < this.unit ? unit : this.unit * w + unit * (1 - w);
     }
     this.stamp = now;

@@ -4,7 +4,7 @@ import type { BalanceCandidate, BalanceStrategy } from './strategy.js';
  * Power of two choices over peak-EWMA load (as in Finagle), with memory: each call compares a
  * random endpoint with the previous call's winner and goes to the one with the lower load
  * (`loadAt`: the expected latency from the peak-EWMA latency and the calls in flight, scaled by
- * weight and slow start). Comparing two keeps the choice O(1) and
+ * slow start; not by weight, as latency already shows capacity). Comparing two keeps the choice O(1) and
  * avoids the herd that "always the least loaded" causes; the peak EWMA moves traffic off an
  * endpoint the moment it slows down.
  *
@@ -13,6 +13,10 @@ import type { BalanceCandidate, BalanceStrategy } from './strategy.js';
  * more than 2/n of the traffic, however fast it is. In a small set of unequal endpoints (one
  * fast server among slower ones) that caps the fast one and overloads the slow ones. Keeping
  * the last winner as one of the two removes the cap; the random draw keeps probing the rest.
+ *
+ * Readings change only with answers, so an endpoint that lost every comparison (a slow one, or
+ * one that stalled once) would never be tried again: when either of the two is due for a probe
+ * (`probeDue`: idle and unheard of for the balancer's `probeIntervalMs`) it takes the call.
  *
  * @example
  * const model = balance({ name: 'm', endpoints: [a, b, c], strategy: p2cEwma() });
@@ -36,7 +40,11 @@ export function p2cEwma(): BalanceStrategy {
         if (j >= i) j++;
       }
       const a = candidates[i] as BalanceCandidate;
+      // An idle endpoint whose reading is stale gets this call as a probe (at most one per
+      // `probeIntervalMs`); the remembered winner stays, so the next call compares against it.
+      if (a.probeDue(now)) return a;
       const b = candidates[j] as BalanceCandidate;
+      if (b.probeDue(now)) return b;
       const winner = b.loadAt(now) < a.loadAt(now) ? j : i;
       last = candidates[winner];
       lastIndex = winner;
