@@ -23,11 +23,12 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   windowCount = 0;
   windowFailures = 0;
   private windowNext = 0;
+  /** Peak EWMA of the latency of answers that met no queue (see `observe`). */
   private ewma = 0;
-  /** Valley EWMA of latency ÷ (calls in flight when each call was sent + 1) (see `observe`). */
+  /** EWMA of the latency of answers that met no queue: the endpoint's speed, to tell a queue. */
+  private speed = 0;
+  /** EWMA of latency ÷ (calls in flight when each call was sent + 1), the time per call in flight (see `observe`). */
   private unit = 0;
-  /** Valley EWMA of latency: the endpoint's own speed without a queue, where an idle reading settles. */
-  private base = 0;
   private sampled = false;
   /** When the last answer was observed. */
   private stamp = 0;
@@ -64,35 +65,21 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     return Math.max(this.slowStartMinFactor, elapsed / this.slowStartMs);
   }
 
-  // While the endpoint is idle (no call in flight) its reading decays towards its own speed
-  // without a queue (the valley EWMA `base`), not towards 0: a peak left by a queue that has
-  // drained fades within a few decay times, but a 200 ms endpoint still reads about 200 ms however
-  // long it idles. Decaying towards 0 made every idle endpoint look like the fastest after a few
-  // decay times, so a 200 ms endpoint won a comparison several times a second. An endpoint whose
-  // speed may have changed while it idled is refreshed by a probe instead (see `probeDue`). While
-  // calls are in flight the reading holds: decaying it between answers would send a slow endpoint
-  // more calls exactly when it is slowest.
-  latencyAt(now: number): number | undefined {
-    if (!this.sampled) return undefined;
-    return this.outstanding > 0 ? this.ewma : this.idleReading(now);
+  // The reading changes only with answers (as in Finagle, where the EWMA decays only as new
+  // observations come): an idle endpoint keeps the latency it last showed. Letting it decay
+  // towards 0 while idle made every idle endpoint look like the fastest after a few decay times,
+  // so a 200 ms endpoint won a comparison several times a second. An idle endpoint whose speed
+  // may have changed is refreshed by a probe instead (see `probeDue`).
+  latencyAt(_now: number): number | undefined {
+    return this.sampled ? this.ewma : undefined;
   }
 
-  private idleReading(now: number): number {
-    const idle = now - this.stamp;
-    return idle > 0 ? this.base + (this.ewma - this.base) * Math.exp(-idle / this.decayMs) : this.ewma;
-  }
-
-  // Not divided by weight: the expected latency of one more call already reflects capacity (a
+  // Not divided by weight: the expected latency of one more call already shows capacity (a
   // parallel server's time per call in flight is its service time ÷ slots), and dividing by a
-  // weight in proportion to capacity counted it twice, so the largest endpoint queued before an
-  // idle smaller one was tried. Slow start still scales it, so a newcomer ramps up.
+  // weight in proportion to capacity counted it twice, so the largest endpoint queued while a
+  // smaller idle one could have answered sooner. Slow start still scales it, so a newcomer ramps up.
   loadAt(now: number): number {
-    let load: number;
-    if (this.sampled) {
-      load = this.outstanding > 0 ? Math.max(this.unit * (this.outstanding + 1), this.ewma) : this.idleReading(now);
-    } else {
-      load = this.outstanding * UNKNOWN_LOAD_PENALTY;
-    }
+    const load = this.sampled ? Math.max(this.unit * (this.outstanding + 1), this.ewma) : this.outstanding * UNKNOWN_LOAD_PENALTY;
     return now - this.slowStartFrom >= this.slowStartMs ? load : load / this.slowStartAt(now);
   }
 
@@ -108,41 +95,47 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   }
 
   /**
-   * Feeds one latency into the peak EWMA (Finagle's): a slower sample replaces the average at
-   * once; a faster one is blended in with a weight that grows with the time since the last
-   * sample (decay time `decayMs`), so the average follows the endpoint's recent speed in time,
-   * not per call.
+   * Feeds one answer's latency in, with the calls that were in flight on the endpoint when the
+   * call was sent. The expected latency of one more call (`loadAt`) is the larger of the peak
+   * EWMA and the time per call in flight × (calls in flight + 1); each answer feeds the part it
+   * tells about.
    *
-   * The load (`loadAt`) is the larger of that latency and the time per call in flight × (calls
-   * in flight + 1). Finagle multiplies the latency itself by the calls in flight, which counts a
-   * queue twice once latency includes it, and charges a model server that runs 8 calls at a time
-   * as if it ran one: traffic then drains to slow, idle endpoints. The time per call in flight is
-   * latency ÷ (calls in flight when the call was sent + 1), kept as a *valley* EWMA (a lower
-   * sample replaces it at once): for a serial server every sample gives its service time, for a
-   * parallel one the samples taken at its highest concurrency give service time ÷ slots, the cost
-   * one more queued call adds.
+   * An answer that met no queue tells the endpoint's speed: it goes into the peak EWMA
+   * (Finagle's: a slower sample replaces the average at once, a faster one is blended in with a
+   * weight that grows with the time since the last answer, decay time `decayMs`, so the average
+   * follows the endpoint's speed in time, not per call), and into a plain EWMA of the same.
    *
-   * Queueing is kept out of the peak too: a call that met a queue feeds only the time per call in
-   * flight. Otherwise a queue of a moment stayed in the reading (the peak keeps the slowest
-   * recent answer) after it had drained, the endpoint lost every comparison, and the other
-   * endpoints queued in its place, in turns. Beside the peak, a valley EWMA (`base`) of latency
-   * keeps the endpoint's speed without a queue, where an idle reading settles.
+   * An answer that met a queue tells how long a queued call takes per call ahead of it: its
+   * latency ÷ (calls in flight when sent + 1) goes into the time per call in flight (an EWMA in
+   * time as well). For a serial server that is its service time; for a parallel one, service
+   * time ÷ slots, the cost one more queued call adds. An answer that met no queue but gives a
+   * lower time per call in flight (a parallel server at a concurrency not seen before) lowers it
+   * too. An answer met a queue when the time per call in flight × (calls in flight when sent + 1)
+   * was more than the endpoint's speed.
+   *
+   * Why the split: Finagle's load is latency × (calls in flight + 1). Once latency includes a
+   * queue that counts it twice, and it charges a model server that runs 8 calls at a time as if
+   * it ran one. And a queue of a moment kept in the peak stays in the reading after it has
+   * drained: the endpoint loses every comparison while the others queue in its place, in turns.
+   * Both are averages, not valleys or peaks of the queue, so the expected latency is neither
+   * optimistic (the fastest endpoint queues deeper than it should) nor pessimistic.
    */
   observe(latencyMs: number, now: number, inFlight = 0): void {
     const unit = latencyMs / (inFlight + 1);
     if (!this.sampled) {
       this.sampled = true;
       this.ewma = latencyMs;
-      this.base = latencyMs;
+      this.speed = latencyMs;
       this.unit = unit;
     } else {
       const w = Math.exp(-Math.max(0, now - this.stamp) / this.decayMs);
-      // A call that met a queue (its time per call in flight × the calls ahead of it was more
-      // than the endpoint's speed without one) says how long the queue took, which the calls in
-      // flight already count: it feeds the time per call in flight but not the peak.
-      if (this.unit * (inFlight + 1) <= this.base) this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
-      this.base = latencyMs < this.base ? latencyMs : this.base * w + latencyMs * (1 - w);
-      this.unit = unit < this.unit ? unit : this.unit * w + unit * (1 - w);
+      if (this.unit * (inFlight + 1) > this.speed) {
+        this.unit = this.unit * w + unit * (1 - w);
+      } else {
+        this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
+        this.speed = this.speed * w + latencyMs * (1 - w);
+        if (unit < this.unit) this.unit = this.unit * w + unit * (1 - w);
+      }
     }
     this.stamp = now;
   }

@@ -31,12 +31,8 @@ describe('peak EWMA (fake clock)', () => {
     expect(e.ewmaMs).toBeCloseTo(10 * Math.exp(-1) + 2 * (1 - Math.exp(-1)), 10);
     e.observe(50, 101); // a peak replaces the average
     expect(e.ewmaMs).toBe(50);
-    // While idle the reading decays towards the endpoint's own speed without a queue (the valley
-    // EWMA: 2 ms, nudged up by the 50 ms answer), not towards 0.
-    const w = Math.exp(-1 / 100);
-    const base = 2 * w + 50 * (1 - w);
-    expect(e.latencyAt(101 + 100)).toBeCloseTo(base + (50 - base) * Math.exp(-1), 10);
-    expect(e.latencyAt(101 + 10_000)).toBeCloseTo(base, 10);
+    // Readings change only with answers: an idle endpoint keeps its reading (a probe refreshes it).
+    expect(e.latencyAt(101 + 10_000)).toBe(50);
   });
 
   it('keeps an idle slow endpoint at its own latency, however long it idles', () => {
@@ -74,6 +70,17 @@ describe('peak EWMA (fake clock)', () => {
     e.outstanding = 0;
     e.observe(30, 60, 0); // no queue ahead and three times slower: the peak jumps at once
     expect(e.ewmaMs).toBe(30);
+  });
+
+  it('averages the time per call in flight over queued answers rather than keeping the lowest', () => {
+    const e = endpoint('e');
+    e.observe(10, 0, 7);
+    // Queued answers behind 31 others, alternately 1 and 1.5 ms per call in flight, one a ms.
+    for (let t = 1; t <= 300; t++) e.observe(t % 2 === 0 ? 32 : 48, t, 31);
+    e.outstanding = 31;
+    // About 1.25 ms × 32: the lowest (1 ms × 32) would let the endpoint queue deeper than it should.
+    expect(e.loadAt(300)).toBeGreaterThan(38);
+    expect(e.loadAt(300)).toBeLessThan(42);
   });
 
   it('loads an endpoint by latency × (outstanding + 1), and probes an endpoint with no answer yet once', () => {
