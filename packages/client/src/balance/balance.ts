@@ -25,7 +25,7 @@ export interface BalanceEndpoint<I = unknown, O = unknown> {
   id?: string;
   /** The endpoint itself: a `remoteModel`, an ONNX model, a client: any `Model`. */
   model: Model<I, O>;
-  /** Relative capacity, > 0. Default 1. */
+  /** Relative capacity, > 0: the `weighted` strategy's share (P2C reads capacity from latencies). Default 1. */
   weight?: number;
   /** Price of one call, for the `cost-aware` strategy. Default 0. */
   cost?: number;
@@ -35,7 +35,7 @@ export interface BalanceEndpoint<I = unknown, O = unknown> {
 export interface DiscoveredEndpoint {
   /** Stable id (an address). An id seen before keeps its endpoint; a new one is connected. */
   id: string;
-  /** Relative capacity, > 0. Default 1. */
+  /** Relative capacity, > 0: the `weighted` strategy's share (P2C reads capacity from latencies). Default 1. */
   weight?: number;
   /** Price of one call. Default 0. */
   cost?: number;
@@ -651,11 +651,13 @@ export const balanceOptionsSchema = z
 
 /**
  * A `Model` that spreads calls over several endpoints of one model (replicas, regions, model
- * servers). By default it picks with power of two choices over peak-EWMA latency × calls in
- * flight; ejects outliers (failures in a row, or an error ratio above the other endpoints') for
- * a growing interval, never more than a share of the set; brings them back, and new endpoints
- * in, through slow start; retries a failed call once on another endpoint; and sends a retry or
- * hedge of `retry()`/`hedge()` above it to another endpoint than the one that failed or lags.
+ * servers). By default it picks with power of two choices over the latency one more call can
+ * expect (peak-EWMA latency, or time per call in flight × calls in flight), and probes an idle
+ * endpoint once per `probeIntervalMs`; ejects outliers (failures in a row, or an error ratio
+ * above the other endpoints') for a growing interval, never more than a share of the set; brings
+ * them back, and new endpoints in, through slow start; retries a failed call once on another
+ * endpoint; and sends a retry or hedge of `retry()`/`hedge()` above it to another endpoint than
+ * the one that failed or lags.
  * Endpoints can be added and removed at run time (`add`, `remove`, or a discovery source);
  * removal drains in-flight calls. Publishes `ballast:balance`.
  *

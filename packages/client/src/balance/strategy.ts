@@ -5,7 +5,7 @@
 export interface BalanceCandidate {
   /** Stable endpoint id (a URL, a host name). */
   readonly id: string;
-  /** Relative capacity (default 1). */
+  /** Relative capacity (default 1), for strategies that share by it (`weighted`); P2C does not use it. */
   readonly weight: number;
   /** Price of one call on this endpoint, in any unit (default 0). */
   readonly cost: number;
