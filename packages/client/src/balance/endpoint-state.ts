@@ -117,8 +117,8 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
    * queue that counts it twice, and it charges a model server that runs 8 calls at a time as if
    * it ran one. And a queue of a moment kept in the peak stays in the reading after it has
    * drained: the endpoint loses every comparison while the others queue in its place, in turns.
-   * Both are averages, not valleys or peaks of the queue, so the expected latency is neither
-   * optimistic (the fastest endpoint queues deeper than it should) nor pessimistic.
+   * The time per call in flight is an average rather than the lowest value seen: the lowest made
+   * the fastest endpoint look cheaper than it was, so it queued deeper than it should.
    */
   observe(latencyMs: number, now: number, inFlight = 0): void {
     const unit = latencyMs / (inFlight + 1);

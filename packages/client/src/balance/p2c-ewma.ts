@@ -4,9 +4,9 @@ import type { BalanceCandidate, BalanceStrategy } from './strategy.js';
  * Power of two choices over peak-EWMA load (as in Finagle), with memory: each call compares a
  * random endpoint with the previous call's winner and goes to the one with the lower load
  * (`loadAt`: the expected latency from the peak-EWMA latency and the calls in flight, scaled by
- * slow start; not by weight, as latency already shows capacity). Comparing two keeps the choice O(1) and
- * avoids the herd that "always the least loaded" causes; the peak EWMA moves traffic off an
- * endpoint the moment it slows down.
+ * slow start; not by weight, as latency already shows capacity). Comparing two keeps the choice
+ * O(1) and avoids the herd that "always the least loaded" causes; the peak EWMA moves traffic
+ * off an endpoint the moment it slows down.
  *
  * Why the memory (Mitzenmacher, Prabhakar and Shah, "Load balancing with memory", 2002): with
  * two random draws an endpoint takes part in only 2/n of the comparisons, so it can never get
