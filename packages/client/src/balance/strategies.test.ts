@@ -138,6 +138,21 @@ describe('p2cEwma', () => {
     expect(strategy.choose([a], 0, replay(0.5)).id).toBe('a');
   });
 
+  it('remembers the runner-up too: when the winner fills up, the next best takes the call, not a slow draw', () => {
+    const [fast, medium, ...slow] = [10, 20, 200, 200, 200].map((ms, i) => {
+      const e = endpoint(`e${i}`);
+      e.observe(ms, 0);
+      return e;
+    });
+    const all = [fast, medium, ...slow] as EndpointState[];
+    const strategy = p2cEwma();
+    // First call: fast against medium (two draws); fast wins, medium is the runner-up.
+    expect(strategy.choose(all, 0, replay(0, 0))).toBe(fast);
+    (fast as EndpointState).outstanding = 30; // now it would take 310 ms
+    // The draw lands on a 200 ms endpoint; the winner alone would lose to it. The runner-up wins.
+    expect(strategy.choose(all, 0, replay(0.5))).toBe(medium);
+  });
+
   it('lets the fastest endpoint take more than the 2/n share two random draws would cap it at', () => {
     const endpoints = [1, 5, 5, 5, 5].map((ms, i) => {
       const e = endpoint(`e${i}`);
