@@ -12,7 +12,7 @@
  *
  * Goal (as in bench/balance.ts): P2C-EWMA p99 within 1.5 × the fastest endpoint's own p99.
  *
- *   pnpm bench balance-virtual-clock     (about 10 s)
+ *   pnpm bench balance-virtual-clock     (a few seconds)
  *   pnpm bench balance-virtual-clock --smoke
  */
 import { type BalanceCandidate, type BalanceStrategy, balance } from '@ballast/client';
