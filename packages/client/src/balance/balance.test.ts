@@ -4,6 +4,7 @@ import { createClient } from '../client.js';
 import { hedge } from '../hedge.js';
 import { retry } from '../retry.js';
 import { balance } from './balance.js';
+import { costAware } from './cost-aware.js';
 import type { BalanceCandidate, BalanceStrategy } from './strategy.js';
 
 const stops: (() => void)[] = [];
@@ -228,5 +229,88 @@ describe('balance: the set at run time', () => {
     expect(() => balance({ name: 'x', endpoints: [], outlier: { maxEjectedShare: 2 } })).toThrow(/maxEjectedShare/);
     expect(() => balance({ name: 'x', endpoints: [{ model: replica('a').model, weight: 0 }] })).toThrow(/weight/);
     await expect(model.remove('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('balance: probing idle endpoints (fake clock)', () => {
+  /** An endpoint whose every call takes `ms` on the shared clock (calls run one at a time). */
+  function timed(id: string, ms: number, clock: { now: number }) {
+    const state = { calls: 0, ms };
+    const model = defineModel({
+      name: id,
+      infer: async () => {
+        state.calls++;
+        clock.now += state.ms;
+        return id;
+      },
+    });
+    return { model, state };
+  }
+
+  it('sends an idle slow endpoint one probe per probeIntervalMs, not a share that grows while it idles', async () => {
+    for (const probeIntervalMs of [1000, 250]) {
+      const clock = { now: 0 };
+      const fast = timed('fast', 1, clock);
+      const slow = timed('slow', 20, clock);
+      const model = balance({
+        name: `probe-${probeIntervalMs}`,
+        endpoints: [fast.model, slow.model],
+        clock: () => clock.now,
+        ...(probeIntervalMs === 1000 ? {} : { probeIntervalMs }), // the default, then a shorter one
+      });
+      // Ten seconds of calls, one every millisecond or so.
+      while (clock.now < 10_000) {
+        await model.infer(1);
+        clock.now += 1;
+      }
+      const probes = 10_000 / probeIntervalMs;
+      // One first call to learn its latency, then one probe per interval (each probe takes 20 ms
+      // of the ten seconds, so a few fewer fit).
+      expect(slow.state.calls).toBeLessThanOrEqual(probes + 1);
+      expect(slow.state.calls).toBeGreaterThanOrEqual(probes * 0.9);
+    }
+  });
+
+  it('finds an endpoint again through a probe once it has recovered from a slow spell', async () => {
+    const clock = { now: 0 };
+    const a = timed('a', 2, clock);
+    const b = timed('b', 50, clock); // slow for now
+    const model = balance({ name: 'recover', endpoints: [a.model, b.model], clock: () => clock.now });
+    for (let i = 0; i < 20; i++) await model.infer(1);
+    b.state.ms = 1; // recovered: faster than a now
+    const before = b.state.calls;
+    const served = new Map<string, number>();
+    while (clock.now < 3_000) {
+      const id = await model.infer(1);
+      served.set(id, (served.get(id) ?? 0) + 1);
+      clock.now += 1;
+    }
+    // The first probe after its recovery showed it fast: it takes the traffic from then on.
+    expect(b.state.calls - before).toBeGreaterThan(served.get('a') ?? 0);
+  });
+
+  it('probes for cost-aware too: a cheap endpoint that missed the objective is tried again', async () => {
+    const clock = { now: 0 };
+    const cheap = timed('cheap', 80, clock);
+    const dear = timed('dear', 5, clock);
+    const model = balance({
+      name: 'cost-probe',
+      endpoints: [
+        { model: cheap.model, cost: 1 },
+        { model: dear.model, cost: 5 },
+      ],
+      strategy: costAware({ latencyObjectiveMs: 50 }),
+      clock: () => clock.now,
+    });
+    for (let i = 0; i < 10; i++) await model.infer(1);
+    expect(cheap.state.calls).toBe(1); // over the objective: the dearer one serves
+    cheap.state.ms = 10;
+    while (clock.now < 1_500) {
+      await model.infer(1);
+      clock.now += 1;
+    }
+    // Probed after a second, it met the objective and, being cheaper, takes the calls again.
+    expect(model.stats().endpoints[0]?.ewmaMs).toBeLessThan(50);
+    expect(await model.infer(1)).toBe('cheap');
   });
 });

@@ -25,7 +25,7 @@ export interface BalanceEndpoint<I = unknown, O = unknown> {
   id?: string;
   /** The endpoint itself: a `remoteModel`, an ONNX model, a client: any `Model`. */
   model: Model<I, O>;
-  /** Relative capacity, > 0. Default 1. */
+  /** Relative capacity, > 0: the `weighted` strategy's share (P2C reads capacity from latencies). Default 1. */
   weight?: number;
   /** Price of one call, for the `cost-aware` strategy. Default 0. */
   cost?: number;
@@ -35,7 +35,7 @@ export interface BalanceEndpoint<I = unknown, O = unknown> {
 export interface DiscoveredEndpoint {
   /** Stable id (an address). An id seen before keeps its endpoint; a new one is connected. */
   id: string;
-  /** Relative capacity, > 0. Default 1. */
+  /** Relative capacity, > 0: the `weighted` strategy's share (P2C reads capacity from latencies). Default 1. */
   weight?: number;
   /** Price of one call. Default 0. */
   cost?: number;
@@ -105,6 +105,14 @@ export interface BalanceOptions<I, O> {
    * pause of the event loop, on an endpoint's books for seconds.
    */
   decayMs?: number;
+  /**
+   * How often an idle endpoint is probed, ms: an endpoint with no call in flight that has neither
+   * answered nor been sent a call for this long gets the next call it is compared for (P2C,
+   * cost-aware), once, to refresh its latency. Readings change only with answers, so without
+   * probes an endpoint that was slow once would never be tried again; with them, a slow endpoint
+   * costs at most one call per interval. Default 1,000.
+   */
+  probeIntervalMs?: number;
   /** How long an added or restored endpoint ramps up, ms; 0 for none. Default 10,000. */
   slowStartMs?: number;
   /** Share of its weight a slow-starting endpoint begins with, in (0, 1]. Default 0.1. */
@@ -260,6 +268,7 @@ class Balancer<I, O> {
       this.options.slowStartMs ?? 10_000,
       this.options.slowStartMinFactor ?? 0.1,
       this.outlier?.windowSize ?? 1,
+      this.options.probeIntervalMs ?? 1000,
     );
     if (slowStart) state.startSlowStart(this.clock());
     this.endpoints.push(state);
@@ -345,6 +354,7 @@ class Balancer<I, O> {
       if (channels.balance.hasSubscribers) this.publish(endpoint, 'chosen', now);
       const inFlight = endpoint.outstanding++;
       endpoint.calls++;
+      endpoint.sentAt = now;
       if (memo !== undefined) {
         if (record === undefined) {
           record = { failed: [], active: [] };
@@ -608,6 +618,7 @@ export const balanceOptionsSchema = z
       ])
       .optional(),
     decayMs: z.number().finite().positive().optional(),
+    probeIntervalMs: z.number().finite().positive().optional(),
     slowStartMs: msOption.optional(),
     slowStartMinFactor: z.number().positive().max(1).optional(),
     outlier: z
@@ -640,11 +651,13 @@ export const balanceOptionsSchema = z
 
 /**
  * A `Model` that spreads calls over several endpoints of one model (replicas, regions, model
- * servers). By default it picks with power of two choices over peak-EWMA latency × calls in
- * flight; ejects outliers (failures in a row, or an error ratio above the other endpoints') for
- * a growing interval, never more than a share of the set; brings them back, and new endpoints
- * in, through slow start; retries a failed call once on another endpoint; and sends a retry or
- * hedge of `retry()`/`hedge()` above it to another endpoint than the one that failed or lags.
+ * servers). By default it picks with power of two choices over the latency one more call can
+ * expect (peak-EWMA latency, or time per call in flight × calls in flight), and probes an idle
+ * endpoint once per `probeIntervalMs`; ejects outliers (failures in a row, or an error ratio
+ * above the other endpoints') for a growing interval, never more than a share of the set; brings
+ * them back, and new endpoints in, through slow start; retries a failed call once on another
+ * endpoint; and sends a retry or hedge of `retry()`/`hedge()` above it to another endpoint than
+ * the one that failed or lags.
  * Endpoints can be added and removed at run time (`add`, `remove`, or a discovery source);
  * removal drains in-flight calls. Publishes `ballast:balance`.
  *

@@ -14,7 +14,9 @@ export interface CostAwareOptions {
  * The cheapest endpoint (lowest `cost`) that meets a latency objective; among equally cheap
  * ones, the least loaded. As the cheap endpoints slow down under load their latency passes the
  * objective and calls spill to the next price; when none meets it, the least loaded endpoint
- * (lowest latency × calls in flight) takes the call.
+ * (lowest latency × calls in flight) takes the call. An idle endpoint due for a probe
+ * (`probeDue`) takes one call per `probeIntervalMs`, so a cheap endpoint that recovers is
+ * found again.
  *
  * @example
  * const model = balance({
@@ -38,6 +40,9 @@ export function costAware(options: CostAwareOptions): BalanceStrategy {
       let fallback = candidates[0] as BalanceCandidate;
       let fallbackLoad = Number.POSITIVE_INFINITY;
       for (const candidate of candidates) {
+        // Readings change only with answers: an endpoint that once missed the objective is tried
+        // again by a probe (at most one per `probeIntervalMs`), or it would never come back.
+        if (candidate.probeDue(now)) return candidate;
         const load = candidate.loadAt(now);
         if (load < fallbackLoad) {
           fallbackLoad = load;

@@ -23,11 +23,17 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   windowCount = 0;
   windowFailures = 0;
   private windowNext = 0;
+  /** Peak EWMA of the latency of answers that met no queue (see `observe`). */
   private ewma = 0;
-  /** Valley EWMA of latency ÷ (calls in flight when each call was sent + 1) (see `observe`). */
+  /** EWMA of the latency of answers that met no queue: the endpoint's speed, to tell a queue. */
+  private speed = 0;
+  /** EWMA of latency ÷ (calls in flight when each call was sent + 1), the time per call in flight (see `observe`). */
   private unit = 0;
   private sampled = false;
+  /** When the last answer was observed. */
   private stamp = 0;
+  /** When the last call was sent (set by the balancer as it sends one). */
+  sentAt = Number.NEGATIVE_INFINITY;
   private slowStartFrom = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -39,6 +45,7 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     private readonly slowStartMs: number,
     private readonly slowStartMinFactor: number,
     windowSize: number,
+    private readonly probeIntervalMs = 1000,
   ) {
     this.window = new Uint8Array(windowSize);
   }
@@ -58,58 +65,77 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     return Math.max(this.slowStartMinFactor, elapsed / this.slowStartMs);
   }
 
-  // The reading decays only while the endpoint is idle (no call in flight): an idle endpoint is
-  // probed again after a while, but a slow one with calls in flight keeps its latency until they
-  // answer (decaying it between answers would send it more calls exactly when it is slowest).
-  latencyAt(now: number): number | undefined {
-    if (!this.sampled) return undefined;
-    if (this.outstanding > 0) return this.ewma;
-    const idle = now - this.stamp;
-    return idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma;
+  // The reading changes only with answers (as in Finagle, where the EWMA decays only as new
+  // observations come): an idle endpoint keeps the latency it last showed. Letting it decay
+  // towards 0 while idle made every idle endpoint look like the fastest after a few decay times,
+  // so a 200 ms endpoint won a comparison several times a second. An idle endpoint whose speed
+  // may have changed is refreshed by a probe instead (see `probeDue`).
+  latencyAt(_now: number): number | undefined {
+    return this.sampled ? this.ewma : undefined;
   }
 
+  // Not divided by weight: the expected latency of one more call already shows capacity (a
+  // parallel server's time per call in flight is its service time ÷ slots), and dividing by a
+  // weight in proportion to capacity counted it twice, so the largest endpoint queued while a
+  // smaller idle one could have answered sooner. Slow start still scales it, so a newcomer ramps up.
   loadAt(now: number): number {
-    let load: number;
-    if (this.sampled) {
-      const idle = now - this.stamp;
-      if (this.outstanding > 0) {
-        const queued = this.unit * (this.outstanding + 1);
-        load = Math.max(queued, this.ewma);
-      } else {
-        load = idle > 0 ? this.ewma * Math.exp(-idle / this.decayMs) : this.ewma;
-      }
-    } else {
-      load = this.outstanding * UNKNOWN_LOAD_PENALTY;
-    }
-    const scale = this.weight * (now - this.slowStartFrom >= this.slowStartMs ? 1 : this.slowStartAt(now));
-    return load / scale;
+    const load = this.sampled ? Math.max(this.unit * (this.outstanding + 1), this.ewma) : this.outstanding * UNKNOWN_LOAD_PENALTY;
+    return now - this.slowStartFrom >= this.slowStartMs ? load : load / this.slowStartAt(now);
   }
 
   /**
-   * Feeds one latency into the peak EWMA (Finagle's): a slower sample replaces the average at
-   * once; a faster one is blended in with a weight that grows with the time since the last
-   * sample (decay time `decayMs`), so the average follows the endpoint's recent speed in time,
-   * not per call.
+   * Whether the endpoint is due for a probe: it has answered before, has no call in flight, and
+   * has neither answered nor been sent a call for `probeIntervalMs`. Its reading is then stale
+   * (it may have recovered from a slow spell), and one call refreshes it. Sending a call resets
+   * the interval, so an idle endpoint gets at most one probe per interval, however much traffic
+   * the set takes.
+   */
+  probeDue(now: number): boolean {
+    return this.sampled && this.outstanding === 0 && now - Math.max(this.stamp, this.sentAt) >= this.probeIntervalMs;
+  }
+
+  /**
+   * Feeds one answer's latency in, with the calls that were in flight on the endpoint when the
+   * call was sent. The expected latency of one more call (`loadAt`) is the larger of the peak
+   * EWMA and the time per call in flight × (calls in flight + 1); each answer feeds the part it
+   * tells about.
    *
-   * The load (`loadAt`) is the larger of that latency and the time per call in flight × (calls
-   * in flight + 1). Finagle multiplies the latency itself by the calls in flight, which counts a
-   * queue twice once latency includes it, and charges a model server that runs 8 calls at a time
-   * as if it ran one: traffic then drains to slow, idle endpoints. The time per call in flight is
-   * latency ÷ (calls in flight when the call was sent + 1), kept as a *valley* EWMA (a lower
-   * sample replaces it at once): for a serial server every sample gives its service time, for a
-   * parallel one the samples taken at its highest concurrency give service time ÷ slots, the cost
-   * one more queued call adds.
+   * An answer that met no queue tells the endpoint's speed: it goes into the peak EWMA
+   * (Finagle's: a slower sample replaces the average at once, a faster one is blended in with a
+   * weight that grows with the time since the last answer, decay time `decayMs`, so the average
+   * follows the endpoint's speed in time, not per call), and into a plain EWMA of the same.
+   *
+   * An answer that met a queue tells how long a queued call takes per call ahead of it: its
+   * latency ÷ (calls in flight when sent + 1) goes into the time per call in flight (an EWMA in
+   * time as well). For a serial server that is its service time; for a parallel one, service
+   * time ÷ slots, the cost one more queued call adds. An answer that met no queue but gives a
+   * lower time per call in flight (a parallel server at a concurrency not seen before) lowers it
+   * too. An answer met a queue when the time per call in flight × (calls in flight when sent + 1)
+   * was more than the endpoint's speed.
+   *
+   * Why the split: Finagle's load is latency × (calls in flight + 1). Once latency includes a
+   * queue that counts it twice, and it charges a model server that runs 8 calls at a time as if
+   * it ran one. And a queue of a moment kept in the peak stays in the reading after it has
+   * drained: the endpoint loses every comparison while the others queue in its place, in turns.
+   * The time per call in flight is an average rather than the lowest value seen: the lowest made
+   * the fastest endpoint look cheaper than it was, so it queued deeper than it should.
    */
   observe(latencyMs: number, now: number, inFlight = 0): void {
     const unit = latencyMs / (inFlight + 1);
     if (!this.sampled) {
       this.sampled = true;
       this.ewma = latencyMs;
+      this.speed = latencyMs;
       this.unit = unit;
     } else {
       const w = Math.exp(-Math.max(0, now - this.stamp) / this.decayMs);
-      this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
-      this.unit = unit < this.unit ? unit : this.unit * w + unit * (1 - w);
+      if (this.unit * (inFlight + 1) > this.speed) {
+        this.unit = this.unit * w + unit * (1 - w);
+      } else {
+        this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);
+        this.speed = this.speed * w + latencyMs * (1 - w);
+        if (unit < this.unit) this.unit = this.unit * w + unit * (1 - w);
+      }
     }
     this.stamp = now;
   }

@@ -31,19 +31,63 @@ describe('peak EWMA (fake clock)', () => {
     expect(e.ewmaMs).toBeCloseTo(10 * Math.exp(-1) + 2 * (1 - Math.exp(-1)), 10);
     e.observe(50, 101); // a peak replaces the average
     expect(e.ewmaMs).toBe(50);
-    // While idle the reading decays towards 0, so the endpoint is probed again.
-    expect(e.latencyAt(101 + 100)).toBeCloseTo(50 * Math.exp(-1), 10);
+    // Readings change only with answers: an idle endpoint keeps its reading (a probe refreshes it).
+    expect(e.latencyAt(101 + 10_000)).toBe(50);
   });
 
-  it('loads an endpoint by latency × (outstanding + 1) / weight, and probes an endpoint with no answer yet once', () => {
+  it('keeps an idle slow endpoint at its own latency, however long it idles', () => {
+    const slow = endpoint('slow');
+    slow.observe(200, 0);
+    const fast = endpoint('fast');
+    fast.observe(10, 0, 7);
+    fast.outstanding = 3; // busy, within its slots
+    // Half a second of quiet: the slow one has had no call (not yet due for a probe).
+    expect(slow.latencyAt(500)).toBe(200);
+    expect(slow.loadAt(500)).toBe(200);
+    expect(slow.probeDue(500)).toBe(false);
+    expect(p2cEwma().choose([slow, fast], 500, replay(0, 0)).id).toBe('fast');
+    expect(p2cEwma().choose([fast, slow], 500, replay(0, 0)).id).toBe('fast');
+  });
+
+  it('does not divide the load by weight: capacity shows in latency already', () => {
+    const light = endpoint('light');
+    light.observe(4, 0);
+    const heavy = endpoint('heavy', { weight: 4 });
+    heavy.observe(4, 0);
+    heavy.outstanding = 2;
+    expect(heavy.loadAt(0)).toBe(12);
+    expect(light.loadAt(0)).toBe(4);
+    expect(p2cEwma().choose([heavy, light], 0, replay(0, 0)).id).toBe('light');
+  });
+
+  it('keeps a queue out of the peak: an answer that met one feeds the time per call in flight only', () => {
+    const e = endpoint('e');
+    e.observe(10, 0, 7); // 8 calls in flight, 10 ms each: 1.25 ms per call in flight
+    e.observe(40, 50, 31); // sent behind 31 others: 1.25 × 32 = 40 ms predicted by the queue
+    expect(e.ewmaMs).toBe(10);
+    e.outstanding = 31;
+    expect(e.loadAt(50)).toBe(40); // the queue still counts, once, through the calls in flight
+    e.outstanding = 0;
+    e.observe(30, 60, 0); // no queue ahead and three times slower: the peak jumps at once
+    expect(e.ewmaMs).toBe(30);
+  });
+
+  it('averages the time per call in flight over queued answers rather than keeping the lowest', () => {
+    const e = endpoint('e');
+    e.observe(10, 0, 7);
+    // Queued answers behind 31 others, alternately 1 and 1.5 ms per call in flight, one a ms.
+    for (let t = 1; t <= 300; t++) e.observe(t % 2 === 0 ? 32 : 48, t, 31);
+    e.outstanding = 31;
+    // About 1.25 ms × 32: the lowest (1 ms × 32) would let the endpoint queue deeper than it should.
+    expect(e.loadAt(300)).toBeGreaterThan(38);
+    expect(e.loadAt(300)).toBeLessThan(42);
+  });
+
+  it('loads an endpoint by latency × (outstanding + 1), and probes an endpoint with no answer yet once', () => {
     const a = endpoint('a');
     a.observe(4, 0);
     a.outstanding = 2;
     expect(a.loadAt(0)).toBe(12);
-    const heavy = endpoint('heavy', { weight: 4 });
-    heavy.observe(4, 0);
-    heavy.outstanding = 2;
-    expect(heavy.loadAt(0)).toBe(3);
     const fresh = endpoint('fresh');
     expect(fresh.loadAt(0)).toBe(0);
     fresh.outstanding = 1;
@@ -92,6 +136,21 @@ describe('p2cEwma', () => {
     b.outstanding = 20;
     expect(strategy.choose([a, b, c], 0, replay(0)).id).toBe('a');
     expect(strategy.choose([a], 0, replay(0.5)).id).toBe('a');
+  });
+
+  it('remembers the runner-up too: when the winner fills up, the next best takes the call, not a slow draw', () => {
+    const [fast, medium, ...slow] = [10, 20, 200, 200, 200].map((ms, i) => {
+      const e = endpoint(`e${i}`);
+      e.observe(ms, 0);
+      return e;
+    });
+    const all = [fast, medium, ...slow] as EndpointState[];
+    const strategy = p2cEwma();
+    // First call: fast against medium (two draws); fast wins, medium is the runner-up.
+    expect(strategy.choose(all, 0, replay(0, 0))).toBe(fast);
+    (fast as EndpointState).outstanding = 30; // now it would take 310 ms
+    // The draw lands on a 200 ms endpoint; the winner alone would lose to it. The runner-up wins.
+    expect(strategy.choose(all, 0, replay(0.5))).toBe(medium);
   });
 
   it('lets the fastest endpoint take more than the 2/n share two random draws would cap it at', () => {

@@ -5,27 +5,35 @@
 export interface BalanceCandidate {
   /** Stable endpoint id (a URL, a host name). */
   readonly id: string;
-  /** Relative capacity (default 1). */
+  /** Relative capacity (default 1), for strategies that share by it (`weighted`); P2C does not use it. */
   readonly weight: number;
   /** Price of one call on this endpoint, in any unit (default 0). */
   readonly cost: number;
   /** Calls in flight on the endpoint now. */
   readonly outstanding: number;
   /**
-   * The peak-EWMA latency at `now`, ms: jumps to a slower answer at once, decays towards faster
-   * ones, and decays towards 0 while the endpoint is idle, with no call in flight (so it is probed
-   * again). `undefined` before the endpoint's first answer.
+   * The peak-EWMA latency, ms: jumps to a slower answer at once and decays towards faster ones as
+   * answers come. It changes only with answers: an idle endpoint keeps its last reading until a
+   * call (such as a probe, see `probeDue`) refreshes it. `undefined` before the first answer.
    */
   latencyAt(now: number): number | undefined;
   /** The slow-start factor at `now`, in (0, 1]: 1 once the endpoint has fully ramped up. */
   slowStartAt(now: number): number;
   /**
-   * Expected latency of one more call here at `now`: the peak-EWMA latency, or the time per call
-   * in flight × (outstanding + 1) when that is more, divided by weight × slow-start factor. An
-   * idle endpoint's reading decays towards 0; one without answers yet is 0 while idle (it is
-   * probed) and a large penalty per call in flight.
+   * Expected latency of one more call here at `now`, ms: the peak-EWMA latency, or the time per
+   * call in flight × (outstanding + 1) when that is more, divided by the slow-start factor (not by
+   * `weight`). One without answers yet is 0 while idle (so it is tried) and a large penalty per
+   * call in flight.
    */
   loadAt(now: number): number;
+  /**
+   * Whether the endpoint should get one call to refresh its reading: it has answered before, is
+   * idle, and has had no call and no answer for the balancer's `probeIntervalMs`. Sending it a
+   * call resets the interval, so this is true at most once per interval for an idle endpoint.
+   * Strategies that choose by latency take such an endpoint when they meet it, so one that was
+   * slow once is not shunned for ever.
+   */
+  probeDue(now: number): boolean;
 }
 
 /**

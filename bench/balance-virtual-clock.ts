@@ -1,0 +1,215 @@
+/**
+ * P2C-EWMA's tail on the balance bench's endpoints, on a virtual clock: the same five endpoints
+ * (8 calls at a time each, 10, 20, 50 and 200 ms ±25 %, a fifth 20 ms one failing 30 % of its
+ * calls), the same Poisson load at 70 % of the healthy endpoints' capacity, the same defaults
+ * (outlier ejection, one retry on another endpoint), but no timers: time moves from one event to
+ * the next, so the figures show the balancer's choices alone, not how late the machine's timers
+ * fire (bench/balance.ts measures on real timers, where a busy machine adds milliseconds to every
+ * latency). The reference is the fastest endpoint alone at 70 % of its own capacity on the same
+ * virtual clock, as in bench/balance.ts. A third row gives a yardstick: a strategy that knows every
+ * endpoint's true service time and slots and takes the lowest expected latency over all of them.
+ * Seeded, so a run repeats exactly.
+ *
+ * Goal (as in bench/balance.ts): P2C-EWMA p99 within 1.5 × the fastest endpoint's own p99.
+ *
+ *   pnpm bench balance-virtual-clock     (a few seconds)
+ *   pnpm bench balance-virtual-clock --smoke
+ */
+import { type BalanceCandidate, type BalanceStrategy, balance } from '@ballast/client';
+import { BallastError, defineModel, type Model } from '@ballast/core';
+import { percentile, size, smoke, table } from './_harness.js';
+
+const SLOTS = 8;
+const SERVICE_MS = [10, 20, 50, 200, 20];
+const FAILING = 4;
+const seconds = size(30, 2);
+const seeds = size(3, 1);
+const capacity = SERVICE_MS.reduce((sum, ms, i) => (i === FAILING ? sum : sum + (SLOTS * 1000) / ms), 0);
+
+/** Park–Miller: a seeded random source in [0, 1). */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 16807) % 2147483647;
+    return (state - 1) / 2147483646;
+  };
+}
+
+/** Pending completions, ordered by time (a binary heap). */
+class Events {
+  private readonly heap: { at: number; run: () => void }[] = [];
+  get size(): number {
+    return this.heap.length;
+  }
+  get nextAt(): number {
+    return this.heap[0]?.at ?? Number.POSITIVE_INFINITY;
+  }
+  push(at: number, run: () => void): void {
+    const heap = this.heap;
+    heap.push({ at, run });
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((heap[parent] as { at: number }).at <= at) break;
+      [heap[parent], heap[i]] = [heap[i] as { at: number; run: () => void }, heap[parent] as { at: number; run: () => void }];
+      i = parent;
+    }
+  }
+  pop(): { at: number; run: () => void } {
+    const heap = this.heap;
+    const top = heap[0] as { at: number; run: () => void };
+    const last = heap.pop() as { at: number; run: () => void };
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && (heap[left] as { at: number }).at < (heap[smallest] as { at: number }).at) smallest = left;
+        if (right < heap.length && (heap[right] as { at: number }).at < (heap[smallest] as { at: number }).at) smallest = right;
+        if (smallest === i) break;
+        [heap[smallest], heap[i]] = [heap[i] as { at: number; run: () => void }, heap[smallest] as { at: number; run: () => void }];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * What a balancer could do if it knew every endpoint's true mean service time and slots: the
+ * endpoint where one more call can expect the lowest latency, over all of them. Not a strategy
+ * to ship (nothing knows these numbers in production), but the yardstick for how close to the
+ * fastest endpoint's own p99 a non-clairvoyant balancer can come on this set.
+ */
+function knownServiceTimes(): BalanceStrategy {
+  const expected = (candidate: BalanceCandidate) => {
+    const ms = Number.parseFloat(candidate.id);
+    return ms * Math.max(1, (candidate.outstanding + 1) / SLOTS);
+  };
+  return {
+    name: 'known-service-times',
+    choose(candidates) {
+      let best = candidates[0] as BalanceCandidate;
+      for (const candidate of candidates) if (expected(candidate) < expected(best)) best = candidate;
+      return best;
+    },
+  };
+}
+
+/** Lets every promise reaction run (the balancer books an answer, or retries, before time moves on). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function run(seed: number, mode: 'alone' | 'p2c-ewma' | 'known') {
+  const alone = mode === 'alone';
+  const random = seeded(seed);
+  const clock = { now: 0 };
+  const events = new Events();
+  const served = new Map<number, string>();
+  /** A simulated model server on the virtual clock: SLOTS calls at a time, FIFO queue. */
+  const endpoint = (id: string, ms: number, failRatio: number): Model<number, string> => {
+    let busy = 0;
+    const queue: (() => void)[] = [];
+    return defineModel({
+      name: id,
+      kind: 'client',
+      infer: (call: number) =>
+        new Promise<string>((resolve, reject) => {
+          served.set(call, id);
+          const serve = () => {
+            busy++;
+            events.push(clock.now + ms * (0.75 + 0.5 * random()), () => {
+              busy--;
+              queue.shift()?.();
+              if (random() < failRatio) reject(new BallastError('UPSTREAM', `${id}: internal error`));
+              else resolve(id);
+            });
+          };
+          if (busy < SLOTS) serve();
+          else queue.push(serve);
+        }),
+    });
+  };
+  const name = (i: number) => (i === FAILING ? `${SERVICE_MS[i]}ms-failing` : `${SERVICE_MS[i]}ms`);
+  const model: Model<number, string> = alone
+    ? endpoint('alone', SERVICE_MS[0] as number, 0)
+    : balance({
+        name: 'virtual',
+        endpoints: SERVICE_MS.map((ms, i) => ({
+          id: name(i),
+          model: endpoint(name(i), ms, i === FAILING ? 0.3 : 0),
+          weight: (SLOTS * 1000) / ms,
+        })),
+        clock: () => clock.now,
+        random,
+        ...(mode === 'known' ? { strategy: knownServiceTimes() } : {}),
+      });
+  const rate = alone ? (0.7 * SLOTS * 1000) / (SERVICE_MS[0] as number) : 0.7 * capacity;
+  const latencies: number[] = [];
+  const where: string[] = [];
+  let errors = 0;
+  let call = 0;
+  let nextArrival = 0;
+  const end = seconds * 1000;
+  while (nextArrival < end || events.size > 0) {
+    if (nextArrival < end && nextArrival <= events.nextAt) {
+      clock.now = nextArrival;
+      const sent = clock.now;
+      const id = call++;
+      const done = (failed: boolean) => {
+        if (failed) errors++;
+        latencies.push(clock.now - sent);
+        where.push(served.get(id) ?? '?');
+        served.delete(id);
+      };
+      model.infer(id).then(
+        () => done(false),
+        () => done(true),
+      );
+      nextArrival += (-Math.log(1 - random()) * 1000) / rate;
+    } else {
+      const event = events.pop();
+      clock.now = event.at;
+      event.run();
+    }
+    await settle();
+  }
+  const p99 = percentile(latencies, 99);
+  const tail = new Map<string, number>();
+  let tailCalls = 0;
+  for (let i = 0; i < latencies.length; i++) {
+    if ((latencies[i] as number) < p99) continue;
+    tailCalls++;
+    tail.set(where[i] as string, (tail.get(where[i] as string) ?? 0) + 1);
+  }
+  return { calls: latencies.length, p50: percentile(latencies, 50), p99, errorRate: errors / latencies.length, tail, tailCalls };
+}
+
+console.log(
+  `virtual clock: ${SERVICE_MS.length} simulated endpoints (${SERVICE_MS.join(', ')} ms, ${SLOTS} slots each; the last fails 30 %), ` +
+    `load ${Math.round(0.7 * capacity)} calls/s (70 % of the healthy capacity) for ${seconds} s, ${seeds} seed(s)${smoke ? ' (smoke)' : ''}\n`,
+);
+const rows: (string | number)[][] = [];
+const ratios: number[] = [];
+const knownRatios: number[] = [];
+for (let seed = 1; seed <= seeds; seed++) {
+  const reference = await run(seed, 'alone');
+  const p2c = await run(seed, 'p2c-ewma');
+  const known = await run(seed, 'known');
+  ratios.push(p2c.p99 / reference.p99);
+  knownRatios.push(known.p99 / reference.p99);
+  const tail = (r: typeof p2c) =>
+    [...r.tail]
+      .sort((x, y) => y[1] - x[1])
+      .map(([id, count]) => `${id} ${((100 * count) / r.tailCalls).toFixed(0)} %`)
+      .join(', ');
+  rows.push([`seed ${seed}: fastest endpoint alone`, reference.p50, reference.p99, 100 * reference.errorRate, 1, '']);
+  rows.push([`seed ${seed}: p2c-ewma`, p2c.p50, p2c.p99, 100 * p2c.errorRate, p2c.p99 / reference.p99, tail(p2c)]);
+  rows.push([`seed ${seed}: service times known`, known.p50, known.p99, 100 * known.errorRate, known.p99 / reference.p99, tail(known)]);
+}
+table(['run', 'p50 ms', 'p99 ms', 'errors %', 'p99 / fastest alone', 'slowest 1 % served by (last attempt)'], rows);
+console.log(
+  `\np2c-ewma p99 / fastest endpoint's own p99 (virtual clock, median of ${seeds}): ${percentile(ratios, 50).toFixed(2)} (goal ≤ 1.5); ` +
+    `with service times known: ${percentile(knownRatios, 50).toFixed(2)}`,
+);
