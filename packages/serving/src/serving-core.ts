@@ -323,7 +323,11 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       }
       const entry = registry.resolve(name, version);
       served.entry = entry;
-      if (counted && guard !== undefined && served.principal !== undefined) await guard.admit(served.principal, name);
+      if (counted && guard !== undefined && served.principal !== undefined) {
+        // In-process limiters answer synchronously: no promise hop unless the limiter is shared.
+        const admitted = guard.admit(served.principal, name);
+        if (admitted !== undefined) await admitted;
+      }
       answer = await work(served);
       if (drain.draining && !response.headersSent) response.setHeader('Connection', 'close');
     } catch (error) {
