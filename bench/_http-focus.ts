@@ -20,7 +20,7 @@ const require = createRequire(import.meta.url);
 const run = promisify(execFile);
 
 const server = await startHttpServer(which);
-const telemetry = which.startsWith('bare') ? undefined : instrument();
+const telemetry = which.startsWith('bare') || process.env.BALLAST_FOCUS_NO_OTEL === '1' ? undefined : instrument();
 const args = (duration: string[]) => [
   require.resolve('autocannon/autocannon.js'),
   '-c',

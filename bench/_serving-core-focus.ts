@@ -33,10 +33,7 @@ class Exchange implements ServingExchange {
     readonly response: ServerResponse,
   ) {}
   readBody(limit: number | undefined, deadline: number): Promise<unknown> {
-    const reading = readJsonBody(this.request, limit ?? 1 << 20, deadline);
-    this.request.push(bytes);
-    this.request.push(null);
-    return reading;
+    return readJsonBody(this.request, limit ?? 1 << 20, deadline);
   }
 }
 
@@ -45,6 +42,9 @@ async function once(): Promise<void> {
   request.headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(bytes.length) };
   request.method = 'POST';
   request.url = '/v2/models/mlp/infer';
+  // As a small request arrives: headers and body in one packet, the body buffered, complete.
+  request.push(bytes);
+  request.push(null);
   request.complete = true;
   const response = new ServerResponse(request);
   const answer = await core.infer(new Exchange(request, response), 'mlp', undefined);
