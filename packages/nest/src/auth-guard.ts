@@ -4,8 +4,8 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadat
 import { Reflector } from '@nestjs/core';
 import type { BallastHttpRequest } from './interceptor.js';
 import type { ResolvedOptions } from './options.js';
-import { isServedByCore } from './served-by-core.js';
 import { auditWhenDone, type StateResponse } from './request-state.js';
+import { isServedByCore } from './served-by-core.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 const AUTHORIZE = 'ballast:authorize';

@@ -4,8 +4,8 @@ import { type Observable, tap } from 'rxjs';
 import { type BallastRequestContext, runWithContext } from './context.js';
 import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
-import { isServedByCore } from './served-by-core.js';
 import { auditWhenDone, type StateResponse } from './request-state.js';
+import { isServedByCore } from './served-by-core.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 /** The request fields the interceptor reads and writes (Express 5 under Nest's platform-express). */

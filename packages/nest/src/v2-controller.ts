@@ -10,10 +10,10 @@ import {
   V2_HEADER_LENGTH,
 } from '@ballast/serving';
 import { Controller, Get, Inject, Post, Req, Res, UseFilters } from '@nestjs/common';
-import { ServedByCore } from './served-by-core.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
+import { ServedByCore } from './served-by-core.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 /** The request as Nest's platform-express hands it over: Express 5's, a `node:http` request. */
