@@ -264,15 +264,22 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     });
   };
 
-  const verify = async (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
-    if (key === undefined || key === null || key === '') throw unauthenticated('missing', 'an API key is required');
-    if (typeof key !== 'string') throw unauthenticated('malformed', 'the API key is malformed');
+  // Not an async function: a cache hit (every request but a key's first) answers with one
+  // resolved promise, without an async function's own promise and ticks.
+  const verify = (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
+    if (key === undefined || key === null || key === '') return Promise.reject(unauthenticated('missing', 'an API key is required'));
+    if (typeof key !== 'string') return Promise.reject(unauthenticated('malformed', 'the API key is malformed'));
     const parts = parse(key);
-    if (parts === undefined) throw unauthenticated('malformed', 'the API key is malformed');
+    if (parts === undefined) return Promise.reject(unauthenticated('malformed', 'the API key is malformed'));
     if (useCache) {
       const cached = fromCache(parts.id, parts.secret);
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) return Promise.resolve(cached);
     }
+    return verifyStored(parts, call);
+  };
+
+  // The full path: the store, HMAC-SHA256 and a constant-time compare, then the cache.
+  const verifyStored = async (parts: { id: string; secret: string }, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
     const startedGeneration = generation;
     const record = await store.get(parts.id, call);
     const storedHash = record === undefined || typeof record.hash !== 'string' ? decoyHash : record.hash;
