@@ -111,6 +111,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 function binaryOutputChoice(body: unknown): { all: boolean; named: Map<string, boolean> } | undefined {
   const request = body instanceof V2BinaryBody ? body.header : body;
   if (!isRecord(request)) return undefined;
+  // Most requests ask for nothing: no map and no array for them.
+  if (request.parameters === undefined && request.outputs === undefined) return undefined;
   const all = isRecord(request.parameters) && request.parameters.binary_data_output === true;
   const named = new Map<string, boolean>();
   if (Array.isArray(request.outputs)) {
