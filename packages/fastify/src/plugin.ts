@@ -32,6 +32,13 @@ export interface BallastFastifyPlugin {
 
 type Params = { name: string; version?: string };
 
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+// The body stays a stream: the core reads it after authentication and admission.
+function passBody(_request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void): void {
+  done(null, payload);
+}
+
 /**
  * The exchange the core reads. The body stays a stream until the infer route reads it (after
  * authentication and admission, under the model's own size limit), like body-parser under
@@ -75,8 +82,10 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const send = (reply: FastifyReply, answer: ServingAnswer) => {
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
     // Bytes written as they are (binary tensor data, or JSON with exact 64-bit integers).
-    if (answer.headers !== undefined) reply.headers(answer.headers);
-    return reply.code(answer.status).send(answer.body);
+    if (answer.headers !== undefined) return reply.headers(answer.headers).code(answer.status).send(answer.body);
+    // Serialised here, with its content type: Fastify sends a string as it is (no serializer
+    // lookup for a route without a response schema).
+    return reply.header('content-type', JSON_CONTENT_TYPE).code(answer.status).send(JSON.stringify(answer.body));
   };
   // The generate route may answer an event stream the core writes itself: the reply is taken
   // over from Fastify (hijacked) and a JSON answer is written on the raw response too.
@@ -100,7 +109,10 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
 
   const plugin = async function ballastPlugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    // The same pass-through for JSON by name: Fastify caches the parser it finds for a content
+    // type by name, but looks the catch-all up again (parsing the header) on every request.
+    app.addContentTypeParser(['application/json', 'application/octet-stream'], passBody);
+    app.addContentTypeParser('*', passBody);
     app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error)));
     for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
       app.post(`${prefix}/infer`, model('infer'));

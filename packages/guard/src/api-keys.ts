@@ -229,7 +229,22 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
       cache.set(id, entry);
     }
     // A copy per call, as the uncached path returns a fresh object.
-    return { ...entry.principal };
+    return copyPrincipal(entry.principal);
+  };
+
+  // A fixed-shape copy: `{ ...principal }` takes V8's generic spread path, about 1 µs on every
+  // authenticated request. The cached principals are built by verify() below: id, keyId and roles
+  // always, the other fields when the record has them.
+  const copyPrincipal = (principal: GuardPrincipal): GuardPrincipal => {
+    const copy: { -readonly [K in keyof GuardPrincipal]: GuardPrincipal[K] } = {
+      id: principal.id,
+      keyId: principal.keyId,
+      roles: principal.roles,
+    };
+    if (principal.models !== undefined) copy.models = principal.models;
+    if (principal.actions !== undefined) copy.actions = principal.actions;
+    if (principal.attributes !== undefined) copy.attributes = principal.attributes;
+    return copy;
   };
 
   const remember = (record: ApiKeyRecord, keySecret: string, principal: GuardPrincipal, at: number): void => {
@@ -249,15 +264,22 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     });
   };
 
-  const verify = async (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
-    if (key === undefined || key === null || key === '') throw unauthenticated('missing', 'an API key is required');
-    if (typeof key !== 'string') throw unauthenticated('malformed', 'the API key is malformed');
+  // Not an async function: a cache hit (every request but a key's first) answers with one
+  // resolved promise, without an async function's own promise and ticks.
+  const verify = (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
+    if (key === undefined || key === null || key === '') return Promise.reject(unauthenticated('missing', 'an API key is required'));
+    if (typeof key !== 'string') return Promise.reject(unauthenticated('malformed', 'the API key is malformed'));
     const parts = parse(key);
-    if (parts === undefined) throw unauthenticated('malformed', 'the API key is malformed');
+    if (parts === undefined) return Promise.reject(unauthenticated('malformed', 'the API key is malformed'));
     if (useCache) {
       const cached = fromCache(parts.id, parts.secret);
-      if (cached !== undefined) return cached;
+      if (cached !== undefined) return Promise.resolve(cached);
     }
+    return verifyStored(parts, call);
+  };
+
+  // The full path: the store, HMAC-SHA256 and a constant-time compare, then the cache.
+  const verifyStored = async (parts: { id: string; secret: string }, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
     const startedGeneration = generation;
     const record = await store.get(parts.id, call);
     const storedHash = record === undefined || typeof record.hash !== 'string' ? decoyHash : record.hash;

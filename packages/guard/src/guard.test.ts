@@ -54,3 +54,17 @@ describe('createGuard', () => {
     expect(() => createGuard({})).toThrow(/keys/);
   });
 });
+
+describe('credentialOf white space', () => {
+  it('reads a credential with white space around it and after the scheme as trim() would', () => {
+    expect(credentialOf('  Bearer \t abc \u00a0')).toBe('abc');
+    expect(credentialOf('\u2028bearer abc\ufeff')).toBe('abc');
+    expect(credentialOf('BEARER abc')).toBe('abc');
+    expect(credentialOf('apikey abc')).toBe('abc');
+    expect(credentialOf('Bearer    ')).toBe('Bearer');
+    expect(credentialOf('Bearer \u0001abc')).toBe('\u0001abc');
+    expect(credentialOf('Basic abc')).toBe('');
+    expect(credentialOf('Bearers abc')).toBe('');
+    expect(credentialOf('   ')).toBeUndefined();
+  });
+});

@@ -163,24 +163,38 @@ export function createGuard(options: GuardOptions): Guard {
   const policyOf = (model: string): InputPolicy | undefined =>
     Object.hasOwn(models, model) && models[model]?.input !== undefined ? models[model]?.input : options.input;
   const auditLogInstance = options.audit;
+  // The built-in path: an API key (or the anonymous principal), as a promise that rejects with
+  // UNAUTHENTICATED rather than a throw.
+  const byCredential = (credential: string | undefined): Promise<GuardPrincipal> => {
+    if (credential === undefined) {
+      if (anonymous !== undefined) return Promise.resolve(anonymous);
+      return Promise.reject(unauthenticated('missing', 'an API key is required'));
+    }
+    if (credential === '') return Promise.reject(unauthenticated('malformed', 'unsupported authorization scheme'));
+    if (keys === undefined) return Promise.reject(unauthenticated('invalid', 'the credential is not valid'));
+    return keys.verify(credential);
+  };
+  // The app's own authenticator first; `undefined` from it falls through to the built-in path.
+  const authenticateWith = async (
+    authenticator: NonNullable<GuardOptions['authenticate']>,
+    credential: string | undefined,
+    source: RequestLike | string | undefined | null,
+  ): Promise<GuardPrincipal> => {
+    const request = typeof source === 'object' && source !== null ? source : undefined;
+    const principal = await authenticator(credential, request);
+    if (principal !== undefined) return principal;
+    return byCredential(credential);
+  };
 
   return {
     roles,
     auditLog: auditLogInstance,
-    async authenticate(source) {
+    // Not an async function: the API-key path hands back verify()'s own promise, where an async
+    // function would wrap it in a second one (and two more ticks) on every request.
+    authenticate(source) {
       const credential = credentialOf(source, keyHeader);
-      const request = typeof source === 'object' && source !== null ? source : undefined;
-      if (options.authenticate !== undefined) {
-        const principal = await options.authenticate(credential, request);
-        if (principal !== undefined) return principal;
-      }
-      if (credential === undefined) {
-        if (anonymous !== undefined) return anonymous;
-        throw unauthenticated('missing', 'an API key is required');
-      }
-      if (credential === '') throw unauthenticated('malformed', 'unsupported authorization scheme');
-      if (keys === undefined) throw unauthenticated('invalid', 'the credential is not valid');
-      return keys.verify(credential);
+      if (options.authenticate !== undefined) return authenticateWith(options.authenticate, credential, source);
+      return byCredential(credential);
     },
     authorize(principal, action, model) {
       authorize(principal, action, model, roles);

@@ -5,16 +5,11 @@ import { Reflector } from '@nestjs/core';
 import type { BallastHttpRequest } from './interceptor.js';
 import type { ResolvedOptions } from './options.js';
 import { auditWhenDone, type StateResponse } from './request-state.js';
+import { isServedByCore } from './served-by-core.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 const AUTHORIZE = 'ballast:authorize';
 const PUBLIC = 'ballast:public';
-const OPEN_WITHOUT_GUARD = 'ballast:open-without-guard';
-
-/** @internal Routes marked so are open when the module has no guard (the v2 routes); others fail closed. */
-export function OpenWithoutGuard(): ClassDecorator {
-  return SetMetadata(OPEN_WITHOUT_GUARD, true);
-}
 
 /** What a route asks `BallastAuthGuard` to check. */
 export interface BallastAuthorizeOptions {
@@ -82,11 +77,12 @@ export class BallastAuthGuard implements CanActivate {
   /** Authenticates, authorizes and rate-limits the request; throws a `BallastError` when it may not go on. */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
+    // The v2 routes: the serving core authenticates, admits and audits them itself.
+    if (isServedByCore(context.getClass())) return true;
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets) === true) return true;
     const guard = this.options.guard;
     if (guard === undefined) {
-      if (this.reflector.getAllAndOverride<boolean>(OPEN_WITHOUT_GUARD, targets) === true) return true;
       throw new BallastError('UNAUTHENTICATED', 'authentication is not configured for this route', {
         details: { reason: 'no-guard' },
       });

@@ -3,8 +3,10 @@ import { PassThrough } from 'node:stream';
 import { defineModel, type TensorValue } from '@ballast/core';
 import { apiKeys, auditLog, createGuard, memoryKeyStore } from '@ballast/guard';
 import { type INestApplication, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BallastAuthGuard } from './auth-guard.js';
+import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModule } from './module.js';
 
 type Row = Record<string, TensorValue>;
@@ -119,4 +121,35 @@ it('lets a caller shorten the budget with x-timeout-ms', async () => {
   expect((await infer('slowish', one)).status).toBe(200);
   const response = await infer('slowish', one, { 'x-timeout-ms': '50' });
   expect(response.status).toBe(504);
+});
+
+it('audits a v2 request once when the app applies BallastAuthGuard and BallastContextInterceptor globally', async () => {
+  const own: Record<string, unknown>[] = [];
+  const keys = apiKeys({ secret: 'policies-test-secret-with-32-characters', store: memoryKeyStore() });
+  const { key: globalKey } = await keys.create({ principalId: 'global', roles: ['infer'] });
+  const guard = createGuard({ keys, audit: auditLog({ sink: { write: (line: string) => own.push(JSON.parse(line)) } }) });
+  @Module({
+    imports: [BallastModule.forRoot({ models: [profile], guard, v2: true })],
+    providers: [
+      { provide: APP_GUARD, useExisting: BallastAuthGuard },
+      { provide: APP_INTERCEPTOR, useExisting: BallastContextInterceptor },
+    ],
+  })
+  class GlobalModule {}
+  const global = await NestFactory.create(GlobalModule, { logger: false });
+  await global.listen(0, '127.0.0.1');
+  try {
+    const response = await fetch(`${await global.getUrl()}/v2/models/profile/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${globalKey}`, 'x-request-id': 'once-1' },
+      body: JSON.stringify(person(40)),
+    });
+    expect(response.status).toBe(200);
+    await expect.poll(() => own.length).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(own).toHaveLength(1);
+    expect(own[0]).toMatchObject({ requestId: 'once-1', principal: 'global', outcome: 'ok', status: 200 });
+  } finally {
+    await global.close();
+  }
 });

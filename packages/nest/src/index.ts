@@ -8,6 +8,7 @@ export type { BallastErrorBody } from './exception-filter.js';
 export { BallastExceptionFilter } from './exception-filter.js';
 export type { BallastHttpRequest } from './interceptor.js';
 export { BallastContextInterceptor } from './interceptor.js';
+export type { BallastModelsOptions } from './models.js';
 export { BallastModels } from './models.js';
 export type { BallastModuleAsyncOptions } from './module.js';
 export { BallastModule } from './module.js';

@@ -5,6 +5,7 @@ import { type BallastRequestContext, runWithContext } from './context.js';
 import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
 import { auditWhenDone, type StateResponse } from './request-state.js';
+import { isServedByCore } from './served-by-core.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
 /** The request fields the interceptor reads and writes (Express 5 under Nest's platform-express). */
@@ -52,7 +53,8 @@ export class BallastContextInterceptor implements NestInterceptor {
 
   /** Runs the rest of the request inside its Ballast context. */
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
+    // The v2 routes: the serving core gives them their request id, budget, signal and audit line.
+    if (context.getType() !== 'http' || isServedByCore(context.getClass())) return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<BallastHttpRequest>();
     const response = http.getResponse<HttpResponse>();

@@ -1,16 +1,38 @@
+import type { IncomingMessage } from 'node:http';
 import { BallastError, type HealthReport, type InferOptions, type Model, withDeadline, wrapModel } from '@ballast/core';
+import type { Guard } from '@ballast/guard';
 import {
-  DEFAULT_HEALTH_TIMEOUT_MS,
+  createServingCore,
   Drain,
-  ModelRegistry,
-  modelReadiness,
-  type OpenBreakers,
+  type ModelRegistry,
   type RegisteredModel,
+  type ServingCore,
   specsToV2,
-  trackOpenBreakers,
   type V2TensorMetadata,
 } from '@ballast/serving';
 import { withRequestOptions } from './context.js';
+
+/** Options of {@link BallastModels}: how the module's models are served (the serving core's options). */
+export interface BallastModelsOptions {
+  /** An open breaker makes its model unready even when a fallback answers for it. Default false (see `BallastModuleOptions.readinessFollowsBreakers`). */
+  readinessFollowsBreakers?: boolean;
+  /** How long a model's `health()` may take, ms. Default 2000. */
+  healthTimeoutMs?: number;
+  /** The security layer the served routes authenticate, limit, check, filter and audit with. */
+  guard?: Guard;
+  /** Budget of each served request, ms (a request's `x-timeout-ms` may shorten it). Default the serving core's (30,000). */
+  timeoutMs?: number;
+  /** Header a caller's request id is read from and echoed on. Default `x-request-id`. */
+  requestIdHeader?: string;
+  /** Most rows one v2 infer request may carry. Default 1024. */
+  maxBatchSize?: number;
+  /** How long shutdown waits for served requests and model calls in flight, ms. Default 10,000. */
+  drainTimeoutMs?: number;
+  /** Called with every 5xx a served route answers (replaces the default log of 500s). */
+  onError?: (error: BallastError, request: unknown) => void;
+  /** Where the default report writes a 500 answer's error. Default `console.error`. */
+  log?: (line: string) => void;
+}
 
 /**
  * The models given to `BallastModule.forRoot({ models })`, by name and version. Injectable:
@@ -28,31 +50,43 @@ import { withRequestOptions } from './context.js';
  * }
  */
 export class BallastModels {
-  // The serving core's registry (one rule for duplicates: refused) and the request-aware wrappers
-  // that are injected, by registered model.
+  /**
+   * The serving core the v2 routes answer with (`BallastV2Controller`): the one infer flow,
+   * readiness rule, drain, error body and audit line of every Ballast adapter.
+   */
+  readonly serving: ServingCore<IncomingMessage>;
+  /** The serving core's registry (one rule for duplicates: refused). */
   readonly registry: ModelRegistry;
+  // The request-aware wrappers that are injected, by registered model, and their calls in flight.
   private readonly wrapped = new Map<RegisteredModel, Model>();
   private readonly drain = new Drain();
+  private readonly drainTimeoutMs: number;
   private closed = false;
-  private draining = false;
-  // Open circuit breakers, from the `ballast:breaker` events the resilience middleware publish, so
-  // readiness follows the serving core's rule.
-  private readonly breakers: OpenBreakers;
-  private readonly readinessFollowsBreakers: boolean;
-  private readonly healthTimeoutMs: number;
+  private stopping: Promise<unknown> | undefined;
 
   /**
    * @param models the models to serve; names (with versions) must be unique.
-   * @param options `readinessFollowsBreakers`: an open breaker makes its model unready even when a
-   * fallback answers for it (default false, see `BallastModuleOptions.readinessFollowsBreakers`);
-   * `healthTimeoutMs`: how long `health()` may take (default 2000).
+   * @param options how they are served (see {@link BallastModelsOptions}).
    */
-  constructor(models: readonly Model[], options: { readinessFollowsBreakers?: boolean; healthTimeoutMs?: number } = {}) {
-    this.readinessFollowsBreakers = options.readinessFollowsBreakers === true;
-    this.healthTimeoutMs = options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
-    this.registry = new ModelRegistry(models, 'BallastModule');
+  constructor(models: readonly Model[], options: BallastModelsOptions = {}) {
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    const { guard, timeoutMs, requestIdHeader, healthTimeoutMs, onError, log } = options;
+    // Only the options given: the serving core's defaults apply to the others.
+    const serve: Parameters<typeof createServingCore<IncomingMessage>>[0] = {
+      models,
+      maxBatch: options.maxBatchSize ?? 1024,
+      readinessFollowsBreakers: options.readinessFollowsBreakers === true,
+      owner: 'BallastModule',
+    };
+    if (guard !== undefined) serve.guard = guard;
+    if (timeoutMs !== undefined) serve.timeoutMs = timeoutMs;
+    if (requestIdHeader !== undefined) serve.requestIdHeader = requestIdHeader;
+    if (healthTimeoutMs !== undefined) serve.healthTimeoutMs = healthTimeoutMs;
+    if (onError !== undefined) serve.onError = onError;
+    if (log !== undefined) serve.log = log;
+    this.serving = createServingCore<IncomingMessage>(serve);
+    this.registry = this.serving.registry;
     for (const entry of this.registry.all()) this.wrapped.set(entry, this.wrap(entry.original));
-    this.breakers = trackOpenBreakers();
   }
 
   /** The names of the registered models. */
@@ -98,21 +132,13 @@ export class BallastModels {
    * `NOT_FOUND` for an unknown model.
    */
   async health(name: string, version?: string): Promise<HealthReport> {
-    const entry = this.registry.resolve(name, version);
-    const state = await modelReadiness(name, entry.original, {
-      draining: this.isDraining,
-      breakers: this.breakers,
-      followBreakers: this.readinessFollowsBreakers,
-      healthTimeoutMs: this.healthTimeoutMs,
-    });
+    const state = await this.serving.readinessOf(name, version);
     return state.ready ? { ready: true, status: 'ready' } : { ready: false, status: 'unavailable', message: state.reason ?? 'not ready' };
   }
 
   /** True when every version of every registered model reports ready (and the application is not shutting down). */
   async ready(): Promise<boolean> {
-    if (this.isDraining) return false;
-    const reports = await Promise.all(this.registry.all().map((entry) => this.health(entry.original.name, entry.original.version)));
-    return reports.every((report) => report.ready);
+    return (await this.serving.readiness()).ready;
   }
 
   /**
@@ -120,12 +146,16 @@ export class BallastModels {
    * written ask keep-alive clients to reconnect elsewhere (`Connection: close`).
    */
   get isDraining(): boolean {
-    return this.drain.draining || this.closed;
+    return this.serving.draining || this.closed;
   }
 
-  /** Marks the start of shutdown (see {@link isDraining}); calls are still served. */
+  /**
+   * Marks the start of shutdown (see {@link isDraining}): the served routes answer new requests
+   * 503 with `Retry-After` (as every Ballast adapter does) while those in flight finish;
+   * injected models still take calls until {@link close}.
+   */
   beginDrain(): void {
-    this.drain.begin();
+    this.stopping ??= this.serving.shutdown({ drainTimeoutMs: this.drainTimeoutMs, closeModels: false });
   }
 
   /**
@@ -133,12 +163,12 @@ export class BallastModels {
    * bounded drain), then closes every model once (errors from one `close()` do not stop the
    * others; they are returned).
    */
-  async close(drainTimeoutMs = 10_000): Promise<unknown[]> {
+  async close(drainTimeoutMs = this.drainTimeoutMs): Promise<unknown[]> {
     if (this.closed) return [];
     this.closed = true;
     this.drain.begin();
-    this.breakers.stop();
-    await this.drain.settled(drainTimeoutMs);
+    this.stopping ??= this.serving.shutdown({ drainTimeoutMs, closeModels: false });
+    await Promise.all([this.stopping, this.drain.settled(drainTimeoutMs)]);
     const errors: unknown[] = [];
     for (const { original } of this.registry.all()) {
       try {

@@ -14,6 +14,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { BallastAuthGuard } from './auth-guard.js';
+import { BallastBodyGate } from './body-gate.js';
 import { BallastExceptionFilter } from './exception-filter.js';
 import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModels } from './models.js';
@@ -77,13 +78,23 @@ class BallastShutdown implements BeforeApplicationShutdown, OnApplicationShutdow
   }
 }
 
+// 500s the served routes answer are logged through Nest's Logger (unless `onError` is given).
+const servingLogger = new Logger('Ballast');
+
 const SHARED: Provider[] = [
   {
     provide: BallastModels,
     useFactory: (options: ResolvedOptions) =>
       new BallastModels(options.models, {
         readinessFollowsBreakers: options.readinessFollowsBreakers,
+        maxBatchSize: options.maxBatchSize,
+        drainTimeoutMs: options.drainTimeoutMs,
+        requestIdHeader: options.requestIdHeader,
+        log: (line) => servingLogger.error(line),
         ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
+        ...(options.guard === undefined ? {} : { guard: options.guard }),
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        ...(options.onError === undefined ? {} : { onError: options.onError }),
       }),
     inject: [BALLAST_OPTIONS],
   },
@@ -138,6 +149,7 @@ export class BallastModule {
         ...SHARED,
         ...modelProvidersList,
         ...(resolved.globalFilter ? [GLOBAL_FILTER] : []),
+        ...(resolved.v2 ? [BallastBodyGate] : []),
       ],
       controllers: resolved.v2 ? [BallastV2Controller] : [],
       exports: [...EXPORTS, ...modelProvidersList.map((provider) => (provider as { provide: symbol }).provide)],
@@ -174,6 +186,7 @@ export class BallastModule {
         ...SHARED,
         ...modelProvidersList,
         ...((options.globalFilter ?? options.v2 === true) ? [GLOBAL_FILTER] : []),
+        ...(options.v2 === true ? [BallastBodyGate] : []),
       ],
       controllers: options.v2 === true ? [BallastV2Controller] : [],
       exports: [...EXPORTS, ...modelProvidersList.map((provider) => (provider as { provide: symbol }).provide)],

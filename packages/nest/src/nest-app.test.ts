@@ -254,7 +254,7 @@ describe('Open Inference Protocol v2', () => {
     // Readiness reports the open breaker: load balancers stop sending traffic here.
     const ready = await fetch(`${base}/v2/models/broken/ready`, { headers: { 'x-api-key': key } });
     expect(ready.status).toBe(503);
-    expect(await read(ready)).toEqual({ name: 'broken', ready: false });
+    expect(await read(ready)).toMatchObject({ name: 'broken', ready: false });
     const all = await fetch(`${base}/v2/health/ready`);
     expect(all.status).toBe(503);
     breaker.reset();
@@ -289,9 +289,13 @@ describe('Open Inference Protocol v2', () => {
     expect(await read(await fetch(`${base}/v2/health/live`))).toEqual({ live: true });
     const ready = await fetch(`${base}/v2/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await read(ready)).toEqual({ ready: true });
+    // The serving core's answer, as under Express and Fastify: every model's readiness by name.
+    expect(await read(ready)).toEqual({
+      ready: true,
+      models: { affine: { ready: true }, slow: { ready: true }, broken: { ready: true }, echo: { ready: true }, tampered: { ready: true } },
+    });
     const model = await fetch(`${base}/v2/models/affine/ready`, { headers: { 'x-api-key': key } });
-    expect(await read(model)).toEqual({ name: 'affine', ready: true });
+    expect(await read(model)).toEqual({ name: 'affine', version: '1', ready: true });
     expect((await fetch(`${base}/v2/models/affine/ready`)).status).toBe(401);
   });
 });

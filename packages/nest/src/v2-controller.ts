@@ -1,54 +1,61 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BallastError, type Model, type V2InferResponse } from '@ballast/core';
 import { DEFAULT_MAX_BODY_BYTES } from '@ballast/guard';
 import {
-  encodeV2Answer,
-  inferV2,
   parseV2Body,
   readJsonBody,
-  reportServedError,
-  sendEventStream,
+  requestIdOf,
+  type ServingAnswer,
+  type ServingCore,
+  type ServingExchange,
   V2_HEADER_LENGTH,
-  type V2ModelMetadata,
-  type V2ServerMetadata,
-  v2ServerMetadata,
-  wantsEventStream,
 } from '@ballast/serving';
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Inject,
-  Param,
-  Post,
-  Req,
-  Res,
-  StreamableFile,
-  UseFilters,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
-import { BallastAuthGuard, BallastPublic, OpenWithoutGuard } from './auth-guard.js';
-import { currentRequestContext, withRequestOptions } from './context.js';
+import { Controller, Get, Inject, Post, Req, Res, UseFilters } from '@nestjs/common';
 import { BallastExceptionFilter } from './exception-filter.js';
-import { BallastContextInterceptor } from './interceptor.js';
 import { BallastModels } from './models.js';
 import type { ResolvedOptions } from './options.js';
-import { existingStateOf } from './request-state.js';
+import { ServedByCore } from './served-by-core.js';
 import { BALLAST_OPTIONS } from './tokens.js';
 
-interface StatusResponse {
-  status(code: number): unknown;
-  setHeader(name: string, value: string): unknown;
+/** The request as Nest's platform-express hands it over: Express 5's, a `node:http` request. */
+type NestRequest = IncomingMessage & { params: Record<string, string | undefined>; body?: unknown; rawBody?: unknown };
+
+/**
+ * The exchange the serving core reads. The served routes' bodies are left unread by Nest's
+ * parsers (see `BallastBodyGate`), so the core reads them itself: under the guard's per-model
+ * limit and the request's budget (408 for a body that arrives too slowly), with exact 64-bit
+ * integers and the binary tensor data extension. A body a parser of the app read anyway is used
+ * as it is (its raw bytes when Nest kept them with `rawBody: true`). A class, so `readBody` is on
+ * the prototype, not a closure per request.
+ */
+class NestExchange implements ServingExchange<IncomingMessage> {
+  constructor(
+    readonly request: NestRequest,
+    readonly response: ServerResponse,
+  ) {}
+
+  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
+    const { request } = this;
+    if (Buffer.isBuffer(request.rawBody)) {
+      try {
+        return Promise.resolve(parseV2Body(request.rawBody, request.headers[V2_HEADER_LENGTH]));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (request.body !== undefined) return Promise.resolve(request.body);
+    return readJsonBody(request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+  }
 }
 
 /**
  * The Open Inference Protocol v2 routes (the REST protocol of KServe and Triton) over the models
- * of `BallastModule`, mounted with `forRoot({ v2: true })`:
- * `GET /v2/health/live`, `GET /v2/health/ready` (public), `GET /v2/models/:name[/versions/:version]`,
- * `GET .../ready` and `POST .../infer`. Model routes are authorized as `read` and `infer` on
- * `:name` by `BallastAuthGuard` when the module has a guard, and open when it has none.
+ * of `BallastModule`, mounted with `forRoot({ v2: true })`: `GET /v2`, `GET /v2/health/live`,
+ * `GET /v2/health/ready` (public), `GET /v2/models/:name[/versions/:version]`, `GET .../ready`,
+ * `POST .../infer` and `POST .../generate`. Every answer comes from the serving core
+ * (`@ballast/serving`), as under `@ballast/express` and `@ballast/fastify`: authentication,
+ * admission, the body, the checks, the model call, the output filter, the audit line and the
+ * error bodies. `BallastAuthGuard` and `BallastContextInterceptor` let these routes through
+ * untouched when an app applies them globally, so nothing is done twice.
  *
  * @example
  * @Module({ imports: [BallastModule.forRoot({ models: [await onnxModel({ name: 'iris', path: 'iris.onnx' })], v2: true })] })
@@ -56,94 +63,74 @@ interface StatusResponse {
  * // POST /v2/models/iris/infer {"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}
  */
 @Controller('v2')
-@OpenWithoutGuard()
-@UseGuards(BallastAuthGuard)
-@UseInterceptors(BallastContextInterceptor)
+@ServedByCore()
 @UseFilters(BallastExceptionFilter)
 export class BallastV2Controller {
+  private readonly core: ServingCore<IncomingMessage>;
+
   /**
-   * @param models the registered models.
-   * @param options the module options (`maxBatchSize`).
+   * @param models the registered models and their serving core.
+   * @param options the module options (`requestIdHeader`).
    */
   constructor(
-    @Inject(BallastModels) private readonly models: BallastModels,
+    @Inject(BallastModels) models: BallastModels,
     @Inject(BALLAST_OPTIONS) private readonly options: ResolvedOptions,
-  ) {}
+  ) {
+    this.core = models.serving;
+  }
 
   /** Server metadata (`GET /v2`): name, version and the protocol extensions supported. */
   @Get()
-  @BallastPublic()
-  serverMetadata(): V2ServerMetadata {
-    return v2ServerMetadata();
+  serverMetadata(@Req() request: NestRequest, @Res() response: ServerResponse): void {
+    this.plain(request, response, this.core.serverMetadata());
   }
 
   /** Liveness: the process answers. */
   @Get('health/live')
-  @BallastPublic()
-  live(): { live: boolean } {
-    return { live: true };
+  live(@Req() request: NestRequest, @Res() response: ServerResponse): void {
+    this.plain(request, response, this.core.live());
   }
 
-  /** Readiness: 200 when every model is ready, else 503 (load balancers stop sending traffic). */
+  /** Readiness: `{ ready, models }`, 200 when every model is ready, else 503 (load balancers stop sending traffic). */
   @Get('health/ready')
-  @BallastPublic()
-  async ready(@Res({ passthrough: true }) response: StatusResponse): Promise<{ ready: boolean }> {
-    const ready = await this.models.ready();
-    if (!ready) response.status(503);
-    return { ready };
+  async ready(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    this.plain(request, response, await this.core.ready());
   }
 
   /** Metadata of a model. */
   @Get('models/:name')
-  metadata(@Param('name') name: string): V2ModelMetadata {
-    return this.describe(name, undefined);
+  async metadata(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.metadata(new NestExchange(request, response), nameOf(request), undefined));
   }
 
   /** Metadata of one version of a model. */
   @Get('models/:name/versions/:version')
-  versionMetadata(@Param('name') name: string, @Param('version') version: string): V2ModelMetadata {
-    return this.describe(name, version);
+  async versionMetadata(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.metadata(new NestExchange(request, response), nameOf(request), request.params.version));
   }
 
   /** Readiness of a model: 200 when ready, 503 when not. */
   @Get('models/:name/ready')
-  modelReady(@Param('name') name: string, @Res({ passthrough: true }) response: StatusResponse): Promise<{ name: string; ready: boolean }> {
-    return this.modelReadiness(name, undefined, response);
+  async modelReady(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.modelReady(new NestExchange(request, response), nameOf(request), undefined));
   }
 
   /** Readiness of one version of a model. */
   @Get('models/:name/versions/:version/ready')
-  versionReady(
-    @Param('name') name: string,
-    @Param('version') version: string,
-    @Res({ passthrough: true }) response: StatusResponse,
-  ): Promise<{ name: string; ready: boolean }> {
-    return this.modelReadiness(name, version, response);
+  async versionReady(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.modelReady(new NestExchange(request, response), nameOf(request), request.params.version));
   }
 
   /** Runs an inference; the request `id` is echoed. */
   @Post('models/:name/infer')
-  @HttpCode(200)
-  infer(
-    @Param('name') name: string,
-    @Body() body: unknown,
-    @Req() request: unknown,
-    @Res({ passthrough: true }) response: StatusResponse,
-  ): Promise<V2InferResponse | StreamableFile> {
-    return this.run(name, undefined, body, request, response);
+  async infer(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.infer(new NestExchange(request, response), nameOf(request), undefined));
   }
 
   /** Runs an inference on one version of a model. */
   @Post('models/:name/versions/:version/infer')
-  @HttpCode(200)
-  inferVersion(
-    @Param('name') name: string,
-    @Param('version') version: string,
-    @Body() body: unknown,
-    @Req() request: unknown,
-    @Res({ passthrough: true }) response: StatusResponse,
-  ): Promise<V2InferResponse | StreamableFile> {
-    return this.run(name, version, body, request, response);
+  async inferVersion(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.infer(new NestExchange(request, response), nameOf(request), request.params.version));
   }
 
   /**
@@ -152,122 +139,47 @@ export class BallastV2Controller {
    * the serving core's `generate`); otherwise JSON `{ model_name, model_version?, output }`.
    */
   @Post('models/:name/generate')
-  generate(@Param('name') name: string, @Body() body: unknown, @Req() request: unknown, @Res() response: ServerResponse): Promise<void> {
-    return this.serveGenerate(name, undefined, body, request, response);
+  async generate(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.generate(new NestExchange(request, response), nameOf(request), undefined));
   }
 
   /** Generates from one version of a model (see {@link BallastV2Controller.generate}). */
   @Post('models/:name/versions/:version/generate')
-  generateVersion(
-    @Param('name') name: string,
-    @Param('version') version: string,
-    @Body() body: unknown,
-    @Req() request: unknown,
-    @Res() response: ServerResponse,
-  ): Promise<void> {
-    return this.serveGenerate(name, version, body, request, response);
+  async generateVersion(@Req() request: NestRequest, @Res() response: ServerResponse): Promise<void> {
+    write(response, await this.core.generate(new NestExchange(request, response), nameOf(request), request.params.version));
   }
 
-  private async serveGenerate(
-    name: string,
-    version: string | undefined,
-    body: unknown,
-    http: unknown,
-    response: ServerResponse,
-  ): Promise<void> {
-    const model: Model = this.models.get(name, version);
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new BallastError('INVALID_INPUT', 'the generate body must be a JSON object');
-    const { stream: _stream, ...fields } = body as Record<string, unknown>;
-    const state = existingStateOf(http);
-    if (state !== undefined) state.input = fields;
-    const guard = this.options.guard;
-    const input = guard === undefined ? fields : await guard.checkInput(name, fields);
-    const served = this.models.registry.resolve(name, version).served;
-    if (served.stream !== undefined && wantsEventStream(http as Parameters<typeof wantsEventStream>[0], body)) {
-      if (this.models.isDraining) throw new BallastError('MODEL_UNAVAILABLE', 'the application is shutting down', { retryAfterMs: 1000 });
-      // The request's options (deadline, the client's disconnect signal, principal) from the
-      // interceptor's context; a failure before the first chunk goes to the exception filter.
-      const raw = served.stream(input, withRequestOptions(undefined));
-      // The guard's output redaction applies to streamed text as to JSON answers.
-      const outcome = await sendEventStream(response, guard === undefined ? raw : guard.filterStream(name, raw));
-      if (state !== undefined) {
-        if (outcome.usage !== undefined) state.usage = outcome.usage;
-        if (outcome.error !== undefined) state.error = outcome.error;
-      }
-      if (outcome.error !== undefined) reportServedError(outcome.error, http, state?.requestId, this.options.onError);
-      return;
-    }
-    const output = await model.infer(input);
-    const result: Record<string, unknown> = { model_name: name };
-    if (model.version !== undefined) result.model_version = model.version;
-    result.output = output;
-    const answer = guard === undefined ? result : guard.filterOutput(name, result);
-    const text = JSON.stringify(answer);
-    response
-      .writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) })
-      .end(text);
+  // The routes without a model get their request id (and, while draining, `Connection: close`)
+  // here; the model routes get them from the core.
+  private plain(request: NestRequest, response: ServerResponse, answer: ServingAnswer): void {
+    requestIdOf(request, response, this.options.requestIdHeader);
+    if (this.core.draining) response.setHeader('Connection', 'close');
+    write(response, answer);
   }
+}
 
-  private async modelReadiness(
-    name: string,
-    version: string | undefined,
-    response: StatusResponse,
-  ): Promise<{ name: string; ready: boolean }> {
-    const report = await this.models.health(name, version);
-    if (!report.ready) response.status(503);
-    return { name, ready: report.ready };
-  }
+function nameOf(request: NestRequest): string {
+  return String(request.params.name);
+}
 
-  private describe(name: string, version: string | undefined): V2ModelMetadata {
-    // The serving core's metadata answer (NOT_FOUND for an unknown model or version).
-    return this.models.registry.metadata(name, version);
+/** Writes the core's answer on the Node response (the route took the response over with `@Res()`). */
+function write(response: ServerResponse, answer: ServingAnswer): void {
+  if (answer.answered === true) return;
+  if (response.headersSent) {
+    // Too late for a status: end the response so the client is not left waiting.
+    response.end();
+    return;
   }
-
-  private async run(
-    name: string,
-    version: string | undefined,
-    parsed: unknown,
-    http: unknown,
-    response: StatusResponse,
-  ): Promise<V2InferResponse | StreamableFile> {
-    const model: Model = this.models.get(name, version);
-    const body = await this.body(name, parsed, http as IncomingMessage & { rawBody?: unknown; body?: unknown });
-    // The serving core's inference step (decode with the datatype check against the declared
-    // inputs, the guard's input check, inferBatch for a batch, encode, the output filter): the
-    // same as @ballast/express and @ballast/fastify. Authentication, admission and the audit line
-    // are Nest's guard and interceptor; the request's options reach the model through its wrapper.
-    const result = await inferV2(model, body, {
-      name,
-      version: model.version,
-      guard: this.options.guard,
-      maxBatch: this.options.maxBatchSize,
-      // Converted from the model's specs once per specs array, not on every request.
-      inputs: this.models.registry.declaredInputs(this.models.registry.resolve(name, version)),
-      perExample: this.models.registry.perExample(this.models.registry.resolve(name, version)),
-      // The audit line (written when the response is done) hashes the decoded input.
-      record: existingStateOf(http),
-    });
-    const answer = encodeV2Answer(result, body);
-    if (answer.json !== undefined) return answer.json;
-    if (answer.headerLength !== undefined) response.setHeader(V2_HEADER_LENGTH, String(answer.headerLength));
-    return new StreamableFile(answer.bytes, { type: answer.contentType, length: answer.bytes.length });
+  response.statusCode = answer.status;
+  if (answer.retryAfter !== undefined) response.setHeader('Retry-After', answer.retryAfter);
+  if (answer.headers !== undefined) {
+    // Bytes written as they are (binary tensor data, or JSON with exact 64-bit integers).
+    for (const key in answer.headers) response.setHeader(key, answer.headers[key] as string);
+    response.end(answer.body as Buffer);
+    return;
   }
-
-  /**
-   * The request body as the serving core reads it (exact 64-bit integers, the binary tensor data
-   * extension): from the raw bytes when the app keeps them (`NestFactory.create(..., { rawBody:
-   * true })`), else from the stream when Nest's JSON parser left it unread (a binary request is
-   * `application/octet-stream`), else the body Nest's parser gave (where integers beyond 2^53 are
-   * already rounded, and refused).
-   */
-  private body(name: string, parsed: unknown, request: IncomingMessage & { rawBody?: unknown; body?: unknown }): unknown {
-    if (Buffer.isBuffer(request.rawBody)) return parseV2Body(request.rawBody, request.headers[V2_HEADER_LENGTH]);
-    if (request.body === undefined && !request.readableEnded) {
-      // Under the guard's per-model limit and the request's budget (the interceptor's deadline).
-      const deadline = currentRequestContext()?.options.deadline;
-      return readJsonBody(request, this.options.guard?.maxBodyBytes(name) ?? DEFAULT_MAX_BODY_BYTES, deadline);
-    }
-    return parsed;
-  }
+  const text = JSON.stringify(answer.body);
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.setHeader('content-length', Buffer.byteLength(text));
+  response.end(text);
 }

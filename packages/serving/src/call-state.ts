@@ -67,6 +67,27 @@ interface ConnectionSignal {
   controller: AbortController;
   /** Requests on the connection using this controller now. */
   busy: number;
+  /** The connection it belongs to. */
+  socket: SignalHolder;
+}
+
+const WATCH = Symbol('ballast.callSignal');
+/** A response, with the controller (its own, or its connection's) its `close` settles. */
+type WatchedResponse = ServerResponse & { [WATCH]?: AbortController | ConnectionSignal | undefined };
+
+function onResponseClose(this: WatchedResponse): void {
+  const watched = this[WATCH];
+  this[WATCH] = undefined;
+  if (watched === undefined) return;
+  if (watched instanceof AbortController) {
+    if (!this.writableFinished) watched.abort(clientGone());
+    return;
+  }
+  watched.busy--;
+  if (!this.writableFinished) watched.controller.abort(clientGone());
+  else if (getEventListeners(watched.controller.signal, 'abort').length === 0) return;
+  const socket = watched.socket;
+  if (socket[CONNECTION_SIGNAL] === watched) socket[CONNECTION_SIGNAL] = undefined;
 }
 
 type SignalHolder = { [CONNECTION_SIGNAL]?: ConnectionSignal | undefined };
@@ -104,34 +125,35 @@ export function createCallState<R extends IncomingMessage>(
 ): CallState {
   const requestIdValue = requestIdOf(request, res, serve.requestIdHeader);
   const startedAt = now();
-  const budget = requestBudgetMs(request, serve);
   const holder = (share ? request.socket : undefined) as SignalHolder | undefined | null;
   let shared: ConnectionSignal | undefined;
   if (holder !== undefined && holder !== null) {
     shared = holder[CONNECTION_SIGNAL];
     if (shared === undefined || shared.controller.signal.aborted) {
-      shared = { controller: new AbortController(), busy: 0 };
+      shared = { controller: new AbortController(), busy: 0, socket: holder };
       holder[CONNECTION_SIGNAL] = shared;
     } else if (shared.busy > 0) shared = undefined;
   }
+  // The response's `close` listener is one module-level function reading what it needs from the
+  // response (no closure, and no `once` wrapper, per request): `close` is emitted once.
+  const watched = res as WatchedResponse;
   let controller: AbortController;
-  if (shared === undefined || holder === undefined || holder === null) {
+  if (watched[WATCH] !== undefined) {
+    // A second call state for one response (rare): its own controller, watched on its own.
     const own = new AbortController();
     controller = own;
     res.once('close', () => {
       if (!res.writableFinished) own.abort(clientGone());
     });
+  } else if (shared === undefined) {
+    controller = new AbortController();
+    watched[WATCH] = controller;
+    res.on('close', onResponseClose);
   } else {
-    const connection = shared;
-    const socket = holder;
-    controller = connection.controller;
-    connection.busy++;
-    res.once('close', () => {
-      connection.busy--;
-      if (!res.writableFinished) connection.controller.abort(clientGone());
-      else if (getEventListeners(connection.controller.signal, 'abort').length === 0) return;
-      if (socket[CONNECTION_SIGNAL] === connection) socket[CONNECTION_SIGNAL] = undefined;
-    });
+    controller = shared.controller;
+    shared.busy++;
+    watched[WATCH] = shared;
+    res.on('close', onResponseClose);
   }
   const attributes: Record<string, string | number | boolean> = { 'ballast.request.id': requestIdValue };
   for (const name of serve.propagateHeaders ?? DEFAULT_PROPAGATE_HEADERS) {
@@ -141,7 +163,11 @@ export function createCallState<R extends IncomingMessage>(
   const extra = serve.attributes?.(request);
   if (extra !== undefined) Object.assign(attributes, extra);
   // No conditional spread (V8's slow generic path); `principal` is only set when there is one.
-  const options: InferOptions = { deadline: deadline ?? startedAt + budget, signal: controller.signal, attributes };
+  const options: InferOptions = {
+    deadline: deadline ?? startedAt + requestBudgetMs(request, serve as ServeOptions<never>),
+    signal: controller.signal,
+    attributes,
+  };
   if (principal !== undefined) options.principal = principal;
   return { requestId: requestIdValue, startedAt, controller, options };
 }

@@ -40,6 +40,8 @@ export interface ServingCoreOptions<R extends IncomingMessage = IncomingMessage>
   readinessFollowsBreakers?: boolean;
   /** The name configuration errors start with. Default `serving`. */
   owner?: string;
+  /** Where the default report (without `onError`) writes a 500 answer's error, with its request id. Default `console.error`. */
+  log?: (line: string) => void;
 }
 
 /** One HTTP request as an adapter hands it to the core: every adapter here runs on `node:http`. */
@@ -100,6 +102,8 @@ export interface ServingCore<R extends IncomingMessage = IncomingMessage> {
   readonly draining: boolean;
   /** Readiness of every model (all versions). */
   readiness(): Promise<ServerReadiness>;
+  /** Readiness of one model (every rule of `readiness()`); `NOT_FOUND` for an unknown model or version. */
+  readinessOf(name: string, version?: string): Promise<ModelReadiness>;
   /** `GET /v2/health/live`. */
   live(): ServingAnswer;
   /** `GET /v2/health/ready`. */
@@ -131,6 +135,41 @@ export interface ServingCore<R extends IncomingMessage = IncomingMessage> {
 }
 
 const RETRY_AFTER_MS = 1000;
+
+/** What a route does with the drain, the guard and the audit log (see `serve` in the core). */
+type RouteKind = 'infer' | 'generate' | 'read';
+
+/**
+ * One request on a model route, from the prologue to the audit line: a class, so the state of a
+ * request is one object with a fixed shape rather than closures and option bags per request. It
+ * is also the record `inferV2` writes the decoded input to, and the context its call options are
+ * made from.
+ */
+class ServedRequest<R extends IncomingMessage> {
+  /** When the request reached the core (`performance.now()`). */
+  readonly startedAt = now();
+  /** The request's deadline (`performance.now()`), set by the prologue. */
+  deadline = 0;
+  principal: GuardPrincipal | undefined = undefined;
+  entry: RegisteredModel | undefined = undefined;
+  /** The input the audit line hashes. */
+  input: unknown = undefined;
+  /** A streamed answer's usage, for the audit line. */
+  usage: Usage | undefined = undefined;
+
+  constructor(
+    readonly exchange: ServingExchange<R>,
+    readonly requestId: string,
+  ) {}
+
+  get request(): R {
+    return this.exchange.request;
+  }
+
+  get response(): ServerResponse {
+    return this.exchange.response;
+  }
+}
 
 /** The server metadata a v2 server answers (`GET /v2`). */
 export interface V2ServerMetadata {
@@ -170,6 +209,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     healthTimeoutMs = DEFAULT_HEALTH_TIMEOUT_MS,
     onError,
     readinessFollowsBreakers = false,
+    log = console.error,
   } = options;
   const protectMetadata = options.protectMetadata ?? guard !== undefined;
   const registry = new ModelRegistry(options.models, options.owner);
@@ -201,22 +241,12 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     // answer closes its connection.
     const stalled = ballast.code === 'TIMEOUT' && ballast.details?.reason === BODY_TIMEOUT_REASON;
     if ((drain.draining || stalled) && !exchange.response.headersSent) exchange.response.setHeader('Connection', 'close');
-    reportServedError(ballast, exchange.request, requestIdOf(exchange.request, exchange.response, options.requestIdHeader), onError);
+    reportServedError(ballast, exchange.request, requestIdOf(exchange.request, exchange.response, options.requestIdHeader), onError, log);
     if (!exchange.response.headersSent) exchange.response.setHeader(ERROR_CODE_HEADER, ballast.code);
     const path = (exchange.request as IncomingMessage & { originalUrl?: string }).originalUrl ?? exchange.request.url;
     const answer: ServingAnswer & { error: BallastError } = { status, body: errorBodyFor(ballast, path), error: ballast };
     if (status === 429 || status === 503) answer.retryAfter = String(retryAfterSeconds(ballast.retryAfterMs));
     return answer;
-  };
-
-  // Runs one route's work under `around` (trace context); errors become answers.
-  const handle = (exchange: ServingExchange<R>, work: () => Promise<ServingAnswer>): Promise<ServingAnswer> => {
-    requestIdOf(exchange.request, exchange.response, options.requestIdHeader);
-    // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
-    // another replica) instead of reusing a connection the server is about to close.
-    if (drain.draining) exchange.response.setHeader('Connection', 'close');
-    const run = () => work().catch((error: unknown) => fail(exchange, error));
-    return options.around === undefined ? run() : options.around(exchange.request, run);
   };
 
   const readiness = async (): Promise<ServerReadiness> => {
@@ -242,142 +272,158 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
   // Made once: a single row has no siblings to stop on failure, so it may share the
   // connection's disconnect signal (see createCallState).
   const startCall = (single: boolean, context: unknown) => {
-    const { request, response, principal, deadline } = context as CallContext;
-    return createCallState(request, response, options, principal, single, deadline);
-  };
-  interface CallContext {
-    request: R;
-    response: ServerResponse;
-    principal: GuardPrincipal | undefined;
-    deadline: number;
-  }
-
-  const rejectWhileDraining = () => {
-    if (drain.draining) throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: RETRY_AFTER_MS });
+    const served = context as ServedRequest<R>;
+    return createCallState(served.request, served.response, options, served.principal, single, served.deadline);
   };
 
-  const infer = async (exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer> => {
+  /*
+   * The one prologue of every model route: the request id, the drain (model work is counted and
+   * refused once shutdown began; metadata and readiness are not), the budget (reading the body
+   * counts against it: 408 when a slow body spends it), authentication, the model, admission;
+   * then the route's work; then the one error answer and the one audit line. Runs under `around`
+   * (trace context). The request's state is one object, not closures, and what the route's work
+   * needs travels in it.
+   */
+  const serve = (
+    exchange: ServingExchange<R>,
+    kind: RouteKind,
+    name: string,
+    version: string | undefined,
+    work: (served: ServedRequest<R>) => Promise<ServingAnswer>,
+  ): Promise<ServingAnswer> => {
+    if (options.around === undefined) return serveNow(exchange, kind, name, version, work);
+    return options.around(exchange.request, () => serveNow(exchange, kind, name, version, work));
+  };
+
+  const serveNow = async (
+    exchange: ServingExchange<R>,
+    kind: RouteKind,
+    name: string,
+    version: string | undefined,
+    work: (served: ServedRequest<R>) => Promise<ServingAnswer>,
+  ): Promise<ServingAnswer> => {
     const { request, response } = exchange;
-    drain.enter();
-    const startedAt = now();
-    let principal: GuardPrincipal | undefined;
-    let entry: RegisteredModel | undefined;
-    const record: { input?: unknown } = {};
+    const served = new ServedRequest(exchange, requestIdOf(request, response, options.requestIdHeader));
+    const counted = kind !== 'read';
+    if (counted) drain.enter();
     let answer: ServingAnswer & { error?: BallastError };
     try {
-      if (drain.draining) response.setHeader('Connection', 'close');
-      rejectWhileDraining();
-      principal = await authenticate(request, 'infer', name);
-      entry = registry.resolve(name, version);
-      if (guard !== undefined && principal !== undefined) await guard.admit(principal, name);
-      // Reading the body counts against the request's budget (408 when a slow body spends it).
-      const deadline = startedAt + requestBudgetMs(request, options as ServeOptions<never>);
-      const body = await exchange.readBody(guard?.maxBodyBytes(name), deadline);
-      const result = await inferV2(entry.served, body, {
-        name,
-        version: entry.original.version,
-        guard,
-        maxBatch,
-        inputs: registry.declaredInputs(entry, overrideOf(name)),
-        perExample: registry.perExample(entry),
-        record,
-        call: startCall,
-        context: { request, response, principal, deadline } satisfies CallContext,
-      });
-      if (drain.draining) response.setHeader('Connection', 'close');
-      const encoded = encodeV2Answer(result, body);
-      if (encoded.json !== undefined) answer = { status: 200, body: encoded.json };
-      else {
-        const headers: Record<string, string> = { 'content-type': encoded.contentType };
-        if (encoded.headerLength !== undefined) headers[V2_HEADER_LENGTH] = String(encoded.headerLength);
-        answer = { status: 200, body: encoded.bytes, headers };
+      // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
+      // another replica) instead of reusing a connection the server is about to close.
+      if (drain.draining) {
+        response.setHeader('Connection', 'close');
+        if (counted) throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: RETRY_AFTER_MS });
       }
+      served.deadline = served.startedAt + requestBudgetMs(request, options as ServeOptions<never>);
+      const action = kind === 'read' ? (protectMetadata ? 'read' : false) : 'infer';
+      if (guard !== undefined && action !== false) {
+        const principal = await guard.authenticate(request);
+        served.principal = principal;
+        guard.authorize(principal, action, name);
+      }
+      const entry = registry.resolve(name, version);
+      served.entry = entry;
+      if (counted && guard !== undefined && served.principal !== undefined) {
+        // In-process limiters answer synchronously: no promise hop unless the limiter is shared.
+        const admitted = guard.admit(served.principal, name);
+        if (admitted !== undefined) await admitted;
+      }
+      answer = await work(served);
+      if (drain.draining && !response.headersSent) response.setHeader('Connection', 'close');
     } catch (error) {
       answer = fail(exchange, error);
     } finally {
-      drain.leave();
+      if (counted) drain.leave();
     }
-    if (guard?.auditLog !== undefined)
-      auditRequest(guard, {
-        requestId: requestIdOf(request, response, options.requestIdHeader),
-        principal: principal?.id,
-        keyId: principal?.keyId,
-        action: 'infer',
-        model: name,
-        version: entry?.original.version,
-        outcome: answer.error?.code ?? 'ok',
-        status: answer.status,
-        startedAt,
-        input: record.input,
-      });
-    return answer;
-  };
-
-  const generate = async (exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer> => {
-    const { request, response } = exchange;
-    drain.enter();
-    const startedAt = now();
-    let principal: GuardPrincipal | undefined;
-    let entry: RegisteredModel | undefined;
-    let input: unknown;
-    let usage: Usage | undefined;
-    let answer: ServingAnswer & { error?: BallastError };
-    try {
-      if (drain.draining) response.setHeader('Connection', 'close');
-      rejectWhileDraining();
-      principal = await authenticate(request, 'infer', name);
-      entry = registry.resolve(name, version);
-      if (guard !== undefined && principal !== undefined) await guard.admit(principal, name);
-      const deadline = startedAt + requestBudgetMs(request, options as ServeOptions<never>);
-      const body = await exchange.readBody(guard?.maxBodyBytes(name), deadline);
-      if (typeof body !== 'object' || body === null || Array.isArray(body))
-        throw new BallastError('INVALID_INPUT', 'the generate body must be a JSON object');
-      const streaming = wantsEventStream(request, body) && entry.served.stream !== undefined;
-      const { stream: _stream, ...fields } = body as Record<string, unknown>;
-      input = fields;
-      const checked = guard === undefined ? fields : await guard.checkInput(name, fields);
-      const call = createCallState(request, response, options, principal, false, deadline);
-      if (streaming) {
-        const raw = (entry.served.stream as NonNullable<Model['stream']>)(checked, call.options);
-        // The guard's output redaction applies to streamed text as to JSON answers.
-        const stream = guard === undefined ? raw : guard.filterStream(name, raw);
-        // Throws before the first chunk: answered below as a JSON error with its status.
-        const outcome = await sendEventStream(response, stream);
-        usage = outcome.usage;
-        answer = { status: 200, body: undefined, answered: true };
-        if (outcome.error !== undefined) {
-          answer.error = outcome.error;
-          reportServedError(outcome.error, request, requestIdOf(request, response, options.requestIdHeader), onError);
-        }
-      } else {
-        const output = await entry.served.infer(checked, call.options);
-        const result: Record<string, unknown> = { model_name: name };
-        if (entry.original.version !== undefined) result.model_version = entry.original.version;
-        result.output = output;
-        answer = { status: 200, body: guard === undefined ? result : guard.filterOutput(name, result) };
-      }
-    } catch (error) {
-      answer = fail(exchange, error);
-    } finally {
-      drain.leave();
-    }
-    if (guard?.auditLog !== undefined) {
+    if (counted && guard?.auditLog !== undefined) {
+      const { principal } = served;
       const audit: RequestAudit = {
-        requestId: requestIdOf(request, response, options.requestIdHeader),
+        requestId: served.requestId,
         principal: principal?.id,
         keyId: principal?.keyId,
         action: 'infer',
         model: name,
-        version: entry?.original.version,
+        version: served.entry?.original.version,
         outcome: answer.error?.code ?? 'ok',
         status: answer.status,
-        startedAt,
-        input,
+        startedAt: served.startedAt,
+        input: served.input,
       };
-      if (usage !== undefined) audit.usage = usage;
+      if (served.usage !== undefined) audit.usage = served.usage;
       auditRequest(guard, audit);
     }
     return answer;
+  };
+
+  const inferWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
+    const entry = served.entry as RegisteredModel;
+    const name = entry.original.name;
+    const body = await served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
+    const result = await inferV2(entry.served, body, {
+      name,
+      version: entry.original.version,
+      guard,
+      maxBatch,
+      inputs: registry.declaredInputs(entry, overrideOf(name)),
+      perExample: registry.perExample(entry),
+      record: served,
+      call: startCall,
+      context: served,
+    });
+    const encoded = encodeV2Answer(result, body);
+    if (encoded.json !== undefined) return { status: 200, body: encoded.json };
+    const headers: Record<string, string> = { 'content-type': encoded.contentType };
+    if (encoded.headerLength !== undefined) headers[V2_HEADER_LENGTH] = String(encoded.headerLength);
+    return { status: 200, body: encoded.bytes, headers };
+  };
+
+  const generateWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
+    const { request, response } = served.exchange;
+    const entry = served.entry as RegisteredModel;
+    const name = entry.original.name;
+    const body = await served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new BallastError('INVALID_INPUT', 'the generate body must be a JSON object');
+    const streaming = wantsEventStream(request, body) && entry.served.stream !== undefined;
+    const { stream: _stream, ...fields } = body as Record<string, unknown>;
+    served.input = fields;
+    const checked = guard === undefined ? fields : await guard.checkInput(name, fields);
+    const call = createCallState(request, response, options, served.principal, false, served.deadline);
+    if (streaming) {
+      const raw = (entry.served.stream as NonNullable<Model['stream']>)(checked, call.options);
+      // The guard's output redaction applies to streamed text as to JSON answers.
+      const stream = guard === undefined ? raw : guard.filterStream(name, raw);
+      // Throws before the first chunk: answered as a JSON error with its status.
+      const outcome = await sendEventStream(response, stream);
+      served.usage = outcome.usage;
+      const answer: ServingAnswer & { error?: BallastError } = { status: 200, body: undefined, answered: true };
+      if (outcome.error !== undefined) {
+        answer.error = outcome.error;
+        reportServedError(outcome.error, request, served.requestId, onError, log);
+      }
+      return answer;
+    }
+    const output = await entry.served.infer(checked, call.options);
+    const result: Record<string, unknown> = { model_name: name };
+    if (entry.original.version !== undefined) result.model_version = entry.original.version;
+    result.output = output;
+    return { status: 200, body: guard === undefined ? result : guard.filterOutput(name, result) };
+  };
+
+  const metadataWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
+    const entry = served.entry as RegisteredModel;
+    const body: V2ModelMetadata = registry.metadata(entry.original.name, entry.original.version, overrideOf(entry.original.name));
+    return { status: 200, body };
+  };
+
+  const modelReadyWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
+    const entry = served.entry as RegisteredModel;
+    const name = entry.original.name;
+    const state = await readinessOf(name, entry);
+    const body: Record<string, unknown> = { name };
+    if (entry.original.version !== undefined) body.version = entry.original.version;
+    Object.assign(body, state);
+    return state.ready ? { status: 200, body } : { status: 503, body, retryAfter: String(RETRY_AFTER_MS / 1000) };
   };
 
   const core: ServingCore<R> = {
@@ -395,30 +441,11 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       return state.ready ? { status: 200, body: state } : { status: 503, body: state, retryAfter: String(RETRY_AFTER_MS / 1000) };
     },
     serverMetadata: () => ({ status: 200, body: v2ServerMetadata() }),
-    metadata: (exchange, name, version) =>
-      handle(exchange, async () => {
-        await authenticate(exchange.request, protectMetadata ? 'read' : false, name);
-        const body: V2ModelMetadata = registry.metadata(name, version, overrideOf(name));
-        return { status: 200, body };
-      }),
-    modelReady: (exchange, name, version) =>
-      handle(exchange, async () => {
-        await authenticate(exchange.request, protectMetadata ? 'read' : false, name);
-        const entry = registry.resolve(name, version);
-        const state = await readinessOf(name, entry);
-        const body: Record<string, unknown> = { name };
-        if (entry.original.version !== undefined) body.version = entry.original.version;
-        Object.assign(body, state);
-        return state.ready ? { status: 200, body } : { status: 503, body, retryAfter: String(RETRY_AFTER_MS / 1000) };
-      }),
-    infer: (exchange, name, version) =>
-      options.around === undefined
-        ? infer(exchange, name, version)
-        : options.around(exchange.request, () => infer(exchange, name, version)),
-    generate: (exchange, name, version) =>
-      options.around === undefined
-        ? generate(exchange, name, version)
-        : options.around(exchange.request, () => generate(exchange, name, version)),
+    metadata: (exchange, name, version) => serve(exchange, 'read', name, version, metadataWork),
+    modelReady: (exchange, name, version) => serve(exchange, 'read', name, version, modelReadyWork),
+    readinessOf: (name, version) => readinessOf(name, registry.resolve(name, version)),
+    infer: (exchange, name, version) => serve(exchange, 'infer', name, version, inferWork),
+    generate: (exchange, name, version) => serve(exchange, 'generate', name, version, generateWork),
     authenticate,
     fail,
     shutdown: async (shutdown = {}) => {

@@ -160,6 +160,17 @@ function isElement(type: TensorType, value: unknown): boolean {
   return (type === 'float32' || type === 'float64' || type === 'float16') && isV2Element(type, Number(value));
 }
 
+/** The path of input `index` in error details (`inputs[0]`). */
+function inputPath(index: number): string {
+  return `inputs[${index}]`;
+}
+
+/** Whether v2 data is nested (arrays of arrays), to be flattened. */
+function isNested(data: readonly unknown[]): boolean {
+  for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return true;
+  return false;
+}
+
 /** Checks every element of a flat data array against the datatype; returns the first bad index or -1. */
 function badElement(type: TensorType, values: readonly unknown[]): number {
   sawBigInt = false;
@@ -194,18 +205,27 @@ export interface DecodeV2Options {
 
 /**
  * The datatype rule of every adapter: `INVALID_INPUT`
- * (400) when input `name` (at `at`) is sent as `datatype` but the model declares another one.
+ * (400) when input `name` (at `at`: its index in `inputs`, or its path) is sent as `datatype` but the model declares another one.
  */
-export function checkDeclaredDatatype(declared: readonly V2TensorMetadata[] | undefined, name: string, datatype: string, at: string): void {
+export function checkDeclaredDatatype(
+  declared: readonly V2TensorMetadata[] | undefined,
+  name: string,
+  datatype: string,
+  at: string | number,
+): void {
   if (declared === undefined) return;
   for (const input of declared) {
     if (input.name !== name) continue;
     if (input.datatype !== datatype) {
-      throw invalid(`input "${name}" has datatype ${input.datatype}, got ${datatype}`, `${at}.datatype`, {
-        input: name,
-        expected: input.datatype,
-        got: datatype,
-      });
+      throw invalid(
+        `input "${name}" has datatype ${input.datatype}, got ${datatype}`,
+        `${typeof at === 'number' ? inputPath(at) : at}.datatype`,
+        {
+          input: name,
+          expected: input.datatype,
+          got: datatype,
+        },
+      );
     }
     return;
   }
@@ -232,62 +252,68 @@ export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): D
     if (!parsed.success) throw schemaError(parsed.error, 'the body is not a valid Open Inference Protocol v2 infer request');
     request = parsed.data as V2InferRequest;
   }
-  const names = new Set<string>();
+  // Only a request with several inputs can name one twice (most carry one).
+  const names = request.inputs.length > 1 ? new Set<string>() : undefined;
   let batch: number | undefined;
   let binaryOffset = 0;
   const columns: { name: string; dims: number[]; data: ArrayLike<unknown> }[] = [];
   const view: Record<string, unknown[]> = {};
-  request.inputs.forEach((tensor, index) => {
-    const at = `inputs[${index}]`;
-    if (names.has(tensor.name)) throw invalid(`input "${tensor.name}" appears twice`, `${at}.name`);
-    names.add(tensor.name);
+  // A plain loop, and each input's path (`inputs[0]`) built only for an error: on every request
+  // a closure per call and a string per input add up.
+  for (let index = 0; index < request.inputs.length; index++) {
+    const tensor = request.inputs[index] as V2InferRequest['inputs'][number];
+    if (names !== undefined) {
+      if (names.has(tensor.name)) throw invalid(`input "${tensor.name}" appears twice`, `${inputPath(index)}.name`);
+      names.add(tensor.name);
+    }
     const type = fromV2Datatype(tensor.datatype);
-    if (type === undefined) throw invalid(`unknown datatype "${tensor.datatype}"`, `${at}.datatype`);
-    checkDeclaredDatatype(declared, tensor.name, tensor.datatype, at);
+    if (type === undefined) throw invalid(`unknown datatype "${tensor.datatype}"`, `${inputPath(index)}.datatype`);
+    checkDeclaredDatatype(declared, tensor.name, tensor.datatype, index);
     const count = elementCount(tensor.shape);
     let flat: unknown[];
     const size = tensor.parameters?.binary_data_size;
     if (size !== undefined) {
       if (!Number.isSafeInteger(size) || (size as number) < 0)
-        throw invalid('binary_data_size must be a byte count', `${at}.parameters.binary_data_size`);
+        throw invalid('binary_data_size must be a byte count', `${inputPath(index)}.parameters.binary_data_size`);
       if (binary === undefined || binaryOffset + (size as number) > binary.length) {
         throw invalid(
           `binary_data_size ${size} runs past the binary data (${binary === undefined ? 'the request has no Inference-Header-Content-Length' : `${binary.length - binaryOffset} bytes left`})`,
-          `${at}.parameters.binary_data_size`,
+          `${inputPath(index)}.parameters.binary_data_size`,
         );
       }
-      if (tensor.data !== undefined) throw invalid('a binary tensor has no "data"', `${at}.data`);
-      flat = readBinaryTensor(tensor.datatype, count, binary.subarray(binaryOffset, binaryOffset + (size as number)), at);
+      if (tensor.data !== undefined) throw invalid('a binary tensor has no "data"', `${inputPath(index)}.data`);
+      flat = readBinaryTensor(tensor.datatype, count, binary.subarray(binaryOffset, binaryOffset + (size as number)), inputPath(index));
       binaryOffset += size as number;
     } else {
-      if (tensor.data === undefined) throw invalid('"data" is required (or parameters.binary_data_size with binary data)', `${at}.data`);
+      if (tensor.data === undefined)
+        throw invalid('"data" is required (or parameters.binary_data_size with binary data)', `${inputPath(index)}.data`);
       // v2 allows nested data arrays; flatten to at most the tensor's rank (bounded recursion).
-      flat = tensor.data.some(Array.isArray) ? (tensor.data as unknown[]).flat(tensor.shape.length) : (tensor.data as unknown[]);
+      flat = isNested(tensor.data as unknown[]) ? (tensor.data as unknown[]).flat(tensor.shape.length) : (tensor.data as unknown[]);
     }
     if (flat.length !== count) {
-      throw invalid(`shape [${tensor.shape.join(', ')}] holds ${count} values but data has ${flat.length}`, `${at}.data`);
+      throw invalid(`shape [${tensor.shape.join(', ')}] holds ${count} values but data has ${flat.length}`, `${inputPath(index)}.data`);
     }
     const bad = badElement(type, flat);
     if (sawBigInt && (type === 'float32' || type === 'float64' || type === 'float16')) {
       for (let i = 0; i < flat.length; i++) if (typeof flat[i] === 'bigint') flat[i] = Number(flat[i]);
     }
-    if (bad !== -1) throw invalid(`element ${bad} is not a valid ${tensor.datatype} value`, `${at}.data[${bad}]`);
+    if (bad !== -1) throw invalid(`element ${bad} is not a valid ${tensor.datatype} value`, `${inputPath(index)}.data[${bad}]`);
     const rows = tensor.shape[0] as number;
     if (whole) {
       columns.push({ name: tensor.name, dims: [...tensor.shape], data: typedArrayFor(type, flat) });
       view[tensor.name] = flat;
-      return;
+      continue;
     }
     if (batch === undefined) batch = rows;
     else if (rows !== batch) {
       throw invalid(
         `every input of a model that batches by rows must have the same first (batch) dimension: ${rows} here, ${batch} before`,
-        `${at}.shape[0]`,
+        `${inputPath(index)}.shape[0]`,
       );
     }
     columns.push({ name: tensor.name, dims: tensor.shape.slice(1), data: typedArrayFor(type, flat) });
     view[tensor.name] = flat;
-  });
+  }
   if (binary !== undefined && binaryOffset !== binary.length) {
     throw invalid(`the binary data holds ${binary.length} bytes but the inputs' binary_data_size add up to ${binaryOffset}`, 'inputs');
   }

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { remoteModel } from '@ballast/client';
 import { BallastError, defineModel, type Model, type TensorValue } from '@ballast/core';
 import { apiKeys, auditLog, createGuard, type Guard, memoryKeyStore } from '@ballast/guard';
@@ -313,7 +313,8 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       expect(live).toMatchObject({ status: 200, body: { live: true } });
       const ready = await call(open.url, 'GET', '/v2/health/ready');
       expect(ready.status).toBe(200);
-      expect(ready.body.ready).toBe(true);
+      // The serving core's answer in every adapter: the server's readiness and each model's.
+      expect(ready.body).toEqual({ ready: true, models: { double: { ready: true } } });
       const modelReady = await call(open.url, 'GET', '/v2/models/double/ready');
       expect(modelReady).toMatchObject({ status: 200, body: { name: 'double', ready: true } });
     });
@@ -365,6 +366,47 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       const datatype = await call(open.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1, 'FP64'));
       expect(datatype.status).toBe(400);
       expect(datatype.body).toMatchObject({ code: 'INVALID_INPUT', details: { input: 'x', expected: 'FP32', got: 'FP64' } });
+    });
+
+    it('answers 408 with a JSON body, within the budget, to a client that sends its body too slowly', async () => {
+      // The headers arrive at once, then a third of the body, then nothing: the core reads the
+      // body within the request's budget (300 ms here, from x-timeout-ms) and answers 408.
+      const body = v2([1, 2], 1);
+      const head = [
+        'POST /v2/models/double/infer HTTP/1.1',
+        `Host: 127.0.0.1:${new URL(open.url).port}`,
+        'Content-Type: application/json',
+        `Content-Length: ${body.length}`,
+        'X-Timeout-Ms: 300',
+        '',
+        '',
+      ].join('\r\n');
+      const started = performance.now();
+      const socket = connect(Number(new URL(open.url).port), '127.0.0.1');
+      socket.write(head + body.slice(0, body.length / 3));
+      const text = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        const timer = setTimeout(() => {
+          socket.destroy();
+          resolve(received);
+        }, 3_000);
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => {
+          received += chunk;
+        });
+        socket.on('error', reject);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(received);
+        });
+      });
+      const elapsed = performance.now() - started;
+      const [headerText = '', bodyText = ''] = text.split('\r\n\r\n');
+      expect(headerText).toMatch(/^HTTP\/1\.1 408 /);
+      expect(headerText.toLowerCase()).toContain('connection: close');
+      expect(JSON.parse(bodyText)).toMatchObject({ code: 'TIMEOUT', details: { reason: 'body-timeout' } });
+      expect(elapsed).toBeGreaterThanOrEqual(250);
+      expect(elapsed).toBeLessThan(2_000);
     });
 
     it('answers 404 NOT_FOUND for an unknown model and version', async () => {

@@ -1,0 +1,66 @@
+/**
+ * The serving core's infer flow in a loop, without sockets, for profiling and for µs per request:
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=source --import tsx/esm bench/_serving-core-focus.ts [requests] [otel]
+ * The guard and request of bench/http.ts (API key, rate limit, input ranges) on a trivial model;
+ * `otel` adds @ballast/otel's instrument() (no SDK). Prints µs per request.
+ */
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { defineModel } from '@ballast/core';
+import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
+import { instrument } from '@ballast/otel';
+import { createServingCore, readJsonBody, type ServingExchange } from '../packages/serving/src/index.js';
+
+const requests = Number(process.argv[2] ?? 200_000);
+const telemetry = process.argv.includes('otel') ? instrument() : undefined;
+const output = { output: { type: 'float32' as const, dims: [4], data: new Float32Array([0.1, 0.2, 0.3, 0.4]) } };
+const model = defineModel({ name: 'mlp', infer: async () => output });
+const keys = apiKeys({ secret: 'a-bench-server-secret-long-enough!!', store: memoryKeyStore() });
+const { key } = await keys.create({ principalId: 'bench', roles: ['infer'] });
+const guard = createGuard({
+  keys,
+  limits: { rate: { ratePerSecond: 1e9, burst: 1e9 } },
+  input: { maxBodyBytes: 64 * 1024, ranges: { input: { min: -10, max: 10 } } },
+});
+const core = createServingCore({ models: [model], guard, timeoutMs: 5_000 });
+const features = Array.from({ length: 16 }, (_, i) => (i % 5) / 5);
+const bytes = Buffer.from(JSON.stringify({ id: 'bench', inputs: [{ name: 'input', shape: [1, 16], datatype: 'FP32', data: features }] }));
+const socket = new Socket();
+
+class Exchange implements ServingExchange {
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+  ) {}
+  readBody(limit: number | undefined, deadline: number): Promise<unknown> {
+    return readJsonBody(this.request, limit ?? 1 << 20, deadline);
+  }
+}
+
+async function once(): Promise<void> {
+  const request = new IncomingMessage(socket);
+  request.headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(bytes.length) };
+  request.method = 'POST';
+  request.url = '/v2/models/mlp/infer';
+  // As a small request arrives: headers and body in one packet, the body buffered, complete.
+  request.push(bytes);
+  request.push(null);
+  request.complete = true;
+  const response = new ServerResponse(request);
+  const answer = await core.infer(new Exchange(request, response), 'mlp', undefined);
+  if (answer.status !== 200) throw new Error(JSON.stringify(answer.body));
+  JSON.stringify(answer.body);
+  // As after a response written in full: the client did not go away.
+  Object.defineProperty(response, 'writableFinished', { value: true });
+  response.emit('close');
+}
+
+for (let i = 0; i < 20_000; i++) await once();
+let best = Number.POSITIVE_INFINITY;
+for (let round = 0; round < 5; round++) {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < requests / 5; i++) await once();
+  best = Math.min(best, Number(process.hrtime.bigint() - started) / (requests / 5) / 1000);
+}
+console.log(`serving core infer flow: ${best.toFixed(2)} µs per request${telemetry === undefined ? '' : ' (instrumented)'}`);
+telemetry?.shutdown();
