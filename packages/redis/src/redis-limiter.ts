@@ -223,6 +223,33 @@ class SharedDecisions {
     return commandBudget(options, this.commandTimeoutMs);
   }
 
+  /**
+   * One decision: `script` in Redis when a budget is left (its reply is 0 to grant, else the wait
+   * in ms), this replica's share when not or when the command fails.
+   */
+  take(
+    script: LuaScript,
+    redisKey: string,
+    args: string[],
+    key: string,
+    cost: number,
+    callOptions: LimiterCallOptions | undefined,
+    operation: StoreOperation,
+  ): TakeResult | Promise<TakeResult> {
+    const budget = this.budget(callOptions);
+    if (budget <= 0) return this.takeLocally(key, cost);
+    return this.eval(script, [redisKey], args, budget, operation).then(
+      (reply) => {
+        this.answered();
+        return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
+      },
+      (error: unknown) => {
+        this.failed('take', error);
+        return this.takeLocally(key, cost);
+      },
+    );
+  }
+
   answered(): void {
     this.counters.shared++;
     if (this.counters.fallback) {
@@ -299,17 +326,14 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): SharedLimite
           details: { cost, burst },
         });
       }
-      const budget = decisions.budget(callOptions);
-      if (budget <= 0) return decisions.takeLocally(key, cost);
-      return decisions.eval(TOKEN_BUCKET_SCRIPT, [prefix + key], [rateArg, burstArg, String(cost)], budget, TAKE_OPERATION.rateLimit).then(
-        (reply) => {
-          decisions.answered();
-          return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
-        },
-        (error: unknown) => {
-          decisions.failed('take', error);
-          return decisions.takeLocally(key, cost);
-        },
+      return decisions.take(
+        TOKEN_BUCKET_SCRIPT,
+        prefix + key,
+        [rateArg, burstArg, String(cost)],
+        key,
+        cost,
+        callOptions,
+        TAKE_OPERATION.rateLimit,
       );
     },
     stats: () => decisions.stats(),
@@ -347,20 +371,15 @@ export function redisQuotaLimiter(
     burst: limit,
     take(key = '', cost = 1, callOptions?: LimiterCallOptions): TakeResult | Promise<TakeResult> {
       if (!(cost >= 0)) throw new BallastError('INVALID_INPUT', `quota cost must be >= 0, got ${cost}`, { details: { cost } });
-      const budget = decisions.budget(callOptions);
-      if (budget <= 0) return decisions.takeLocally(key, cost);
-      return decisions
-        .eval(FIXED_WINDOW_SCRIPT, [prefix + key], [limitArg, windowArg, String(cost), 'take'], budget, TAKE_OPERATION.quota)
-        .then(
-          (reply) => {
-            decisions.answered();
-            return reply === 0 ? TAKE_GRANTED : { ok: false, retryAfterMs: Number(reply) };
-          },
-          (error: unknown) => {
-            decisions.failed('take', error);
-            return decisions.takeLocally(key, cost);
-          },
-        );
+      return decisions.take(
+        FIXED_WINDOW_SCRIPT,
+        prefix + key,
+        [limitArg, windowArg, String(cost), 'take'],
+        key,
+        cost,
+        callOptions,
+        TAKE_OPERATION.quota,
+      );
     },
     available(key = '', callOptions?: LimiterCallOptions): number | Promise<number> {
       const budget = decisions.budget(callOptions);
