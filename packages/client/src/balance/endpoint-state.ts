@@ -32,8 +32,10 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   private sampled = false;
   /** When the last answer was observed. */
   private stamp = 0;
-  /** When the last call was sent (set by the balancer as it sends one). */
+  /** When the last call was sent (see `sending`). */
   sentAt = Number.NEGATIVE_INFINITY;
+  /** Probes in a row that left the reading where it was: the probe interval doubles with each. */
+  private probeStreak = 0;
   private slowStartFrom = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -46,6 +48,7 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     private readonly slowStartMinFactor: number,
     windowSize: number,
     private readonly probeIntervalMs = 1000,
+    private readonly probeMaxIntervalMs = 16 * probeIntervalMs,
   ) {
     this.window = new Uint8Array(windowSize);
   }
@@ -85,13 +88,34 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
 
   /**
    * Whether the endpoint is due for a probe: it has answered before, has no call in flight, and
-   * has neither answered nor been sent a call for `probeIntervalMs`. Its reading is then stale
+   * has neither answered nor been sent a call for the probe interval. Its reading is then stale
    * (it may have recovered from a slow spell), and one call refreshes it. Sending a call resets
-   * the interval, so an idle endpoint gets at most one probe per interval, however much traffic
-   * the set takes.
+   * the wait, so an idle endpoint gets at most one probe per interval, however much traffic the
+   * set takes.
+   *
+   * The interval is `probeIntervalMs`, doubled for each probe in a row that confirmed the reading
+   * (see `sending` and `observe`), up to `probeMaxIntervalMs`. A slow endpoint that stays slow
+   * loses every comparison after each probe, so probing it every interval buys nothing, while
+   * each probe is a call that waits on the slowest endpoint: on the balance bench the 50 and
+   * 200 ms endpoints' one probe a second each were a fifth of the slowest 1 % of calls.
    */
   probeDue(now: number): boolean {
-    return this.sampled && this.outstanding === 0 && now - Math.max(this.stamp, this.sentAt) >= this.probeIntervalMs;
+    if (!this.sampled || this.outstanding !== 0) return false;
+    const interval = Math.min(this.probeMaxIntervalMs, this.probeIntervalMs * 2 ** Math.min(this.probeStreak, 30));
+    return now - Math.max(this.stamp, this.sentAt) >= interval;
+  }
+
+  /**
+   * Books a call being sent at `now`; returns whether it is a probe (the endpoint was due for
+   * one). A call that is not a probe means the endpoint won a comparison on its reading: it is
+   * in use, and its probe interval starts again from `probeIntervalMs`.
+   */
+  sending(now: number): boolean {
+    const probe = this.probeDue(now);
+    if (probe) this.probeStreak++;
+    else this.probeStreak = 0;
+    this.sentAt = now;
+    return probe;
   }
 
   /**
@@ -120,7 +144,10 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
    * The time per call in flight is an average rather than the lowest value seen: the lowest made
    * the fastest endpoint look cheaper than it was, so it queued deeper than it should.
    */
-  observe(latencyMs: number, now: number, inFlight = 0): void {
+  observe(latencyMs: number, now: number, inFlight = 0, probe = false): void {
+    // A probe that answers in less than half the reading shows a change (the ±25 % or so that
+    // a model server's latency varies by is not one): probe at the base interval again.
+    if (probe && this.sampled && latencyMs < 0.5 * this.ewma) this.probeStreak = 0;
     const unit = latencyMs / (inFlight + 1);
     if (!this.sampled) {
       this.sampled = true;
