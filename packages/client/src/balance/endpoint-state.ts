@@ -134,8 +134,8 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
    * time as well). For a serial server that is its service time; for a parallel one, service
    * time ÷ slots, the cost one more queued call adds. An answer that met no queue but gives a
    * lower time per call in flight (a parallel server at a concurrency not seen before) lowers it
-   * too. An answer met a queue when the time per call in flight × (calls in flight when sent + 1)
-   * was more than the endpoint's speed.
+   * too. An answer met a queue when calls were in flight as it was sent and the time per call in
+   * flight × (calls in flight when sent + 1) was more than the endpoint's speed.
    *
    * Why the split: Finagle's load is latency × (calls in flight + 1). Once latency includes a
    * queue that counts it twice, and it charges a model server that runs 8 calls at a time as if
@@ -156,7 +156,10 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
       this.unit = unit;
     } else {
       const w = Math.exp(-Math.max(0, now - this.stamp) / this.decayMs);
-      if (this.unit * (inFlight + 1) > this.speed) {
+      // A call sent to an idle endpoint met no queue, whatever the estimates say (equal ones can
+      // differ in the last bit, which sent an idle answer to the queue estimate, so a probe of an
+      // endpoint that had sped up left its reading where it was).
+      if (inFlight > 0 && this.unit * (inFlight + 1) > this.speed) {
         this.unit = this.unit * w + unit * (1 - w);
       } else {
         this.ewma = latencyMs > this.ewma ? latencyMs : this.ewma * w + latencyMs * (1 - w);

@@ -35,6 +35,15 @@ describe('peak EWMA (fake clock)', () => {
     expect(e.latencyAt(101 + 10_000)).toBe(50);
   });
 
+  it('takes an answer to a call sent while idle as the endpoint’s speed, even when its estimates differ in the last bit', () => {
+    const e = endpoint('a', { decayMs: 100 });
+    e.observe(40, 0);
+    e.observe(40, 164); // the plain EWMA of 40 and 40 comes out a hair under 40 here
+    e.observe(10, 10_000, 0); // sped up: a probe of the idle endpoint answers in 10 ms
+    expect(e.latencyAt(10_000)).toBeCloseTo(10, 6);
+    expect(e.loadAt(10_000)).toBeCloseTo(10, 6);
+  });
+
   it('keeps an idle slow endpoint at its own latency, however long it idles', () => {
     const slow = endpoint('slow');
     slow.observe(200, 0);
