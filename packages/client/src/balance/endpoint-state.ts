@@ -81,8 +81,23 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
   // parallel server's time per call in flight is its service time ÷ slots), and dividing by a
   // weight in proportion to capacity counted it twice, so the largest endpoint queued while a
   // smaller idle one could have answered sooner. Slow start still scales it, so a newcomer ramps up.
+  //
+  // The expected latency is the peak EWMA × the queue factor: the time per call in flight ×
+  // (calls in flight + 1) ÷ the endpoint's speed, which is (calls in flight + 1) ÷ slots for a
+  // server with that many slots, once past 1 (all slots busy). Both endpoints a comparison weighs
+  // are then read the same way, at their recent peak. Taking the larger of the peak and the
+  // queue estimate instead (time per call in flight × (calls in flight + 1), a mean) read a
+  // queued endpoint at its mean and an unqueued one at its peak: the fastest endpoint queued until
+  // its mean wait passed the next one's recent worst answer. On the virtual-clock bench that
+  // queue was half of P2C's slowest 1 %; reading both at the peak took the p99 from about 1.74 to
+  // 1.58 × the fastest endpoint's own.
   loadAt(now: number): number {
-    const load = this.sampled ? Math.max(this.unit * (this.outstanding + 1), this.ewma) : this.outstanding * UNKNOWN_LOAD_PENALTY;
+    let load: number;
+    if (!this.sampled) load = this.outstanding * UNKNOWN_LOAD_PENALTY;
+    else {
+      const queue = this.unit * (this.outstanding + 1);
+      load = queue > this.speed && this.speed > 0 ? (this.ewma * queue) / this.speed : Math.max(queue, this.ewma);
+    }
     return now - this.slowStartFrom >= this.slowStartMs ? load : load / this.slowStartAt(now);
   }
 

@@ -115,6 +115,23 @@ describe('peak EWMA (fake clock)', () => {
     expect(serial.loadAt(0)).toBe(80);
   });
 
+  it('reads a queued endpoint at its peak too: peak EWMA × (calls in flight + 1) ÷ slots', () => {
+    // A parallel server (8 slots, 10 ms a call) whose recent worst answer took 12 ms.
+    const fast = endpoint('fast');
+    fast.observe(10, 0);
+    fast.observe(10, 10_000, 7); // a queued answer: 1.25 ms per call in flight
+    fast.observe(12, 10_000, 0); // the peak: 12 ms, the speed still 10 ms
+    expect(fast.ewmaMs).toBe(12);
+    fast.outstanding = 15; // two calls per slot: the next waits about one service time
+    expect(fast.loadAt(10_000)).toBeCloseTo(12 * 2, 6);
+    // An idle endpoint twice as slow, its recent worst 22 ms, answers sooner than that queue: it
+    // wins. Read at its mean wait (1.25 ms × 16 = 20 ms) the queued one would have won instead.
+    const next = endpoint('next');
+    next.observe(22, 10_000);
+    const strategy = p2cEwma();
+    expect(strategy.choose([fast, next], 10_000, replay(0)).id).toBe('next');
+  });
+
   it('ramps the slow-start factor from the minimum to 1 over slowStartMs', () => {
     const e = endpoint('a', { slowStartMs: 1000 });
     expect(e.slowStartAt(0)).toBe(1);
