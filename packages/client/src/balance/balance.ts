@@ -665,8 +665,8 @@ export const balanceOptionsSchema = z
 /**
  * A `Model` that spreads calls over several endpoints of one model (replicas, regions, model
  * servers). By default it picks with power of two choices over the latency one more call can
- * expect (peak-EWMA latency, or time per call in flight × calls in flight), and probes an idle
- * endpoint once per `probeIntervalMs`; ejects outliers (failures in a row, or an error ratio
+ * expect (peak-EWMA latency, × calls in flight ÷ slots once every slot is busy), and probes an
+ * idle endpoint once per `probeIntervalMs`, less often while probes show it no faster; ejects outliers (failures in a row, or an error ratio
  * above the other endpoints') for a growing interval, never more than a share of the set; brings
  * them back, and new endpoints in, through slow start; retries a failed call once on another
  * endpoint; and sends a retry or hedge of `retry()`/`hedge()` above it to another endpoint than

@@ -57,8 +57,12 @@ export class EndpointState<I = unknown, O = unknown> implements BalanceCandidate
     return this.ejectedUntil !== 0;
   }
 
-  /** Starts (or restarts) the slow-start ramp at `now`. */
+  /**
+   * Starts (or restarts) the slow-start ramp at `now`, as the endpoint joins the set or comes
+   * back from an ejection. Its reading is from before, so probes start again at `probeIntervalMs`.
+   */
   startSlowStart(now: number): void {
+    this.probeStreak = 0;
     if (this.slowStartMs > 0) this.slowStartFrom = now;
   }
 

@@ -44,6 +44,21 @@ describe('peak EWMA (fake clock)', () => {
     expect(e.loadAt(10_000)).toBeCloseTo(10, 6);
   });
 
+  it('backs probes of an idle endpoint off, and starts again at the base interval when it comes back', () => {
+    const e = endpoint('e');
+    e.observe(20, 0);
+    let last = 0; // the last answer
+    for (const interval of [1000, 2000, 4000]) {
+      expect(e.probeDue(last + interval - 1)).toBe(false);
+      expect(e.sending(last + interval)).toBe(true); // a probe
+      last += interval + 20;
+      e.observe(20, last, 0); // and it is as slow as before
+    }
+    expect(e.probeDue(last + 7999)).toBe(false); // 8 s now
+    e.startSlowStart(last + 100); // back from an ejection: its reading is old
+    expect(e.probeDue(last + 1000)).toBe(true);
+  });
+
   it('keeps an idle slow endpoint at its own latency, however long it idles', () => {
     const slow = endpoint('slow');
     slow.observe(200, 0);
