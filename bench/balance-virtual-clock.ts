@@ -8,7 +8,9 @@
  * latency). The reference is the fastest endpoint alone at 70 % of its own capacity on the same
  * virtual clock, as in bench/balance.ts. A third row gives a yardstick: a strategy that knows every
  * endpoint's true service time and slots and takes the lowest expected latency over all of them.
- * Seeded, so a run repeats exactly.
+ * A fourth row gives the lower bound no strategy can beat on this set (`lowerBoundP99`: every call
+ * served at once, the fastest endpoints filled first up to 100 % of their capacity), so the goal
+ * can be read against what is possible. Seeded, so a run repeats exactly.
  *
  * Goal (as in bench/balance.ts): P2C-EWMA p99 within 1.5 × the fastest endpoint's own p99.
  *
@@ -96,6 +98,39 @@ function knownServiceTimes(): BalanceStrategy {
       return best;
     },
   };
+}
+
+/**
+ * The p99 that no strategy can beat on this set, ms. A call's latency is at least its service
+ * time, service times do not depend on where a call goes, and in the long run an endpoint serves
+ * at most its capacity (slots ÷ mean service time). So the share of calls slower than t is at
+ * least Σ share_i · P(S_i > t), and the shares that make it smallest for every t fill the
+ * endpoints fastest first, each up to 100 % of its capacity (the service times are stochastically
+ * ordered by their means, so the greedy assignment is the least at every t). No queueing at all,
+ * which no real assignment at 100 % utilisation gets. The p99 is the t where that share is 1 %,
+ * found by bisection on the service-time distributions (uniform over mean ±25 %, as simulated).
+ * The failing endpoint is left out: it is as fast as the second endpoint, which has room for
+ * all the load the fastest leaves, so adding it changes nothing.
+ */
+function lowerBoundP99(rate: number): number {
+  const healthy = SERVICE_MS.filter((_, i) => i !== FAILING).sort((a, b) => a - b);
+  const shares: { ms: number; share: number }[] = [];
+  let left = rate;
+  for (const ms of healthy) {
+    const take = Math.min(left, (SLOTS * 1000) / ms);
+    if (take > 0) shares.push({ ms, share: take / rate });
+    left -= take;
+  }
+  const slower = (t: number) =>
+    shares.reduce((sum, { ms, share }) => sum + share * Math.min(1, Math.max(0, (1.25 * ms - t) / (0.5 * ms))), 0);
+  let low = 0;
+  let high = 1.25 * Math.max(...healthy);
+  for (let i = 0; i < 100; i++) {
+    const mid = (low + high) / 2;
+    if (slower(mid) > 0.01) low = mid;
+    else high = mid;
+  }
+  return high;
 }
 
 /** Lets every promise reaction run (the balancer books an answer, or retries, before time moves on). */
@@ -193,12 +228,15 @@ console.log(
 const rows: (string | number)[][] = [];
 const ratios: number[] = [];
 const knownRatios: number[] = [];
+const boundRatios: number[] = [];
+const bound = lowerBoundP99(0.7 * capacity);
 for (let seed = 1; seed <= seeds; seed++) {
   const reference = await run(seed, 'alone');
   const p2c = await run(seed, 'p2c-ewma');
   const known = await run(seed, 'known');
   ratios.push(p2c.p99 / reference.p99);
   knownRatios.push(known.p99 / reference.p99);
+  boundRatios.push(bound / reference.p99);
   const tail = (r: typeof p2c) =>
     [...r.tail]
       .sort((x, y) => y[1] - x[1])
@@ -207,9 +245,11 @@ for (let seed = 1; seed <= seeds; seed++) {
   rows.push([`seed ${seed}: fastest endpoint alone`, reference.p50, reference.p99, 100 * reference.errorRate, 1, '']);
   rows.push([`seed ${seed}: p2c-ewma`, p2c.p50, p2c.p99, 100 * p2c.errorRate, p2c.p99 / reference.p99, tail(p2c)]);
   rows.push([`seed ${seed}: service times known`, known.p50, known.p99, 100 * known.errorRate, known.p99 / reference.p99, tail(known)]);
+  rows.push([`seed ${seed}: lower bound (no queue, fastest first)`, '', bound, '', bound / reference.p99, '']);
 }
 table(['run', 'p50 ms', 'p99 ms', 'errors %', 'p99 / fastest alone', 'slowest 1 % served by (last attempt)'], rows);
 console.log(
   `\np2c-ewma p99 / fastest endpoint's own p99 (virtual clock, median of ${seeds}): ${percentile(ratios, 50).toFixed(2)} (goal ≤ 1.5); ` +
-    `with service times known: ${percentile(knownRatios, 50).toFixed(2)}`,
+    `with service times known: ${percentile(knownRatios, 50).toFixed(2)}; ` +
+    `lower bound for any strategy: ${percentile(boundRatios, 50).toFixed(2)}`,
 );

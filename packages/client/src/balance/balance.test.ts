@@ -256,7 +256,8 @@ describe('balance: probing idle endpoints (fake clock)', () => {
         name: `probe-${probeIntervalMs}`,
         endpoints: [fast.model, slow.model],
         clock: () => clock.now,
-        ...(probeIntervalMs === 1000 ? {} : { probeIntervalMs }), // the default, then a shorter one
+        // No back-off (probeMaxIntervalMs = probeIntervalMs): the default interval, then a shorter one.
+        ...(probeIntervalMs === 1000 ? { probeMaxIntervalMs: 1000 } : { probeIntervalMs, probeMaxIntervalMs: probeIntervalMs }),
       });
       // Ten seconds of calls, one every millisecond or so.
       while (clock.now < 10_000) {
@@ -269,6 +270,80 @@ describe('balance: probing idle endpoints (fake clock)', () => {
       expect(slow.state.calls).toBeLessThanOrEqual(probes + 1);
       expect(slow.state.calls).toBeGreaterThanOrEqual(probes * 0.9);
     }
+  });
+
+  it('backs the probe interval off while probes confirm a slow reading, up to probeMaxIntervalMs', async () => {
+    const clock = { now: 0 };
+    const fast = timed('fast', 1, clock);
+    const slow = timed('slow', 20, clock);
+    const probes: number[] = [];
+    const slowModel = defineModel({
+      name: 'slow',
+      infer: (input: number) => {
+        probes.push(clock.now);
+        return slow.model.infer(input);
+      },
+    });
+    const model = balance({ name: 'probe-back-off', endpoints: [fast.model, slowModel], clock: () => clock.now });
+    while (clock.now < 60_000) {
+      await model.infer(1);
+      clock.now += 1;
+    }
+    // The first call learns its latency; the probes then come 1, 2, 4, 8 and 16 s apart, and
+    // 16 s apart (16 × probeIntervalMs, the default probeMaxIntervalMs) from then on.
+    const gaps = probes.slice(1).map((at, i) => Math.round((at - (probes[i] as number) - 20) / 1000));
+    expect(gaps).toEqual([1, 2, 4, 8, 16, 16]);
+  });
+
+  it('probes at the base interval again once a probe shows the endpoint much faster', async () => {
+    const clock = { now: 0 };
+    const fast = timed('fast', 1, clock);
+    const slow = timed('slow', 40, clock);
+    const probes: number[] = [];
+    const slowModel = defineModel({
+      name: 'slow',
+      infer: (input: number) => {
+        probes.push(clock.now);
+        return slow.model.infer(input);
+      },
+    });
+    const model = balance({ name: 'probe-reset', endpoints: [fast.model, slowModel], clock: () => clock.now });
+    while (clock.now < 20_000) {
+      await model.infer(1);
+      clock.now += 1;
+    }
+    expect(probes).toHaveLength(5); // the first call, then probes 1, 2, 4 and 8 s apart
+    slow.state.ms = 10; // four times faster, still ten times slower than `fast`: it wins no call
+    const before = probes.length;
+    while (clock.now < 40_000) {
+      await model.infer(1);
+      clock.now += 1;
+    }
+    // The next probe (16 s after the last) shows the change: the interval starts again at 1 s,
+    // so the 20 s hold 1 + the probes 1, 2 and 4 s apart after it (and none 16 s apart).
+    const gaps = probes.slice(before - 1).map((at, i, all) => (i === 0 ? 0 : Math.round((at - (all[i - 1] as number)) / 1000)));
+    expect(gaps.slice(1, 4)).toEqual([16, 1, 2]);
+  });
+
+  it('finds a slow endpoint that sped up within probeMaxIntervalMs, however long it was slow', async () => {
+    const clock = { now: 0 };
+    const a = timed('a', 2, clock);
+    const b = timed('b', 50, clock);
+    const model = balance({ name: 'recover-late', endpoints: [a.model, b.model], clock: () => clock.now, probeMaxIntervalMs: 8000 });
+    while (clock.now < 120_000) {
+      await model.infer(1);
+      clock.now += 1;
+    }
+    expect(b.state.calls).toBeLessThanOrEqual(1 + 4 + 120 / 8); // backed off to one probe per 8 s
+    b.state.ms = 1; // sped up: faster than a now
+    const sped = clock.now;
+    while (b.state.calls < 100 && clock.now < 130_000) {
+      await model.infer(1);
+      clock.now += 1;
+    }
+    // Found by the next probe, at most 8 s later, and it takes the traffic from then on.
+    expect(b.state.calls).toBe(100);
+    expect(clock.now - sped).toBeLessThanOrEqual(8000 + 200);
   });
 
   it('finds an endpoint again through a probe once it has recovered from a slow spell', async () => {

@@ -111,8 +111,19 @@ export interface BalanceOptions<I, O> {
    * cost-aware), once, to refresh its latency. Readings change only with answers, so without
    * probes an endpoint that was slow once would never be tried again; with them, a slow endpoint
    * costs at most one call per interval. Default 1,000.
+   *
+   * The interval doubles with each probe in a row that leaves the endpoint where it was (it still
+   * wins no call and did not answer in less than half its reading), up to `probeMaxIntervalMs`,
+   * and falls back to `probeIntervalMs` as soon as it wins a call or a probe shows it faster.
    */
   probeIntervalMs?: number;
+  /**
+   * The longest interval between probes of an idle endpoint, ms, reached after probes in a row
+   * confirmed its reading (see `probeIntervalMs`): the longest a slow endpoint that has sped up
+   * can go unnoticed, and what bounds the share of calls a slow endpoint takes as probes. Set it
+   * to `probeIntervalMs` for one probe per interval always. Default 16 × `probeIntervalMs`.
+   */
+  probeMaxIntervalMs?: number;
   /** How long an added or restored endpoint ramps up, ms; 0 for none. Default 10,000. */
   slowStartMs?: number;
   /** Share of its weight a slow-starting endpoint begins with, in (0, 1]. Default 0.1. */
@@ -269,6 +280,7 @@ class Balancer<I, O> {
       this.options.slowStartMinFactor ?? 0.1,
       this.outlier?.windowSize ?? 1,
       this.options.probeIntervalMs ?? 1000,
+      this.options.probeMaxIntervalMs ?? 16 * (this.options.probeIntervalMs ?? 1000),
     );
     if (slowStart) state.startSlowStart(this.clock());
     this.endpoints.push(state);
@@ -352,9 +364,9 @@ class Balancer<I, O> {
         });
       }
       if (channels.balance.hasSubscribers) this.publish(endpoint, 'chosen', now);
+      const probe = endpoint.sending(now);
       const inFlight = endpoint.outstanding++;
       endpoint.calls++;
-      endpoint.sentAt = now;
       if (memo !== undefined) {
         if (record === undefined) {
           record = { failed: [], active: [] };
@@ -364,10 +376,10 @@ class Balancer<I, O> {
       }
       try {
         const value = await callModel(endpoint.model, input, options);
-        this.succeeded(endpoint, now, inFlight);
+        this.succeeded(endpoint, now, inFlight, probe);
         return value;
       } catch (error) {
-        const failed = this.failed(endpoint, now, inFlight, error);
+        const failed = this.failed(endpoint, now, inFlight, probe, error);
         if (failed && record !== undefined) record.failed.push(endpoint);
         if (attempt >= this.maxAttempts || !failed || doneError(options) !== undefined || !this.safeShouldRetry(error)) throw error;
         if (tried === undefined) tried = [];
@@ -392,9 +404,9 @@ class Balancer<I, O> {
     }
   }
 
-  private succeeded(endpoint: EndpointState, started: number, inFlight: number): void {
+  private succeeded(endpoint: EndpointState, started: number, inFlight: number, probe: boolean): void {
     const now = this.clock();
-    endpoint.observe(now - started, now, inFlight);
+    endpoint.observe(now - started, now, inFlight, probe);
     endpoint.consecutiveFailures = 0;
     if (this.outlier !== undefined) {
       endpoint.record(false);
@@ -403,7 +415,7 @@ class Balancer<I, O> {
   }
 
   /** Books a failure; returns whether it counts against the endpoint. */
-  private failed(endpoint: EndpointState, started: number, inFlight: number, error: unknown): boolean {
+  private failed(endpoint: EndpointState, started: number, inFlight: number, probe: boolean, error: unknown): boolean {
     let counts: boolean;
     try {
       counts = this.isFailure(error) === true;
@@ -417,7 +429,7 @@ class Balancer<I, O> {
     // A failure is charged at least twice the endpoint's latency, so a fast-failing endpoint does
     // not attract traffic while the outlier detector counts.
     const charged = Math.max(now - started, 2 * (endpoint.ewmaMs ?? 0));
-    endpoint.observe(charged, now, inFlight);
+    endpoint.observe(charged, now, inFlight, probe);
     if (this.outlier !== undefined) {
       endpoint.record(true);
       this.checkOutlier(endpoint, now);
@@ -619,6 +631,7 @@ export const balanceOptionsSchema = z
       .optional(),
     decayMs: z.number().finite().positive().optional(),
     probeIntervalMs: z.number().finite().positive().optional(),
+    probeMaxIntervalMs: z.number().finite().positive().optional(),
     slowStartMs: msOption.optional(),
     slowStartMinFactor: z.number().positive().max(1).optional(),
     outlier: z
@@ -652,8 +665,8 @@ export const balanceOptionsSchema = z
 /**
  * A `Model` that spreads calls over several endpoints of one model (replicas, regions, model
  * servers). By default it picks with power of two choices over the latency one more call can
- * expect (peak-EWMA latency, or time per call in flight × calls in flight), and probes an idle
- * endpoint once per `probeIntervalMs`; ejects outliers (failures in a row, or an error ratio
+ * expect (peak-EWMA latency, × calls in flight ÷ slots once every slot is busy), and probes an
+ * idle endpoint once per `probeIntervalMs`, less often while probes show it no faster; ejects outliers (failures in a row, or an error ratio
  * above the other endpoints') for a growing interval, never more than a share of the set; brings
  * them back, and new endpoints in, through slow start; retries a failed call once on another
  * endpoint; and sends a retry or hedge of `retry()`/`hedge()` above it to another endpoint than

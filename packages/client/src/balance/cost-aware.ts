@@ -15,7 +15,8 @@ export interface CostAwareOptions {
  * ones, the least loaded. As the cheap endpoints slow down under load their latency passes the
  * objective and calls spill to the next price; when none meets it, the least loaded endpoint
  * (lowest latency × calls in flight) takes the call. An idle endpoint due for a probe
- * (`probeDue`) takes one call per `probeIntervalMs`, so a cheap endpoint that recovers is
+ * (`probeDue`) takes one call per probe interval (`probeIntervalMs`, growing to
+ * `probeMaxIntervalMs` while it stays over the objective), so a cheap endpoint that recovers is
  * found again.
  *
  * @example
@@ -41,7 +42,7 @@ export function costAware(options: CostAwareOptions): BalanceStrategy {
       let fallbackLoad = Number.POSITIVE_INFINITY;
       for (const candidate of candidates) {
         // Readings change only with answers: an endpoint that once missed the objective is tried
-        // again by a probe (at most one per `probeIntervalMs`), or it would never come back.
+        // again by a probe (at most one per probe interval), or it would never come back.
         if (candidate.probeDue(now)) return candidate;
         const load = candidate.loadAt(now);
         if (load < fallbackLoad) {

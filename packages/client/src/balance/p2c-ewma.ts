@@ -24,7 +24,8 @@ import type { BalanceCandidate, BalanceStrategy } from './strategy.js';
  *
  * Readings change only with answers, so an endpoint that lost every comparison (a slow one, or
  * one that stalled once) would never be tried again: when the random draw is due for a probe
- * (`probeDue`: idle and unheard of for the balancer's `probeIntervalMs`) it takes the call.
+ * (`probeDue`: idle and unheard of for the probe interval, `probeIntervalMs` doubled for each
+ * probe in a row that left the endpoint losing, up to `probeMaxIntervalMs`) it takes the call.
  *
  * @example
  * const model = balance({ name: 'm', endpoints: [a, b, c], strategy: p2cEwma() });
@@ -43,7 +44,7 @@ export function p2cEwma(): BalanceStrategy {
       const i = Math.floor(random() * n);
       const drawn = candidates[i] as BalanceCandidate;
       // An idle endpoint whose reading is stale gets this call as a probe (at most one per
-      // `probeIntervalMs`); the remembered ones stay, so the next call compares against them.
+      // probe interval); the remembered ones stay, so the next call compares against them.
       if (drawn.probeDue(now)) return drawn;
       // The remembered ones, while they are still candidates at the same place (the set is
       // rebuilt on every change, so a moved or missing one is dropped, or replaced by a second

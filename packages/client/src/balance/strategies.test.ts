@@ -35,6 +35,30 @@ describe('peak EWMA (fake clock)', () => {
     expect(e.latencyAt(101 + 10_000)).toBe(50);
   });
 
+  it('takes an answer to a call sent while idle as the endpoint’s speed, even when its estimates differ in the last bit', () => {
+    const e = endpoint('a', { decayMs: 100 });
+    e.observe(40, 0);
+    e.observe(40, 164); // the plain EWMA of 40 and 40 comes out a hair under 40 here
+    e.observe(10, 10_000, 0); // sped up: a probe of the idle endpoint answers in 10 ms
+    expect(e.latencyAt(10_000)).toBeCloseTo(10, 6);
+    expect(e.loadAt(10_000)).toBeCloseTo(10, 6);
+  });
+
+  it('backs probes of an idle endpoint off, and starts again at the base interval when it comes back', () => {
+    const e = endpoint('e');
+    e.observe(20, 0);
+    let last = 0; // the last answer
+    for (const interval of [1000, 2000, 4000]) {
+      expect(e.probeDue(last + interval - 1)).toBe(false);
+      expect(e.sending(last + interval)).toBe(true); // a probe
+      last += interval + 20;
+      e.observe(20, last, 0); // and it is as slow as before
+    }
+    expect(e.probeDue(last + 7999)).toBe(false); // 8 s now
+    e.startSlowStart(last + 100); // back from an ejection: its reading is old
+    expect(e.probeDue(last + 1000)).toBe(true);
+  });
+
   it('keeps an idle slow endpoint at its own latency, however long it idles', () => {
     const slow = endpoint('slow');
     slow.observe(200, 0);
@@ -104,6 +128,23 @@ describe('peak EWMA (fake clock)', () => {
     serial.observe(80, 0, 7); // a serial server: the eighth call waited for seven
     serial.outstanding = 7;
     expect(serial.loadAt(0)).toBe(80);
+  });
+
+  it('reads a queued endpoint at its peak too: peak EWMA × (calls in flight + 1) ÷ slots', () => {
+    // A parallel server (8 slots, 10 ms a call) whose recent worst answer took 12 ms.
+    const fast = endpoint('fast');
+    fast.observe(10, 0);
+    fast.observe(10, 10_000, 7); // a queued answer: 1.25 ms per call in flight
+    fast.observe(12, 10_000, 0); // the peak: 12 ms, the speed still 10 ms
+    expect(fast.ewmaMs).toBe(12);
+    fast.outstanding = 15; // two calls per slot: the next waits about one service time
+    expect(fast.loadAt(10_000)).toBeCloseTo(12 * 2, 6);
+    // An idle endpoint twice as slow, its recent worst 22 ms, answers sooner than that queue: it
+    // wins. Read at its mean wait (1.25 ms × 16 = 20 ms) the queued one would have won instead.
+    const next = endpoint('next');
+    next.observe(22, 10_000);
+    const strategy = p2cEwma();
+    expect(strategy.choose([fast, next], 10_000, replay(0)).id).toBe('next');
   });
 
   it('ramps the slow-start factor from the minimum to 1 over slowStartMs', () => {

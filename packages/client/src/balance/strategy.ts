@@ -20,16 +20,19 @@ export interface BalanceCandidate {
   /** The slow-start factor at `now`, in (0, 1]: 1 once the endpoint has fully ramped up. */
   slowStartAt(now: number): number;
   /**
-   * Expected latency of one more call here at `now`, ms: the peak-EWMA latency, or the time per
-   * call in flight × (outstanding + 1) when that is more, divided by the slow-start factor (not by
-   * `weight`). One without answers yet is 0 while idle (so it is tried) and a large penalty per
-   * call in flight.
+   * Expected latency of one more call here at `now`, ms: the peak-EWMA latency, × the queue factor
+   * once all of the endpoint's slots are busy (time per call in flight × (outstanding + 1) ÷ the
+   * endpoint's unqueued latency, that is (outstanding + 1) ÷ slots), divided by the slow-start
+   * factor (not by `weight`). One without answers yet is 0 while idle (so it is tried) and a large
+   * penalty per call in flight.
    */
   loadAt(now: number): number;
   /**
    * Whether the endpoint should get one call to refresh its reading: it has answered before, is
-   * idle, and has had no call and no answer for the balancer's `probeIntervalMs`. Sending it a
-   * call resets the interval, so this is true at most once per interval for an idle endpoint.
+   * idle, and has had no call and no answer for the probe interval (the balancer's
+   * `probeIntervalMs`, doubled for each probe in a row after which it won no call, up to
+   * `probeMaxIntervalMs`). Sending it a call resets the wait, so this is true at most once per
+   * interval for an idle endpoint.
    * Strategies that choose by latency take such an endpoint when they meet it, so one that was
    * slow once is not shunned for ever.
    */
