@@ -16,7 +16,7 @@
  * Goals: P2C-EWMA p99 ≤ 0.5 × round-robin's; within 1.5 × the fastest endpoint's own p99; the
  * choice under 300 ns (the choice alone against picking by index).
  *
- *   pnpm bench balance            (about 40 s)
+ *   pnpm bench balance            (about a minute)
  *   pnpm bench balance --smoke
  */
 import {
@@ -38,6 +38,10 @@ const SLOTS = 8;
 const SERVICE_MS = [10, 20, 50, 200, 20];
 const FAILING = 4; // index of the endpoint failing 30 % of its calls
 const seconds = size(3, 0.5);
+// Each round starts a fresh balancer; the calls of its first second (readings still empty, the
+// first probes) are sent but not counted, for every configuration alike: a service's balancer runs
+// for hours, and the figures are its steady state.
+const warmupSeconds = size(1, 0.1);
 const rounds = size(3, 1);
 // The set's capacity counts the four healthy endpoints: the failing one is ejected most of the
 // time (by every strategy), so its capacity cannot be counted on.
@@ -103,7 +107,7 @@ function endpoints() {
  * where the slowest 1 % went: the share of those calls by the endpoints they were sent to
  * (`20ms-failing > 10ms` is a failure retried on the 10 ms endpoint).
  */
-async function openLoop(model: Model<number, string>, callsPerSecond: number, durationS: number) {
+async function openLoop(model: Model<number, string>, callsPerSecond: number, durationS: number, warmupS = warmupSeconds) {
   const latencies: number[] = [];
   const paths: string[] = [];
   let errors = 0;
@@ -111,15 +115,17 @@ async function openLoop(model: Model<number, string>, callsPerSecond: number, du
   const pending: Promise<void>[] = [];
   const started = performance.now();
   let nextAt = 0;
-  while (nextAt < durationS * 1000) {
+  while (nextAt < (warmupS + durationS) * 1000) {
     const now = performance.now() - started;
     while (nextAt <= now) {
       const t0 = performance.now();
       const id = call++;
+      const counted = nextAt >= warmupS * 1000;
       const sentTo: string[] = [];
       attempts.set(id, sentTo);
       const done = (failed: boolean) => {
         attempts.delete(id);
+        if (!counted) return;
         if (failed) errors++;
         latencies.push(performance.now() - t0);
         paths.push(sentTo.join(' > ') + (failed ? ' (failed)' : ''));
@@ -148,7 +154,7 @@ async function openLoop(model: Model<number, string>, callsPerSecond: number, du
 
 console.log(
   `${SERVICE_MS.length} simulated endpoints (${SERVICE_MS.join(', ')} ms, ${SLOTS} slots each; the last fails 30 %), ` +
-    `healthy capacity ${Math.round(capacity)} calls/s, load ${Math.round(rate)} calls/s (70 %) for ${rounds} interleaved rounds of ${seconds} s per strategy${smoke ? ' (smoke)' : ''}\n`,
+    `healthy capacity ${Math.round(capacity)} calls/s, load ${Math.round(rate)} calls/s (70 %) for ${rounds} interleaved rounds of ${seconds} s per strategy (after ${warmupSeconds} s not counted)${smoke ? ' (smoke)' : ''}\n`,
 );
 
 const strategies = {
