@@ -576,67 +576,40 @@ function outputData(type: TensorType, data: Feed['data'] | readonly boolean[]): 
   return data as TensorValue['data'];
 }
 
-/** How one output of a batch becomes each row's part, worked out once per batch. */
-interface SplitColumn {
-  readonly name: string;
-  /** The whole output, given to every row: an output without the batch dimension. */
-  readonly whole: TensorValue | undefined;
-  readonly type: TensorType;
-  /** One dims array for all rows of the batch (results are not mutated by Ballast). */
-  readonly dims: number[];
-  readonly size: number;
-  readonly data: Feed['data'];
-  /** 0: a view of the typed array; 1: a slice of a string array; 2: converted (float16, bool). */
-  readonly kind: 0 | 1 | 2;
-}
-
-/**
- * Splits batch outputs into per-example outputs (the batch dimension removed). Row by row, each
- * row's result object built at once with all its outputs: a pass that first made every row's
- * empty object and then a pass per output adding to it measured about a quarter slower per row
- * (Node 20, one output of 4 floats, 64 rows).
- */
+/** Splits batch outputs into per-example outputs (the batch dimension removed). */
 export function splitOutputs(outputs: readonly Feed[], n: number): OnnxOutputs[] {
-  const m = outputs.length;
-  const columns = new Array<SplitColumn>(m);
-  for (let o = 0; o < m; o++) {
-    const { name, type, dims, data } = outputs[o] as Feed;
-    if (dims[0] !== n) {
-      // An output without the batch dimension (a constant, a summary): every example gets all of it.
-      const whole: TensorValue = { type, dims, data: outputData(type, data) };
-      columns[o] = { name, whole, type, dims, size: 0, data, kind: 0 };
-      continue;
-    }
-    const kind = Array.isArray(data) ? 1 : type === 'float16' || type === 'bool' ? 2 : 0;
-    columns[o] = { name, whole: undefined, type, dims: dims.slice(1), size: n === 0 ? 0 : data.length / n, data, kind };
-  }
   // A plain loop, not Array.from with a callback: this runs once per row of every batch.
   const results = new Array<OnnxOutputs>(n);
-  for (let i = 0; i < n; i++) {
-    const result: OnnxOutputs = {};
-    for (let o = 0; o < m; o++) {
-      const column = columns[o] as SplitColumn;
-      const { whole, size } = column;
-      if (whole !== undefined) {
-        result[column.name] = whole;
-        continue;
-      }
-      const start = i * size;
-      let data: TensorValue['data'];
-      if (column.kind === 0) {
-        // Views, not copies: the batch's output buffer is fresh per run and owned by no one else.
-        // Every other type is returned as the runtime gave it, so no conversion call per row.
-        // subarray() measured about a quarter faster per row than `new View(buffer, offset,
-        // length)` on Node 20 (bench/onnx.ts's 16→64→4 MLP).
-        data = (column.data as Exclude<Feed['data'], string[]>).subarray(start, start + size) as TensorValue['data'];
-      } else if (column.kind === 1) {
-        data = (column.data as string[]).slice(start, start + size);
-      } else {
-        data = outputData(column.type, (column.data as Exclude<Feed['data'], string[]>).subarray(start, start + size) as Feed['data']);
-      }
-      result[column.name] = { type: column.type, dims: column.dims, data };
+  for (let i = 0; i < n; i++) results[i] = {};
+  for (const output of outputs) {
+    if (output.dims[0] !== n) {
+      // An output without the batch dimension (a constant, a summary): every example gets all of it.
+      const whole: TensorValue = { type: output.type, dims: output.dims, data: outputData(output.type, output.data) };
+      for (const result of results) result[output.name] = whole;
+      continue;
     }
-    results[i] = result;
+    // One dims array for all rows of the batch (results are not mutated by Ballast).
+    const dims = output.dims.slice(1);
+    const size = n === 0 ? 0 : output.data.length / n;
+    const { name, type, data } = output;
+    if (Array.isArray(data)) {
+      for (let i = 0; i < n; i++) {
+        (results[i] as OnnxOutputs)[name] = { type, dims, data: data.slice(i * size, (i + 1) * size) };
+      }
+    } else if (type === 'float16' || type === 'bool') {
+      for (let i = 0; i < n; i++) {
+        (results[i] as OnnxOutputs)[name] = { type, dims, data: outputData(type, data.subarray(i * size, (i + 1) * size) as Feed['data']) };
+      }
+    } else {
+      // Views, not copies: the batch's output buffer is fresh per run and owned by no one else.
+      // Every other type is returned as the runtime gave it, so no conversion call per row.
+      // subarray() measured about a quarter faster per row than `new View(buffer, offset,
+      // length)` on Node 20 (bench/onnx.ts's 16→64→4 MLP).
+      const typed = data as Exclude<Feed['data'], string[]>;
+      for (let i = 0; i < n; i++) {
+        (results[i] as OnnxOutputs)[name] = { type, dims, data: typed.subarray(i * size, (i + 1) * size) as TensorValue['data'] };
+      }
+    }
   }
   return results;
 }
