@@ -10,8 +10,8 @@
  * single-row promise API gets from this harness on this machine, measured in the same run.
  * The modes of one concurrency run round robin (round k of every mode before round k + 1 of
  * any), and each figure is the best of 5 rounds; at 256 callers each Ballast mode is also given
- * round by round against its minimal batcher (median and range), which a load change on a
- * shared machine skews least. It also prints where a row's time goes.
+ * round by round against its minimal batcher and against naive (median and range), which a
+ * load change on a shared machine skews least. It also prints where a row's time goes.
  * Then the event-loop delay p99 while a ~10 ms-per-run model is saturated, with workers and on
  * the main thread.
  *
@@ -159,6 +159,26 @@ table(
     const ours = rounds256[label as string] as number[];
     const theirs = rounds256[reference as string] as number[];
     const ratios = ours.map((rate, k) => rate / (theirs[k] as number));
+    return [short as string, median(ratios), Math.min(...ratios), Math.max(...ratios)];
+  }),
+);
+
+// Against naive the same way: naive's round k ran in the same round robin as every other mode's
+// round k, so each ratio compares two measurements moments apart. The references are listed too:
+// at a high load they fall short of 10x naive themselves, which shows the goal's reach that day.
+const naiveRounds = rounds256['naive session.run'] as number[];
+console.log(`\nx naive at concurrency 256, round by round (${rounds} rounds; goal ≥ 10 in every mode):`);
+table(
+  ['mode', 'median', 'lowest', 'highest'],
+  [
+    ['Ballast, main thread', 'Ballast batched, main thread'],
+    ['Ballast, 1 worker', 'Ballast batched, 1 worker'],
+    ['Ballast, 2 workers', 'Ballast batched, 2 workers'],
+    ['(minimal batcher, main thread)', 'minimal batcher (reference)'],
+    ['(minimal batcher, 1 worker)', 'minimal batcher, 1 worker (reference)'],
+    ['(minimal batcher, 2 workers)', 'minimal batcher, 2 workers (reference)'],
+  ].map(([short, label]) => {
+    const ratios = (rounds256[label as string] as number[]).map((rate, k) => rate / (naiveRounds[k] as number));
     return [short as string, median(ratios), Math.min(...ratios), Math.max(...ratios)];
   }),
 );

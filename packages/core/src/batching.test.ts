@@ -250,6 +250,44 @@ describe('batching (fake clock)', () => {
   });
 });
 
+describe('batching queue', () => {
+  it('keeps arrival order and every caller its own result while the queue grows past its first capacity from a wrapped position', async () => {
+    const { model, batches } = manualModel();
+    const batched = pipeline(model, batching({ maxBatchSize: 5, maxInFlight: 1, maxQueue: 1000 }));
+    const controllers = new Map<number, AbortController>();
+    const call = (i: number) => {
+      if (i % 7 !== 3) return batched.infer(i);
+      const controller = new AbortController();
+      controllers.set(i, controller);
+      return batched.infer(i, { signal: controller.signal });
+    };
+    // 12 calls: the first batch takes 5, so the next ones queue behind a moved head.
+    const calls = Array.from({ length: 12 }, (_, i) => call(i));
+    await Promise.resolve();
+    expect(batches[0]?.inputs).toEqual([0, 1, 2, 3, 4]);
+    // 30 more: 37 waiting, more than the first capacity of 16, written from the wrapped position.
+    for (let i = 12; i < 42; i++) calls.push(call(i));
+    controllers.get(17)?.abort();
+    controllers.get(38)?.abort();
+    const outcomes = calls.map((p) =>
+      p.then(
+        (value) => value,
+        (error: unknown) => codeOf(error),
+      ),
+    );
+    const seen: number[] = [];
+    for (let k = 0; k < batches.length; k++) {
+      const batch = batches[k] as (typeof batches)[number];
+      seen.push(...batch.inputs);
+      batch.resolve(batch.inputs.map((x) => x * 10));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const expected = Array.from({ length: 42 }, (_, i) => i).filter((i) => i !== 17 && i !== 38);
+    expect(seen).toEqual(expected);
+    expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 42 }, (_, i) => (i === 17 || i === 38 ? 'CANCELLED' : i * 10)));
+  });
+});
+
 describe('batching properties', () => {
   type Step = { kind: 'call'; cancelAfter: number | null } | { kind: 'settle'; outcome: 'ok' | 'fail' | 'short' } | { kind: 'tick' };
   const step: fc.Arbitrary<Step> = fc.oneof(

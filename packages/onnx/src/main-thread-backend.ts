@@ -9,6 +9,14 @@ function fromTensor(name: string, tensor: ort.Tensor): Feed {
   return { name, type: tensor.type as Feed['type'], dims: [...tensor.dims], data: tensor.data as Feed['data'] };
 }
 
+/** Keeps the input arrays of a settled run as the spares of the next batch. */
+function recycle(feeds: readonly Feed[], spares: (TypedArray | undefined)[]): void {
+  for (let i = 0; i < feeds.length; i++) {
+    const data = (feeds[i] as Feed).data;
+    if (!Array.isArray(data)) spares[i] = data;
+  }
+}
+
 /** Loads a model into one session on the calling thread (`workers: 0`). */
 export async function createMainBackend(options: BackendOptions): Promise<Backend> {
   const {
@@ -52,19 +60,13 @@ export async function createMainBackend(options: BackendOptions): Promise<Backen
     const taken = spares;
     spares = [];
     const feeds = batch.map((input, i) => materialize(input, taken[i]));
-    const recycle = () => {
-      for (let i = 0; i < feeds.length; i++) {
-        const data = (feeds[i] as Feed).data;
-        if (!Array.isArray(data)) spares[i] = data;
-      }
-    };
     return run(feeds).then(
       (outputs) => {
-        recycle();
+        recycle(feeds, spares);
         return outputs;
       },
       (error: unknown) => {
-        recycle();
+        recycle(feeds, spares);
         throw error;
       },
     );

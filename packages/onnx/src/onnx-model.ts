@@ -186,6 +186,12 @@ function zeroFeeds(specs: readonly TensorSpec[]): Feed[] {
   });
 }
 
+/** Ends one run on `current`: a replaced backend is closed once its last run is over. */
+function leave(current: LoadedBackend): void {
+  current.active--;
+  if (current.retired && current.active === 0) closeQuietly(current.backend);
+}
+
 /** Releases a replaced backend; a failure to release must not fail the reload or a call. */
 function closeQuietly(backend: Backend): void {
   backend.close().catch(() => undefined);
@@ -335,10 +341,6 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
   function onBackend<T>(run: (backend: Backend) => Promise<Feed[]>, finish: (outputs: Feed[]) => T): Promise<T> {
     const current = loaded as LoadedBackend;
     current.active++;
-    const leave = (): void => {
-      current.active--;
-      if (current.retired && current.active === 0) closeQuietly(current.backend);
-    };
     let running: Promise<Feed[]>;
     try {
       running = run(current.backend);
@@ -347,11 +349,11 @@ export async function onnxModel(options: OnnxModelOptions): Promise<OnnxModel> {
     }
     return running.then(
       (outputs) => {
-        leave();
+        leave(current);
         return finish(outputs);
       },
       (error: unknown) => {
-        leave();
+        leave(current);
         throw error;
       },
     );

@@ -492,16 +492,33 @@ export interface BatchInput {
 export function batchInputs(items: readonly PreparedInputs[]): BatchInput[] {
   const first = items[0] as PreparedInputs;
   const n = items.length;
-  return first.feeds.map((feed, index) => {
-    const size = feed.data.length;
-    return {
-      name: feed.name,
-      type: feed.type,
-      dims: [n, ...feed.dims],
-      length: size * n,
-      write: (target) => writeRows(items, index, size, target),
-    };
-  });
+  return first.feeds.map((feed, index) => new RowsInput(feed, index, items, n));
+}
+
+/** A batch input over the rows of `items` (a class, not a closure per batch and input). */
+class RowsInput implements BatchInput {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly dims: number[];
+  readonly length: number;
+  private readonly size: number;
+
+  constructor(
+    feed: Feed,
+    private readonly index: number,
+    private readonly items: readonly PreparedInputs[],
+    n: number,
+  ) {
+    this.name = feed.name;
+    this.type = feed.type;
+    this.dims = [n, ...feed.dims];
+    this.size = feed.data.length;
+    this.length = this.size * n;
+  }
+
+  write(target: TypedArray | string[]): void {
+    writeRows(this.items, this.index, this.size, target);
+  }
 }
 
 function writeRows(items: readonly PreparedInputs[], index: number, size: number, target: TypedArray | string[]): void {
