@@ -29,8 +29,14 @@ export function readJsonBody(stream: IncomingMessage, limitBytes: number, deadli
   // A body received in full and not read yet (a small request arrives with its headers, and the
   // infer route reads it after authentication) is taken from the stream's buffer at once: no
   // listeners, no promise of its own, none of the ticks a paused stream takes to start flowing
-  // and end (about 2 µs a request).
-  if (stream.complete && stream.readableFlowing !== true && !stream.readableEnded && stream.readableEncoding === null) {
+  // and end (about 2 µs a request). In full: the message is complete, or every byte its
+  // `content-length` declares is buffered (the parser may not have reported the end yet).
+  if (
+    stream.readableFlowing !== true &&
+    !stream.readableEnded &&
+    stream.readableEncoding === null &&
+    (stream.complete || (stream.readableLength === declared && stream.headers['transfer-encoding'] === undefined))
+  ) {
     return readBuffered(stream, limitBytes);
   }
   const reading = new Promise<unknown>((resolve, reject) => {
@@ -70,6 +76,9 @@ function readBuffered(stream: IncomingMessage, limitBytes: number): Promise<unkn
   // `read()` on a paused stream hands back everything buffered as one Buffer (`null` when empty);
   // with the body complete that is the whole body, and the stream then ends as usual.
   const bytes = (stream.read() as Buffer | null) ?? NO_BYTES;
+  // Once complete, that read ends the stream; before, it ends when the parser reports the end,
+  // and only a flowing stream emits `end` then by itself.
+  if (!stream.complete) stream.resume();
   if (bytes.length > limitBytes) return Promise.reject(tooLarge(limitBytes, bytes.length));
   try {
     return Promise.resolve(parseV2Body(bytes, stream.headers[V2_HEADER_LENGTH]));
