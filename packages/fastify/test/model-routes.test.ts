@@ -1,5 +1,5 @@
 import { defineModel } from '@ballast/core';
-import Fastify from 'fastify';
+import Fastify, { type FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ballastFastify } from '../src/index.js';
 
@@ -19,7 +19,7 @@ afterEach(async () => {
   close = undefined;
 });
 
-async function start(options: Parameters<typeof Fastify>[0] = {}): Promise<string> {
+async function start(options: FastifyServerOptions = {}): Promise<string> {
   const app = Fastify(options);
   await app.register(ballastFastify({ models: [echo('mlp', '2'), echo('mlp', '1'), echo('odd:name'), echo('with space')] }));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -54,7 +54,7 @@ describe('ballastFastify model routes', () => {
   });
 
   it('answers as the parametric route does under a case-insensitive router', async () => {
-    const url = await start({ routerOptions: { caseSensitive: false } } as never);
+    const url = await start({ routerOptions: { caseSensitive: false } });
     expect(await infer(url, '/v2/models/mlp/infer')).toMatchObject({ status: 200, body: { model_name: 'mlp' } });
     const upper = await infer(url, '/v2/models/MLP/infer');
     expect(upper).toMatchObject({ status: 404, body: { error: expect.stringContaining('unknown model "MLP"') } });
