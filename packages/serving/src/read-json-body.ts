@@ -29,8 +29,9 @@ export function readJsonBody(stream: IncomingMessage, limitBytes: number, deadli
   // A body received in full and not read yet (a small request arrives with its headers, and the
   // infer route reads it after authentication) is taken from the stream's buffer at once: no
   // listeners, no promise of its own, none of the ticks a paused stream takes to start flowing
-  // and end (about 2 µs a request). In full: the message is complete, or every byte its
-  // `content-length` declares is buffered (the parser may not have reported the end yet).
+  // and end, and no deadline scope for a read that cannot wait (about 0.3 µs less a request when
+  // the message is complete, 0.6 µs when the parser has not reported its end yet). In full: the
+  // message is complete, or every byte its `content-length` declares is buffered.
   if (
     stream.readableFlowing !== true &&
     !stream.readableEnded &&
