@@ -34,6 +34,10 @@ type Params = { name: string; version?: string };
 
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
+// Model names a static route path holds as they are: no parameter (`:`), wildcard (`*`),
+// pattern, query or percent-encoded characters for the router to read otherwise.
+const STATIC_NAME = /^\w[\w.~-]*$/;
+
 // The body stays a stream: the core reads it after authentication and admission.
 function passBody(_request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void): void {
   done(null, payload);
@@ -104,8 +108,10 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     if (answer.retryAfter !== undefined) headers['retry-after'] = answer.retryAfter;
     reply.raw.writeHead(answer.status, headers).end(text);
   };
-  const model = (route: 'infer' | 'metadata' | 'modelReady') => async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) =>
-    send(reply, await core[route](exchangeOf(request, reply), request.params.name, request.params.version));
+  const model =
+    (route: 'infer' | 'metadata' | 'modelReady') =>
+    async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, name = request.params.name) =>
+      send(reply, await core[route](exchangeOf(request, reply), name, request.params.version));
 
   const plugin = async function ballastPlugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();
@@ -114,6 +120,20 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     app.addContentTypeParser(['application/json', 'application/octet-stream'], passBody);
     app.addContentTypeParser('*', passBody);
     app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error)));
+    // The infer route of each served model also by its own name: Fastify's router finds a
+    // static path without matching and decoding a parameter. The parametric route stays for
+    // names a static path cannot hold as they are (they answer the same).
+    // A case-insensitive router would send `/v2/models/MLP/infer` to model `mlp`'s static route
+    // where the parametric one answers 404 for an unknown name: static routes only when it is not.
+    const config = app.initialConfig as { caseSensitive?: boolean; routerOptions?: { caseSensitive?: boolean } };
+    const caseSensitive = config.caseSensitive !== false && config.routerOptions?.caseSensitive !== false;
+    for (const name of caseSensitive ? core.registry.names() : []) {
+      if (!STATIC_NAME.test(name)) continue;
+      const infer = model('infer');
+      app.post(`/v2/models/${name}/infer`, (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) =>
+        infer(request, reply, name),
+      );
+    }
     for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
       app.post(`${prefix}/infer`, model('infer'));
       app.post(`${prefix}/generate`, generate);

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { now } from '@ballast/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,30 +7,38 @@ import { stringifyExactJson, V2BinaryBody } from './v2-wire.js';
 
 // A real server on 127.0.0.1 answering what readJsonBody made of each request body.
 let server: Server | undefined;
-async function serve(limitBytes: number, budgetMs?: number): Promise<number> {
+async function serve(limitBytes: number, budgetMs?: number, readAfterMs?: number): Promise<number> {
   server = createServer((request, response) => {
-    readJsonBody(request, limitBytes, budgetMs === undefined ? undefined : now() + budgetMs).then(
-      (body) =>
-        response.end(
-          body instanceof V2BinaryBody
-            ? JSON.stringify({ header: body.header, binary: [...body.binary] })
-            : stringifyExactJson({ body, types: Object.values(body as object).map((v) => typeof v) }),
-        ),
-      (error: { code: string; details?: unknown }) => response.end(JSON.stringify({ code: error.code, details: error.details })),
-    );
+    // Read at once, or (readAfterMs) once the whole body sits in the stream's buffer, as a route
+    // does that reads it after authentication.
+    if (readAfterMs !== undefined) {
+      request.pause();
+      setTimeout(() => answer(request, response, limitBytes, budgetMs), readAfterMs);
+    } else answer(request, response, limitBytes, budgetMs);
   });
   server.listen(0, '127.0.0.1');
   await new Promise((resolve) => server?.once('listening', resolve));
   return (server.address() as AddressInfo).port;
+}
+function answer(request: IncomingMessage, response: ServerResponse, limitBytes: number, budgetMs: number | undefined): void {
+  readJsonBody(request, limitBytes, budgetMs === undefined ? undefined : now() + budgetMs).then(
+    (body) =>
+      response.end(
+        body instanceof V2BinaryBody
+          ? JSON.stringify({ header: body.header, binary: [...body.binary] })
+          : stringifyExactJson({ body, types: Object.values(body as object).map((v) => typeof v) }),
+      ),
+    (error: { code: string; details?: unknown }) => response.end(JSON.stringify({ code: error.code, details: error.details })),
+  );
 }
 afterEach(async () => {
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
 });
 
-function send(port: number, chunks: string[], headers: Record<string, string> = {}, gapMs = 0): Promise<unknown> {
+function send(port: number, chunks: string[], headers: Record<string, string> = {}, gapMs = 0, agent?: Agent): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', headers }, (response) => {
+    const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', headers, agent }, (response) => {
       let text = '';
       response.on('data', (chunk) => {
         text += chunk;
@@ -94,5 +102,28 @@ describe('readJsonBody', () => {
       code: 'TIMEOUT',
       details: { reason: 'body-timeout' },
     });
+  });
+
+  it('reads a body that arrived in full before it is read, the same way, and keeps the connection usable', async () => {
+    const port = await serve(40, 1000, 20);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect(await send(port, ['{"big":9223372036854775807,"small":42}'], {}, 0, agent)).toMatchObject({ types: ['bigint', 'number'] });
+      expect(await send(port, ['{"a":'], {}, 0, agent)).toMatchObject({ code: 'INVALID_INPUT', details: { reason: 'malformed-json' } });
+      expect(await send(port, [], {}, 0, agent)).toMatchObject({ code: 'INVALID_INPUT' });
+      // Over the limit without a content-length (chunked): counted from the bytes themselves.
+      expect(
+        await send(port, ['{"a":', '"0123456789012345678901234567890123456789"}'], { 'transfer-encoding': 'chunked' }, 0, agent),
+      ).toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+        details: { limitBytes: 40, lengthBytes: 48 },
+      });
+      const header = '{"inputs":[]}';
+      const binary = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) };
+      expect(await send(port, [header, '\u0001\u0002'], binary, 0, agent)).toEqual({ header: { inputs: [] }, binary: [1, 2] });
+      expect(await send(port, ['{"after":1}'], {}, 0, agent)).toMatchObject({ body: { after: 1 } });
+    } finally {
+      agent.destroy();
+    }
   });
 });
