@@ -272,10 +272,11 @@ describe('balance: probing idle endpoints (fake clock)', () => {
     }
   });
 
-  it('backs the probe interval off while probes confirm a slow reading, up to probeMaxIntervalMs', async () => {
+  /** A 1 ms endpoint and a slow one whose calls are noted (`probes`), on a virtual clock. */
+  function fastAndProbed(name: string, slowMs: number) {
     const clock = { now: 0 };
     const fast = timed('fast', 1, clock);
-    const slow = timed('slow', 20, clock);
+    const slow = timed('slow', slowMs, clock);
     const probes: number[] = [];
     const slowModel = defineModel({
       name: 'slow',
@@ -284,11 +285,20 @@ describe('balance: probing idle endpoints (fake clock)', () => {
         return slow.model.infer(input);
       },
     });
-    const model = balance({ name: 'probe-back-off', endpoints: [fast.model, slowModel], clock: () => clock.now });
-    while (clock.now < 60_000) {
-      await model.infer(1);
-      clock.now += 1;
-    }
+    const model = balance({ name, endpoints: [fast.model, slowModel], clock: () => clock.now });
+    /** One call a millisecond until the clock reads `untilMs`. */
+    const runUntil = async (untilMs: number) => {
+      while (clock.now < untilMs) {
+        await model.infer(1);
+        clock.now += 1;
+      }
+    };
+    return { slow, probes, runUntil };
+  }
+
+  it('backs the probe interval off while probes confirm a slow reading, up to probeMaxIntervalMs', async () => {
+    const { probes, runUntil } = fastAndProbed('probe-back-off', 20);
+    await runUntil(60_000);
     // The first call learns its latency; the probes then come 1, 2, 4, 8 and 16 s apart, and
     // 16 s apart (16 × probeIntervalMs, the default probeMaxIntervalMs) from then on.
     const gaps = probes.slice(1).map((at, i) => Math.round((at - (probes[i] as number) - 20) / 1000));
@@ -296,29 +306,12 @@ describe('balance: probing idle endpoints (fake clock)', () => {
   });
 
   it('probes at the base interval again once a probe shows the endpoint much faster', async () => {
-    const clock = { now: 0 };
-    const fast = timed('fast', 1, clock);
-    const slow = timed('slow', 40, clock);
-    const probes: number[] = [];
-    const slowModel = defineModel({
-      name: 'slow',
-      infer: (input: number) => {
-        probes.push(clock.now);
-        return slow.model.infer(input);
-      },
-    });
-    const model = balance({ name: 'probe-reset', endpoints: [fast.model, slowModel], clock: () => clock.now });
-    while (clock.now < 20_000) {
-      await model.infer(1);
-      clock.now += 1;
-    }
+    const { slow, probes, runUntil } = fastAndProbed('probe-reset', 40);
+    await runUntil(20_000);
     expect(probes).toHaveLength(5); // the first call, then probes 1, 2, 4 and 8 s apart
     slow.state.ms = 10; // four times faster, still ten times slower than `fast`: it wins no call
     const before = probes.length;
-    while (clock.now < 40_000) {
-      await model.infer(1);
-      clock.now += 1;
-    }
+    await runUntil(40_000);
     // The next probe (16 s after the last) shows the change: the interval starts again at 1 s,
     // so the 20 s hold 1 + the probes 1, 2 and 4 s apart after it (and none 16 s apart).
     const gaps = probes.slice(before - 1).map((at, i, all) => (i === 0 ? 0 : Math.round((at - (all[i - 1] as number)) / 1000)));
