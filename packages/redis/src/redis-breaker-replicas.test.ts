@@ -1,53 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LimiterReplica, startLimiterReplica } from '../test/limiter-replica-process.js';
 import { type RedisServer, redisAvailable, startRedis } from '../test/redis-server.js';
-
-const replicaScript = fileURLToPath(new URL('../test/limiter-replica.ts', import.meta.url));
-
-interface Replica {
-  process: ChildProcess;
-  ask<T>(message: Record<string, unknown>): Promise<T>;
-}
-
-async function startReplica(url: string): Promise<Replica> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', replicaScript], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, REDIS_URL: url },
-  });
-  let next = 0;
-  const waiting = new Map<number, (value: unknown) => void>();
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`replica exited with ${code}`)));
-    child.on('message', (message: { ready?: boolean; id?: number }) => {
-      if (message.ready) resolve();
-      else if (message.id !== undefined) waiting.get(message.id)?.(message);
-    });
-  });
-  return {
-    process: child,
-    ask<T>(message: Record<string, unknown>) {
-      const id = next++;
-      return new Promise<T>((resolve) => {
-        waiting.set(id, (value) => {
-          waiting.delete(id);
-          resolve(value as T);
-        });
-        child.send({ ...message, id });
-      });
-    },
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!redisAvailable)('redisBreakerState across three replica processes', () => {
   let redis: RedisServer;
-  let replicas: Replica[] = [];
+  let replicas: LimiterReplica[] = [];
   let upstream: Server;
   let hits = 0;
   let failing = true;
@@ -60,7 +22,7 @@ describe.skipIf(!redisAvailable)('redisBreakerState across three replica process
       response.end(failing ? 'down' : 'ok');
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    replicas = await Promise.all([0, 1, 2].map(() => startReplica(redis.url)));
+    replicas = await Promise.all([0, 1, 2].map(() => startLimiterReplica(redis.url)));
   }, 30_000);
 
   afterAll(async () => {

@@ -1,14 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LimiterReplica, startLimiterReplica } from '../test/limiter-replica-process.js';
 import { type RedisServer, redisAvailable, startRedis } from '../test/redis-server.js';
 
 /*
  * Three replica processes, each with its own Redis connection and its own Ballast client
  * (createClient with rateLimit over redisRateLimiter), against one real redis-server.
  */
-const replicaScript = fileURLToPath(new URL('../test/limiter-replica.ts', import.meta.url));
-
 interface LoadResult {
   admitted: number;
   rejected: number;
@@ -19,52 +16,15 @@ interface LoadResult {
   stats: { shared: number; local: number; timeouts: number; errors: number; fallback: boolean };
 }
 
-interface Replica {
-  process: ChildProcess;
-  ask<T>(message: Record<string, unknown>): Promise<T>;
-}
-
-async function startReplica(url: string): Promise<Replica> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', replicaScript], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, REDIS_URL: url },
-  });
-  let next = 0;
-  const waiting = new Map<number, (value: unknown) => void>();
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`replica exited with ${code}`)));
-    child.on('message', (message: { ready?: boolean; id?: number; error?: string }) => {
-      if (message.ready) resolve();
-      else if (message.id !== undefined) waiting.get(message.id)?.(message);
-    });
-  });
-  return {
-    process: child,
-    ask<T>(message: Record<string, unknown>) {
-      const id = next++;
-      return new Promise<T>((resolve, reject) => {
-        waiting.set(id, (value) => {
-          waiting.delete(id);
-          const answer = value as { error?: string };
-          if (answer.error !== undefined) reject(new Error(answer.error));
-          else resolve(value as T);
-        });
-        child.send({ ...message, id });
-      });
-    },
-  };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!redisAvailable)('redisRateLimiter across three replica processes', () => {
   let redis: RedisServer;
-  let replicas: Replica[] = [];
+  let replicas: LimiterReplica[] = [];
 
   beforeAll(async () => {
     redis = await startRedis();
-    replicas = await Promise.all([0, 1, 2].map(() => startReplica(redis.url)));
+    replicas = await Promise.all([0, 1, 2].map(() => startLimiterReplica(redis.url)));
   }, 30_000);
 
   afterAll(async () => {
