@@ -19,14 +19,12 @@
  */
 import { type BalanceCandidate, type BalanceStrategy, balance } from '@ballast/client';
 import { BallastError, defineModel, type Model } from '@ballast/core';
+import { CAPACITY, FAILING, SERVICE_MS, SLOTS, summarize } from './_balance-scenario.js';
 import { percentile, size, smoke, table } from './_harness.js';
 
-const SLOTS = 8;
-const SERVICE_MS = [10, 20, 50, 200, 20];
-const FAILING = 4;
 const seconds = size(30, 2);
 const seeds = size(3, 1);
-const capacity = SERVICE_MS.reduce((sum, ms, i) => (i === FAILING ? sum : sum + (SLOTS * 1000) / ms), 0);
+const capacity = CAPACITY;
 
 /** Park–Miller: a seeded random source in [0, 1). */
 function seeded(seed: number): () => number {
@@ -210,15 +208,7 @@ async function run(seed: number, mode: 'alone' | 'p2c-ewma' | 'known') {
     }
     await settle();
   }
-  const p99 = percentile(latencies, 99);
-  const tail = new Map<string, number>();
-  let tailCalls = 0;
-  for (let i = 0; i < latencies.length; i++) {
-    if ((latencies[i] as number) < p99) continue;
-    tailCalls++;
-    tail.set(where[i] as string, (tail.get(where[i] as string) ?? 0) + 1);
-  }
-  return { calls: latencies.length, p50: percentile(latencies, 50), p99, errorRate: errors / latencies.length, tail, tailCalls };
+  return summarize(latencies, where, errors);
 }
 
 console.log(

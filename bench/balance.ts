@@ -30,22 +30,16 @@ import {
   weighted,
 } from '@ballast/client';
 import { BallastError, defineModel, type InferOptions, type Model, pipeline, signalOf } from '@ballast/core';
+import { CAPACITY, FAILING, SERVICE_MS, SLOTS, summarize } from './_balance-scenario.js';
 import { nsPerCall, percentile, size, smoke, table } from './_harness.js';
 
-const SLOTS = 8;
-// The test's 1, 2, 5 and 20 ms endpoints, ten times slower: Node timers fire on a 1 ms grid and
-// late under load, so a simulated 1 ms service time would measure the timer, not the balancer.
-const SERVICE_MS = [10, 20, 50, 200, 20];
-const FAILING = 4; // index of the endpoint failing 30 % of its calls
 const seconds = size(3, 0.5);
 // Each round starts a fresh balancer; the calls of its first second (readings still empty, the
 // first probes) are sent but not counted, for every configuration alike: a service's balancer runs
 // for hours, and the figures are its steady state.
 const warmupSeconds = size(1, 0.1);
 const rounds = size(3, 1);
-// The set's capacity counts the four healthy endpoints: the failing one is ejected most of the
-// time (by every strategy), so its capacity cannot be counted on.
-const capacity = SERVICE_MS.reduce((sum, ms, i) => (i === FAILING ? sum : sum + (SLOTS * 1000) / ms), 0); // calls/s
+const capacity = CAPACITY;
 const rate = 0.7 * capacity;
 
 /** Endpoints each call was sent to, by call number (the input), in order: the tail breakdown. */
@@ -141,15 +135,7 @@ async function openLoop(model: Model<number, string>, callsPerSecond: number, du
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(pending);
-  const p99 = percentile(latencies, 99);
-  const tail = new Map<string, number>();
-  let tailCalls = 0;
-  for (let i = 0; i < latencies.length; i++) {
-    if ((latencies[i] as number) < p99) continue;
-    tailCalls++;
-    tail.set(paths[i] as string, (tail.get(paths[i] as string) ?? 0) + 1);
-  }
-  return { calls: latencies.length, p50: percentile(latencies, 50), p99, errorRate: errors / latencies.length, tail, tailCalls };
+  return summarize(latencies, paths, errors);
 }
 
 console.log(
