@@ -4,35 +4,15 @@ import { annotate, BallastError, defineModel, emit, type InferOptions, type Midd
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { core } from '@opentelemetry/sdk-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createHarness, type Harness, points, registerContextManager } from '../test/harness.js';
-import { type Instrumentation, instrument } from './instrument.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { points, registerContextManager, useTelemetry } from '../test/harness.js';
+import type { instrument } from './instrument.js';
 import * as S from './semconv.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-let harness: Harness;
-let telemetry: Instrumentation | undefined;
-let unregister: () => void;
-
-beforeAll(() => {
-  unregister = registerContextManager();
-});
-afterAll(() => unregister());
-beforeEach(() => {
-  harness = createHarness();
-});
-afterEach(async () => {
-  telemetry?.shutdown();
-  telemetry = undefined;
-  vi.useRealTimers();
-  await harness.shutdown();
-});
-
-function start(options: Parameters<typeof instrument>[0] = {}): Instrumentation {
-  telemetry = instrument({ tracerProvider: harness.tracerProvider, meterProvider: harness.meterProvider, ...options });
-  return telemetry;
-}
+const fixture = useTelemetry();
+const start = (options?: Parameters<typeof instrument>[0]) => fixture.start(options);
 
 describe('spans and metrics of a call', () => {
   it('records one INTERNAL span and the duration, requests and active metrics', async () => {
@@ -53,7 +33,7 @@ describe('spans and metrics of a call', () => {
     expect(await result).toBe(5);
     vi.useRealTimers();
 
-    const span = harness.span('infer sentiment');
+    const span = fixture.harness.span('infer sentiment');
     expect(span.kind).toBe(SpanKind.INTERNAL);
     expect(span.status.code).toBe(SpanStatusCode.UNSET);
     expect(span.attributes).toMatchObject({
@@ -66,7 +46,7 @@ describe('spans and metrics of a call', () => {
     });
     expect(span.attributes[S.ATTR_BALLAST_INPUT]).toBeUndefined();
 
-    const metrics = await harness.collect();
+    const metrics = await fixture.harness.collect();
     const duration = metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION);
     expect(duration?.descriptor.unit).toBe('s');
     const [point] = points<Histogram>(duration, { [S.ATTR_GEN_AI_REQUEST_MODEL]: 'sentiment' });
@@ -108,14 +88,14 @@ describe('spans and metrics of a call', () => {
     // pipeline() classifies what a model throws: an unknown value is INTERNAL, the original its cause.
     await expect(broken.infer(1)).rejects.toMatchObject({ code: 'INTERNAL', cause: expect.any(TypeError) });
 
-    const remote = harness.span('infer remote');
+    const remote = fixture.harness.span('infer remote');
     expect(remote.kind).toBe(SpanKind.CLIENT);
     expect(remote.status).toEqual({ code: SpanStatusCode.ERROR, message: 'bad gateway' });
     expect(remote.attributes[S.ATTR_ERROR_TYPE]).toBe('UPSTREAM');
     expect(remote.events.map((e) => e.name)).toContain('exception');
-    expect(harness.span('infer broken').attributes[S.ATTR_ERROR_TYPE]).toBe('INTERNAL');
+    expect(fixture.harness.span('infer broken').attributes[S.ATTR_ERROR_TYPE]).toBe('INTERNAL');
 
-    const metrics = await harness.collect();
+    const metrics = await fixture.harness.collect();
     const failed = points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION), { [S.ATTR_BALLAST_OUTCOME]: 'error' });
     expect(failed.map((p) => [p.attributes[S.ATTR_GEN_AI_REQUEST_MODEL], p.attributes[S.ATTR_ERROR_TYPE], p.value.count]).sort()).toEqual([
       ['broken', 'INTERNAL', 1],
@@ -137,7 +117,7 @@ describe('spans and metrics of a call', () => {
     });
     const model = pipeline(defineModel({ name: 'm', infer: async (x: number[]) => x.length }), annotating);
     await model.infer([1, 2, 3, 4, 5, 6]);
-    const span = harness.span('infer m');
+    const span = fixture.harness.span('infer m');
     expect(span.attributes).toMatchObject({
       [S.ATTR_BALLAST_CACHE_RESULT]: 'miss',
       [S.ATTR_BALLAST_ATTEMPTS]: 2,
@@ -145,7 +125,7 @@ describe('spans and metrics of a call', () => {
       [S.ATTR_BALLAST_OUTCOME]: 'fallback',
       [S.ATTR_BALLAST_INPUT]: '[1,2,3,4…',
     });
-    const metrics = await harness.collect();
+    const metrics = await fixture.harness.collect();
     const [point] = points<Histogram>(metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION));
     expect(point?.attributes[S.ATTR_BALLAST_OUTCOME]).toBe('fallback');
     expect(point?.attributes[S.ATTR_BALLAST_PROVIDER]).toBe('cpu');
@@ -156,7 +136,7 @@ describe('spans and metrics of a call', () => {
     const model = pipeline(defineModel({ name: 'm', infer: async (x: number) => x }));
     await model.infer(5);
     await model.infer(0);
-    const [five, zero] = harness.spans.getFinishedSpans();
+    const [five, zero] = fixture.harness.spans.getFinishedSpans();
     expect(five?.attributes[S.ATTR_BALLAST_INPUT]).toBe('n=5');
     expect(zero?.attributes[S.ATTR_BALLAST_INPUT]).toBeUndefined();
     expect(zero?.status.code).toBe(SpanStatusCode.UNSET);
@@ -165,11 +145,11 @@ describe('spans and metrics of a call', () => {
   it('parents the call span on the span active in the caller', async () => {
     start();
     const model = pipeline(defineModel({ name: 'm', infer: async () => 1 }));
-    const tracer = harness.tracerProvider.getTracer('app');
+    const tracer = fixture.harness.tracerProvider.getTracer('app');
     const request = tracer.startSpan('GET /predict');
     await context.with(trace.setSpan(ROOT_CONTEXT, request), () => model.infer(0));
     request.end();
-    const span = harness.span('infer m');
+    const span = fixture.harness.span('infer m');
     expect(span.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
     expect(span.spanContext().traceId).toBe(request.spanContext().traceId);
   });
@@ -223,7 +203,7 @@ describe('nested calls', () => {
     const client = pipeline(attempt, retryOnce);
     expect(await client.infer(7)).toBe('7');
 
-    const spans = harness.spans.getFinishedSpans().filter((s) => s.name === 'infer scorer');
+    const spans = fixture.harness.spans.getFinishedSpans().filter((s) => s.name === 'infer scorer');
     expect(spans).toHaveLength(3);
     const outer = spans.find((s) => s.attributes[S.ATTR_BALLAST_ATTEMPTS] === 2);
     const children = spans.filter((s) => s !== outer);
@@ -240,7 +220,7 @@ describe('nested calls', () => {
       [S.ATTR_ERROR_TYPE]: 'MODEL_UNAVAILABLE',
     });
 
-    const metrics = await harness.collect();
+    const metrics = await fixture.harness.collect();
     expect(points<number>(metrics.get(S.METRIC_BALLAST_RETRIES), { [S.ATTR_ERROR_TYPE]: 'MODEL_UNAVAILABLE' })[0]?.value).toBe(1);
     const requests = metrics.get(S.METRIC_BALLAST_INFERENCE_DURATION);
     // The caller's call is counted once in the request histogram, with no filter; its attempts go to their own.
@@ -268,9 +248,9 @@ describe('nested calls', () => {
     const client = pipeline(primary, fallbackTo(backup));
     expect(await client.infer(3)).toBe('rule:3');
 
-    const outer = harness.spans.getFinishedSpans().find((s) => s.name === 'infer primary' && s.parentSpanContext === undefined);
-    const failedPrimary = harness.spans.getFinishedSpans().find((s) => s.name === 'infer primary' && s !== outer);
-    const rules = harness.span('infer rules');
+    const outer = fixture.harness.spans.getFinishedSpans().find((s) => s.name === 'infer primary' && s.parentSpanContext === undefined);
+    const failedPrimary = fixture.harness.spans.getFinishedSpans().find((s) => s.name === 'infer primary' && s !== outer);
+    const rules = fixture.harness.span('infer rules');
     expect(rules.parentSpanContext?.spanId).toBe(outer?.spanContext().spanId);
     expect(failedPrimary?.parentSpanContext?.spanId).toBe(outer?.spanContext().spanId);
     expect(outer?.attributes[S.ATTR_BALLAST_OUTCOME]).toBe('fallback');
@@ -280,7 +260,7 @@ describe('nested calls', () => {
       [S.ATTR_BALLAST_FALLBACK_SERVED]: true,
       [S.ATTR_ERROR_TYPE]: 'TIMEOUT',
     });
-    const metrics = await harness.collect();
+    const metrics = await fixture.harness.collect();
     const [point] = points<number>(metrics.get(S.METRIC_BALLAST_FALLBACKS));
     expect(point?.attributes).toEqual({
       [S.ATTR_GEN_AI_REQUEST_MODEL]: 'primary',
@@ -291,15 +271,15 @@ describe('nested calls', () => {
   });
 
   it('keeps parent/child relations without a global context manager', async () => {
-    unregister();
+    context.disable(); // the file's context manager (useTelemetry) is put back below
     try {
       start();
       const inner = pipeline(defineModel({ name: 'inner', infer: async (x: number) => x + 1 }));
       const outer = pipeline(defineModel({ name: 'outer', infer: async (x: number) => inner.infer(x) }));
       expect(await outer.infer(1)).toBe(2);
-      expect(harness.span('infer inner').parentSpanContext?.spanId).toBe(harness.span('infer outer').spanContext().spanId);
+      expect(fixture.harness.span('infer inner').parentSpanContext?.spanId).toBe(fixture.harness.span('infer outer').spanContext().spanId);
     } finally {
-      unregister = registerContextManager();
+      registerContextManager();
     }
   });
 });
@@ -335,17 +315,17 @@ describe('remote calls over HTTP', () => {
       [S.ATTR_HTTP_REQUEST_HEADER_TRACESTATE]: 'vendor=1',
     };
     await model.infer(1, { attributes });
-    const span = harness.span('infer served');
+    const span = fixture.harness.span('infer served');
     expect(span.spanContext().traceId).toBe(traceId);
     expect(span.parentSpanContext?.spanId).toBe(incoming);
     expect(span.parentSpanContext?.isRemote).toBe(true);
     expect(span.spanContext().traceState?.get('vendor')).toBe('1');
 
-    harness.spans.reset();
-    const server = harness.tracerProvider.getTracer('app').startSpan('POST /infer');
+    fixture.harness.spans.reset();
+    const server = fixture.harness.tracerProvider.getTracer('app').startSpan('POST /infer');
     await context.with(trace.setSpan(ROOT_CONTEXT, server), () => model.infer(2, { attributes }));
     server.end();
-    expect(harness.span('infer served').parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+    expect(fixture.harness.span('infer served').parentSpanContext?.spanId).toBe(server.spanContext().spanId);
   });
 
   it('injects the attempt span as W3C traceparent into the request', async () => {
@@ -364,7 +344,7 @@ describe('remote calls over HTTP', () => {
       }),
     );
     expect(await remote.infer(1)).toEqual({ ok: true });
-    const span = harness.span('infer m');
+    const span = fixture.harness.span('infer m');
     const traceparent = received.at(-1)?.traceparent;
     expect(traceparent).toBe(`00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`);
   });

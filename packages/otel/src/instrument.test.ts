@@ -1,30 +1,10 @@
 import { BallastError, channels, defineModel, pipeline } from '@ballast/core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createHarness, type Harness, registerContextManager } from '../test/harness.js';
-import { type Instrumentation, instrument } from './instrument.js';
+import { describe, expect, it } from 'vitest';
+import { useTelemetry } from '../test/harness.js';
+import { instrument } from './instrument.js';
 
-let harness: Harness;
-let telemetry: Instrumentation | undefined;
-let unregister: () => void;
-
-beforeAll(() => {
-  unregister = registerContextManager();
-});
-afterAll(() => unregister());
-beforeEach(() => {
-  harness = createHarness();
-});
-afterEach(async () => {
-  telemetry?.shutdown();
-  telemetry = undefined;
-  vi.useRealTimers();
-  await harness.shutdown();
-});
-
-function start(options: Parameters<typeof instrument>[0] = {}): Instrumentation {
-  telemetry = instrument({ tracerProvider: harness.tracerProvider, meterProvider: harness.meterProvider, ...options });
-  return telemetry;
-}
+const fixture = useTelemetry();
+const start = (options?: Parameters<typeof instrument>[0]) => fixture.start(options);
 
 describe('instrument() without an SDK', () => {
   it('subscribes to nothing and reports itself disabled', () => {
@@ -59,6 +39,6 @@ describe('shutdown()', () => {
     expect(channels.infer.hasSubscribers).toBe(false);
     expect(channels.retry.hasSubscribers).toBe(false);
     await pipeline(defineModel({ name: 'm', infer: async () => 1 })).infer(0);
-    expect(harness.spans.getFinishedSpans()).toEqual([]);
+    expect(fixture.harness.spans.getFinishedSpans()).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import { type Instrumentation, type InstrumentOptions, instrument } from '../src/instrument.js';
 
 /** A tracer and a meter provider that keep everything in memory, for assertions. */
@@ -79,7 +79,8 @@ export interface TelemetryFixture {
 
 /**
  * Gives every test of the file a fresh harness and shuts down what `start()` instrumented after
- * it; registers a global context manager for the file, as the NodeSDK does.
+ * it (and puts real timers back); registers a global context manager for the file, as the NodeSDK
+ * does.
  */
 export function useTelemetry(): TelemetryFixture {
   let harness: Harness | undefined;
@@ -95,6 +96,7 @@ export function useTelemetry(): TelemetryFixture {
   afterEach(async () => {
     telemetry?.shutdown();
     telemetry = undefined;
+    vi.useRealTimers();
     await harness?.shutdown();
   });
   return {
