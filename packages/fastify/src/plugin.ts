@@ -52,7 +52,19 @@ class FastifyExchange implements ServingExchange<IncomingMessage> {
   constructor(
     readonly request: IncomingMessage,
     readonly response: ServerResponse,
+    // The reply, while Fastify writes the answer: headers then go through it (one `writeHead`
+    // with all of them, Node's fast path). Undefined once the route took the response over.
+    private readonly reply: FastifyReply | undefined,
   ) {}
+
+  get headersSent(): boolean {
+    return this.response.headersSent;
+  }
+
+  setHeader(name: string, value: string): void {
+    if (this.reply === undefined) this.response.setHeader(name, value);
+    else this.reply.header(name, value);
+  }
 
   readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
     return readJsonBody(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
@@ -75,11 +87,11 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const core = createServingCore<IncomingMessage>({ ...options, owner: 'ballastFastify' });
   const header = (options.requestIdHeader ?? 'x-request-id').toLowerCase();
 
-  const exchangeOf = (request: FastifyRequest, reply: FastifyReply) => new FastifyExchange(request.raw, reply.raw);
+  const exchangeOf = (request: FastifyRequest, reply: FastifyReply) => new FastifyExchange(request.raw, reply.raw, reply);
   // The model routes get their request id (and, while draining, `Connection: close`) from the
   // core; the others here, without a hook of their own that every request would pay for.
   const plain = (request: FastifyRequest, reply: FastifyReply, answer: ServingAnswer) => {
-    requestIdOf(request.raw, reply.raw, header);
+    requestIdOf(request.raw, exchangeOf(request, reply), header);
     if (core.draining) reply.header('connection', 'close');
     return send(reply, answer);
   };
@@ -95,7 +107,8 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   // over from Fastify (hijacked) and a JSON answer is written on the raw response too.
   const generate = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     reply.hijack();
-    const answer = await core.generate(exchangeOf(request, reply), request.params.name, request.params.version);
+    // Taken over: headers go straight to the Node response, which this route writes itself.
+    const answer = await core.generate(new FastifyExchange(request.raw, reply.raw, undefined), request.params.name, request.params.version);
     if (answer.answered === true || reply.raw.headersSent) {
       if (!reply.raw.writableEnded) reply.raw.end();
       return;
@@ -119,7 +132,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     // type by name, but looks the catch-all up again (parsing the header) on every request.
     app.addContentTypeParser(['application/json', 'application/octet-stream'], passBody);
     app.addContentTypeParser('*', passBody);
-    app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error)));
+    app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail(exchangeOf(request, reply), error)));
     // The infer route of each served model also by its own name: Fastify's router finds a
     // static path without matching and decoding a parameter. The parametric route stays for
     // names a static path cannot hold as they are (they answer the same).
@@ -145,7 +158,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     app.get('/v2', async (request, reply) => plain(request, reply, core.serverMetadata()));
     app.all('/v2/*', async (request, reply) => {
       const error = Object.assign(new Error(`no route ${request.method} ${request.url.split('?')[0]}`), { statusCode: 404 });
-      return plain(request, reply, core.fail({ request: request.raw, response: reply.raw }, error));
+      return plain(request, reply, core.fail(exchangeOf(request, reply), error));
     });
   } as BallastFastifyPlugin;
   Object.defineProperty(plugin, 'inFlight', { get: () => core.inFlight });

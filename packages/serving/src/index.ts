@@ -34,8 +34,10 @@ export type { ModelReadiness, ReadinessRule } from './readiness.js';
 export { DEFAULT_HEALTH_TIMEOUT_MS, modelReadiness } from './readiness.js';
 export type { ModelMetadataOverride, RegisteredModel } from './registry.js';
 export { ModelRegistry } from './registry.js';
+export type { HeaderTarget } from './request-id.js';
 export { newRequestId, REQUEST_ID_PATTERN, requestIdOf } from './request-id.js';
 export type {
+  HeaderedExchange,
   ServerReadiness,
   ServingAnswer,
   ServingCore,

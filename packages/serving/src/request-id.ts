@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * Where response headers are set: a Node `ServerResponse`, or an adapter's own writer that sets
+ * them through its framework (see `ServingExchange.setHeader`).
+ */
+export interface HeaderTarget {
+  /** True once the headers were written. */
+  readonly headersSent: boolean;
+  /** Sets one response header. */
+  setHeader(name: string, value: string): unknown;
+}
 
 /**
  * The shape of an incoming request id that is kept (anything else gets a new id): the same in
@@ -25,7 +36,7 @@ const REQUEST_ID = Symbol('ballast.requestId');
  * @example
  * const id = requestIdOf(request, response);
  */
-export function requestIdOf(request: IncomingMessage, res: ServerResponse, header = 'x-request-id'): string {
+export function requestIdOf(request: IncomingMessage, res: HeaderTarget, header = 'x-request-id'): string {
   const holder = request as unknown as Record<symbol, string | undefined>;
   let id = holder[REQUEST_ID];
   if (id === undefined) {

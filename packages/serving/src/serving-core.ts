@@ -17,7 +17,7 @@ import {
 import { sendEventStream, wantsEventStream } from './event-stream.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, type ModelReadiness, modelReadiness } from './readiness.js';
 import { type ModelMetadataOverride, ModelRegistry, type RegisteredModel } from './registry.js';
-import { requestIdOf } from './request-id.js';
+import { type HeaderTarget, requestIdOf } from './request-id.js';
 import type { V2ModelMetadata } from './v2-codec.js';
 import { inferV2 } from './v2-infer.js';
 import { encodeV2Answer, V2_HEADER_LENGTH } from './v2-wire.js';
@@ -50,6 +50,13 @@ export interface ServingExchange<R extends IncomingMessage = IncomingMessage> {
   readonly request: R;
   /** The Node response (headers the core sets directly: the request id, `Connection: close`). */
   readonly response: ServerResponse;
+  /**
+   * Sets a response header through the framework (Fastify: `reply.header()`), so the framework
+   * writes every header in one go: Node's `writeHead` takes a slower path, re-validating every
+   * header, for a response that already had one set on it. Without it, headers go to
+   * `response.setHeader`. Ignored once the headers were sent.
+   */
+  setHeader?(name: string, value: string): void;
   /**
    * Reads the JSON body with the framework's parser, at most `limitBytes`; a body still arriving
    * at `deadline` (`performance.now()` clock) rejects with `TIMEOUT` (`details.reason` `body-timeout`).
@@ -129,7 +136,7 @@ export interface ServingCore<R extends IncomingMessage = IncomingMessage> {
   /** Authenticates and authorizes `action` (no model): for routes an adapter mounts behind the guard. Undefined without a guard. */
   authenticate(request: R, action: GuardAction | false, model: string | undefined): Promise<GuardPrincipal | undefined>;
   /** The answer for anything thrown while serving `exchange` (reported by the one rule). */
-  fail(exchange: ServingExchange<R> | { request: R; response: ServerResponse }, error: unknown): ServingAnswer & { error: BallastError };
+  fail(exchange: HeaderedExchange<R>, error: unknown): ServingAnswer & { error: BallastError };
   /** Stops taking work, waits for in-flight requests (bounded), closes the server and the models. Returns the errors of `close()`. */
   shutdown(options?: ShutdownOptions): Promise<unknown[]>;
 }
@@ -169,6 +176,18 @@ class ServedRequest<R extends IncomingMessage> {
   get response(): ServerResponse {
     return this.exchange.response;
   }
+}
+
+/** What {@link ServingCore.fail} needs of a request: an exchange, or just its request and response. */
+export type HeaderedExchange<R extends IncomingMessage = IncomingMessage> =
+  | ServingExchange<R>
+  | { readonly request: R; readonly response: ServerResponse; setHeader?(name: string, value: string): void };
+
+// The response headers of an exchange go through its own writer when it has one (see
+// ServingExchange.setHeader), else straight to the Node response. An exchange with a writer is
+// its own target (it reads `headersSent` from the response).
+function headerTargetOf(exchange: HeaderedExchange<IncomingMessage>): HeaderTarget {
+  return exchange.setHeader === undefined ? exchange.response : (exchange as HeaderTarget & HeaderedExchange<IncomingMessage>);
 }
 
 /** The server metadata a v2 server answers (`GET /v2`). */
@@ -234,15 +253,16 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     return principal;
   };
 
-  const fail = (exchange: { request: R; response: ServerResponse }, error: unknown) => {
+  const fail = (exchange: HeaderedExchange<R>, error: unknown) => {
     const ballast = toHttpError(error);
     const status = answerStatus(ballast);
+    const headers = headerTargetOf(exchange);
     // During shutdown, and after a body that stopped arriving (the rest may never come), the
     // answer closes its connection.
     const stalled = ballast.code === 'TIMEOUT' && ballast.details?.reason === BODY_TIMEOUT_REASON;
-    if ((drain.draining || stalled) && !exchange.response.headersSent) exchange.response.setHeader('Connection', 'close');
-    reportServedError(ballast, exchange.request, requestIdOf(exchange.request, exchange.response, options.requestIdHeader), onError, log);
-    if (!exchange.response.headersSent) exchange.response.setHeader(ERROR_CODE_HEADER, ballast.code);
+    if ((drain.draining || stalled) && !headers.headersSent) headers.setHeader('Connection', 'close');
+    reportServedError(ballast, exchange.request, requestIdOf(exchange.request, headers, options.requestIdHeader), onError, log);
+    if (!headers.headersSent) headers.setHeader(ERROR_CODE_HEADER, ballast.code);
     const path = (exchange.request as IncomingMessage & { originalUrl?: string }).originalUrl ?? exchange.request.url;
     const answer: ServingAnswer & { error: BallastError } = { status, body: errorBodyFor(ballast, path), error: ballast };
     if (status === 429 || status === 503) answer.retryAfter = String(retryAfterSeconds(ballast.retryAfterMs));
@@ -302,8 +322,9 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     version: string | undefined,
     work: (served: ServedRequest<R>) => Promise<ServingAnswer>,
   ): Promise<ServingAnswer> => {
-    const { request, response } = exchange;
-    const served = new ServedRequest(exchange, requestIdOf(request, response, options.requestIdHeader));
+    const { request } = exchange;
+    const headers = headerTargetOf(exchange);
+    const served = new ServedRequest(exchange, requestIdOf(request, headers, options.requestIdHeader));
     const counted = kind !== 'read';
     if (counted) drain.enter();
     let answer: ServingAnswer & { error?: BallastError };
@@ -311,7 +332,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
       // another replica) instead of reusing a connection the server is about to close.
       if (drain.draining) {
-        response.setHeader('Connection', 'close');
+        headers.setHeader('Connection', 'close');
         if (counted) throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: RETRY_AFTER_MS });
       }
       served.deadline = served.startedAt + requestBudgetMs(request, options as ServeOptions<never>);
@@ -329,7 +350,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
         if (admitted !== undefined) await admitted;
       }
       answer = await work(served);
-      if (drain.draining && !response.headersSent) response.setHeader('Connection', 'close');
+      if (drain.draining && !headers.headersSent) headers.setHeader('Connection', 'close');
     } catch (error) {
       answer = fail(exchange, error);
     } finally {
