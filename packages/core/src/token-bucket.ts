@@ -64,6 +64,8 @@ export class TokenBucketLimiter implements Limiter {
   private readonly clock: () => number;
   private readonly maxKeys: number;
   private readonly buckets = new Map<string, Bucket>();
+  // The key set last in `buckets` (the most recently used).
+  private newest: string | undefined;
 
   constructor(options: TokenBucketOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -112,10 +114,16 @@ export class TokenBucketLimiter implements Limiter {
         if (oldest !== undefined) this.buckets.delete(oldest);
       }
       this.buckets.set(key, bucket);
+      this.newest = key;
     } else {
-      // Most recently used goes last, so the first key is always the least recently used.
-      this.buckets.delete(key);
-      this.buckets.set(key, bucket);
+      // Most recently used goes last, so the first key is always the least recently used. A key
+      // that is already last stays: a Map's delete leaves a hole its set cannot reuse, so moving
+      // on every take churns (and periodically rebuilds) the table for nothing.
+      if (key !== this.newest) {
+        this.buckets.delete(key);
+        this.buckets.set(key, bucket);
+        this.newest = key;
+      }
       if (time > bucket.updatedAt) {
         bucket.tokens = Math.min(this.burst, bucket.tokens + (time - bucket.updatedAt) * this.perMs);
         bucket.updatedAt = time;
@@ -140,6 +148,7 @@ export class TokenBucketLimiter implements Limiter {
   reset(key?: string): void {
     if (key === undefined) this.buckets.clear();
     else this.buckets.delete(key);
+    if (key === undefined || key === this.newest) this.newest = undefined;
   }
 
   /** Keys tracked now. */
