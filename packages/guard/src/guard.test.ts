@@ -35,7 +35,9 @@ describe('createGuard', () => {
     expect(() => guard.authorize(principal, 'admin')).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
     guard.admit(principal, 'm');
     expect(() => guard.admit(principal, 'm')).toThrow(expect.objectContaining({ code: 'RATE_LIMITED' }));
-    await expect(guard.checkInput('m', { text: 'x'.repeat(11) })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    // Synchronous without a schema or classifier, like admit() with in-process limits.
+    expect(() => guard.checkInput('m', { text: 'x'.repeat(11) })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(guard.checkInput('m', { text: 'short' })).toEqual({ text: 'short' });
     expect(guard.filterOutput('m', { secret: 's', ok: 1 })).toEqual({ secret: '[REDACTED]', ok: 1 });
     expect(guard.maxBodyBytes('m')).toBe(1024 * 1024);
     expect(guard.maxBodyBytes()).toBe(5_000_000);

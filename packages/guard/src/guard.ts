@@ -1,7 +1,7 @@
 import { BallastError, type LimiterCallOptions, type ModelStream } from '@ballast/core';
 import { type ApiKeys, unauthenticated } from './api-keys.js';
 import type { AuditLog, AuditRecord } from './audit.js';
-import { checkInput, type InputPolicy } from './input-guard.js';
+import { checkInputNow, type InputPolicy } from './input-guard.js';
 import { type PrincipalLimits, type PrincipalLimitsOptions, principalLimits } from './limits.js';
 import { authorize, DEFAULT_ROLES, type GuardAction, type GuardPrincipal, type RolePolicies } from './principal.js';
 import { type RedactionOptions, type Redactor, redactor } from './redact.js';
@@ -62,8 +62,12 @@ export interface Guard {
    * `retryAfterMs`; a promise when the limits use a shared (asynchronous) limiter.
    */
   admit(principal: GuardPrincipal, model: string, cost?: number, options?: LimiterCallOptions): void | Promise<void>;
-  /** Applies the model's input policy; returns the (schema-parsed) input or throws `INVALID_INPUT`. */
-  checkInput(model: string, input: unknown): Promise<unknown>;
+  /**
+   * Applies the model's input policy; returns the (schema-parsed) input or throws `INVALID_INPUT`.
+   * Synchronous unless the policy has a schema or an injection classifier: then a promise (that
+   * rejects with `INVALID_INPUT`). `await` it either way.
+   */
+  checkInput(model: string, input: unknown): unknown;
   /** The model's input policy (adapters read `maxBodyBytes`). */
   inputPolicy(model: string): InputPolicy | undefined;
   /** Largest body accepted for `model` (or for any model when omitted), bytes. */
@@ -203,7 +207,7 @@ export function createGuard(options: GuardOptions): Guard {
       return limits?.admit(principal, model, cost, callOptions);
     },
     checkInput(model, input) {
-      return checkInput(policyOf(model), model, input);
+      return checkInputNow(policyOf(model), model, input);
     },
     inputPolicy: policyOf,
     maxBodyBytes(model) {

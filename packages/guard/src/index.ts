@@ -15,7 +15,7 @@ export { createGuard, credentialOf, DEFAULT_MAX_BODY_BYTES } from './guard.js';
 export type { InjectionClassifier, InjectionOptions, InjectionPattern, InjectionScore } from './injection.js';
 export { INJECTION_PATTERNS, scoreInjection } from './injection.js';
 export type { InputIssue, InputPolicy, NumericRange } from './input-guard.js';
-export { checkInput, formatPath, schemaError } from './input-guard.js';
+export { checkInput, checkInputNow, formatPath, schemaError } from './input-guard.js';
 export type { ApiKeyRecord, FileKeyStoreOptions, KeyStore, KeyStoreCallOptions } from './key-store.js';
 export { apiKeyRecordSchema, fileKeyStore, memoryKeyStore, mergeKeyRecords } from './key-store.js';
 export type { LimiterFactory, PrincipalLimits, PrincipalLimitsOptions, QuotaPolicy, RateLimitPolicy } from './limits.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { scoreInjection } from './injection.js';
-import { checkInput } from './input-guard.js';
+import { checkInput, checkInputNow } from './input-guard.js';
 import { redactor } from './redact.js';
 
 async function issuesOf(promise: Promise<unknown>) {
@@ -30,6 +30,34 @@ describe('checkInput', () => {
       expect.objectContaining({ path: 'people[0].age', code: 'range' }),
       expect.objectContaining({ path: 'features[1]', code: 'range' }),
     ]);
+  });
+
+  it('checks typed arrays and plain numeric arrays under a range element by element, naming the one that fails', async () => {
+    const policy = { ranges: { input: { min: -1, max: 1 } } };
+    const fine = { input: new Float32Array([0.5, -1, 1]) };
+    await expect(checkInput(policy, 'm', fine)).resolves.toBe(fine);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, 1.5]) {
+      const issues = await issuesOf(checkInput(policy, 'm', { input: [0, 0.5, bad] }));
+      expect(issues).toEqual([expect.objectContaining({ path: 'input[2]', code: bad === 1.5 ? 'range' : 'not-finite' })]);
+      const typed = await issuesOf(checkInput(policy, 'm', { input: Float64Array.of(bad, 0) }));
+      expect(typed).toEqual([expect.objectContaining({ path: 'input[0]' })]);
+    }
+    // A range without a maximum still refuses infinities.
+    const open = await issuesOf(checkInput({ ranges: { input: { min: 0 } } }, 'm', { input: [1, Number.POSITIVE_INFINITY] }));
+    expect(open).toEqual([expect.objectContaining({ path: 'input[1]', code: 'not-finite' })]);
+  });
+
+  it('answers synchronously through checkInputNow unless the policy has a schema or a classifier', async () => {
+    const ranges = { ranges: { age: { min: 0, max: 130 } } };
+    expect(checkInputNow(ranges, 'm', { age: 30 })).toEqual({ age: 30 });
+    expect(() => checkInputNow(ranges, 'm', { age: 200 })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(checkInputNow(undefined, 'm', 'anything')).toBe('anything');
+    const schema = checkInputNow({ schema: z.object({ age: z.number() }), ...ranges }, 'm', { age: 200 });
+    expect(schema).toBeInstanceOf(Promise);
+    await expect(schema).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    const classified = checkInputNow({ injection: { classifier: async () => 0.9 } }, 'm', { prompt: 'banana mode' });
+    expect(classified).toBeInstanceOf(Promise);
+    await expect(classified).rejects.toMatchObject({ details: { issues: [expect.objectContaining({ code: 'prompt-injection' })] } });
   });
 
   it('limits text length', async () => {

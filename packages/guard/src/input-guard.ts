@@ -94,6 +94,17 @@ function checkNumber(walk: Walk, node: number, range: NumericRange): void {
   }
 }
 
+// True when every element is a finite number within `range` (NaN fails both comparisons).
+function allWithin(list: ArrayLike<unknown>, range: NumericRange): boolean {
+  const min = range.min ?? Number.NEGATIVE_INFINITY;
+  const max = range.max ?? Number.POSITIVE_INFINITY;
+  for (let i = 0; i < list.length; i++) {
+    const value = list[i];
+    if (typeof value !== 'number' || !(value >= min && value <= max) || !Number.isFinite(value)) return false;
+  }
+  return true;
+}
+
 function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, depth: number): void {
   const { issues, path, maxText, ranges } = walk;
   if (issues.length >= 20) return;
@@ -109,6 +120,9 @@ function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, de
   }
   if (typeof node !== 'object' || node === null || depth > MAX_DEPTH) return;
   if (Array.isArray(node)) {
+    // Numbers under a range (a tensor's data) pass in one loop; the per-element walk, which keeps
+    // each element's path, runs only to report what failed (or for other elements).
+    if (range !== undefined && allWithin(node, range)) return;
     for (let i = 0; i < node.length; i++) {
       const item = node[i];
       // Numbers without a range and other scalars that cannot fail are skipped without a push.
@@ -122,6 +136,7 @@ function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, de
   if (ArrayBuffer.isView(node)) {
     if (range === undefined || !('length' in node)) return;
     const list = node as unknown as ArrayLike<number>;
+    if (allWithin(list, range)) return;
     for (let i = 0; i < list.length; i++) {
       path.push(i);
       checkNumber(walk, Number(list[i]), range);
@@ -146,16 +161,40 @@ function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, de
  * await checkInput({ ranges: { age: { min: 0, max: 130 } } }, 'risk', { age: 200 }); // throws INVALID_INPUT at "age"
  */
 export async function checkInput(policy: InputPolicy | undefined, model: string, input: unknown): Promise<unknown> {
+  return checkInputNow(policy, model, input);
+}
+
+/**
+ * {@link checkInput}, answered synchronously when nothing in the policy is: without a schema and
+ * without an injection classifier it returns the input or throws `INVALID_INPUT`; otherwise it
+ * returns a promise (that rejects with it). Servers call it on every request, where a promise and
+ * its ticks would be paid for nothing.
+ *
+ * @example
+ * const checked = checkInputNow({ ranges: { age: { min: 0, max: 130 } } }, 'risk', { age: 30 }); // { age: 30 }
+ */
+export function checkInputNow(policy: InputPolicy | undefined, model: string, input: unknown): unknown {
   if (policy === undefined) return input;
-  let value = input;
-  if (policy.schema !== undefined) {
-    const parsed = await policy.schema.safeParseAsync(input);
-    if (!parsed.success) throw schemaError(parsed.error);
-    value = parsed.data;
-  }
+  if (policy.schema !== undefined) return parseThenCheck(policy, policy.schema, model, input);
+  return checkParsed(policy, model, input);
+}
+
+async function parseThenCheck(policy: InputPolicy, schema: z.ZodType, model: string, input: unknown): Promise<unknown> {
+  const parsed = await schema.safeParseAsync(input);
+  if (!parsed.success) throw schemaError(parsed.error);
+  return checkParsed(policy, model, parsed.data);
+}
+
+function injectionOf(policy: InputPolicy): InjectionOptions | undefined {
+  return policy.injection === true ? {} : policy.injection === false ? undefined : policy.injection;
+}
+
+// The checks after the schema: ranges, text lengths, chat shapes and the injection heuristic, all
+// synchronous; a classifier (asynchronous) scores the texts after them.
+function checkParsed(policy: InputPolicy, model: string, value: unknown): unknown {
   const ranges = policy.ranges;
   const maxText = policy.maxTextLength;
-  const injection = policy.injection === true ? {} : policy.injection === false ? undefined : policy.injection;
+  const injection = injectionOf(policy);
   const chat = isChatInput(value);
   if (ranges === undefined && maxText === undefined && injection === undefined && !chat) return value;
 
@@ -169,32 +208,51 @@ export async function checkInput(policy: InputPolicy | undefined, model: string,
     issues.push(...read.issues);
     if (injection !== undefined) texts = [...texts.filter((t) => !t.path.startsWith('messages[')), ...read.texts];
   }
-
   if (issues.length === 0 && injection !== undefined) {
-    const threshold = injection.threshold ?? 0.7;
-    const patterns = injection.patterns ?? INJECTION_PATTERNS;
+    if (injection.classifier !== undefined) return classifyThenAnswer(injection, injection.classifier, model, texts, value);
     for (const { text, path } of texts) {
-      const heuristic = scoreInjection(text, patterns);
-      let score = heuristic.score;
-      if (injection.classifier !== undefined) {
-        let classified: number;
-        try {
-          classified = await injection.classifier(text, { model, path });
-        } catch (error) {
-          throw new BallastError('INTERNAL', 'the prompt-injection classifier failed', { cause: error });
-        }
-        if (Number.isFinite(classified)) score = Math.max(score, classified);
-      }
-      if (score >= threshold) {
-        issues.push({
-          path,
-          message: `looks like a prompt-injection attempt (score ${score.toFixed(2)})`,
-          code: 'prompt-injection',
-        });
+      const issue = injectionIssue(injection, path, scoreInjection(text, injection.patterns ?? INJECTION_PATTERNS).score);
+      if (issue !== undefined) {
+        issues.push(issue);
         break;
       }
     }
   }
+  return answer(issues, value);
+}
+
+async function classifyThenAnswer(
+  injection: InjectionOptions,
+  classifier: NonNullable<InjectionOptions['classifier']>,
+  model: string,
+  texts: readonly { text: string; path: string }[],
+  value: unknown,
+): Promise<unknown> {
+  const issues: InputIssue[] = [];
+  for (const { text, path } of texts) {
+    let score = scoreInjection(text, injection.patterns ?? INJECTION_PATTERNS).score;
+    let classified: number;
+    try {
+      classified = await classifier(text, { model, path });
+    } catch (error) {
+      throw new BallastError('INTERNAL', 'the prompt-injection classifier failed', { cause: error });
+    }
+    if (Number.isFinite(classified)) score = Math.max(score, classified);
+    const issue = injectionIssue(injection, path, score);
+    if (issue !== undefined) {
+      issues.push(issue);
+      break;
+    }
+  }
+  return answer(issues, value);
+}
+
+function injectionIssue(injection: InjectionOptions, path: string, score: number): InputIssue | undefined {
+  if (score < (injection.threshold ?? 0.7)) return undefined;
+  return { path, message: `looks like a prompt-injection attempt (score ${score.toFixed(2)})`, code: 'prompt-injection' };
+}
+
+function answer(issues: readonly InputIssue[], value: unknown): unknown {
   if (issues.length > 0) {
     throw new BallastError(
       'INVALID_INPUT',

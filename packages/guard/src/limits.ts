@@ -88,6 +88,15 @@ function andThen<T, R>(value: T | Promise<T>, then: (value: T) => R): R | Promis
   return then(value as T);
 }
 
+// Throws RATE_LIMITED for a take the rate limit refused.
+function rateChecked(result: TakeResult, id: string): void {
+  if (result.ok) return;
+  throw new BallastError('RATE_LIMITED', 'rate limit exceeded', {
+    retryAfterMs: result.retryAfterMs,
+    details: { kind: 'rate', principal: id },
+  });
+}
+
 function checkRate(path: string, rate: RateLimitPolicy | undefined): void {
   if (rate === undefined) return;
   if (!(rate.ratePerSecond > 0) || !Number.isFinite(rate.ratePerSecond)) {
@@ -163,6 +172,15 @@ export function principalLimits(options: PrincipalLimitsOptions = {}): Principal
       const tier = tierFor(principal);
       const id = principal.id;
       const { quota, quotaLimiter, limiter } = tier;
+      if (quotaLimiter === undefined) {
+        // A rate limit alone: one take, answered without a closure (or a promise) when the
+        // limiter is in-process; the general path below orders a quota around it.
+        if (limiter === undefined) return;
+        const taken = limiter.take(tier.perModel ? `${id}\u0000${model}` : id, cost, callOptions);
+        if (typeof (taken as Promise<TakeResult>).then === 'function')
+          return (taken as Promise<TakeResult>).then((result) => rateChecked(result, id));
+        return rateChecked(taken as TakeResult, id);
+      }
       // The quota is checked first without spending, then the rate limit spends, then the quota
       // counts: a request the rate limit refused is not counted against the quota, and one the
       // quota refuses spends no rate token. A shared quota can still refuse at the final count
@@ -185,12 +203,7 @@ export function principalLimits(options: PrincipalLimitsOptions = {}): Principal
       function rate(quotaCounted = false): void | Promise<void> {
         const taken = limiter === undefined ? undefined : limiter.take(tier.perModel ? `${id}\u0000${model}` : id, cost, callOptions);
         return andThen(taken, (result: TakeResult | undefined): void | Promise<void> => {
-          if (result !== undefined && !result.ok) {
-            throw new BallastError('RATE_LIMITED', 'rate limit exceeded', {
-              retryAfterMs: result.retryAfterMs,
-              details: { kind: 'rate', principal: id },
-            });
-          }
+          if (result !== undefined) rateChecked(result, id);
           if (!quotaCounted || quota === undefined || quotaLimiter === undefined) return;
           return andThen(quotaLimiter.take(id, cost, callOptions), (counted: TakeResult) => {
             if (!counted.ok) throw quotaError(quota, id, counted.retryAfterMs);
