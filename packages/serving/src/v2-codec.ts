@@ -112,26 +112,28 @@ function invalid(message: string, path: string, extra: Record<string, unknown> =
   return new BallastError('INVALID_INPUT', message, { details: { issues: [{ path, message, code: 'tensor' }], ...extra } });
 }
 
+// `new Float32Array(array)` copies a plain array of numbers directly; `Float32Array.from` goes
+// through the iterator protocol. The values were checked (and bigints made numbers) before.
 function typedArrayFor(type: TensorType, values: readonly unknown[]): ArrayLike<number> | ArrayLike<bigint> | boolean[] | string[] {
   switch (type) {
     case 'float32':
-      return Float32Array.from(values as number[]);
+      return new Float32Array(values as number[]);
     case 'float64':
-      return Float64Array.from(values as number[]);
+      return new Float64Array(values as number[]);
     case 'float16':
       return [...(values as number[])] as unknown as number[];
     case 'int8':
-      return Int8Array.from(values as number[]);
+      return new Int8Array(values as number[]);
     case 'uint8':
-      return Uint8Array.from(values as number[]);
+      return new Uint8Array(values as number[]);
     case 'int16':
-      return Int16Array.from(values as number[]);
+      return new Int16Array(values as number[]);
     case 'uint16':
-      return Uint16Array.from(values as number[]);
+      return new Uint16Array(values as number[]);
     case 'int32':
-      return Int32Array.from(values as number[]);
+      return new Int32Array(values as number[]);
     case 'uint32':
-      return Uint32Array.from(values as number[]);
+      return new Uint32Array(values as number[]);
     case 'int64':
       return BigInt64Array.from(values as (number | bigint)[], (v) => BigInt(v));
     case 'uint64':
@@ -335,7 +337,13 @@ export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): D
         subarray?: (a: number, b: number) => ArrayLike<number>;
         slice: (a: number, b: number) => unknown;
       };
-      const part = typeof data.subarray === 'function' ? data.subarray(r * size, (r + 1) * size) : data.slice(r * size, (r + 1) * size);
+      // A single row is the whole column: no view of it to make.
+      const part =
+        rowsCount === 1
+          ? data
+          : typeof data.subarray === 'function'
+            ? data.subarray(r * size, (r + 1) * size)
+            : data.slice(r * size, (r + 1) * size);
       row[column.name] = { data: part as RowTensor['data'], dims: column.dims };
     }
     rows.push(row);

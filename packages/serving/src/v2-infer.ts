@@ -50,7 +50,11 @@ export async function inferV2(model: Model, body: unknown, options: InferV2Optio
     perExample: options.perExample,
   } as DecodeV2Options);
   if (options.record !== undefined) options.record.input = decoded.view;
-  if (guard !== undefined) await guard.checkInput(name, decoded.view);
+  if (guard !== undefined) {
+    // Synchronous for most policies: awaited only when it is a promise.
+    const checked = guard.checkInput(name, decoded.view);
+    if (typeof (checked as PromiseLike<unknown> | undefined)?.then === 'function') await checked;
+  }
   const single = decoded.batch === 1;
   const call = options.call?.(single, options.context);
   const callOptions = call?.options;
