@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { capTimeout, deadlineOf, remainingMs, SIGNAL_GRACE_MS, signalOf, wheelStats, withDeadline } from './deadline.js';
+import { atDeadline, capTimeout, deadlineOf, now, remainingMs, SIGNAL_GRACE_MS, signalOf, wheelStats, withDeadline } from './deadline.js';
 import { type BallastError, isBallastError } from './errors.js';
 import { defineModel, type InferOptions } from './model.js';
 import { pipeline } from './pipeline.js';
@@ -263,6 +263,18 @@ describe('deadlines (fake clock)', () => {
 });
 
 describe('deadlines (real timers)', () => {
+  it('calls a deadline entry back once its time has passed, on the wheel calls use', async () => {
+    const calls: number[] = [];
+    const entry = { done: false, onWheel: (at: number) => calls.push(at) };
+    const due = now() + 25;
+    atDeadline(entry, due);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(calls).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toBeGreaterThanOrEqual(due);
+  });
+
   it('times out close to the budget', async () => {
     const { model } = hangingModel();
     const started = performance.now();

@@ -261,8 +261,20 @@ class MinHeap {
   }
 }
 
+/**
+ * Something the process-wide timer wheel calls back once its time has come (see
+ * {@link atDeadline}): a call's scope, or anything else bounded by a deadline (a request body
+ * being read).
+ */
+export interface DeadlineEntry {
+  /** True once the entry finished by itself: the wheel may then drop it without calling it. */
+  readonly done: boolean;
+  /** Called once the entry's time has passed, `at` being the current time; an entry done by then ignores it. */
+  onWheel(at: number): void;
+}
+
 class TimerWheel {
-  private readonly slots = new Map<number, CallScope[]>();
+  private readonly slots = new Map<number, DeadlineEntry[]>();
   private readonly keys = new MinHeap();
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Number.POSITIVE_INFINITY;
@@ -316,7 +328,7 @@ class TimerWheel {
     if (--this.live === 0) this.timer?.unref?.();
   }
 
-  add(scope: CallScope, at: number): void {
+  add(scope: DeadlineEntry, at: number): void {
     const key = Math.ceil(at);
     let scopes = this.slots.get(key);
     if (scopes === undefined) {
@@ -351,7 +363,7 @@ class TimerWheel {
     for (const [key, scopes] of this.slots) {
       let kept = 0;
       for (let i = 0; i < scopes.length; i++) {
-        const scope = scopes[i] as CallScope;
+        const scope = scopes[i] as DeadlineEntry;
         if (!scope.done) scopes[kept++] = scope;
       }
       scopes.length = kept;
@@ -363,6 +375,21 @@ class TimerWheel {
 }
 
 const wheel = new TimerWheel();
+
+/**
+ * Calls `entry.onWheel(now())` once `at` (on the {@link now} clock) has passed, on the one timer
+ * wheel every call deadline uses: registering costs a Map lookup and a push, with no timer of its
+ * own and nothing to cancel (an entry that finished says so with `done` and ignores the call). It
+ * does not keep the process alive by itself. For bounding work that is not a model call (a call
+ * is bounded with {@link withDeadline} or `pipeline()`).
+ *
+ * @example
+ * const read = { done: false, onWheel() { if (!this.done) fail(timeoutError()); } };
+ * atDeadline(read, now() + 5_000);
+ */
+export function atDeadline(entry: DeadlineEntry, at: number): void {
+  wheel.add(entry, at);
+}
 
 interface ScopedOptions extends InferOptions {
   [SCOPE]?: CallScope;

@@ -6,9 +6,10 @@
 
 export type { BatchingOptions } from './batching.js';
 export { batching } from './batching.js';
-export type { AttemptMemo } from './deadline.js';
+export type { AttemptMemo, DeadlineEntry } from './deadline.js';
 export {
   annotate,
+  atDeadline,
   attemptMemo,
   cancelledError,
   capTimeout,

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { BallastError, isBallastError, withDeadline } from '@ballast/core';
+import { atDeadline, BallastError, type DeadlineEntry, timeoutError } from '@ballast/core';
 import { BODY_TIMEOUT_REASON } from './error-answer.js';
 import { parseV2Body, V2_HEADER_LENGTH } from './v2-wire.js';
 
@@ -40,36 +40,54 @@ export function readJsonBody(stream: IncomingMessage, limitBytes: number, deadli
   ) {
     return readBuffered(stream, limitBytes);
   }
+  let read: BodyRead | undefined;
   const reading = new Promise<unknown>((resolve, reject) => {
-    (stream as Reading)[READ] = { chunks: [], length: 0, limitBytes, resolve, reject };
+    read = new BodyRead(stream as Reading, limitBytes, resolve, reject);
+    (stream as Reading)[READ] = read;
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
     stream.on('aborted', onError);
   });
-  if (deadline === undefined || stream.complete) return reading;
-  return withDeadline({ deadline }, () => reading).catch((error: unknown) => {
-    if (isBallastError(error) && error.code === 'TIMEOUT' && !stream.complete) {
-      throw new BallastError('TIMEOUT', 'the request body did not arrive within the time budget', {
-        cause: error,
-        details: { reason: BODY_TIMEOUT_REASON },
-      });
-    }
-    throw error;
-  });
+  // The deadline is an entry on core's timer wheel (no timer, promise or closure of its own).
+  if (deadline !== undefined && !stream.complete) atDeadline(read as BodyRead, deadline);
+  return reading;
 }
 
 // The read's state lives on the stream and the listeners are module-level functions (called with
 // the stream as `this`): no closure per request on the infer route.
 const READ = Symbol('ballast.readJsonBody');
-interface ReadState {
-  chunks: Buffer[];
-  length: number;
-  limitBytes: number;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
+
+/** A body being read: its chunks so far, how it settles, and its deadline's wheel entry. */
+class BodyRead implements DeadlineEntry {
+  chunks: Buffer[] = [];
+  length = 0;
+  done = false;
+
+  constructor(
+    readonly stream: Reading,
+    readonly limitBytes: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  // The deadline passed with the body still arriving: 408 (`body-timeout`), unless the whole body
+  // is in and only its end is still to be reported (then a plain timeout, as for the call).
+  onWheel(): void {
+    if (this.done) return;
+    const stream = this.stream;
+    finish(stream);
+    this.reject(
+      stream.complete
+        ? timeoutError()
+        : new BallastError('TIMEOUT', 'the request body did not arrive within the time budget', {
+            details: { reason: BODY_TIMEOUT_REASON },
+          }),
+    );
+  }
 }
-type Reading = IncomingMessage & { [READ]?: ReadState | undefined };
+
+type Reading = IncomingMessage & { [READ]?: BodyRead | undefined };
 
 const NO_BYTES = Buffer.alloc(0);
 
@@ -88,9 +106,10 @@ function readBuffered(stream: IncomingMessage, limitBytes: number): Promise<unkn
   }
 }
 
-function finish(stream: Reading): ReadState | undefined {
+function finish(stream: Reading): BodyRead | undefined {
   const state = stream[READ];
   stream[READ] = undefined;
+  if (state !== undefined) state.done = true;
   stream.off('data', onData);
   stream.off('end', onEnd);
   stream.off('error', onError);
