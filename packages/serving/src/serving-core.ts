@@ -18,8 +18,8 @@ import { sendEventStream, wantsEventStream } from './event-stream.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, type ModelReadiness, modelReadiness } from './readiness.js';
 import { type ModelMetadataOverride, ModelRegistry, type RegisteredModel } from './registry.js';
 import { type HeaderTarget, requestIdOf } from './request-id.js';
-import type { V2ModelMetadata } from './v2-codec.js';
-import { inferV2 } from './v2-infer.js';
+import type { DecodedV2Request, V2ModelMetadata } from './v2-codec.js';
+import { answerV2, callV2, type InferV2Options, prepareV2 } from './v2-infer.js';
 import { encodeV2Answer, V2_HEADER_LENGTH } from './v2-wire.js';
 
 /** Options of {@link createServingCore} (`R` is the request type the adapter hands over). */
@@ -380,7 +380,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     const entry = served.entry as RegisteredModel;
     const name = entry.original.name;
     const body = await served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
-    const result = await inferV2(entry.served, body, {
+    const v2: InferV2Options = {
       name,
       version: entry.original.version,
       guard,
@@ -390,7 +390,11 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       record: served,
       call: startCall,
       context: served,
-    });
+    };
+    // inferV2's steps run here, so the request waits only on its body and its model.
+    const prepared = prepareV2(body, v2);
+    const decoded = prepared instanceof Promise ? await prepared : (prepared as DecodedV2Request);
+    const result = answerV2(decoded, await callV2(entry.served, decoded, v2), v2);
     const encoded = encodeV2Answer(result, body);
     if (encoded.json !== undefined) return { status: 200, body: encoded.json };
     const headers: Record<string, string> = { 'content-type': encoded.contentType };

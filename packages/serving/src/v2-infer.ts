@@ -1,6 +1,6 @@
 import { BallastError, type InferOptions, type Model, type V2InferResponse } from '@ballast/core';
 import type { Guard } from '@ballast/guard';
-import { type DecodeV2Options, decodeV2Request, encodeV2Outputs, type V2TensorMetadata } from './v2-codec.js';
+import { type DecodedV2Request, type DecodeV2Options, decodeV2Request, encodeV2Outputs, type V2TensorMetadata } from './v2-codec.js';
 
 /** What {@link inferV2} needs besides the model and the body. */
 export interface InferV2Options {
@@ -42,6 +42,17 @@ export interface InferV2Options {
  * const answer = await inferV2(model, body, { name: 'fraud', maxBatch: 4096 });
  */
 export async function inferV2(model: Model, body: unknown, options: InferV2Options): Promise<V2InferResponse> {
+  const prepared = prepareV2(body, options);
+  const decoded = prepared instanceof Promise ? await prepared : (prepared as DecodedV2Request);
+  return answerV2(decoded, await callV2(model, decoded, options), options);
+}
+
+/**
+ * @internal The first step of {@link inferV2}: the body decoded, recorded and checked by the
+ * guard; a promise only when the guard's check is one. The serving core runs the three steps
+ * itself, so a request waits on nothing but its body and its model.
+ */
+export function prepareV2(body: unknown, options: InferV2Options): DecodedV2Request | Promise<DecodedV2Request> {
   const { name, guard } = options;
   // No conditional spread (V8's slow generic path) on every request.
   const decoded = decodeV2Request(body, {
@@ -50,25 +61,45 @@ export async function inferV2(model: Model, body: unknown, options: InferV2Optio
     perExample: options.perExample,
   } as DecodeV2Options);
   if (options.record !== undefined) options.record.input = decoded.view;
-  if (guard !== undefined) {
-    // Synchronous for most policies: awaited only when it is a promise.
-    const checked = guard.checkInput(name, decoded.view);
-    if (typeof (checked as PromiseLike<unknown> | undefined)?.then === 'function') await checked;
-  }
+  if (guard === undefined) return decoded;
+  // Synchronous for most policies: waited on only when it is a promise.
+  const checked = guard.checkInput(name, decoded.view);
+  return checked instanceof Promise ? checked.then(() => decoded) : decoded;
+}
+
+/**
+ * @internal The model call of {@link inferV2}: a single row's output, or every row's (in order).
+ */
+export function callV2(model: Model, decoded: DecodedV2Request, options: InferV2Options): Promise<unknown> {
   const single = decoded.batch === 1;
   const call = options.call?.(single, options.context);
   const callOptions = call?.options;
-  let rows: unknown[];
+  let rows: Promise<unknown[]>;
   try {
-    if (single) rows = [await model.infer(decoded.rows[0], callOptions)];
-    else if (model.inferBatch !== undefined) rows = await model.inferBatch(decoded.rows, callOptions);
-    else rows = await Promise.all(decoded.rows.map((row) => model.infer(row, callOptions)));
+    if (single) return model.infer(decoded.rows[0], callOptions);
+    rows =
+      model.inferBatch !== undefined
+        ? model.inferBatch(decoded.rows, callOptions)
+        : Promise.all(decoded.rows.map((row) => model.infer(row, callOptions)));
   } catch (error) {
-    // Stop the sibling rows of a failed request (a single row has none; its controller may be
-    // the connection's, which must stay usable).
     if (!single) call?.controller?.abort(error);
-    throw error;
+    return Promise.reject(error);
   }
+  // Stop the sibling rows of a failed request (a single row has none; its controller may be the
+  // connection's, which must stay usable).
+  return rows.catch((error: unknown) => {
+    call?.controller?.abort(error);
+    throw error;
+  });
+}
+
+/**
+ * @internal The answer of {@link inferV2} from what {@link callV2} resolved to: the outputs
+ * encoded, then the guard's output filter.
+ */
+export function answerV2(decoded: DecodedV2Request, output: unknown, options: InferV2Options): V2InferResponse {
+  const { name, guard } = options;
+  const rows = decoded.batch === 1 ? [output] : (output as unknown[]);
   if (rows.length !== decoded.batch) {
     throw new BallastError('INTERNAL', `model "${name}" returned ${rows.length} outputs for ${decoded.batch} rows`, {
       details: { model: name },
