@@ -1,5 +1,5 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { now } from '@ballast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readJsonBody } from './read-json-body.js';
@@ -58,6 +58,35 @@ function send(port: number, chunks: string[], headers: Record<string, string> = 
 }
 
 describe('readJsonBody', () => {
+  it('takes a body sent with its headers from the buffer, without listening for it, even when read at once in the handler', async () => {
+    const listened: string[] = [];
+    server = createServer((request, response) => {
+      const on = request.on.bind(request);
+      request.on = ((event: string, listener: (...args: unknown[]) => void) => {
+        listened.push(event);
+        return on(event, listener);
+      }) as typeof request.on;
+      answer(request, response, 1000, 5000);
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server?.once('listening', resolve));
+    const { port } = server.address() as AddressInfo;
+    const body = '{"a":[1,2,3]}';
+    // Headers and body in one write: they arrive together, as a small request usually does.
+    const socket = connect(port, '127.0.0.1');
+    const reply = new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk;
+        if (text.includes('\r\n\r\n{')) resolve(text.slice(text.indexOf('\r\n\r\n') + 4));
+      });
+    });
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    expect(JSON.parse(await reply)).toMatchObject({ body: { a: [1, 2, 3] } });
+    socket.destroy();
+    expect(listened).not.toContain('data');
+  });
+
   it('parses a JSON body whatever its content type', async () => {
     const port = await serve(1000);
     expect(await send(port, ['{"a":', '[1,2]}'], { 'content-type': 'text/plain' })).toMatchObject({ body: { a: [1, 2] } });

@@ -26,20 +26,36 @@ export function readJsonBody(stream: IncomingMessage, limitBytes: number, deadli
     stream.resume();
     return Promise.reject(tooLarge(limitBytes, declared));
   }
-  // A body received in full and not read yet (a small request arrives with its headers, and the
-  // infer route reads it after authentication) is taken from the stream's buffer at once: no
-  // listeners, no promise of its own, none of the ticks a paused stream takes to start flowing
-  // and end, and no deadline scope for a read that cannot wait (about 0.3 µs less a request when
-  // the message is complete, 0.6 µs when the parser has not reported its end yet). In full: the
-  // message is complete, or every byte its `content-length` declares is buffered.
-  if (
+  if (bufferedInFull(stream, declared)) return readBuffered(stream, limitBytes);
+  // A route's handler runs as soon as Node's HTTP parser has the headers, and a small body sent
+  // with them is pushed right after, in the same pass over the packet, before any microtask runs:
+  // one microtask later such a body is buffered in full, and taking it then costs far less than
+  // listening for it (about 7 µs of a request's CPU over HTTP, listeners, `data` and `end` events
+  // and their ticks). A body still missing then is listened for.
+  if (!stream.complete && stream.readableLength === 0 && stream.readableFlowing !== true) {
+    return Promise.resolve().then(() =>
+      bufferedInFull(stream, declared) ? readBuffered(stream, limitBytes) : listen(stream, limitBytes, deadline),
+    );
+  }
+  return listen(stream, limitBytes, deadline);
+}
+
+/*
+ * A body received in full and not read yet is taken from the stream's buffer at once: no
+ * listeners, no promise of its own, none of the ticks a paused stream takes to start flowing and
+ * end, and no deadline for a read that cannot wait. In full: the message is complete, or every
+ * byte its `content-length` declares is buffered.
+ */
+function bufferedInFull(stream: IncomingMessage, declared: number): boolean {
+  return (
     stream.readableFlowing !== true &&
     !stream.readableEnded &&
     stream.readableEncoding === null &&
     (stream.complete || (stream.readableLength === declared && stream.headers['transfer-encoding'] === undefined))
-  ) {
-    return readBuffered(stream, limitBytes);
-  }
+  );
+}
+
+function listen(stream: IncomingMessage, limitBytes: number, deadline: number | undefined): Promise<unknown> {
   let read: BodyRead | undefined;
   const reading = new Promise<unknown>((resolve, reject) => {
     read = new BodyRead(stream as Reading, limitBytes, resolve, reject);
