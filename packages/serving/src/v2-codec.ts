@@ -184,6 +184,17 @@ function badElement(type: TensorType, values: readonly unknown[]): number {
   return -1;
 }
 
+/** `values` as a float32 or float64 array when every one is a finite number, else `undefined` (the general check then says which is not). */
+function finiteFloats(type: 'float32' | 'float64', values: readonly unknown[]): Float32Array | Float64Array | undefined {
+  const out = type === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+    out[i] = value;
+  }
+  return out;
+}
+
 /** Whether the last {@link badElement} check met a `bigint` (a float tensor then converts them). */
 let sawBigInt = false;
 
@@ -295,14 +306,19 @@ export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): D
     if (flat.length !== count) {
       throw invalid(`shape [${tensor.shape.join(', ')}] holds ${count} values but data has ${flat.length}`, `${inputPath(index)}.data`);
     }
-    const bad = badElement(type, flat);
-    if (sawBigInt && (type === 'float32' || type === 'float64' || type === 'float16')) {
-      for (let i = 0; i < flat.length; i++) if (typeof flat[i] === 'bigint') flat[i] = Number(flat[i]);
+    // Float data of plain finite numbers (nearly every request) is checked and copied in one pass.
+    let data: ArrayLike<unknown> | undefined = type === 'float32' || type === 'float64' ? finiteFloats(type, flat) : undefined;
+    if (data === undefined) {
+      const bad = badElement(type, flat);
+      if (sawBigInt && (type === 'float32' || type === 'float64' || type === 'float16')) {
+        for (let i = 0; i < flat.length; i++) if (typeof flat[i] === 'bigint') flat[i] = Number(flat[i]);
+      }
+      if (bad !== -1) throw invalid(`element ${bad} is not a valid ${tensor.datatype} value`, `${inputPath(index)}.data[${bad}]`);
+      data = typedArrayFor(type, flat);
     }
-    if (bad !== -1) throw invalid(`element ${bad} is not a valid ${tensor.datatype} value`, `${inputPath(index)}.data[${bad}]`);
     const rows = tensor.shape[0] as number;
     if (whole) {
-      columns.push({ name: tensor.name, dims: [...tensor.shape], data: typedArrayFor(type, flat) });
+      columns.push({ name: tensor.name, dims: [...tensor.shape], data });
       view[tensor.name] = flat;
       continue;
     }
@@ -313,7 +329,7 @@ export function decodeV2Request(body: unknown, options: DecodeV2Options = {}): D
         `${inputPath(index)}.shape[0]`,
       );
     }
-    columns.push({ name: tensor.name, dims: tensor.shape.slice(1), data: typedArrayFor(type, flat) });
+    columns.push({ name: tensor.name, dims: tensor.shape.slice(1), data });
     view[tensor.name] = flat;
   }
   if (binary !== undefined && binaryOffset !== binary.length) {
