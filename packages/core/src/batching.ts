@@ -21,6 +21,9 @@ export interface BatchingOptions<I = unknown> {
   groupBy?: (input: I) => string;
 }
 
+/** Capacity up to which an emptied queue takes new arrays instead of clearing its own (see drop). */
+const FRESH_CAPACITY = 256;
+
 /*
  * The calls waiting for a batch, oldest first, as parallel arrays in a ring: queueing a call
  * allocates nothing but its promise (no item object), and taking a batch moves nothing (no
@@ -62,6 +65,25 @@ class CallQueue<I, O> {
 
   /** Forgets the oldest `count` calls (their slots are cleared so nothing is kept alive). */
   drop(count: number): void {
+    if (count === this.length && this.mask < FRESH_CAPACITY) {
+      // The batch took every call: the next calls go into new arrays instead of these being
+      // cleared. That saves the clearing, and the calls' stores then go into arrays that are
+      // still young: stored into arrays that lived long enough to be promoted, each new input and
+      // settle function is also recorded in the garbage collector's remembered set. With 256
+      // callers and 1 worker (every batch empties the queue), alternating rounds in one process
+      // (21 pairs of 100,000 calls) gave medians of 1.037-1.052 new / old in four runs, against
+      // 1.010-1.018 with the old code on both sides; on the main thread (the queue seldom
+      // empties there) 1.000 and 1.002. `bench/_onnx-call-cost.ts`: 12 ns less to make a call.
+      // A large queue is cleared as before, rather than reallocated per batch.
+      const capacity = this.mask + 1;
+      this.inputs = new Array(capacity);
+      this.options = new Array(capacity);
+      this.resolves = new Array(capacity);
+      this.rejects = new Array(capacity);
+      this.head = 0;
+      this.length = 0;
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const k = (this.head + i) & this.mask;
       this.inputs[k] = undefined;
