@@ -49,7 +49,7 @@ const wholeRatios: number[] = [];
 const makingExtra: number[] = [];
 const ballastWhole: number[] = [];
 for (let pair = 0; pair < 12; pair++) {
-  const [ballastMaking, ballastAll] = await series((i) => model.infer(inputs[i % inputs.length]));
+  const [ballastMaking, ballastAll] = await series((i) => model.infer(inputs[i % inputs.length] as { input: Float32Array }));
   const [minimalMaking, minimalAll] = await series((i) => minimal(rows[i % rows.length] as Float32Array));
   wholeRatios.push(ballastAll / minimalAll);
   makingExtra.push(ballastMaking - minimalMaking);
