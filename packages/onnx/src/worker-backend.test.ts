@@ -127,8 +127,8 @@ describe('worker backend', () => {
   });
 
   it('wakes a sleeping worker, and leaves a busy one to find the next run itself', async () => {
-    // About 5 ms a row: 100 rows keep the worker busy for about half a second.
-    const backend = await workerBackend(slowModel({ size: 128, repeats: 100 }));
+    // About 15 ms a row here: 64 rows keep the worker busy for about a second.
+    const backend = await workerBackend(slowModel({ size: 128, repeats: 300 }));
     const rows = (n: number, value: number) => [
       { name: 'x', type: 'float32' as const, dims: [n, 128], data: new Float32Array(n * 128).fill(value) },
     ];
@@ -138,16 +138,16 @@ describe('worker backend', () => {
       // Idle long enough to be asleep on the doorbell: the next run must notify it.
       await new Promise((resolve) => setTimeout(resolve, 100));
       notify.mockClear();
-      const long = backend.run(rows(100, 0.2));
+      const long = backend.run(rows(64, 0.2));
       expect(notify).toHaveBeenCalledTimes(1);
       // Well inside the long run: the worker is busy, and the run queued now is not notified; the
       // worker takes it from its slot once the long run is over.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 150));
       notify.mockClear();
       const short = backend.run(rows(1, 0.3));
       expect(notify).not.toHaveBeenCalled();
       const [[longOutput], [shortOutput]] = await Promise.all([long, short]);
-      expect(longOutput?.dims).toEqual([100, 128]);
+      expect(longOutput?.dims).toEqual([64, 128]);
       expect(shortOutput?.dims).toEqual([1, 128]);
       const [[alone]] = await Promise.all([backend.run(rows(1, 0.3))]);
       expect(Array.from(shortOutput?.data as Float32Array)).toEqual(Array.from(alone?.data as Float32Array));
