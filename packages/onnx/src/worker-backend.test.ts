@@ -167,7 +167,9 @@ describe('worker backend', () => {
     // between bursts of one to three runs, so that runs arrive while the worker runs, looks for
     // work, sets its sleeping flag and sleeps. A later run's ring would also wake a worker that
     // missed one, so after one to four bursts everything in flight must finish before more is
-    // queued: a lost wake-up leaves the last burst unanswered and fails the wait below.
+    // queued: a lost wake-up leaves the last burst unanswered and fails the wait below. (With the
+    // sleeping flag read a few µs before the doorbell is rung, a race this order rules out, this
+    // test fails within a hundred rounds.)
     let seed = 7;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
