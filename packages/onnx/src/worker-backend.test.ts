@@ -169,7 +169,7 @@ describe('worker backend', () => {
     // missed one, so after one to four bursts everything in flight must finish before more is
     // queued: a lost wake-up leaves the last burst unanswered and fails the wait below. (With the
     // sleeping flag read a few µs before the doorbell is rung, a race this order rules out, this
-    // test fails within a hundred rounds.)
+    // test failed at round 42 of 400.)
     let seed = 7;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
