@@ -1,6 +1,7 @@
 /**
  * A focused run of one `bench/onnx.ts` mode at concurrency 256 (for `node --cpu-prof`): Ballast
- * on the main thread (`main`), with one worker (`worker`), or the minimal batcher (`minimal`).
+ * on the main thread (`main`), with one worker (`worker`), the minimal batcher (`minimal`) or the
+ * minimal batcher over one worker (`minimal-worker`).
  *
  *   node --cpu-prof --import tsx --conditions=source bench/_onnx-focus.ts main
  *
@@ -14,6 +15,7 @@ import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop } from './_harness.js';
 import { minimalBatcher } from './_minimal-batcher.js';
+import { workerReference } from './_worker-reference.js';
 
 const MAX_BATCH = 64;
 const mode = process.argv[2] ?? 'main';
@@ -27,6 +29,19 @@ if (mode === 'minimal') {
   const minimal = minimalBatcher(raw, { maxBatch: MAX_BATCH, inWidth: 16, outWidth: 4 });
   call = (i) => minimal(rows[i % rows.length] as Float32Array);
   close = () => raw.release();
+} else if (mode === 'minimal-worker') {
+  const reference = await workerReference({
+    bytes,
+    workers: 1,
+    slotsPerWorker: 4,
+    batch: MAX_BATCH,
+    inWidth: 16,
+    outWidth: 4,
+    inputName: 'input',
+    outputName: 'output',
+  });
+  call = (i) => reference.infer(rows[i % rows.length] as Float32Array);
+  close = () => reference.close();
 } else {
   const model = await onnxModel({
     bytes,

@@ -19,7 +19,9 @@
  *
  * On a busy shared machine the modes above, measured one after another, see different loads:
  * `bench/_onnx-pairs.ts` alternates short rounds of Ballast and the minimal batcher and prints the
- * median and range of the ratios; `bench/_onnx-focus.ts` runs one mode alone (for `--cpu-prof`).
+ * median and range of the ratios; `bench/_onnx-focus.ts` runs one mode alone (for `--cpu-prof`);
+ * `bench/_onnx-call-cost.ts` times bursts of calls against the minimal batcher, without the
+ * closed loop (for changes of a few ns a call).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
