@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeV2Request, encodeV2Outputs, isPlainEnvelope, v2RequestSchema } from './v2-codec.js';
-import { encodeV2Answer, parseExactJson } from './v2-wire.js';
+import { encodeV2Answer, hasLongInteger, parseExactJson } from './v2-wire.js';
 
 const issuePaths = (fn: () => unknown) => {
   try {
@@ -169,6 +169,24 @@ describe('64-bit integers and long literals', () => {
     expect(() => decodeV2Request(over)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
     const int32 = parseExactJson('{"inputs":[{"name":"n","shape":[1,1],"datatype":"INT32","data":[12345678901234567]}]}');
     expect(() => decodeV2Request(int32)).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+
+  it('parses exactly only what holds a long integer literal: floats printed in full take JSON.parse', () => {
+    // Long integer tokens, wherever a value starts.
+    for (const text of ['9007199254740993', '[1, -9007199254740993]', '{"a":1234567890123456}', '{"a": [0,\n 12345678901234567]}']) {
+      expect(hasLongInteger(text)).toBe(true);
+    }
+    // Floats with 16-17 digits (what clients send), long exponents, long fractions, short integers.
+    for (const text of [
+      '{"data":[0.12345678901234568,0.6000000000000001,-0.30000000000000004]}',
+      '[1.2345678901234567e+300, 5e-1234567890123456, 12345678901234567.5, 1234567890123456e2]',
+      '{"a":123456789012345}',
+    ]) {
+      expect(hasLongInteger(text)).toBe(false);
+    }
+    // Either way the values come out the same.
+    const floats = '{"data":[0.12345678901234568,1.2345678901234567e+300,12345678901234567.5]}';
+    expect(parseExactJson(floats)).toEqual(JSON.parse(floats));
   });
 
   it('answers INT64 outputs beyond 2^53 as exact literals', () => {

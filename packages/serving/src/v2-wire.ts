@@ -29,9 +29,18 @@ export class V2BinaryBody {
   ) {}
 }
 
-// An integer token of 16 or more digits is the only JSON number JSON.parse may round (2^53 has
-// 16 digits); a body without one parses exactly with JSON.parse, the fast path.
-const LONG_DIGITS = /\d{16}/;
+// An integer token of 16 or more digits is the only JSON number JSON.parse may round where an
+// exact value is wanted (2^53 has 16 digits); a body without one parses exactly with JSON.parse,
+// the fast path. A run of digits counts only at the start of a token (after a delimiter, an
+// optional minus) and not followed by a fraction or an exponent: a float's own digits (a float64
+// printed in full has 16-17 of them, as nearly every client's floats are) need no exact parse,
+// and taking lossless-json's parser for them costs a JSON request twice its parse time.
+const LONG_INTEGER = /(?:^|[^\w.+-])-?\d{16,}(?![\d.eE])/;
+
+/** @internal Whether `text` holds an integer literal JSON.parse may round (see {@link parseExactJson}). */
+export function hasLongInteger(text: string): boolean {
+  return LONG_INTEGER.test(text);
+}
 // Stops at the first character that is not white space: cheap on every real body.
 const BLANK = /^\s*$/;
 
@@ -50,7 +59,7 @@ function exactNumber(token: string): number | bigint {
  * parseExactJson('{"data":[9007199254740993]}'); // { data: [9007199254740993n] }
  */
 export function parseExactJson(text: string): unknown {
-  if (!LONG_DIGITS.test(text)) return JSON.parse(text);
+  if (!LONG_INTEGER.test(text)) return JSON.parse(text);
   return parseLossless(text, null, exactNumber);
 }
 
