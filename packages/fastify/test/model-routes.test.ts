@@ -1,6 +1,7 @@
+import { ServerResponse } from 'node:http';
 import { defineModel } from '@ballast/core';
 import Fastify, { type FastifyServerOptions } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ballastFastify } from '../src/index.js';
 
 // Each model's infer route is also registered by its name; every name, version and spelling must
@@ -51,6 +52,27 @@ describe('ballastFastify model routes', () => {
       status: 404,
       body: { error: expect.stringContaining('unknown model') },
     });
+  });
+
+  it('sets every header of an answer through the reply, none on the Node response before it is written', async () => {
+    const url = await start();
+    // A header set on the Node response first sends all of Fastify's through Node's slower path.
+    const setHeader = vi.spyOn(ServerResponse.prototype, 'setHeader');
+    try {
+      const ok = await fetch(`${url}/v2/models/mlp/infer`, {
+        method: 'POST',
+        headers: { 'x-request-id': 'abc' },
+        body: JSON.stringify(body),
+      });
+      expect(ok.headers.get('x-request-id')).toBe('abc');
+      const missing = await fetch(`${url}/v2/models/other/infer`, { method: 'POST', body: JSON.stringify(body) });
+      expect(missing.status).toBe(404);
+      expect(missing.headers.get('x-request-id')).toMatch(/./);
+      expect(missing.headers.get('x-ballast-error-code')).toBe('NOT_FOUND');
+      expect(setHeader).not.toHaveBeenCalled();
+    } finally {
+      setHeader.mockRestore();
+    }
   });
 
   it('answers as the parametric route does under a case-insensitive router', async () => {

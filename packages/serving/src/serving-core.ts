@@ -53,10 +53,12 @@ export interface ServingExchange<R extends IncomingMessage = IncomingMessage> {
   /**
    * Sets a response header through the framework (Fastify: `reply.header()`), so the framework
    * writes every header in one go: Node's `writeHead` takes a slower path, re-validating every
-   * header, for a response that already had one set on it. Without it, headers go to
-   * `response.setHeader`. Ignored once the headers were sent.
+   * header, for a response that already had one set on it. Used together with `headersSent`;
+   * without both, headers go to `response.setHeader`.
    */
   setHeader?(name: string, value: string): void;
+  /** Whether the response's headers were sent (read with `setHeader`; the response's own when absent). */
+  readonly headersSent?: boolean;
   /**
    * Reads the JSON body with the framework's parser, at most `limitBytes`; a body still arriving
    * at `deadline` (`performance.now()` clock) rejects with `TIMEOUT` (`details.reason` `body-timeout`).
@@ -181,13 +183,17 @@ class ServedRequest<R extends IncomingMessage> {
 /** What {@link ServingCore.fail} needs of a request: an exchange, or just its request and response. */
 export type HeaderedExchange<R extends IncomingMessage = IncomingMessage> =
   | ServingExchange<R>
-  | { readonly request: R; readonly response: ServerResponse; setHeader?(name: string, value: string): void };
+  | {
+      readonly request: R;
+      readonly response: ServerResponse;
+      setHeader?(name: string, value: string): void;
+      readonly headersSent?: boolean;
+    };
 
 // The response headers of an exchange go through its own writer when it has one (see
-// ServingExchange.setHeader), else straight to the Node response. An exchange with a writer is
-// its own target (it reads `headersSent` from the response).
+// ServingExchange.setHeader), else straight to the Node response.
 function headerTargetOf(exchange: HeaderedExchange<IncomingMessage>): HeaderTarget {
-  return exchange.setHeader === undefined ? exchange.response : (exchange as HeaderTarget & HeaderedExchange<IncomingMessage>);
+  return exchange.setHeader !== undefined && exchange.headersSent !== undefined ? (exchange as HeaderTarget) : exchange.response;
 }
 
 /** The server metadata a v2 server answers (`GET /v2`). */
