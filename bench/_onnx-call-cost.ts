@@ -13,7 +13,7 @@ import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { minimalBatcher } from './_minimal-batcher.js';
-import { workerReference } from './_worker-reference.js';
+import { mlpWorkerReference } from './_worker-reference.js';
 
 const BURST = 256;
 const mode = process.argv[2] === 'worker' ? 'worker' : 'main';
@@ -22,19 +22,7 @@ const rows = Array.from({ length: 1024 }, (_, r) => Float32Array.from({ length: 
 const inputs = rows.map((row) => ({ input: row }));
 const model = await onnxModel({ bytes, workers: mode === 'worker' ? 1 : 0, batching: { maxBatchSize: 64, maxQueue: 100_000 } });
 const raw = await ort.InferenceSession.create(bytes);
-const reference =
-  mode === 'worker'
-    ? await workerReference({
-        bytes,
-        workers: 1,
-        slotsPerWorker: 4,
-        batch: 64,
-        inWidth: 16,
-        outWidth: 4,
-        inputName: 'input',
-        outputName: 'output',
-      })
-    : undefined;
+const reference = mode === 'worker' ? await mlpWorkerReference(bytes, 1, 64) : undefined;
 const minimal = reference ? (row: Float32Array) => reference.infer(row) : minimalBatcher(raw, { maxBatch: 64, inWidth: 16, outWidth: 4 });
 
 /** ns per call while the calls are made, and until they have all settled. */

@@ -15,7 +15,7 @@ import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop } from './_harness.js';
 import { minimalBatcher } from './_minimal-batcher.js';
-import { workerReference } from './_worker-reference.js';
+import { mlpWorkerReference } from './_worker-reference.js';
 
 const MAX_BATCH = 64;
 const mode = process.argv[2] ?? 'main';
@@ -30,16 +30,7 @@ if (mode === 'minimal') {
   call = (i) => minimal(rows[i % rows.length] as Float32Array);
   close = () => raw.release();
 } else if (mode === 'minimal-worker') {
-  const reference = await workerReference({
-    bytes,
-    workers: 1,
-    slotsPerWorker: 4,
-    batch: MAX_BATCH,
-    inWidth: 16,
-    outWidth: 4,
-    inputName: 'input',
-    outputName: 'output',
-  });
+  const reference = await mlpWorkerReference(bytes, 1, MAX_BATCH);
   call = (i) => reference.infer(rows[i % rows.length] as Float32Array);
   close = () => reference.close();
 } else {

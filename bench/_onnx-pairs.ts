@@ -12,7 +12,7 @@ import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop } from './_harness.js';
 import { minimalBatcher } from './_minimal-batcher.js';
-import { workerReference } from './_worker-reference.js';
+import { mlpWorkerReference } from './_worker-reference.js';
 
 const MAX_BATCH = 64;
 const mode = process.argv[2] ?? 'main';
@@ -27,19 +27,7 @@ const viaMinimal = (i: number) => minimal(rows[i % rows.length] as Float32Array)
 
 const model = await onnxModel({ bytes, workers: mode === 'worker' ? 1 : 0, batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 } });
 const viaBallast = (i: number) => model.infer({ input: rows[i % rows.length] as Float32Array });
-const reference =
-  mode === 'worker'
-    ? await workerReference({
-        bytes,
-        workers: 1,
-        slotsPerWorker: 4,
-        batch: MAX_BATCH,
-        inWidth: 16,
-        outWidth: 4,
-        inputName: 'input',
-        outputName: 'output',
-      })
-    : undefined;
+const reference = mode === 'worker' ? await mlpWorkerReference(bytes, 1, MAX_BATCH) : undefined;
 const viaReference = reference ? (i: number) => reference.infer(rows[i % rows.length] as Float32Array) : viaMinimal;
 
 await closedLoop(viaBallast, 20_000, 256);

@@ -58,6 +58,15 @@ export interface WorkerReferenceOptions {
   outputName: string;
 }
 
+/**
+ * The reference over `workers` threads for the benchmarks' MLP (16 inputs named `input`, 4
+ * outputs named `output`), four batches of `batch` rows in flight per worker: the one every ONNX
+ * benchmark compares Ballast's workers with.
+ */
+export function mlpWorkerReference(bytes: Uint8Array, workers: number, batch: number) {
+  return workerReference({ bytes, workers, slotsPerWorker: 4, batch, inWidth: 16, outWidth: 4, inputName: 'input', outputName: 'output' });
+}
+
 interface Slot {
   control: Int32Array;
   index: number;

@@ -30,7 +30,7 @@ import { mlpModel, randomLayers, slowModel } from '@ballast/onnx/testing';
 import * as ort from 'onnxruntime-node';
 import { closedLoop, size, smoke, table } from './_harness.js';
 import { minimalBatcher } from './_minimal-batcher.js';
-import { workerReference } from './_worker-reference.js';
+import { mlpWorkerReference } from './_worker-reference.js';
 
 const MAX_BATCH = 64;
 // Calls per round: 20,000 last 15-30 ms at these speeds, mostly the ramp-up and drain of 256
@@ -64,9 +64,8 @@ const oneWorker = await onnxModel({ bytes, name: 'mlp-1-worker', workers: 1, bat
 const viaMain = (i: number) => mainThread.infer({ input: rows[i % rows.length] as Float32Array });
 const viaWorkers = (i: number) => workers.infer({ input: rows[i % rows.length] as Float32Array });
 const viaOneWorker = (i: number) => oneWorker.infer({ input: rows[i % rows.length] as Float32Array });
-const referenceOptions = { bytes, slotsPerWorker: 4, batch: MAX_BATCH, inWidth: 16, outWidth: 4, inputName: 'input', outputName: 'output' };
-const reference1 = await workerReference({ ...referenceOptions, workers: 1 });
-const reference2 = await workerReference({ ...referenceOptions, workers: 2 });
+const reference1 = await mlpWorkerReference(bytes, 1, MAX_BATCH);
+const reference2 = await mlpWorkerReference(bytes, 2, MAX_BATCH);
 const viaReference1 = (i: number) => reference1.infer(rows[i % rows.length] as Float32Array);
 const viaReference2 = (i: number) => reference2.infer(rows[i % rows.length] as Float32Array);
 
