@@ -119,10 +119,11 @@ interface CachedKey {
 }
 
 /*
- * Compares two key secrets in constant time. Every secret compared here matched SECRET_PATTERN
- * (43 ASCII characters), so only the characters differ: every one is visited and the differences
- * are OR-ed together, with no early exit. Written here rather than with `timingSafeEqual`, which
- * needs a Buffer of the presented secret made on every authenticated request.
+ * Compares a presented key secret with a verified one in constant time. The verified one matched
+ * SECRET_PATTERN (43 characters), so every secret of its length is compared character by
+ * character, the differences OR-ed together with no early exit; one of another length is refused
+ * at once (every key's secret has that length: it tells nothing). Written here rather than with
+ * `timingSafeEqual`, which needs a Buffer of the presented secret on every authenticated request.
  */
 function sameSecret(presented: string, known: string): boolean {
   if (presented.length !== known.length) return false;
