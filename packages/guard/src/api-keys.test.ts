@@ -89,6 +89,9 @@ describe('apiKeys', () => {
     // A wrong secret for a cached id is never answered from the cache.
     const wrong = `${key.slice(0, -4)}${key.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
     expect(await reasonOf(keys.verify(wrong))).toBe('invalid');
+    // The cache is looked up before the key's format is checked: a malformed secret for a cached id is still malformed.
+    expect(await reasonOf(keys.verify(`${key.slice(0, -1)}!`))).toBe('malformed');
+    expect(await reasonOf(keys.verify(`${key}A`))).toBe('malformed');
     // After the TTL the store is read again.
     clock += 1000;
     await keys.verify(key);
