@@ -13,13 +13,13 @@ import type { AddressInfo } from 'node:net';
 import { defineModel } from '@ballast/core';
 import { ballastRouter } from '@ballast/express';
 import { ballastFastify } from '@ballast/fastify';
-import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
 import { BallastModule } from '@ballast/nest';
 import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import Fastify from 'fastify';
+import { BENCH_BODY, benchGuard } from './_http-request.js';
 
 // The bench workspace has no type packages for express: load it untyped and describe the few
 // members used here.
@@ -58,9 +58,6 @@ const onnx = await onnxModel({ bytes: mlpModel({ layers: randomLayers({ sizes: [
 // Every server shares the model; closing is left to the end of the run.
 const model = defineModel({ name: 'mlp', infer: (input: unknown, options) => onnx.infer(input as never, options) });
 
-const features = Array.from({ length: 16 }, (_, i) => (i % 5) / 5);
-const body = JSON.stringify({ id: 'bench', inputs: [{ name: 'input', shape: [1, 16], datatype: 'FP32', data: features }] });
-
 // The hand-written handler: what an app would write without Ballast (the same in every framework).
 async function bareInfer(body: JsonRequest['body']): Promise<unknown> {
   const tensor = body.inputs[0];
@@ -87,14 +84,8 @@ class BareController {
 @Module({ controllers: [BareController] })
 class BareNestModule {}
 
-const keys = apiKeys({ secret: 'a-bench-server-secret-long-enough!!', store: memoryKeyStore() });
-const { key } = await keys.create({ principalId: 'bench', roles: ['infer'] });
-const guard = createGuard({
-  keys,
-  limits: { rate: { ratePerSecond: 1_000_000, burst: 1_000_000 } },
-  input: { maxBodyBytes: 64 * 1024, ranges: { input: { min: -10, max: 10 } } },
-});
-const auth = { authorization: `Bearer ${key}` };
+const { guard, authorization } = await benchGuard();
+const auth = { authorization };
 
 const shutdowns: (() => Promise<void>)[] = [];
 
@@ -159,7 +150,7 @@ export async function startHttpServer(name: string): Promise<StartedServer> {
     class BallastNestModule {}
     started = await nest(BallastNestModule);
   } else throw new Error(`unknown server "${name}" (one of ${SERVER_NAMES.join(', ')})`);
-  return { url: `${started.base}/v2/models/mlp/infer`, headers, body, close: started.close };
+  return { url: `${started.base}/v2/models/mlp/infer`, headers, body: BENCH_BODY, close: started.close };
 }
 
 /** Drains the Ballast servers' cores and closes the shared model: call once, at the end. */

@@ -7,24 +7,17 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { defineModel } from '@ballast/core';
-import { apiKeys, createGuard, memoryKeyStore } from '@ballast/guard';
 import { instrument } from '@ballast/otel';
 import { createServingCore, readJsonBody, type ServingExchange } from '../packages/serving/src/index.js';
+import { BENCH_BODY, benchGuard } from './_http-request.js';
 
 const requests = Number(process.argv[2] ?? 200_000);
 const telemetry = process.argv.includes('otel') ? instrument() : undefined;
 const output = { output: { type: 'float32' as const, dims: [4], data: new Float32Array([0.1, 0.2, 0.3, 0.4]) } };
 const model = defineModel({ name: 'mlp', infer: async () => output });
-const keys = apiKeys({ secret: 'a-bench-server-secret-long-enough!!', store: memoryKeyStore() });
-const { key } = await keys.create({ principalId: 'bench', roles: ['infer'] });
-const guard = createGuard({
-  keys,
-  limits: { rate: { ratePerSecond: 1e9, burst: 1e9 } },
-  input: { maxBodyBytes: 64 * 1024, ranges: { input: { min: -10, max: 10 } } },
-});
+const { guard, authorization } = await benchGuard();
 const core = createServingCore({ models: [model], guard, timeoutMs: 5_000 });
-const features = Array.from({ length: 16 }, (_, i) => (i % 5) / 5);
-const bytes = Buffer.from(JSON.stringify({ id: 'bench', inputs: [{ name: 'input', shape: [1, 16], datatype: 'FP32', data: features }] }));
+const bytes = Buffer.from(BENCH_BODY);
 const socket = new Socket();
 
 class Exchange implements ServingExchange {
@@ -39,7 +32,7 @@ class Exchange implements ServingExchange {
 
 async function once(): Promise<void> {
   const request = new IncomingMessage(socket);
-  request.headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(bytes.length) };
+  request.headers = { authorization, 'content-type': 'application/json', 'content-length': String(bytes.length) };
   request.method = 'POST';
   request.url = '/v2/models/mlp/infer';
   // As a small request arrives: headers and body in one packet, the body buffered, complete.
