@@ -2,7 +2,9 @@
  * The serving core's infer flow in a loop, without sockets, for profiling and for µs per request:
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=source --import tsx/esm bench/_serving-core-focus.ts [requests] [otel]
  * The guard and request of bench/http.ts (API key, rate limit, input ranges) on a trivial model;
- * `otel` adds @ballast/otel's instrument() (no SDK). Prints µs per request.
+ * `otel` adds @ballast/otel's instrument() (no SDK); `reference` runs instead the hand-written
+ * checks of bench/_http-servers.ts's `checked-fastify` server on the same request objects (the
+ * minimal reference for the core's work). Prints µs per request.
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
@@ -30,6 +32,48 @@ class Exchange implements ServingExchange {
   }
 }
 
+// The hand-written flow (see checkedInfer in bench/_http-servers.ts), over the same objects.
+const principals = new Map([[authorization.slice('Bearer '.length), { id: 'bench', roles: ['infer'] }]]);
+const buckets = new Map<string, { tokens: number; at: number }>();
+let counter = 0;
+async function reference(request: IncomingMessage, response: ServerResponse): Promise<{ status: number; body: unknown }> {
+  const startedAt = performance.now();
+  counter++;
+  response.setHeader('x-request-id', `ref-${counter.toString(36)}`);
+  const header = request.headers.authorization;
+  const principal = typeof header === 'string' && header.startsWith('Bearer ') ? principals.get(header.slice(7)) : undefined;
+  if (principal === undefined || !principal.roles.includes('infer')) return { status: 401, body: {} };
+  let bucket = buckets.get(principal.id);
+  if (bucket === undefined) buckets.set(principal.id, (bucket = { tokens: 1e6, at: startedAt }));
+  bucket.tokens = Math.min(1e6, bucket.tokens + (startedAt - bucket.at) * 1000);
+  bucket.at = startedAt;
+  if (bucket.tokens < 1) return { status: 429, body: {} };
+  bucket.tokens--;
+  const body = JSON.parse((request.read() as Buffer).toString()) as { id?: unknown; inputs?: unknown };
+  const tensor = Array.isArray(body.inputs) && body.inputs.length === 1 ? (body.inputs[0] as Record<string, unknown>) : null;
+  const shape = tensor?.shape;
+  const data = tensor?.data;
+  if (tensor?.name !== 'input' || tensor.datatype !== 'FP32' || !Array.isArray(shape) || shape.length !== 2 || !Array.isArray(data)) {
+    return { status: 400, body: {} };
+  }
+  const values = new Float32Array(16);
+  for (let i = 0; i < 16; i++) {
+    const value = data[i];
+    if (typeof value !== 'number' || !(value >= -10 && value <= 10)) return { status: 400, body: {} };
+    values[i] = value;
+  }
+  const out = (await model.infer({ input: values }, { deadline: startedAt + 5_000 })) as typeof output;
+  return {
+    status: 200,
+    body: {
+      model_name: 'mlp',
+      id: body.id,
+      outputs: [{ name: 'output', shape: [1, 4], datatype: 'FP32', data: Array.from(out.output.data) }],
+    },
+  };
+}
+const useReference = process.argv.includes('reference');
+
 async function once(): Promise<void> {
   const request = new IncomingMessage(socket);
   request.headers = { authorization, 'content-type': 'application/json', 'content-length': String(bytes.length) };
@@ -40,7 +84,7 @@ async function once(): Promise<void> {
   request.push(null);
   request.complete = true;
   const response = new ServerResponse(request);
-  const answer = await core.infer(new Exchange(request, response), 'mlp', undefined);
+  const answer = useReference ? await reference(request, response) : await core.infer(new Exchange(request, response), 'mlp', undefined);
   if (answer.status !== 200) throw new Error(JSON.stringify(answer.body));
   JSON.stringify(answer.body);
   // As after a response written in full: the client did not go away.
@@ -55,5 +99,7 @@ for (let round = 0; round < 5; round++) {
   for (let i = 0; i < requests / 5; i++) await once();
   best = Math.min(best, Number(process.hrtime.bigint() - started) / (requests / 5) / 1000);
 }
-console.log(`serving core infer flow: ${best.toFixed(2)} µs per request${telemetry === undefined ? '' : ' (instrumented)'}`);
+console.log(
+  `${useReference ? 'hand-written reference' : 'serving core infer flow'}: ${best.toFixed(2)} µs per request${telemetry === undefined ? '' : ' (instrumented)'}`,
+);
 telemetry?.shutdown();

@@ -4,6 +4,10 @@
  *   bare Express        express.json() and a handler that calls the model and answers v2 JSON
  *   Ballast Express     ballastRouter()
  *   bare Fastify        a Fastify route (its own JSON parser) doing the same
+ *   checked Fastify     a Fastify route doing by hand, for this one request shape, the checks
+ *                       Ballast makes (API key from a map of verified keys, role, token bucket,
+ *                       v2 envelope and input range, request id, deadline): the minimal
+ *                       reference for Ballast's work, measured with the Fastify pair
  *   Ballast Fastify     ballastFastify()
  *   bare Nest           a Nest controller on platform-express (its body parser) doing the same
  *   Ballast Nest        BallastModule.forRoot({ v2: true })
@@ -56,11 +60,14 @@ async function autocannon(url: string, body: string, headers: Record<string, str
   return JSON.parse(stdout) as LoadResult;
 }
 
-const pairs = [];
+type Started = Awaited<ReturnType<typeof startHttpServer>>;
+const pairs: { framework: string; bare: Started; reference?: Started; ballast: Started }[] = [];
 for (const framework of ['Express', 'Fastify', 'Nest']) {
   const lower = framework.toLowerCase();
   pairs.push({ framework, bare: await startHttpServer(`bare-${lower}`), ballast: await startHttpServer(lower) });
 }
+// The hand-written reference of Ballast's checks, for the framework with the cheapest request.
+(pairs[1] as (typeof pairs)[number]).reference = await startHttpServer('checked-fastify');
 
 async function load(server: { url: string; body: string; headers: Record<string, string> }) {
   const cpu = process.cpuUsage();
@@ -79,13 +86,16 @@ async function load(server: { url: string; body: string; headers: Record<string,
 
 // Warm every path (JIT, batcher) before measuring.
 for (const pair of pairs) {
-  await autocannon(pair.bare.url, pair.bare.body, pair.bare.headers, ['-a', '500']);
-  await autocannon(pair.ballast.url, pair.ballast.body, pair.ballast.headers, ['-a', '500']);
+  for (const server of [pair.bare, pair.reference, pair.ballast]) {
+    if (server !== undefined) await autocannon(server.url, server.body, server.headers, ['-a', '500']);
+  }
 }
 
 const rows: (string | number)[][] = [];
 const ratios: Record<string, number[]> = {};
 const cpuRatios: Record<string, number[]> = {};
+// Per round: the reference / bare, and Ballast / the reference (throughput).
+const referenceRatios: { ofBare: number[]; ballastOf: number[] } = { ofBare: [], ballastOf: [] };
 let failed = false;
 for (let round = 1; round <= rounds; round++) {
   for (const pair of pairs) {
@@ -93,10 +103,11 @@ for (let round = 1; round <= rounds; round++) {
     const load1 = loadavg()[0] ?? 0;
     const bareResult = await load(pair.bare);
     // Instrumentation subscribes process-wide, so it is on only while a Ballast server runs.
+    const referenceResult = pair.reference === undefined ? undefined : await load(pair.reference);
     const telemetry = instrument();
     const ballastResult = await load(pair.ballast);
     telemetry.shutdown();
-    if (bareResult.errors > 0 || ballastResult.errors > 0) failed = true;
+    if (bareResult.errors > 0 || ballastResult.errors > 0 || (referenceResult?.errors ?? 0) > 0) failed = true;
     const ratio = ballastResult.rps / bareResult.rps;
     (ratios[pair.framework] ??= []).push(ratio);
     // Server CPU per request, bare / Ballast: the throughput ratio a CPU-bound server would see.
@@ -112,6 +123,21 @@ for (let round = 1; round <= rounds; round++) {
       load1.toFixed(2),
       '',
     ]);
+    if (referenceResult !== undefined) {
+      referenceRatios.ofBare.push(referenceResult.rps / bareResult.rps);
+      referenceRatios.ballastOf.push(ballastResult.rps / referenceResult.rps);
+      rows.push([
+        String(round),
+        `checked ${pair.framework}`,
+        referenceResult.rps,
+        referenceResult.p50,
+        referenceResult.p99,
+        referenceResult.cpuMicros,
+        referenceResult.errors,
+        load1.toFixed(2),
+        `(${((referenceResult.rps / bareResult.rps) * 100).toFixed(1)}%)`,
+      ]);
+    }
     rows.push([
       String(round),
       `Ballast ${pair.framework}`,
@@ -128,12 +154,13 @@ for (let round = 1; round <= rounds; round++) {
 
 for (const pair of pairs) {
   await pair.bare.close();
+  await pair.reference?.close();
   await pair.ballast.close();
 }
 await closeHttpModel();
 
 console.log(`\nHTTP, single-row v2 infer, ${connections} connections, ${durationSeconds}s × ${rounds} round(s)${smoke ? ' (smoke)' : ''}`);
-table(['round', 'server', 'requests/s', 'p50 ms', 'p99 ms', 'CPU µs/request', 'errors', 'load 1m', 'Ballast / bare'], rows);
+table(['round', 'server', 'requests/s', 'p50 ms', 'p99 ms', 'CPU µs/request', 'errors', 'load 1m', 'Ballast (checked) / bare'], rows);
 console.log('');
 for (const [framework, list] of Object.entries(ratios)) {
   const met = list.filter((ratio) => ratio >= 0.85).length;
@@ -141,6 +168,10 @@ for (const [framework, list] of Object.entries(ratios)) {
     `${framework}: Ballast / bare throughput per round ${list.map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}; ≥ 85 % in ${met} of ${list.length} (goal: every round); bare / Ballast CPU per request ${(cpuRatios[framework] ?? []).map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}`,
   );
 }
+const percents = (list: number[]) => list.map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ');
+console.log(
+  `Fastify, the hand-checked reference: reference / bare ${percents(referenceRatios.ofBare)}; Ballast / reference ${percents(referenceRatios.ballastOf)}`,
+);
 if (failed) {
   console.error('some requests failed: the numbers are not comparable');
   process.exit(1);
