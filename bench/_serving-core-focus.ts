@@ -10,7 +10,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { defineModel } from '@ballast/core';
 import { instrument } from '@ballast/otel';
-import { createServingCore, readJsonBody, type ServingExchange } from '../packages/serving/src/index.js';
+import { createServingCore, readJsonBodyNow, type ServingExchange } from '../packages/serving/src/index.js';
 import { BENCH_BODY, benchGuard } from './_http-request.js';
 
 const requests = Number(process.argv[2] ?? 200_000);
@@ -27,8 +27,8 @@ class Exchange implements ServingExchange {
     readonly request: IncomingMessage,
     readonly response: ServerResponse,
   ) {}
-  readBody(limit: number | undefined, deadline: number): Promise<unknown> {
-    return readJsonBody(this.request, limit ?? 1 << 20, deadline);
+  readBody(limit: number | undefined, deadline: number): unknown {
+    return readJsonBodyNow(this.request, limit ?? 1 << 20, deadline);
   }
 }
 

@@ -72,9 +72,12 @@ export class CallScope {
    * inside a server request's budget). Other nested scopes only carry a tracing context.
    */
   readonly guarding: boolean;
+  /** When the scope was opened (`now()`), if read then: the caller signal's grace period runs from it. */
+  private readonly openedAt: number | undefined;
 
-  constructor(deadline: number, callerSignal: AbortSignal | undefined, parent?: CallScope, context?: InferContext) {
+  constructor(deadline: number, callerSignal: AbortSignal | undefined, parent?: CallScope, context?: InferContext, openedAt?: number) {
     this.deadline = deadline;
+    this.openedAt = openedAt;
     this.callerSignal = callerSignal;
     this.parent = parent;
     // Annotations go to the nearest traced call: a nested scope that only tightens the budget
@@ -116,7 +119,7 @@ export class CallScope {
     capturing = undefined;
     wheel.enter();
     if (this.callerSignal !== undefined && !this.listening) {
-      wheel.add(this, Math.min(this.deadline, now() + SIGNAL_GRACE_MS));
+      wheel.add(this, Math.min(this.deadline, (this.openedAt ?? now()) + SIGNAL_GRACE_MS));
     } else if (this.deadline !== Number.POSITIVE_INFINITY) {
       wheel.add(this, this.deadline);
     }
@@ -605,15 +608,15 @@ export function enterScope(options: InferOptions | undefined, context: InferCont
   if (timeoutMs === undefined && signal === undefined && given === undefined && context === undefined) return undefined;
   if (signal?.aborted) return cancelledError(signal.reason);
   let deadline = given ?? Number.POSITIVE_INFINITY;
+  // One clock read for the budget's checks and the scope (its guard starts the caller signal's
+  // grace period from it): a call with neither budget nor signal needs none.
+  const openedAt = timeoutMs !== undefined || deadline !== Number.POSITIVE_INFINITY || signal !== undefined ? now() : undefined;
   if (timeoutMs !== undefined) {
     if (!(timeoutMs >= 0)) return new BallastError('CONFIG', `timeoutMs must be a non-negative number, got ${timeoutMs}`);
-    const t = now();
-    deadline = Math.min(deadline, t + timeoutMs);
-    if (t >= deadline) return timeoutError();
-  } else if (deadline !== Number.POSITIVE_INFINITY && now() >= deadline) {
-    return timeoutError();
+    deadline = Math.min(deadline, (openedAt as number) + timeoutMs);
   }
-  const scope = new CallScope(deadline, signal, undefined, context);
+  if (openedAt !== undefined && openedAt >= deadline) return timeoutError();
+  const scope = new CallScope(deadline, signal, undefined, context, openedAt);
   return scopedCopy(options, deadline === Number.POSITIVE_INFINITY ? undefined : deadline, scope);
 }
 

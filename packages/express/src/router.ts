@@ -3,7 +3,7 @@ import { DEFAULT_MAX_BODY_BYTES, type GuardAction, type GuardPrincipal } from '@
 import {
   createServingCore,
   type ModelMetadataOverride,
-  readJsonBody,
+  readJsonBodyNow,
   type ServingAnswer,
   type ServingExchange,
   type ShutdownOptions,
@@ -80,9 +80,9 @@ class ExpressExchange implements ServingExchange<Request> {
     readonly response: Response,
   ) {}
 
-  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
-    if (this.request.body !== undefined) return Promise.resolve(this.request.body);
-    return readJsonBody(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+  readBody(limitBytes: number | undefined, deadline: number): unknown {
+    if (this.request.body !== undefined) return this.request.body;
+    return readJsonBodyNow(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
   }
 }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MAX_BODY_BYTES } from '@ballast/guard';
 import {
   createServingCore,
-  readJsonBody,
+  readJsonBodyNow,
   requestIdOf,
   type ServerReadiness,
   type ServingAnswer,
@@ -66,8 +66,8 @@ class FastifyExchange implements ServingExchange<IncomingMessage> {
     else this.reply.header(name, value);
   }
 
-  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
-    return readJsonBody(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+  readBody(limitBytes: number | undefined, deadline: number): unknown {
+    return readJsonBodyNow(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
   }
 }
 
@@ -121,10 +121,12 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     if (answer.retryAfter !== undefined) headers['retry-after'] = answer.retryAfter;
     reply.raw.writeHead(answer.status, headers).end(text);
   };
-  const model =
-    (route: 'infer' | 'metadata' | 'modelReady') =>
-    async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, name = request.params.name) =>
-      send(reply, await core[route](exchangeOf(request, reply), name, request.params.version));
+  const model = (route: 'infer' | 'metadata' | 'modelReady') => {
+    // Looked up once: `core[route]` on every request is a property read by a varying name.
+    const answer = core[route];
+    return async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, name = request.params.name) =>
+      send(reply, await answer(exchangeOf(request, reply), name, request.params.version));
+  };
 
   const plugin = async function ballastPlugin(app: FastifyInstance): Promise<void> {
     app.removeAllContentTypeParsers();

@@ -216,4 +216,22 @@ describe('apiKeys', () => {
     writeFileSync(path, '{"keys":[{"id":"x"}]}');
     await expect(fileKeyStore({ path }).list()).rejects.toMatchObject({ code: 'CONFIG' });
   });
+
+  it('verifyNow answers a cached key without a promise, fails missing and malformed keys at once, and waits for the rest', async () => {
+    const keys = apiKeys({ secret, store: memoryKeyStore() });
+    const { key, record } = await keys.create({ principalId: 'app', roles: ['infer'] });
+    const first = keys.verifyNow?.(key);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toEqual({ id: 'app', keyId: record.id, roles: ['infer'] });
+    const cached = keys.verifyNow?.(key);
+    expect(cached).not.toBeInstanceOf(Promise);
+    expect(cached).toEqual(await keys.verify(key));
+    expect(() => keys.verifyNow?.(undefined)).toThrow(expect.objectContaining({ details: { reason: 'missing' } }));
+    expect(() => keys.verifyNow?.('nonsense')).toThrow(expect.objectContaining({ details: { reason: 'malformed' } }));
+    // Another secret for the cached id goes the whole way, and fails there.
+    const wrong = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
+    const other = keys.verifyNow?.(wrong);
+    expect(other).toBeInstanceOf(Promise);
+    expect(await reasonOf(other as Promise<unknown>)).toBe('invalid');
+  });
 });

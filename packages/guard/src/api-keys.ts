@@ -92,6 +92,13 @@ export interface ApiKeys {
    * the caller's budget (signal, deadline) to the store.
    */
   verify(key: string | undefined | null, options?: KeyStoreCallOptions): Promise<GuardPrincipal>;
+  /**
+   * `verify()` without a promise where none is needed: a key verified recently (the cache)
+   * answers its principal at once, and a missing or malformed key throws `UNAUTHENTICATED` at
+   * once; any other key is a promise, as from `verify()`. Optional for key sources of your own
+   * (the guard calls `verify()` without it); `apiKeys()` has it.
+   */
+  verifyNow?(key: string | undefined | null, options?: KeyStoreCallOptions): GuardPrincipal | Promise<GuardPrincipal>;
   /** Issues a new key for the same principal and grants; the old one stops after `graceMs`. */
   rotate(id: string, options?: RotateKeyOptions): Promise<CreatedKey>;
   /** Revokes a key at once. Returns false if the id is unknown. */
@@ -119,16 +126,17 @@ interface CachedKey {
 }
 
 /*
- * Compares a presented key secret with a verified one in constant time. The verified one matched
+ * Compares the secret of a presented key (from `start` to its end) with a verified one in constant time. The verified one matched
  * SECRET_PATTERN (43 characters), so every secret of its length is compared character by
  * character, the differences OR-ed together with no early exit; one of another length is refused
  * at once (every key's secret has that length: it tells nothing). Written here rather than with
  * `timingSafeEqual`, which needs a Buffer of the presented secret on every authenticated request.
  */
-function sameSecret(presented: string, known: string): boolean {
-  if (presented.length !== known.length) return false;
+function sameSecret(key: string, start: number, known: string): boolean {
+  // The secret is compared where it sits in the key: no copy of it on every request.
+  if (key.length - start !== known.length) return false;
   let difference = 0;
-  for (let i = 0; i < presented.length; i++) difference |= presented.charCodeAt(i) ^ known.charCodeAt(i);
+  for (let i = 0; i < known.length; i++) difference |= key.charCodeAt(start + i) ^ known.charCodeAt(i);
   return difference === 0;
 }
 
@@ -226,7 +234,7 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
   // The hit path of verify(): one Map lookup and a 43-byte constant-time compare instead of
   // HMAC-SHA256 (a fresh Hmac object each time: ~10-20 us, the largest per-request cost of the
   // authenticated HTTP path), a store read and hex decoding.
-  const fromCache = (id: string, keySecret: string): GuardPrincipal | undefined => {
+  const fromCache = (id: string, key: string, secretStart: number): GuardPrincipal | undefined => {
     const entry = cache.get(id);
     if (entry === undefined) return undefined;
     const at = clock();
@@ -235,7 +243,7 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
       cache.delete(id);
       return undefined;
     }
-    if (!sameSecret(keySecret, entry.secret)) return undefined;
+    if (!sameSecret(key, secretStart, entry.secret)) return undefined;
     if (cache.size > 1) {
       cache.delete(id);
       cache.set(id, entry);
@@ -276,20 +284,29 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     });
   };
 
-  // Not an async function: a cache hit (every request but a key's first) answers with one
-  // resolved promise, without an async function's own promise and ticks.
-  const verify = (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
-    if (key === undefined || key === null || key === '') return Promise.reject(unauthenticated('missing', 'an API key is required'));
-    if (typeof key !== 'string') return Promise.reject(unauthenticated('malformed', 'the API key is malformed'));
+  // Not an async function: a cache hit (every request but a key's first) answers at once,
+  // without a promise and the ticks of awaiting it.
+  const verifyNow = (key: string | undefined | null, call?: KeyStoreCallOptions): GuardPrincipal | Promise<GuardPrincipal> => {
+    if (key === undefined || key === null || key === '') throw unauthenticated('missing', 'an API key is required');
+    if (typeof key !== 'string') throw unauthenticated('malformed', 'the API key is malformed');
     // The cache first, on the key's parts as they sit: only verified ids are cached, and a secret
     // equal to a verified one is well-formed, so the format checks are left to the other keys.
     if (useCache && key.startsWith(head) && key.charCodeAt(head.length + 16) === 95 /* _ */) {
-      const cached = fromCache(key.slice(head.length, head.length + 16), key.slice(head.length + 17));
-      if (cached !== undefined) return Promise.resolve(cached);
+      const cached = fromCache(key.slice(head.length, head.length + 16), key, head.length + 17);
+      if (cached !== undefined) return cached;
     }
     const parts = parse(key);
-    if (parts === undefined) return Promise.reject(unauthenticated('malformed', 'the API key is malformed'));
+    if (parts === undefined) throw unauthenticated('malformed', 'the API key is malformed');
     return verifyStored(parts, call);
+  };
+
+  const verify = (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
+    try {
+      const principal = verifyNow(key, call);
+      return principal instanceof Promise ? principal : Promise.resolve(principal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
 
   // The full path: the store, HMAC-SHA256 and a constant-time compare, then the cache.
@@ -362,6 +379,7 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
   return {
     create,
     verify,
+    verifyNow,
     rotate,
     revoke,
     list: async () => store.list(),

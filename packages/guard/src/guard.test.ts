@@ -70,3 +70,59 @@ describe('credentialOf white space', () => {
     expect(credentialOf('   ')).toBeUndefined();
   });
 });
+
+describe('credentialOf, the plain Bearer form', () => {
+  // The rule every credential follows (trim, the scheme case-insensitively, trim again), written
+  // out: the quick path for `Bearer <key>` must give what it gives.
+  const byTheRule = (value: string): string | undefined => {
+    const trimmed = value.trim();
+    if (trimmed === '') return undefined;
+    const space = trimmed.indexOf(' ');
+    if (space === -1) return trimmed;
+    const scheme = trimmed.slice(0, space).toLowerCase();
+    if (scheme === 'bearer' || scheme === 'apikey') return trimmed.slice(space + 1).trim() || undefined;
+    return '';
+  };
+  it('gives what trimming gives for every white space around the key', () => {
+    const blanks = [
+      ' ',
+      '\t',
+      '\n',
+      '\r',
+      '\v',
+      '\f',
+      '\u00a0',
+      '\ufeff',
+      '\u1680',
+      '\u2000',
+      '\u200a',
+      '\u2028',
+      '\u2029',
+      '\u202f',
+      '\u205f',
+      '\u3000',
+    ];
+    const values = ['Bearer abc', 'Bearer a b', 'Bearer ', 'Bearer', 'Bearer \u0001x\u0001'];
+    for (const blank of blanks) values.push(`Bearer ${blank}abc`, `Bearer abc${blank}`, `${blank}Bearer abc`, `Bearer ${blank}`);
+    for (const value of values) expect(credentialOf(value), JSON.stringify(value)).toBe(byTheRule(value));
+  });
+});
+
+describe('authenticateNow', () => {
+  it('answers a cached key and the anonymous principal at once, throws what fails at once, and waits for the rest', async () => {
+    const keys = apiKeys({ secret, store: memoryKeyStore() });
+    const { key } = await keys.create({ principalId: 'app', roles: ['infer'] });
+    const guard = createGuard({ keys });
+    const request = { headers: { authorization: `Bearer ${key}` } };
+    const first = guard.authenticateNow(request);
+    expect(first).toBeInstanceOf(Promise);
+    const principal = await first;
+    expect(guard.authenticateNow(request)).toEqual(principal);
+    expect(() => guard.authenticateNow({ headers: {} })).toThrow(expect.objectContaining({ details: { reason: 'missing' } }));
+    expect(() => guard.authenticateNow('Basic abc')).toThrow(expect.objectContaining({ details: { reason: 'malformed' } }));
+    const open = createGuard({ anonymous: { id: 'anyone', roles: ['infer'] } });
+    expect(open.authenticateNow(undefined)).toEqual({ id: 'anyone', roles: ['infer'] });
+    // The promise form still rejects rather than throws.
+    await expect(guard.authenticate({ headers: {} })).rejects.toMatchObject({ details: { reason: 'missing' } });
+  });
+});

@@ -55,6 +55,12 @@ export interface Guard {
    * throws `UNAUTHENTICATED` (`details.reason`: `missing`, `malformed`, `invalid`, `revoked`, `expired`).
    */
   authenticate(source: RequestLike | string | undefined | null): Promise<GuardPrincipal>;
+  /**
+   * `authenticate()` without a promise where none is needed: an API key verified recently (the
+   * key cache) or the anonymous principal answers at once, and a missing or malformed credential
+   * throws at once; anything else (a key's first use, your own `authenticate`) is a promise.
+   */
+  authenticateNow(source: RequestLike | string | undefined | null): GuardPrincipal | Promise<GuardPrincipal>;
   /** Throws `UNAUTHENTICATED` without a principal, `FORBIDDEN` without the grant. */
   authorize(principal: GuardPrincipal | undefined, action: GuardAction, model?: string): void;
   /**
@@ -100,6 +106,22 @@ function headerOf(headers: HeadersLike, name: string): string | undefined {
   return value as string | undefined;
 }
 
+// A character `trim()` would remove, among those an HTTP header value can hold (a string source
+// may hold any: the fast path below leaves anything else to `trim()`).
+function isBlank(code: number): boolean {
+  if (code <= 32 || code === 0xa0 || code === 0xfeff) return true;
+  return (
+    code >= 0x1680 &&
+    (code === 0x1680 ||
+      (code >= 0x2000 && code <= 0x200a) ||
+      code === 0x2028 ||
+      code === 0x2029 ||
+      code === 0x202f ||
+      code === 0x205f ||
+      code === 0x3000)
+  );
+}
+
 /**
  * The credential a request carries: `Authorization: Bearer <key>` (or `ApiKey <key>`), else the
  * key header (default `x-api-key`). A raw string is read as an `Authorization` value, or as the
@@ -116,6 +138,11 @@ export function credentialOf(source: RequestLike | string | undefined | null, ke
     value = headerOf(source.headers, 'authorization') ?? headerOf(source.headers, keyHeader.toLowerCase());
   }
   if (typeof value !== 'string') return undefined;
+  // The form clients send, `Bearer <key>` with nothing around it, without trimming and
+  // lower-casing copies of the header on every request.
+  if (value.startsWith('Bearer ') && value.length > 7 && !isBlank(value.charCodeAt(7)) && !isBlank(value.charCodeAt(value.length - 1))) {
+    return value.slice(7);
+  }
   value = value.trim();
   if (value === '') return undefined;
   const space = value.indexOf(' ');
@@ -167,16 +194,25 @@ export function createGuard(options: GuardOptions): Guard {
   const policyOf = (model: string): InputPolicy | undefined =>
     Object.hasOwn(models, model) && models[model]?.input !== undefined ? models[model]?.input : options.input;
   const auditLogInstance = options.audit;
-  // The built-in path: an API key (or the anonymous principal), as a promise that rejects with
-  // UNAUTHENTICATED rather than a throw.
-  const byCredential = (credential: string | undefined): Promise<GuardPrincipal> => {
+  // The built-in path: an API key (or the anonymous principal); throws UNAUTHENTICATED for what
+  // is known to fail without the store, and answers a cached key without a promise.
+  const byCredentialNow = (credential: string | undefined): GuardPrincipal | Promise<GuardPrincipal> => {
     if (credential === undefined) {
-      if (anonymous !== undefined) return Promise.resolve(anonymous);
-      return Promise.reject(unauthenticated('missing', 'an API key is required'));
+      if (anonymous !== undefined) return anonymous;
+      throw unauthenticated('missing', 'an API key is required');
     }
-    if (credential === '') return Promise.reject(unauthenticated('malformed', 'unsupported authorization scheme'));
-    if (keys === undefined) return Promise.reject(unauthenticated('invalid', 'the credential is not valid'));
-    return keys.verify(credential);
+    if (credential === '') throw unauthenticated('malformed', 'unsupported authorization scheme');
+    if (keys === undefined) throw unauthenticated('invalid', 'the credential is not valid');
+    return keys.verifyNow === undefined ? keys.verify(credential) : keys.verifyNow(credential);
+  };
+  // The same as a promise that rejects rather than a throw.
+  const byCredential = (credential: string | undefined): Promise<GuardPrincipal> => {
+    try {
+      const principal = byCredentialNow(credential);
+      return principal instanceof Promise ? principal : Promise.resolve(principal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
   // The app's own authenticator first; `undefined` from it falls through to the built-in path.
   const authenticateWith = async (
@@ -199,6 +235,11 @@ export function createGuard(options: GuardOptions): Guard {
       const credential = credentialOf(source, keyHeader);
       if (options.authenticate !== undefined) return authenticateWith(options.authenticate, credential, source);
       return byCredential(credential);
+    },
+    authenticateNow(source) {
+      const credential = credentialOf(source, keyHeader);
+      if (options.authenticate !== undefined) return authenticateWith(options.authenticate, credential, source);
+      return byCredentialNow(credential);
     },
     authorize(principal, action, model) {
       authorize(principal, action, model, roles);

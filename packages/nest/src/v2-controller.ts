@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MAX_BODY_BYTES } from '@ballast/guard';
 import {
   parseV2Body,
-  readJsonBody,
+  readJsonBodyNow,
   requestIdOf,
   type ServingAnswer,
   type ServingCore,
@@ -33,17 +33,11 @@ class NestExchange implements ServingExchange<IncomingMessage> {
     readonly response: ServerResponse,
   ) {}
 
-  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown> {
+  readBody(limitBytes: number | undefined, deadline: number): unknown {
     const { request } = this;
-    if (Buffer.isBuffer(request.rawBody)) {
-      try {
-        return Promise.resolve(parseV2Body(request.rawBody, request.headers[V2_HEADER_LENGTH]));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    if (request.body !== undefined) return Promise.resolve(request.body);
-    return readJsonBody(request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+    if (Buffer.isBuffer(request.rawBody)) return parseV2Body(request.rawBody, request.headers[V2_HEADER_LENGTH]);
+    if (request.body !== undefined) return request.body;
+    return readJsonBodyNow(request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
   }
 }
 

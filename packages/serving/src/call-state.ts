@@ -110,10 +110,19 @@ export function requestBudgetMs(request: IncomingMessage, serve: ServeOptions<ne
   return budget;
 }
 
+/** What a caller already knows of a request when it makes the call state: its id and start. */
+export interface KnownRequest {
+  /** The request id (as `requestIdOf` gave it). */
+  readonly requestId: string;
+  /** When the request started (`performance.now()`). */
+  readonly startedAt: number;
+}
+
 /**
  * The inference options of a request (see `startCall` of @ballast/express), optionally with the connection's shared disconnect signal
- * (`share`: only for callers that never abort `controller` themselves) and the request's
- * `deadline` when the caller set one at the request's start (reading the body counts against it).
+ * (`share`: only for callers that never abort `controller` themselves), the request's `deadline`
+ * when the caller set one at the request's start (reading the body counts against it), and the
+ * request's id and start when the caller has them (`known`; else read and taken now).
  */
 export function createCallState<R extends IncomingMessage>(
   request: R,
@@ -122,9 +131,10 @@ export function createCallState<R extends IncomingMessage>(
   principal: GuardPrincipal | undefined,
   share: boolean,
   deadline?: number,
+  known?: KnownRequest,
 ): CallState {
-  const requestIdValue = requestIdOf(request, res, serve.requestIdHeader);
-  const startedAt = now();
+  const requestIdValue = known === undefined ? requestIdOf(request, res, serve.requestIdHeader) : known.requestId;
+  const startedAt = known === undefined ? now() : known.startedAt;
   const holder = (share ? request.socket : undefined) as SignalHolder | undefined | null;
   let shared: ConnectionSignal | undefined;
   if (holder !== undefined && holder !== null) {

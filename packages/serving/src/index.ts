@@ -11,7 +11,7 @@ export { auditRequest } from './audit.js';
 export type { OpenBreakers } from './breakers.js';
 export { answersThroughFallback, breakerUnreadiness, trackOpenBreakers } from './breakers.js';
 export type { CallState, ServeOptions } from './call-state.js';
-export { createCallState, DEFAULT_TIMEOUT_MS, requestBudgetMs } from './call-state.js';
+export { createCallState, DEFAULT_TIMEOUT_MS, type KnownRequest, requestBudgetMs } from './call-state.js';
 export { closeServer, Drain } from './drain.js';
 export type { ErrorBody, ServedErrorReporter, V2ErrorBody } from './error-answer.js';
 export {
@@ -29,7 +29,7 @@ export {
 export type { EventStreamFormat, EventStreamOutcome } from './event-stream.js';
 export { ballastEvents, sendEventStream, wantsEventStream } from './event-stream.js';
 export { openaiChatCompletion, openaiChatEvents } from './openai-chat.js';
-export { readJsonBody } from './read-json-body.js';
+export { readJsonBody, readJsonBodyNow } from './read-json-body.js';
 export type { ModelReadiness, ReadinessRule } from './readiness.js';
 export { DEFAULT_HEALTH_TIMEOUT_MS, modelReadiness } from './readiness.js';
 export type { ModelMetadataOverride, RegisteredModel } from './registry.js';

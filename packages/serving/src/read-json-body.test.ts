@@ -2,7 +2,7 @@ import { Agent, createServer, request as httpRequest, type IncomingMessage, type
 import { type AddressInfo, connect } from 'node:net';
 import { now } from '@ballast/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readJsonBody } from './read-json-body.js';
+import { readJsonBody, readJsonBodyNow } from './read-json-body.js';
 import { stringifyExactJson, V2BinaryBody } from './v2-wire.js';
 
 // A real server on 127.0.0.1 answering what readJsonBody made of each request body.
@@ -154,5 +154,40 @@ describe('readJsonBody', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('readJsonBodyNow answers a body received in full without a promise, and a body still to come with one', async () => {
+    // What readJsonBodyNow handed back, by when it was called: at once in the handler (the body
+    // is pushed after the headers) or once the body sat in the buffer; a throw as its code.
+    const seen: string[] = [];
+    const kind = (read: () => unknown) => {
+      try {
+        const body = read();
+        if (!(body instanceof Promise)) return `value ${JSON.stringify(body)}`;
+        body.catch(() => undefined);
+        return 'promise';
+      } catch (error) {
+        return `throw ${(error as { code: string }).code}`;
+      }
+    };
+    server = createServer((request, response) => {
+      const later = request.headers['x-later'] === '1';
+      const run = () => {
+        seen.push(kind(() => readJsonBodyNow(request, 64)));
+        response.end('{}');
+      };
+      if (later) {
+        request.pause();
+        setTimeout(run, 20);
+      } else run();
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server?.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await send(port, ['{"a":1}'], { 'x-later': '1' });
+    await send(port, ['{"a":1}']);
+    await send(port, ['{"a":'], { 'x-later': '1' });
+    await send(port, ['x'.repeat(65)], { 'content-length': '65' });
+    expect(seen).toEqual(['value {"a":1}', 'promise', 'throw INVALID_INPUT', 'throw PAYLOAD_TOO_LARGE']);
   });
 });

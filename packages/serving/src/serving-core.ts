@@ -60,10 +60,12 @@ export interface ServingExchange<R extends IncomingMessage = IncomingMessage> {
   /** Whether the response's headers were sent (read with `setHeader`; the response's own when absent). */
   readonly headersSent?: boolean;
   /**
-   * Reads the JSON body with the framework's parser, at most `limitBytes`; a body still arriving
-   * at `deadline` (`performance.now()` clock) rejects with `TIMEOUT` (`details.reason` `body-timeout`).
+   * Reads the JSON body with the framework's parser, at most `limitBytes`: the body itself when
+   * it is at hand (received in full, or parsed by the framework already), else a promise of it
+   * (`readJsonBodyNow` answers both ways). A body still arriving at `deadline`
+   * (`performance.now()` clock) rejects with `TIMEOUT` (`details.reason` `body-timeout`).
    */
-  readBody(limitBytes: number | undefined, deadline: number): Promise<unknown>;
+  readBody(limitBytes: number | undefined, deadline: number): unknown;
 }
 
 /** What to answer: the adapter writes it as JSON with its framework. */
@@ -299,7 +301,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
   // connection's disconnect signal (see createCallState).
   const startCall = (single: boolean, context: unknown) => {
     const served = context as ServedRequest<R>;
-    return createCallState(served.request, served.response, options, served.principal, single, served.deadline);
+    return createCallState(served.request, served.response, options, served.principal, single, served.deadline, served);
   };
 
   /*
@@ -344,7 +346,9 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       served.deadline = served.startedAt + requestBudgetMs(request, options as ServeOptions<never>);
       const action = kind === 'read' ? (protectMetadata ? 'read' : false) : 'infer';
       if (guard !== undefined && action !== false) {
-        const principal = await guard.authenticate(request);
+        // A cached key answers without a promise: no tick spent waiting on one.
+        const authenticated = guard.authenticateNow(request);
+        const principal = authenticated instanceof Promise ? await authenticated : authenticated;
         served.principal = principal;
         guard.authorize(principal, action, name);
       }
@@ -385,7 +389,8 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
   const inferWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
     const entry = served.entry as RegisteredModel;
     const name = entry.original.name;
-    const body = await served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
+    const read = served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
+    const body = read instanceof Promise ? await read : read;
     const v2: InferV2Options = {
       name,
       version: entry.original.version,
@@ -412,14 +417,15 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     const { request, response } = served.exchange;
     const entry = served.entry as RegisteredModel;
     const name = entry.original.name;
-    const body = await served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
+    const read = served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
+    const body = read instanceof Promise ? await read : read;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw new BallastError('INVALID_INPUT', 'the generate body must be a JSON object');
     const streaming = wantsEventStream(request, body) && entry.served.stream !== undefined;
     const { stream: _stream, ...fields } = body as Record<string, unknown>;
     served.input = fields;
     const checked = guard === undefined ? fields : await guard.checkInput(name, fields);
-    const call = createCallState(request, response, options, served.principal, false, served.deadline);
+    const call = createCallState(request, response, options, served.principal, false, served.deadline, served);
     if (streaming) {
       const raw = (entry.served.stream as NonNullable<Model['stream']>)(checked, call.options);
       // The guard's output redaction applies to streamed text as to JSON answers.
