@@ -16,13 +16,16 @@
  * per-principal rate limit, v2 validation + input ranges, request ids, audit off, and
  * @ballast/otel instrument() with no SDK (an app without OpenTelemetry).
  *
- * The model is an in-process ONNX MLP (16→64→4) with micro-batching; all servers run in this
- * process and call the same model instance, one at a time. autocannon drives each with the same
- * single-row v2 request; within a round each pair runs back to back (bare first), so load from
- * other processes hits both alike. Every round's ratio is printed; the goal is each adapter ≥ 85 %
- * of its bare framework's throughput in every round.
+ * Each framework runs in a process of its own, as an app would: its bare server, its Ballast
+ * server (and, for Fastify, the checked reference) call one in-process ONNX MLP (16→64→4) with
+ * micro-batching. autocannon (a child process, so the CPU measured is the servers' alone) drives
+ * each with the same single-row v2 request. A round gives each server the same time in short
+ * slices taken in turn (the order reversed every slice), so load from other processes on this
+ * shared machine falls on all of them alike rather than on whichever ran during a spike; a
+ * round's ratio is its requests served, Ballast over bare. Every round's ratio is printed; the
+ * goal is each adapter ≥ 85 % of its bare framework's throughput in every round.
  *
- *   pnpm bench http            full run (3 rounds)
+ *   pnpm bench http            full run (3 rounds of 6 one-second slices per server)
  *   pnpm bench http --smoke    one short round each
  */
 
@@ -32,13 +35,12 @@ import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { instrument } from '@ballast/otel';
 import { size, smoke, table } from './_harness.js';
-import { closeHttpModel, startHttpServer } from './_http-servers.js';
+import { closeHttpModel, type StartedServer, startHttpServer } from './_http-servers.js';
 
-// autocannon runs as a child process (its CLI, `--json`), so the load generator does not share
-// this process's event loop and the CPU measured here is the servers' alone.
 interface LoadResult {
   requests: { average: number; total: number };
   latency: { p50: number; p99: number };
+  duration: number;
   non2xx: number;
   errors: number;
 }
@@ -47,130 +49,166 @@ const autocannonCli = require.resolve('autocannon/autocannon.js');
 const run = promisify(execFile);
 
 const rounds = size(3, 1);
-const durationSeconds = size(5, 1);
+const slices = size(6, 1);
+const sliceSeconds = 1;
 const connections = 32;
+const FRAMEWORKS = ['Express', 'Fastify', 'Nest'] as const;
 
-async function autocannon(url: string, body: string, headers: Record<string, string>, limit: string[]): Promise<LoadResult> {
-  const headerArgs = Object.entries({ 'content-type': 'application/json', ...headers }).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
+async function autocannon(server: StartedServer, limit: string[]): Promise<LoadResult> {
+  const headerArgs = Object.entries({ 'content-type': 'application/json', ...server.headers }).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
   const { stdout } = await run(
     process.execPath,
-    [autocannonCli, '-c', String(connections), ...limit, '-m', 'POST', ...headerArgs, '-b', body, '--json', url],
+    [autocannonCli, '-c', String(connections), ...limit, '-m', 'POST', ...headerArgs, '-b', server.body, '--json', server.url],
     { maxBuffer: 64 * 1024 * 1024 },
   );
   return JSON.parse(stdout) as LoadResult;
 }
 
-type Started = Awaited<ReturnType<typeof startHttpServer>>;
-const pairs: { framework: string; bare: Started; reference?: Started; ballast: Started }[] = [];
-for (const framework of ['Express', 'Fastify', 'Nest']) {
+/** One server's share of a round: its slices added up. */
+interface Measured {
+  /** Requests answered per second of load. */
+  rps: number;
+  /** Median of the slices' p50 latencies, ms. */
+  p50: number;
+  /** Highest of the slices' p99 latencies, ms. */
+  p99: number;
+  /** Server CPU per request, µs. */
+  cpuMicros: number;
+  errors: number;
+}
+
+/** What a framework's process reports for each round. */
+interface RoundReport {
+  load1: number;
+  bare: Measured;
+  reference?: Measured;
+  ballast: Measured;
+}
+
+// --- one framework, in its own process --------------------------------------------------------
+async function measureFramework(framework: string): Promise<RoundReport[]> {
   const lower = framework.toLowerCase();
-  pairs.push({ framework, bare: await startHttpServer(`bare-${lower}`), ballast: await startHttpServer(lower) });
-}
-// The hand-written reference of Ballast's checks, for the framework with the cheapest request.
-(pairs[1] as (typeof pairs)[number]).reference = await startHttpServer('checked-fastify');
+  const servers: { role: 'bare' | 'reference' | 'ballast'; server: StartedServer }[] = [
+    { role: 'bare', server: await startHttpServer(`bare-${lower}`) },
+  ];
+  // The hand-written reference of Ballast's checks, with the framework of the cheapest request.
+  if (framework === 'Fastify') servers.push({ role: 'reference', server: await startHttpServer('checked-fastify') });
+  servers.push({ role: 'ballast', server: await startHttpServer(lower) });
 
-async function load(server: { url: string; body: string; headers: Record<string, string> }) {
-  const cpu = process.cpuUsage();
-  const result = await autocannon(server.url, server.body, server.headers, ['-d', String(durationSeconds)]);
-  const used = process.cpuUsage(cpu);
-  // Server CPU per request: steadier than requests/s when other processes compete for the cores.
-  const cpuMicros = (used.user + used.system) / Math.max(1, result.requests.total);
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuMicros,
-    errors: result.non2xx + result.errors,
+  // Instrumentation subscribes process-wide, so it is on only while the Ballast server runs.
+  const slice = async (role: (typeof servers)[number]['role'], server: StartedServer) => {
+    const telemetry = role === 'ballast' ? instrument() : undefined;
+    const cpu = process.cpuUsage();
+    const result = await autocannon(server, ['-d', String(sliceSeconds)]);
+    const used = process.cpuUsage(cpu);
+    telemetry?.shutdown();
+    return { result, cpu: used.user + used.system };
   };
+  // Warm every path (JIT, batcher) before measuring.
+  for (const { role, server } of servers) {
+    const telemetry = role === 'ballast' ? instrument() : undefined;
+    await autocannon(server, ['-a', '2000']);
+    telemetry?.shutdown();
+  }
+
+  const reports: RoundReport[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const load1 = loadavg()[0] ?? 0;
+    const sums = new Map(servers.map(({ role }) => [role, { requests: 0, seconds: 0, cpu: 0, p50: [] as number[], p99: 0, errors: 0 }]));
+    for (let s = 0; s < slices; s++) {
+      const order = s % 2 === 0 ? servers : [...servers].reverse();
+      for (const { role, server } of order) {
+        const { result, cpu } = await slice(role, server);
+        const sum = sums.get(role) as NonNullable<ReturnType<typeof sums.get>>;
+        sum.requests += result.requests.total;
+        sum.seconds += result.duration;
+        sum.cpu += cpu;
+        sum.p50.push(result.latency.p50);
+        sum.p99 = Math.max(sum.p99, result.latency.p99);
+        sum.errors += result.non2xx + result.errors;
+      }
+    }
+    const measured = (role: (typeof servers)[number]['role']): Measured => {
+      const sum = sums.get(role) as NonNullable<ReturnType<typeof sums.get>>;
+      const p50 = [...sum.p50].sort((a, b) => a - b);
+      return {
+        rps: sum.requests / sum.seconds,
+        p50: p50[Math.floor(p50.length / 2)] as number,
+        p99: sum.p99,
+        cpuMicros: sum.cpu / Math.max(1, sum.requests),
+        errors: sum.errors,
+      };
+    };
+    const report: RoundReport = { load1, bare: measured('bare'), ballast: measured('ballast') };
+    if (sums.has('reference')) report.reference = measured('reference');
+    reports.push(report);
+  }
+  for (const { server } of servers) await server.close();
+  await closeHttpModel();
+  return reports;
 }
 
-// Warm every path (JIT, batcher) before measuring.
-for (const pair of pairs) {
-  for (const server of [pair.bare, pair.reference, pair.ballast]) {
-    if (server !== undefined) await autocannon(server.url, server.body, server.headers, ['-a', '500']);
-  }
+const only = process.argv.indexOf('--framework');
+if (only !== -1) {
+  const reports = await measureFramework(process.argv[only + 1] as string);
+  // The parent reads the last line.
+  console.log(JSON.stringify(reports));
+  process.exit(0);
+}
+
+// --- the parent: one process per framework, then the table ------------------------------------
+const byFramework: Record<string, RoundReport[]> = {};
+for (const framework of FRAMEWORKS) {
+  const { stdout } = await run(process.execPath, [...process.execArgv, process.argv[1] as string, '--framework', framework], {
+    maxBuffer: 64 * 1024 * 1024,
+    env: process.env,
+  });
+  byFramework[framework] = JSON.parse(stdout.trim().split('\n').at(-1) as string) as RoundReport[];
 }
 
 const rows: (string | number)[][] = [];
-const ratios: Record<string, number[]> = {};
-const cpuRatios: Record<string, number[]> = {};
-// Per round: the reference / bare, and Ballast / the reference (throughput).
-const referenceRatios: { ofBare: number[]; ballastOf: number[] } = { ofBare: [], ballastOf: [] };
+const percent = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
+const row = (round: number, name: string, m: Measured, load1: number, ratio: string): (string | number)[] => [
+  String(round),
+  name,
+  m.rps,
+  m.p50,
+  m.p99,
+  m.cpuMicros,
+  m.errors,
+  load1.toFixed(2),
+  ratio,
+];
 let failed = false;
-for (let round = 1; round <= rounds; round++) {
-  for (const pair of pairs) {
-    // The machine's 1-minute load average as the pair starts (other processes share the cores).
-    const load1 = loadavg()[0] ?? 0;
-    const bareResult = await load(pair.bare);
-    // Instrumentation subscribes process-wide, so it is on only while a Ballast server runs.
-    const referenceResult = pair.reference === undefined ? undefined : await load(pair.reference);
-    const telemetry = instrument();
-    const ballastResult = await load(pair.ballast);
-    telemetry.shutdown();
-    if (bareResult.errors > 0 || ballastResult.errors > 0 || (referenceResult?.errors ?? 0) > 0) failed = true;
-    const ratio = ballastResult.rps / bareResult.rps;
-    (ratios[pair.framework] ??= []).push(ratio);
-    // Server CPU per request, bare / Ballast: the throughput ratio a CPU-bound server would see.
-    (cpuRatios[pair.framework] ??= []).push(bareResult.cpuMicros / ballastResult.cpuMicros);
-    rows.push([
-      String(round),
-      `bare ${pair.framework}`,
-      bareResult.rps,
-      bareResult.p50,
-      bareResult.p99,
-      bareResult.cpuMicros,
-      bareResult.errors,
-      load1.toFixed(2),
-      '',
-    ]);
-    if (referenceResult !== undefined) {
-      referenceRatios.ofBare.push(referenceResult.rps / bareResult.rps);
-      referenceRatios.ballastOf.push(ballastResult.rps / referenceResult.rps);
-      rows.push([
-        String(round),
-        `checked ${pair.framework}`,
-        referenceResult.rps,
-        referenceResult.p50,
-        referenceResult.p99,
-        referenceResult.cpuMicros,
-        referenceResult.errors,
-        load1.toFixed(2),
-        `(${((referenceResult.rps / bareResult.rps) * 100).toFixed(1)}%)`,
-      ]);
-    }
-    rows.push([
-      String(round),
-      `Ballast ${pair.framework}`,
-      ballastResult.rps,
-      ballastResult.p50,
-      ballastResult.p99,
-      ballastResult.cpuMicros,
-      ballastResult.errors,
-      load1.toFixed(2),
-      `${(ratio * 100).toFixed(1)}%`,
-    ]);
+for (let round = 0; round < rounds; round++) {
+  for (const framework of FRAMEWORKS) {
+    const report = byFramework[framework]?.[round] as RoundReport;
+    const { bare, reference, ballast, load1 } = report;
+    if (bare.errors > 0 || ballast.errors > 0 || (reference?.errors ?? 0) > 0) failed = true;
+    rows.push(row(round + 1, `bare ${framework}`, bare, load1, ''));
+    if (reference !== undefined)
+      rows.push(row(round + 1, `checked ${framework}`, reference, load1, `(${percent(reference.rps / bare.rps)})`));
+    rows.push(row(round + 1, `Ballast ${framework}`, ballast, load1, percent(ballast.rps / bare.rps)));
   }
 }
 
-for (const pair of pairs) {
-  await pair.bare.close();
-  await pair.reference?.close();
-  await pair.ballast.close();
-}
-await closeHttpModel();
-
-console.log(`\nHTTP, single-row v2 infer, ${connections} connections, ${durationSeconds}s × ${rounds} round(s)${smoke ? ' (smoke)' : ''}`);
+console.log(
+  `\nHTTP, single-row v2 infer, ${connections} connections, ${rounds} round(s) of ${slices} × ${sliceSeconds}s per server${smoke ? ' (smoke)' : ''}`,
+);
 table(['round', 'server', 'requests/s', 'p50 ms', 'p99 ms', 'CPU µs/request', 'errors', 'load 1m', 'Ballast (checked) / bare'], rows);
 console.log('');
-for (const [framework, list] of Object.entries(ratios)) {
-  const met = list.filter((ratio) => ratio >= 0.85).length;
+for (const framework of FRAMEWORKS) {
+  const reports = byFramework[framework] ?? [];
+  const ratios = reports.map((r) => r.ballast.rps / r.bare.rps);
+  const met = ratios.filter((ratio) => ratio >= 0.85).length;
+  const cpu = reports.map((r) => r.bare.cpuMicros / r.ballast.cpuMicros);
   console.log(
-    `${framework}: Ballast / bare throughput per round ${list.map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}; ≥ 85 % in ${met} of ${list.length} (goal: every round); bare / Ballast CPU per request ${(cpuRatios[framework] ?? []).map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ')}`,
+    `${framework}: Ballast / bare throughput per round ${ratios.map(percent).join(', ')}; ≥ 85 % in ${met} of ${ratios.length} (goal: every round); bare / Ballast CPU per request ${cpu.map(percent).join(', ')}`,
   );
 }
-const percents = (list: number[]) => list.map((ratio) => `${(ratio * 100).toFixed(1)}%`).join(', ');
+const fastify = byFramework.Fastify ?? [];
 console.log(
-  `Fastify, the hand-checked reference: reference / bare ${percents(referenceRatios.ofBare)}; Ballast / reference ${percents(referenceRatios.ballastOf)}`,
+  `Fastify, the hand-checked reference: reference / bare ${fastify.map((r) => percent((r.reference?.rps ?? 0) / r.bare.rps)).join(', ')}; Ballast / reference ${fastify.map((r) => percent(r.ballast.rps / (r.reference?.rps ?? 1))).join(', ')}`,
 );
 if (failed) {
   console.error('some requests failed: the numbers are not comparable');
