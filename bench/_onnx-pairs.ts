@@ -3,7 +3,8 @@
  * in short rounds that alternate between the two, so that load on a shared machine shifts both
  * alike: each pair of adjacent rounds gives one ratio, and the median and range of the ratios are
  * printed. `main`: Ballast on the main thread against the minimal main-thread batcher; `worker`:
- * Ballast with 1 worker against the minimal 1-worker batcher.
+ * Ballast with 1 worker against the minimal 1-worker batcher; `workers`: 2 workers against the
+ * minimal 2-worker batcher.
  *
  *   tsx --conditions=source bench/_onnx-pairs.ts main [pairs] [rows per round]
  */
@@ -25,9 +26,10 @@ const raw = await ort.InferenceSession.create(bytes);
 const minimal = minimalBatcher(raw, { maxBatch: MAX_BATCH, inWidth: 16, outWidth: 4 });
 const viaMinimal = (i: number) => minimal(rows[i % rows.length] as Float32Array);
 
-const model = await onnxModel({ bytes, workers: mode === 'worker' ? 1 : 0, batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 } });
+const workers = mode === 'workers' ? 2 : mode === 'worker' ? 1 : 0;
+const model = await onnxModel({ bytes, workers, batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 } });
 const viaBallast = (i: number) => model.infer({ input: rows[i % rows.length] as Float32Array });
-const reference = mode === 'worker' ? await mlpWorkerReference(bytes, 1, MAX_BATCH) : undefined;
+const reference = workers > 0 ? await mlpWorkerReference(bytes, workers, MAX_BATCH) : undefined;
 const viaReference = reference ? (i: number) => reference.infer(rows[i % rows.length] as Float32Array) : viaMinimal;
 
 await closedLoop(viaBallast, 20_000, 256);
