@@ -134,8 +134,10 @@ export function credentialOf(source: RequestLike | string | undefined | null, ke
   if (source === undefined || source === null) return undefined;
   let value: string | undefined;
   if (typeof source === 'string') value = source;
-  else if (typeof source === 'object' && source.headers !== undefined && source.headers !== null) {
-    value = headerOf(source.headers, 'authorization') ?? headerOf(source.headers, keyHeader.toLowerCase());
+  else if (typeof source === 'object') {
+    // Read once: a Node request's `headers` is a getter.
+    const headers = source.headers;
+    if (headers !== undefined && headers !== null) value = headerOf(headers, 'authorization') ?? headerOf(headers, keyHeader.toLowerCase());
   }
   if (typeof value !== 'string') return undefined;
   // The form clients send, `Bearer <key>` with nothing around it, without trimming and

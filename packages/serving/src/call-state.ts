@@ -53,8 +53,11 @@ const DEFAULT_PROPAGATE_HEADERS: readonly string[] = ['traceparent', 'tracestate
  * Creating an AbortSignal costs about 2 µs on Node 20 (plus garbage), paid on every request
  * although almost no client ever disconnects mid-call. A keep-alive connection carries its
  * requests one at a time, and "the client went away" is a property of the connection, so its
- * requests can share one controller: aborted when a response closes unfinished (the connection
- * is gone, and with it every later request). A controller is reused only while it is clean:
+ * requests can share one controller: aborted when the connection closes while one of them runs
+ * (the client is gone, and with it every later request). One `close` listener on the connection
+ * serves all its requests: a request's own end is told by its caller (`releaseCallState`, which
+ * the serving core calls once its answer is ready), not by a listener on every response. A
+ * controller is reused only while it is clean:
  * - another request still running on the connection (pipelining) gets its own controller;
  * - a request that leaves an abort listener behind (code that subscribed to `options.signal` and
  *   never unsubscribed) retires the controller, so listeners never pile up across requests;
@@ -62,6 +65,8 @@ const DEFAULT_PROPAGATE_HEADERS: readonly string[] = ['traceparent', 'tracestate
  *   share: the router shares only for single-row requests, and the public startCall never does.
  */
 const CONNECTION_SIGNAL = Symbol('ballast.connectionSignal');
+// Set on a connection once its `close` listener is on.
+const CONNECTION_WATCHED = Symbol('ballast.connectionWatched');
 
 interface ConnectionSignal {
   controller: AbortController;
@@ -71,26 +76,47 @@ interface ConnectionSignal {
   socket: SignalHolder;
 }
 
+// The connection's `close`: the client went away, and with it the requests it had running.
+function onConnectionClose(this: SignalHolder): void {
+  const shared = this[CONNECTION_SIGNAL];
+  this[CONNECTION_SIGNAL] = undefined;
+  if (shared !== undefined && shared.busy > 0) shared.controller.abort(clientGone());
+}
+
+// What a call state made with `share` holds of its connection's signal (see releaseCallState).
+const HOLDS = Symbol('ballast.connectionHold');
+
 const WATCH = Symbol('ballast.callSignal');
-/** A response, with the controller (its own, or its connection's) its `close` settles. */
-type WatchedResponse = ServerResponse & { [WATCH]?: AbortController | ConnectionSignal | undefined };
+/** A response, with the controller of its own its `close` settles. */
+type WatchedResponse = ServerResponse & { [WATCH]?: AbortController | undefined };
 
 function onResponseClose(this: WatchedResponse): void {
   const watched = this[WATCH];
   this[WATCH] = undefined;
-  if (watched === undefined) return;
-  if (watched instanceof AbortController) {
-    if (!this.writableFinished) watched.abort(clientGone());
-    return;
-  }
-  watched.busy--;
-  if (!this.writableFinished) watched.controller.abort(clientGone());
-  else if (getEventListeners(watched.controller.signal, 'abort').length === 0) return;
-  const socket = watched.socket;
-  if (socket[CONNECTION_SIGNAL] === watched) socket[CONNECTION_SIGNAL] = undefined;
+  if (watched !== undefined && !this.writableFinished) watched.abort(clientGone());
 }
 
-type SignalHolder = { [CONNECTION_SIGNAL]?: ConnectionSignal | undefined };
+type SignalHolder = {
+  [CONNECTION_SIGNAL]?: ConnectionSignal | undefined;
+  [CONNECTION_WATCHED]?: boolean;
+  readonly destroyed?: boolean;
+  once(event: 'close', listener: (this: SignalHolder) => void): unknown;
+};
+
+/**
+ * Ends a call's hold on its connection's shared disconnect signal: call it once the request is
+ * answered (the serving core does) for a call state made with `share`; a no-op for any other.
+ * A signal left with an abort listener is retired then, so listeners never pile up.
+ */
+export function releaseCallState(state: CallState): void {
+  const held = (state as CallState & { [HOLDS]?: ConnectionSignal | undefined })[HOLDS];
+  if (held === undefined) return;
+  (state as CallState & { [HOLDS]?: ConnectionSignal | undefined })[HOLDS] = undefined;
+  held.busy--;
+  if (getEventListeners(held.controller.signal, 'abort').length === 0) return;
+  const socket = held.socket;
+  if (socket[CONNECTION_SIGNAL] === held) socket[CONNECTION_SIGNAL] = undefined;
+}
 
 function clientGone(): BallastError {
   return new BallastError('CANCELLED', 'the client closed the connection');
@@ -120,7 +146,8 @@ export interface KnownRequest {
 
 /**
  * The inference options of a request (see `startCall` of @ballast/express), optionally with the connection's shared disconnect signal
- * (`share`: only for callers that never abort `controller` themselves), the request's `deadline`
+ * (`share`: only for callers that never abort `controller` themselves, and that hand the state
+ * to {@link releaseCallState} once the request is answered), the request's `deadline`
  * when the caller set one at the request's start (reading the body counts against it), and the
  * request's id and start when the caller has them (`known`; else read and taken now).
  */
@@ -137,32 +164,34 @@ export function createCallState<R extends IncomingMessage>(
   const startedAt = known === undefined ? now() : known.startedAt;
   const holder = (share ? request.socket : undefined) as SignalHolder | undefined | null;
   let shared: ConnectionSignal | undefined;
-  if (holder !== undefined && holder !== null) {
+  if (holder !== undefined && holder !== null && holder.destroyed !== true) {
     shared = holder[CONNECTION_SIGNAL];
     if (shared === undefined || shared.controller.signal.aborted) {
       shared = { controller: new AbortController(), busy: 0, socket: holder };
       holder[CONNECTION_SIGNAL] = shared;
+      if (holder[CONNECTION_WATCHED] !== true) {
+        holder[CONNECTION_WATCHED] = true;
+        holder.once('close', onConnectionClose);
+      }
     } else if (shared.busy > 0) shared = undefined;
   }
   // The response's `close` listener is one module-level function reading what it needs from the
   // response (no closure, and no `once` wrapper, per request): `close` is emitted once.
   const watched = res as WatchedResponse;
   let controller: AbortController;
-  if (watched[WATCH] !== undefined) {
+  if (shared !== undefined) {
+    controller = shared.controller;
+    shared.busy++;
+  } else if (watched[WATCH] !== undefined) {
     // A second call state for one response (rare): its own controller, watched on its own.
     const own = new AbortController();
     controller = own;
     res.once('close', () => {
       if (!res.writableFinished) own.abort(clientGone());
     });
-  } else if (shared === undefined) {
+  } else {
     controller = new AbortController();
     watched[WATCH] = controller;
-    res.on('close', onResponseClose);
-  } else {
-    controller = shared.controller;
-    shared.busy++;
-    watched[WATCH] = shared;
     res.on('close', onResponseClose);
   }
   const attributes: Record<string, string | number | boolean> = { 'ballast.request.id': requestIdValue };
@@ -179,5 +208,12 @@ export function createCallState<R extends IncomingMessage>(
     attributes,
   };
   if (principal !== undefined) options.principal = principal;
-  return { requestId: requestIdValue, startedAt, controller, options };
+  const state: CallState & { [HOLDS]?: ConnectionSignal | undefined } = {
+    requestId: requestIdValue,
+    startedAt,
+    controller,
+    options,
+    [HOLDS]: shared,
+  };
+  return state;
 }

@@ -11,7 +11,7 @@ export { auditRequest } from './audit.js';
 export type { OpenBreakers } from './breakers.js';
 export { answersThroughFallback, breakerUnreadiness, trackOpenBreakers } from './breakers.js';
 export type { CallState, ServeOptions } from './call-state.js';
-export { createCallState, DEFAULT_TIMEOUT_MS, type KnownRequest, requestBudgetMs } from './call-state.js';
+export { createCallState, DEFAULT_TIMEOUT_MS, type KnownRequest, releaseCallState, requestBudgetMs } from './call-state.js';
 export { closeServer, Drain } from './drain.js';
 export type { ErrorBody, ServedErrorReporter, V2ErrorBody } from './error-answer.js';
 export {

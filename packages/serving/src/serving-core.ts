@@ -3,7 +3,7 @@ import { BallastError, type Model, now, type Usage } from '@ballast/core';
 import type { GuardAction, GuardPrincipal } from '@ballast/guard';
 import { auditRequest, type RequestAudit } from './audit.js';
 import { type OpenBreakers, trackOpenBreakers } from './breakers.js';
-import { createCallState, requestBudgetMs, type ServeOptions } from './call-state.js';
+import { type CallState, createCallState, releaseCallState, requestBudgetMs, type ServeOptions } from './call-state.js';
 import { closeServer, Drain } from './drain.js';
 import {
   answerStatus,
@@ -167,6 +167,8 @@ class ServedRequest<R extends IncomingMessage> {
   input: unknown = undefined;
   /** A streamed answer's usage, for the audit line. */
   usage: Usage | undefined = undefined;
+  /** The model call's state, released once the request is answered (its connection's signal). */
+  call: CallState | undefined = undefined;
 
   constructor(
     readonly exchange: ServingExchange<R>,
@@ -301,7 +303,9 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
   // connection's disconnect signal (see createCallState).
   const startCall = (single: boolean, context: unknown) => {
     const served = context as ServedRequest<R>;
-    return createCallState(served.request, served.response, options, served.principal, single, served.deadline, served);
+    const call = createCallState(served.request, served.response, options, served.principal, single, served.deadline, served);
+    served.call = call;
+    return call;
   };
 
   /*
@@ -364,6 +368,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     } catch (error) {
       answer = fail(exchange, error);
     } finally {
+      if (served.call !== undefined) releaseCallState(served.call);
       if (counted) drain.leave();
     }
     if (counted && guard?.auditLog !== undefined) {

@@ -368,6 +368,50 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       expect(datatype.body).toMatchObject({ code: 'INVALID_INPUT', details: { input: 'x', expected: 'FP32', got: 'FP64' } });
     });
 
+    it('cancels a single-row model call when its client goes away, and serves other connections on', async () => {
+      // The model waits for its call's signal: it is aborted when the connection closes.
+      let entered: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      let abortedAfterMs: number | undefined;
+      const waiting = {
+        name: 'waits',
+        inputs: [{ name: 'x', type: 'float32', dims: ['batch', 2] }],
+        outputs: [{ name: 'y', type: 'float32', dims: ['batch', 2] }],
+        infer(row: Row, options?: { signal?: AbortSignal }): Promise<Row> {
+          entered();
+          const at = performance.now();
+          return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => resolve(row), 5_000);
+            options?.signal?.addEventListener('abort', () => {
+              abortedAfterMs = performance.now() - at;
+              clearTimeout(timer);
+              reject(options.signal?.reason);
+            });
+          });
+        },
+      } as unknown as Model;
+      const server = await start([waiting, doublingModel()], {});
+      try {
+        const body = v2([1, 2], 1);
+        const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+        socket.on('error', () => undefined);
+        socket.write(
+          `POST /v2/models/waits/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        );
+        await started;
+        socket.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(abortedAfterMs).toBeDefined();
+        expect(abortedAfterMs).toBeLessThan(1_000);
+        const answer = await call(server.url, 'POST', '/v2/models/double/infer', v2([1, 2], 1));
+        expect(answer.status).toBe(200);
+      } finally {
+        await server.close();
+      }
+    });
+
     it('answers 408 with a JSON body, within the budget, to a client that sends its body too slowly', async () => {
       // The headers arrive at once, then a third of the body, then nothing: the core reads the
       // body within the request's budget (300 ms here, from x-timeout-ms) and answers 408.
