@@ -8,8 +8,9 @@
  * small change does (JIT decisions, memory layout), and a pair of rounds in one process does not.
  *
  *   git worktree add --detach /tmp/ballast-main main && (cd /tmp/ballast-main && pnpm install --offline)
- *   node --conditions=source --import tsx/esm bench/_http-ab.ts /tmp/ballast-main [pairs] [seconds]
+ *   node --conditions=source --import tsx/esm bench/_http-ab.ts /tmp/ballast-main [pairs] [seconds] [otel]
  *
+ * `otel` runs both sides with @ballast/otel's instrument() (no SDK), as bench/http.ts runs Ballast.
  * Prints each side's CPU µs per request per round, the medians, and the median of B − A.
  */
 import { execFile } from 'node:child_process';
@@ -19,11 +20,12 @@ import { promisify } from 'node:util';
 import { defineModel, type InferOptions } from '@ballast/core';
 import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
+import { instrument } from '@ballast/otel';
 import Fastify from 'fastify';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
-const [other, pairsArg, secondsArg] = process.argv.slice(2);
+const [other, pairsArg, secondsArg, otel] = process.argv.slice(2);
 if (other === undefined) throw new Error('usage: bench/_http-ab.ts <other checkout> [pairs] [seconds]');
 const pairs = Number(pairsArg ?? 12);
 const seconds = Number(secondsArg ?? 2);
@@ -69,6 +71,7 @@ async function cpuPerRequest(side: Side, duration: string[]): Promise<number> {
   return (used.user + used.system) / (JSON.parse(stdout) as { requests: { total: number } }).requests.total;
 }
 
+const telemetry = otel === 'otel' ? instrument() : undefined;
 const a = await start(resolve(other));
 const b = await start(here);
 await cpuPerRequest(a, ['-a', '3000']);
@@ -91,4 +94,5 @@ console.log(`B (${here}): ${rounds.map((r) => r.b.toFixed(1)).join(' ')} µs CPU
 console.log(
   `median A ${median(rounds.map((r) => r.a)).toFixed(2)}, B ${median(rounds.map((r) => r.b)).toFixed(2)}; median of B − A ${median(differences).toFixed(2)} µs; B below A in ${differences.filter((d) => d < 0).length} of ${pairs}`,
 );
+telemetry?.shutdown();
 process.exit(0);
