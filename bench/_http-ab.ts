@@ -13,18 +13,14 @@
  * `otel` runs both sides with @ballast/otel's instrument() (no SDK), as bench/http.ts runs Ballast.
  * Prints each side's CPU µs per request per round, the medians, and the median of B − A.
  */
-import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { defineModel, type InferOptions } from '@ballast/core';
 import { onnxModel } from '@ballast/onnx';
 import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import { instrument } from '@ballast/otel';
 import Fastify from 'fastify';
+import { autocannon } from './_http-request.js';
 
-const run = promisify(execFile);
-const require = createRequire(import.meta.url);
 const [other, pairsArg, secondsArg, otel] = process.argv.slice(2);
 if (other === undefined) throw new Error('usage: bench/_http-ab.ts <other checkout> [pairs] [seconds]');
 const pairs = Number(pairsArg ?? 12);
@@ -52,23 +48,10 @@ async function start(root: string): Promise<Side> {
 }
 
 async function cpuPerRequest(side: Side, duration: string[]): Promise<number> {
-  const args = [
-    require.resolve('autocannon/autocannon.js'),
-    '-c',
-    '32',
-    ...duration,
-    '-m',
-    'POST',
-    ...Object.entries({ 'content-type': 'application/json', ...side.headers }).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
-    '-b',
-    side.body,
-    '--json',
-    side.url,
-  ];
   const cpu = process.cpuUsage();
-  const { stdout } = await run(process.execPath, args, { maxBuffer: 64 << 20 });
+  const result = await autocannon(side, duration);
   const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / (JSON.parse(stdout) as { requests: { total: number } }).requests.total;
+  return (used.user + used.system) / result.requests.total;
 }
 
 const telemetry = otel === 'otel' ? instrument() : undefined;

@@ -8,37 +8,19 @@
  * `timeDeltas`) to see where a request's CPU goes.
  */
 import 'reflect-metadata';
-import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
 import { instrument } from '@ballast/otel';
+import { autocannon } from './_http-request.js';
 import { startHttpServer } from './_http-servers.js';
 
 const which = process.argv[2] ?? 'fastify';
 const seconds = Number(process.argv[3] ?? 5);
-const require = createRequire(import.meta.url);
-const run = promisify(execFile);
 
 const server = await startHttpServer(which);
 const telemetry = which.startsWith('bare') || process.env.BALLAST_FOCUS_NO_OTEL === '1' ? undefined : instrument();
-const args = (duration: string[]) => [
-  require.resolve('autocannon/autocannon.js'),
-  '-c',
-  '32',
-  ...duration,
-  '-m',
-  'POST',
-  ...Object.entries({ 'content-type': 'application/json', ...server.headers }).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
-  '-b',
-  server.body,
-  '--json',
-  server.url,
-];
-await run(process.execPath, args(['-a', '2000']), { maxBuffer: 64 << 20 });
+await autocannon(server, ['-a', '2000']);
 const cpu = process.cpuUsage();
-const { stdout } = await run(process.execPath, args(['-d', String(seconds)]), { maxBuffer: 64 << 20 });
+const result = await autocannon(server, ['-d', String(seconds)]);
 const used = process.cpuUsage(cpu);
-const result = JSON.parse(stdout) as { requests: { average: number; total: number }; non2xx: number };
 console.log(
   `${which}: ${result.requests.average} requests/s, ${((used.user + used.system) / result.requests.total).toFixed(1)} µs CPU/request, ${result.non2xx} non-2xx`,
 );

@@ -30,22 +30,13 @@
  */
 
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { instrument } from '@ballast/otel';
 import { size, smoke, table } from './_harness.js';
+import { autocannon } from './_http-request.js';
 import { closeHttpModel, type StartedServer, startHttpServer } from './_http-servers.js';
 
-interface LoadResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  duration: number;
-  non2xx: number;
-  errors: number;
-}
-const require = createRequire(import.meta.url);
-const autocannonCli = require.resolve('autocannon/autocannon.js');
 const run = promisify(execFile);
 
 const rounds = size(3, 1);
@@ -53,16 +44,6 @@ const slices = size(6, 1);
 const sliceSeconds = 1;
 const connections = 32;
 const FRAMEWORKS = ['Express', 'Fastify', 'Nest'] as const;
-
-async function autocannon(server: StartedServer, limit: string[]): Promise<LoadResult> {
-  const headerArgs = Object.entries({ 'content-type': 'application/json', ...server.headers }).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
-  const { stdout } = await run(
-    process.execPath,
-    [autocannonCli, '-c', String(connections), ...limit, '-m', 'POST', ...headerArgs, '-b', server.body, '--json', server.url],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  return JSON.parse(stdout) as LoadResult;
-}
 
 /** One server's share of a round: its slices added up. */
 interface Measured {
