@@ -126,11 +126,12 @@ interface CachedKey {
 }
 
 /*
- * Compares the secret of a presented key (from `start` to its end) with a verified one in constant time. The verified one matched
- * SECRET_PATTERN (43 characters), so every secret of its length is compared character by
- * character, the differences OR-ed together with no early exit; one of another length is refused
- * at once (every key's secret has that length: it tells nothing). Written here rather than with
- * `timingSafeEqual`, which needs a Buffer of the presented secret on every authenticated request.
+ * Compares the secret of a presented key (from `start` to the key's end) with a verified one in
+ * constant time. The verified one matched SECRET_PATTERN (43 characters), so every secret of its
+ * length is compared character by character, the differences OR-ed together with no early exit;
+ * one of another length is refused at once (every key's secret has that length: it tells
+ * nothing). Written here rather than with `timingSafeEqual`, which needs a Buffer of the
+ * presented secret on every authenticated request.
  */
 function sameSecret(key: string, start: number, known: string): boolean {
   // The secret is compared where it sits in the key: no copy of it on every request.
