@@ -4,7 +4,8 @@
  * ONNX MLP (16→64→4, micro-batched). Every Ballast server runs the full serving core: API-key
  * auth (HMAC), authorization, a per-principal rate limit, v2 validation + input ranges, request
  * ids, audit off. The bare servers do what a minimal hand-written server does: parse the JSON
- * body with the framework's parser, run the model, encode the v2 answer as JSON.
+ * body with the framework's parser, run the model, encode the v2 answer as JSON. The checked
+ * Fastify server adds the hand-written reference of Ballast's checks (bench/_http-request.ts).
  */
 import 'reflect-metadata';
 import type { Server } from 'node:http';
@@ -19,7 +20,7 @@ import { mlpModel, randomLayers } from '@ballast/onnx/testing';
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { BENCH_BODY, benchGuard } from './_http-request.js';
+import { BENCH_BODY, benchGuard, checkedReference, v2Answer } from './_http-request.js';
 
 // The bench workspace has no type packages for express: load it untyped and describe the few
 // members used here.
@@ -65,77 +66,22 @@ async function bareInfer(body: JsonRequest['body']): Promise<unknown> {
     string,
     { data: Float32Array; dims: number[] }
   >;
-  const output = out.output as { data: Float32Array; dims: number[] };
-  return {
-    model_name: 'mlp',
-    id: body.id,
-    outputs: [{ name: 'output', shape: [1, ...output.dims], datatype: 'FP32', data: Array.from(output.data) }],
-  };
+  return v2Answer(body.id, out.output as { data: Float32Array; dims: number[] });
 }
 
-/*
- * The minimal hand-written reference for the work Ballast does on this request, in Fastify: what
- * an app would write inline for this one model and request shape. It authenticates the API key
- * from a map of verified keys (what a verified-key cache holds: no HMAC per request), checks the
- * role, takes a token from a per-principal bucket, checks the v2 envelope and every input value
- * (finite, in range) while copying it, sets a request id, and gives the model call a deadline.
- * It leaves out what Ballast also does and a minimal app would skip: constant-time secret
- * comparison, key expiry and revocation, cancellation on client disconnect, the model registry
- * and versions, telemetry attributes, trace headers, error bodies by the v2 spec, and drain.
- */
-const REFERENCE_RATE_PER_MS = 1_000_000 / 1000;
-const REFERENCE_BURST = 1_000_000;
+// The hand-written reference of Ballast's checks (bench/_http-request.ts), as a Fastify route.
 function checkedInfer(authorization: string) {
-  const principals = new Map([[authorization.slice('Bearer '.length), { id: 'bench', roles: ['infer'] }]]);
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  let counter = 0;
-  const refuse = (reply: FastifyReply, status: number, error: string) => reply.code(status).send({ error });
+  const check = checkedReference(authorization);
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const startedAt = performance.now();
-    counter++;
-    reply.header('x-request-id', `ref-${counter.toString(36)}`);
-    const header = request.headers.authorization;
-    const principal = typeof header === 'string' && header.startsWith('Bearer ') ? principals.get(header.slice(7)) : undefined;
-    if (principal === undefined) return refuse(reply, 401, 'unauthenticated');
-    if (!principal.roles.includes('infer')) return refuse(reply, 403, 'forbidden');
-    let bucket = buckets.get(principal.id);
-    if (bucket === undefined) buckets.set(principal.id, (bucket = { tokens: REFERENCE_BURST, at: startedAt }));
-    bucket.tokens = Math.min(REFERENCE_BURST, bucket.tokens + (startedAt - bucket.at) * REFERENCE_RATE_PER_MS);
-    bucket.at = startedAt;
-    if (bucket.tokens < 1) return refuse(reply, 429, 'rate limited');
-    bucket.tokens--;
-    const body = request.body as { id?: unknown; inputs?: unknown } | null;
-    const tensor = Array.isArray(body?.inputs) && body.inputs.length === 1 ? (body.inputs[0] as Record<string, unknown> | null) : null;
-    const shape = tensor?.shape;
-    const data = tensor?.data;
-    if (
-      tensor?.name !== 'input' ||
-      tensor.datatype !== 'FP32' ||
-      !Array.isArray(shape) ||
-      shape.length !== 2 ||
-      shape[0] !== 1 ||
-      shape[1] !== 16 ||
-      !Array.isArray(data) ||
-      data.length !== 16
-    ) {
-      return refuse(reply, 400, 'invalid input');
-    }
-    const values = new Float32Array(16);
-    for (let i = 0; i < 16; i++) {
-      const value = data[i];
-      if (typeof value !== 'number' || !(value >= -10 && value <= 10)) return refuse(reply, 400, 'input out of range');
-      values[i] = value;
-    }
-    const out = (await model.infer({ input: { data: values, dims: [16] } }, { deadline: startedAt + 5_000 })) as unknown as Record<
+    const checked = check(request.headers, request.body, startedAt);
+    if (!('values' in checked)) return reply.code(checked.status).send({ error: checked.error });
+    reply.header('x-request-id', checked.requestId);
+    const out = (await model.infer({ input: { data: checked.values, dims: [16] } }, { deadline: startedAt + 5_000 })) as unknown as Record<
       string,
       { data: Float32Array; dims: number[] }
     >;
-    const output = out.output as { data: Float32Array; dims: number[] };
-    return {
-      model_name: 'mlp',
-      id: body?.id,
-      outputs: [{ name: 'output', shape: [1, ...output.dims], datatype: 'FP32', data: Array.from(output.data) }],
-    };
+    return v2Answer(checked.id, out.output as { data: Float32Array; dims: number[] });
   };
 }
 

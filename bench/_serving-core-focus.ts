@@ -11,7 +11,7 @@ import { Socket } from 'node:net';
 import { defineModel } from '@ballast/core';
 import { instrument } from '@ballast/otel';
 import { createServingCore, readJsonBodyNow, type ServingExchange } from '../packages/serving/src/index.js';
-import { BENCH_BODY, benchGuard } from './_http-request.js';
+import { BENCH_BODY, benchGuard, checkedReference, v2Answer } from './_http-request.js';
 
 const requests = Number(process.argv[2] ?? 200_000);
 const telemetry = process.argv.includes('otel') ? instrument() : undefined;
@@ -32,45 +32,16 @@ class Exchange implements ServingExchange {
   }
 }
 
-// The hand-written flow (see checkedInfer in bench/_http-servers.ts), over the same objects.
-const principals = new Map([[authorization.slice('Bearer '.length), { id: 'bench', roles: ['infer'] }]]);
-const buckets = new Map<string, { tokens: number; at: number }>();
-let counter = 0;
+// The hand-written reference of Ballast's checks (bench/_http-request.ts), over the same objects.
+const check = checkedReference(authorization);
 async function reference(request: IncomingMessage, response: ServerResponse): Promise<{ status: number; body: unknown }> {
   const startedAt = performance.now();
-  counter++;
-  response.setHeader('x-request-id', `ref-${counter.toString(36)}`);
-  const header = request.headers.authorization;
-  const principal = typeof header === 'string' && header.startsWith('Bearer ') ? principals.get(header.slice(7)) : undefined;
-  if (principal === undefined || !principal.roles.includes('infer')) return { status: 401, body: {} };
-  let bucket = buckets.get(principal.id);
-  if (bucket === undefined) buckets.set(principal.id, (bucket = { tokens: 1e6, at: startedAt }));
-  bucket.tokens = Math.min(1e6, bucket.tokens + (startedAt - bucket.at) * 1000);
-  bucket.at = startedAt;
-  if (bucket.tokens < 1) return { status: 429, body: {} };
-  bucket.tokens--;
-  const body = JSON.parse((request.read() as Buffer).toString()) as { id?: unknown; inputs?: unknown };
-  const tensor = Array.isArray(body.inputs) && body.inputs.length === 1 ? (body.inputs[0] as Record<string, unknown>) : null;
-  const shape = tensor?.shape;
-  const data = tensor?.data;
-  if (tensor?.name !== 'input' || tensor.datatype !== 'FP32' || !Array.isArray(shape) || shape.length !== 2 || !Array.isArray(data)) {
-    return { status: 400, body: {} };
-  }
-  const values = new Float32Array(16);
-  for (let i = 0; i < 16; i++) {
-    const value = data[i];
-    if (typeof value !== 'number' || !(value >= -10 && value <= 10)) return { status: 400, body: {} };
-    values[i] = value;
-  }
-  const out = (await model.infer({ input: values }, { deadline: startedAt + 5_000 })) as typeof output;
-  return {
-    status: 200,
-    body: {
-      model_name: 'mlp',
-      id: body.id,
-      outputs: [{ name: 'output', shape: [1, 4], datatype: 'FP32', data: Array.from(out.output.data) }],
-    },
-  };
+  const body = JSON.parse((request.read() as Buffer).toString()) as unknown;
+  const checked = check(request.headers, body, startedAt);
+  if (!('values' in checked)) return { status: checked.status, body: { error: checked.error } };
+  response.setHeader('x-request-id', checked.requestId);
+  const out = (await model.infer({ input: checked.values }, { deadline: startedAt + 5_000 })) as typeof output;
+  return { status: 200, body: v2Answer(checked.id, out.output) };
 }
 const useReference = process.argv.includes('reference');
 
