@@ -1,7 +1,8 @@
 /**
  * One HTTP adapter (or its bare framework) under autocannon, for profiling the request path:
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=source --import tsx/esm bench/_http-focus.ts <server> [seconds]
- * `<server>`: `express`, `fastify`, `nest` (Ballast) or `bare-express`, `bare-fastify`, `bare-nest`.
+ * `<server>`: `express`, `fastify`, `nest` (Ballast), `bare-express`, `bare-fastify`, `bare-nest`, or
+ * `checked-fastify` (the hand-written reference of Ballast's checks).
  * The servers are those of bench/http.ts (the same guard, model, request and telemetry): the
  * profile is the server's alone, autocannon runs as a child process. Prints requests/s and the
  * server's CPU per request; sum the profile's self time by function (`nodes`, `samples`,

@@ -38,13 +38,16 @@ export interface LoadResult {
   errors: number;
 }
 
+/** The connections every HTTP benchmark's load keeps open. */
+export const CONNECTIONS = 32;
+
 const autocannonCli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const run = promisify(execFile);
 
 /**
  * Sends the benchmark's request to `target` with autocannon, as a child process (so the load
  * generator does not share the server's event loop and the CPU measured is the server's alone),
- * over 32 connections; `limit` is autocannon's `-d <seconds>` or `-a <requests>`.
+ * over {@link CONNECTIONS} connections; `limit` is autocannon's `-d <seconds>` or `-a <requests>`.
  */
 export async function autocannon(
   target: { url: string; headers: Record<string, string>; body: string },
@@ -53,7 +56,7 @@ export async function autocannon(
   const headers = Object.entries({ 'content-type': 'application/json', ...target.headers }).flatMap(([k, v]) => ['-H', `${k}=${v}`]);
   const { stdout } = await run(
     process.execPath,
-    [autocannonCli, '-c', '32', ...limit, '-m', 'POST', ...headers, '-b', target.body, '--json', target.url],
+    [autocannonCli, '-c', String(CONNECTIONS), ...limit, '-m', 'POST', ...headers, '-b', target.body, '--json', target.url],
     { maxBuffer: 64 * 1024 * 1024 },
   );
   return JSON.parse(stdout) as LoadResult;

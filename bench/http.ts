@@ -33,8 +33,8 @@ import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { instrument } from '@ballast/otel';
-import { size, smoke, table } from './_harness.js';
-import { autocannon } from './_http-request.js';
+import { percentile, size, smoke, table } from './_harness.js';
+import { autocannon, CONNECTIONS } from './_http-request.js';
 import { closeHttpModel, type StartedServer, startHttpServer } from './_http-servers.js';
 
 const run = promisify(execFile);
@@ -42,7 +42,6 @@ const run = promisify(execFile);
 const rounds = size(3, 1);
 const slices = size(6, 1);
 const sliceSeconds = 1;
-const connections = 32;
 const FRAMEWORKS = ['Express', 'Fastify', 'Nest'] as const;
 
 /** One server's share of a round: its slices added up. */
@@ -77,20 +76,16 @@ async function measureFramework(framework: string): Promise<RoundReport[]> {
   servers.push({ role: 'ballast', server: await startHttpServer(lower) });
 
   // Instrumentation subscribes process-wide, so it is on only while the Ballast server runs.
-  const slice = async (role: (typeof servers)[number]['role'], server: StartedServer) => {
+  const slice = async (role: (typeof servers)[number]['role'], server: StartedServer, limit = ['-d', String(sliceSeconds)]) => {
     const telemetry = role === 'ballast' ? instrument() : undefined;
     const cpu = process.cpuUsage();
-    const result = await autocannon(server, ['-d', String(sliceSeconds)]);
+    const result = await autocannon(server, limit);
     const used = process.cpuUsage(cpu);
     telemetry?.shutdown();
     return { result, cpu: used.user + used.system };
   };
   // Warm every path (JIT, batcher) before measuring.
-  for (const { role, server } of servers) {
-    const telemetry = role === 'ballast' ? instrument() : undefined;
-    await autocannon(server, ['-a', '2000']);
-    telemetry?.shutdown();
-  }
+  for (const { role, server } of servers) await slice(role, server, ['-a', '2000']);
 
   const reports: RoundReport[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -111,10 +106,9 @@ async function measureFramework(framework: string): Promise<RoundReport[]> {
     }
     const measured = (role: (typeof servers)[number]['role']): Measured => {
       const sum = sums.get(role) as NonNullable<ReturnType<typeof sums.get>>;
-      const p50 = [...sum.p50].sort((a, b) => a - b);
       return {
         rps: sum.requests / sum.seconds,
-        p50: p50[Math.floor(p50.length / 2)] as number,
+        p50: percentile(sum.p50, 50),
         p99: sum.p99,
         cpuMicros: sum.cpu / Math.max(1, sum.requests),
         errors: sum.errors,
@@ -174,7 +168,7 @@ for (let round = 0; round < rounds; round++) {
 }
 
 console.log(
-  `\nHTTP, single-row v2 infer, ${connections} connections, ${rounds} round(s) of ${slices} × ${sliceSeconds}s per server${smoke ? ' (smoke)' : ''}`,
+  `\nHTTP, single-row v2 infer, ${CONNECTIONS} connections, ${rounds} round(s) of ${slices} × ${sliceSeconds}s per server${smoke ? ' (smoke)' : ''}`,
 );
 table(['round', 'server', 'requests/s', 'p50 ms', 'p99 ms', 'CPU µs/request', 'errors', 'load 1m', 'Ballast (checked) / bare'], rows);
 console.log('');

@@ -67,6 +67,7 @@ export { callModel, defineModel, hasTypedFailures, markTypedFailures } from './m
 export type { OptionIssue, OptionsSchema, SchemaIssue, SchemaParseResult } from './options-schema.js';
 export { parseOptions } from './options-schema.js';
 export { pipeline } from './pipeline.js';
+export { promised } from './promised.js';
 export { seededRandom } from './random.js';
 export type { SlidingWindowOptions } from './sliding-window.js';
 export { SlidingWindow } from './sliding-window.js';

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { BallastError } from '@ballast/core';
+import { BallastError, promised } from '@ballast/core';
 import type { ApiKeyRecord, KeyStore, KeyStoreCallOptions } from './key-store.js';
 import type { GuardPrincipal } from './principal.js';
 
@@ -301,14 +301,8 @@ export function apiKeys(options: ApiKeysOptions): ApiKeys {
     return verifyStored(parts, call);
   };
 
-  const verify = (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {
-    try {
-      const principal = verifyNow(key, call);
-      return principal instanceof Promise ? principal : Promise.resolve(principal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  };
+  const verify = (key: string | undefined | null, call?: KeyStoreCallOptions): Promise<GuardPrincipal> =>
+    promised(() => verifyNow(key, call));
 
   // The full path: the store, HMAC-SHA256 and a constant-time compare, then the cache.
   const verifyStored = async (parts: { id: string; secret: string }, call?: KeyStoreCallOptions): Promise<GuardPrincipal> => {

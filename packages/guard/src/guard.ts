@@ -1,4 +1,4 @@
-import { BallastError, type LimiterCallOptions, type ModelStream } from '@ballast/core';
+import { BallastError, type LimiterCallOptions, type ModelStream, promised } from '@ballast/core';
 import { type ApiKeys, unauthenticated } from './api-keys.js';
 import type { AuditLog, AuditRecord } from './audit.js';
 import { checkInputNow, type InputPolicy } from './input-guard.js';
@@ -208,14 +208,7 @@ export function createGuard(options: GuardOptions): Guard {
     return keys.verifyNow === undefined ? keys.verify(credential) : keys.verifyNow(credential);
   };
   // The same as a promise that rejects rather than a throw.
-  const byCredential = (credential: string | undefined): Promise<GuardPrincipal> => {
-    try {
-      const principal = byCredentialNow(credential);
-      return principal instanceof Promise ? principal : Promise.resolve(principal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  };
+  const byCredential = (credential: string | undefined): Promise<GuardPrincipal> => promised(() => byCredentialNow(credential));
   // The app's own authenticator first; `undefined` from it falls through to the built-in path.
   const authenticateWith = async (
     authenticator: NonNullable<GuardOptions['authenticate']>,

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { atDeadline, BallastError, type DeadlineEntry, timeoutError } from '@ballast/core';
+import { atDeadline, BallastError, type DeadlineEntry, promised, timeoutError } from '@ballast/core';
 import { BODY_TIMEOUT_REASON } from './error-answer.js';
 import { parseV2Body, V2_HEADER_LENGTH } from './v2-wire.js';
 
@@ -21,12 +21,7 @@ import { parseV2Body, V2_HEADER_LENGTH } from './v2-wire.js';
  * const body = await readJsonBody(request.raw, 1_048_576, performance.now() + 30_000);
  */
 export function readJsonBody(stream: IncomingMessage, limitBytes: number, deadline?: number): Promise<unknown> {
-  try {
-    const body = readJsonBodyNow(stream, limitBytes, deadline);
-    return body instanceof Promise ? body : Promise.resolve(body);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return promised(() => readJsonBodyNow(stream, limitBytes, deadline));
 }
 
 /**
