@@ -1,7 +1,7 @@
 /**
  * A focused run of one `bench/onnx.ts` mode at concurrency 256 (for `node --cpu-prof`): Ballast
- * on the main thread (`main`), with one worker (`worker`), the minimal batcher (`minimal`) or the
- * minimal batcher over one worker (`minimal-worker`).
+ * on the main thread (`main`), with one worker (`worker`) or two (`workers`), the minimal batcher
+ * (`minimal`) or the minimal batcher over one worker (`minimal-worker`) or two (`minimal-workers`).
  *
  *   node --cpu-prof --import tsx --conditions=source bench/_onnx-focus.ts main
  *
@@ -29,14 +29,14 @@ if (mode === 'minimal') {
   const minimal = minimalBatcher(raw, { maxBatch: MAX_BATCH, inWidth: 16, outWidth: 4 });
   call = (i) => minimal(rows[i % rows.length] as Float32Array);
   close = () => raw.release();
-} else if (mode === 'minimal-worker') {
-  const reference = await mlpWorkerReference(bytes, 1, MAX_BATCH);
+} else if (mode === 'minimal-worker' || mode === 'minimal-workers') {
+  const reference = await mlpWorkerReference(bytes, mode === 'minimal-worker' ? 1 : 2, MAX_BATCH);
   call = (i) => reference.infer(rows[i % rows.length] as Float32Array);
   close = () => reference.close();
 } else {
   const model = await onnxModel({
     bytes,
-    workers: mode === 'worker' ? 1 : 0,
+    workers: mode === 'worker' ? 1 : mode === 'workers' ? 2 : 0,
     batching: { maxBatchSize: MAX_BATCH, maxQueue: 100_000 },
   });
   call = (i) => model.infer({ input: rows[i % rows.length] as Float32Array });
