@@ -301,9 +301,13 @@ class Batcher<I, O> {
   private dispatch(queue: CallQueue<I, O>): void {
     // One pass over the calls: cancelled or expired ones fail here, the others join the batch.
     const started = now();
-    const inputs: I[] = [];
-    const resolves: ((value: O) => void)[] = [];
-    const rejects: ((error: unknown) => void)[] = [];
+    // Sized once for the calls that can join (no growth while they are added); trimmed below
+    // when some were cancelled or expired.
+    const capacity = Math.min(queue.length, this.maxBatchSize);
+    const inputs = new Array<I>(capacity);
+    const resolves = new Array<(value: O) => void>(capacity);
+    const rejects = new Array<(error: unknown) => void>(capacity);
+    let size = 0;
     // The options of the calls that have them, to record the batch size on once it is known.
     let withOptions: InferOptions[] | undefined;
     let taken = 0;
@@ -311,7 +315,7 @@ class Batcher<I, O> {
     let waitMax = 0;
     let deadline = 0;
     const available = queue.length;
-    while (inputs.length < this.maxBatchSize && taken < available) {
+    while (size < capacity && taken < available) {
       const k = queue.at(taken++);
       const options = queue.options[k];
       if (options === undefined) deadline = Number.POSITIVE_INFINITY;
@@ -326,9 +330,10 @@ class Batcher<I, O> {
         const d = options.deadline ?? Number.POSITIVE_INFINITY;
         if (d > deadline) deadline = d;
       }
-      inputs.push(queue.inputs[k] as I);
-      resolves.push(queue.resolves[k] as (value: O) => void);
-      rejects.push(queue.rejects[k] as (error: unknown) => void);
+      inputs[size] = queue.inputs[k] as I;
+      resolves[size] = queue.resolves[k] as (value: O) => void;
+      rejects[size] = queue.rejects[k] as (error: unknown) => void;
+      size++;
       const wait = started - (queue.enqueuedAt[k] as number);
       waitSum += wait;
       if (wait > waitMax) waitMax = wait;
@@ -336,8 +341,12 @@ class Batcher<I, O> {
     queue.drop(taken);
     this.queued -= taken;
     if (this.single === undefined) for (const [key, q] of this.groups) if (q.length === 0) this.groups.delete(key);
-    const size = inputs.length;
     if (size === 0) return;
+    if (size < capacity) {
+      inputs.length = size;
+      resolves.length = size;
+      rejects.length = size;
+    }
 
     this.inFlight++;
     // The call's own record of the batch it ran in (the `ballast.batch.size` trace attribute).
