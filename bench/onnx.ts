@@ -9,9 +9,11 @@
  * memory, a futex doorbell, four batches in flight per worker). They are references for what any
  * single-row promise API gets from this harness on this machine, measured in the same run.
  * The modes of one concurrency run round robin (round k of every mode before round k + 1 of
- * any), and each figure is the best of 5 rounds; at 256 callers each Ballast mode is also given
- * round by round against its minimal batcher and against naive (median and range), which a
- * load change on a shared machine skews least. It also prints where a row's time goes.
+ * any; at 256 callers each Ballast mode right before or after its minimal batcher, the order
+ * reversed every other round), and each figure is the best of 7 rounds; at 256 callers each
+ * Ballast mode is also given round by round against its minimal batcher and against naive
+ * (median and range), which a load change on a shared machine skews least. It also prints where
+ * a row's time goes.
  * Then the event-loop delay p99 while a ~10 ms-per-run model is saturated, with workers and on
  * the main thread.
  *
@@ -48,7 +50,7 @@ const batch = new ort.Tensor(
 );
 for (let i = 0; i < 200; i++) await raw.run({ input: batch });
 // Shared machines are noisy: every figure is the best of `rounds` runs.
-const rounds = smoke ? 1 : 5;
+const rounds = smoke ? 1 : 7;
 const rawRuns = size(3_000, 100);
 let rawRowsPerSecond = 0;
 for (let round = 0; round < rounds; round++) {
@@ -79,31 +81,43 @@ const at256: Record<string, { rowsPerSecond: number; p99: number }> = {};
 const rounds256: Record<string, number[]> = {};
 for (const concurrency of [1, 16, 256]) {
   const n = concurrency === 1 ? Math.floor(total / 6) : total;
-  const modes: [string, (i: number) => Promise<unknown>][] = [
-    ['naive session.run', naive],
-    ['Ballast batched, main thread', viaMain],
-    ['Ballast batched, 2 workers', viaWorkers],
-  ];
-  if (concurrency === 256) {
-    modes.push(
-      ['Ballast batched, 1 worker', viaOneWorker],
-      ['minimal batcher (reference)', viaMinimal],
-      ['minimal batcher, 1 worker (reference)', viaReference1],
-      ['minimal batcher, 2 workers (reference)', viaReference2],
-    );
-  }
-  // Round robin: round k of every mode runs before round k + 1 of any, starting one mode later
-  // each round, so a change of load on a shared machine reaches every mode alike instead of
-  // whichever happened to be measured then. Each mode's figure is its best round.
+  type Mode = [string, (i: number) => Promise<unknown>];
+  // What runs back to back: at 256 callers each Ballast mode with the minimal batcher on as many
+  // threads, so the two rates a round's ratio divides were measured moments apart.
+  const units: Mode[][] =
+    concurrency === 256
+      ? [
+          [['naive session.run', naive]],
+          [
+            ['Ballast batched, main thread', viaMain],
+            ['minimal batcher (reference)', viaMinimal],
+          ],
+          [
+            ['Ballast batched, 1 worker', viaOneWorker],
+            ['minimal batcher, 1 worker (reference)', viaReference1],
+          ],
+          [
+            ['Ballast batched, 2 workers', viaWorkers],
+            ['minimal batcher, 2 workers (reference)', viaReference2],
+          ],
+        ]
+      : [[['naive session.run', naive]], [['Ballast batched, main thread', viaMain]], [['Ballast batched, 2 workers', viaWorkers]]];
+  const modes = units.flat();
+  // Round robin: round k of every mode runs before round k + 1 of any, starting one unit later
+  // each round and with each pair's order reversed every other round, so a change of load on a
+  // shared machine reaches every mode alike instead of whichever happened to be measured then.
+  // Each mode's figure is its best round.
   for (const [, call] of modes) await closedLoop(call, Math.min(n, 5_000), concurrency); // warm-up (JIT, batch sizes settle)
   const best = new Map<string, Awaited<ReturnType<typeof closedLoop>>>();
   const byRound = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
-    for (let m = 0; m < modes.length; m++) {
-      const [label, call] = modes[(m + round) % modes.length] as (typeof modes)[number];
-      const r = await closedLoop(call, n, concurrency);
-      if (r.rowsPerSecond > (best.get(label)?.rowsPerSecond ?? 0)) best.set(label, r);
-      byRound.set(label, [...(byRound.get(label) ?? []), r.rowsPerSecond]);
+    for (let u = 0; u < units.length; u++) {
+      const unit = units[(u + round) % units.length] as Mode[];
+      for (const [label, call] of round % 2 === 0 ? unit : [...unit].reverse()) {
+        const r = await closedLoop(call, n, concurrency);
+        if (r.rowsPerSecond > (best.get(label)?.rowsPerSecond ?? 0)) best.set(label, r);
+        byRound.set(label, [...(byRound.get(label) ?? []), r.rowsPerSecond]);
+      }
     }
   }
   for (const [label] of modes) {
@@ -147,7 +161,7 @@ table(
 );
 
 // The same ratios round by round: Ballast's round k against its reference's round k, which ran
-// moments apart (the round robin above), so a load change between modes does not skew them.
+// right before or after it (the round robin above), so a load change between modes does not skew them.
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 console.log(`\nBallast / minimal batcher at concurrency 256, round by round (${rounds} rounds):`);
 table(
