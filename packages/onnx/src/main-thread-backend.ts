@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { Backend, BackendOptions } from './backend.js';
 import { attemptProviders, quietly, sessionOptionsFor } from './provider-attempts.js';
 import { runError } from './run-error.js';
-import { plainMetadata, toTensor } from './runtime-tensors.js';
+import { plainMetadata, propertyKey, toTensor } from './runtime-tensors.js';
 import { type BatchInput, type Feed, materialize, specsFrom, type TypedArray } from './tensors.js';
 
 function fromTensor(name: string, tensor: ort.Tensor): Feed {
@@ -31,7 +31,7 @@ export async function createMainBackend(options: BackendOptions): Promise<Backen
   );
   const inputs = specsFrom(plainMetadata(session.inputMetadata), 'input');
   const outputs = specsFrom(plainMetadata(session.outputMetadata), 'output');
-  const outputNames = session.outputNames;
+  const outputNames = session.outputNames.map(propertyKey);
   const fail = (error: unknown): never => {
     throw runError(options.modelName, error);
   };

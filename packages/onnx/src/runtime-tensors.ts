@@ -19,9 +19,23 @@ export function toTensor(type: string, data: unknown, dims: readonly number[]): 
   return tensor;
 }
 
-/** Inputs or outputs of a session as plain data (they cross threads as messages). */
+/**
+ * `name` as the string V8 keeps for property keys (internalized). Names the native binding hands
+ * over, and every string that crossed threads in a message, arrive as fresh strings; a property
+ * written or read with such a key (`results[i][name]`, `feeds[name]`) makes V8's inline cache at
+ * that spot megamorphic, a generic lookup on every row (seen with a worker's output names: about
+ * 20 ns a row on the calling thread). A property key of an object is always internalized, so this
+ * takes it from one.
+ */
+export function propertyKey(name: string): string {
+  return Object.keys({ [name]: 0 })[0] as string;
+}
+
+/** Inputs or outputs of a session as plain data (they cross threads as messages), names as property keys. */
 export function plainMetadata(list: readonly ort.InferenceSession.ValueMetadata[]): Metadata[] {
   return list.map((m) =>
-    m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false },
+    m.isTensor
+      ? { name: propertyKey(m.name), isTensor: true, type: m.type, shape: [...m.shape] }
+      : { name: propertyKey(m.name), isTensor: false },
   );
 }

@@ -6,7 +6,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { plainMetadata, toTensor } from './runtime-tensors.js';
+import { plainMetadata, propertyKey, toTensor } from './runtime-tensors.js';
 import {
   DOORBELL,
   READY_FLAGS,
@@ -25,6 +25,9 @@ const { port: requests, control: controlBuffer } = workerData as SessionWorkerDa
 // [doorbell, a ready flag per shared slot, the worker's sleeping flag]
 const control = new Int32Array(controlBuffer);
 let session: ort.InferenceSession | undefined;
+// The session's input and output names as property keys (see propertyKey), read once per load.
+let inputNames: readonly string[] = [];
+let outputNames: readonly string[] = [];
 const slots: SharedArrayBuffer[] = [];
 
 function messageOf(error: unknown): string {
@@ -58,10 +61,10 @@ async function run(slot: number, message?: Extract<WorkerRequest, { type: 'run' 
   try {
     const active = session as ort.InferenceSession;
     const feeds: Record<string, ort.Tensor> = {};
-    const tensors = message === undefined ? readTensors(slots[slot] as SharedArrayBuffer, active.inputNames) : message.feeds;
+    const tensors = message === undefined ? readTensors(slots[slot] as SharedArrayBuffer, inputNames) : message.feeds;
     for (const feed of tensors) feeds[feed.name] = toTensor(feed.type, feed.data, feed.dims);
     const result = await active.run(feeds);
-    const names = active.outputNames;
+    const names = outputNames;
     if (
       message === undefined &&
       writeTensors(
@@ -88,6 +91,8 @@ async function handle(message: WorkerRequest): Promise<boolean> {
     if (level === undefined || level === 'warning') ort.env.logLevel = 'fatal';
     try {
       session = await ort.InferenceSession.create(message.bytes, message.options);
+      inputNames = session.inputNames.map(propertyKey);
+      outputNames = session.outputNames.map(propertyKey);
       parent.postMessage({
         id: message.id,
         ok: true,

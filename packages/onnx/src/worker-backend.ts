@@ -7,6 +7,7 @@ import type { Backend, BackendOptions } from './backend.js';
 import { attemptProviders, sessionOptionsFor } from './provider-attempts.js';
 import type { ProviderAttempt, ProviderName } from './providers.js';
 import { runError } from './run-error.js';
+import { propertyKey } from './runtime-tensors.js';
 import { type BatchInput, type Feed, materialize, specsFrom } from './tensors.js';
 import {
   CONTROL_WORDS,
@@ -189,6 +190,8 @@ class SessionWorker {
   async load(bytes: Uint8Array, sessionOptions: ort.InferenceSession.SessionOptions): Promise<Reply> {
     const reply = await this.request({ type: 'load', bytes, options: sessionOptions });
     if (!reply.ok) throw new Error(reply.message);
+    // The names arrived in a message: made property keys once here (see propertyKey).
+    for (const m of [...(reply.inputs ?? []), ...(reply.outputs ?? [])]) m.name = propertyKey(m.name);
     this.inputIndex = new Map((reply.inputs ?? []).map((m, i) => [m.name, i]));
     this.outputNames = (reply.outputs ?? []).map((m) => m.name);
     return reply;
