@@ -38,6 +38,17 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 // pattern, query or percent-encoded characters for the router to read otherwise.
 const STATIC_NAME = /^\w[\w.~-]*$/;
 
+// An answer written straight to the Node response (a taken-over reply) as JSON.
+function writeJson(response: ServerResponse, answer: ServingAnswer): void {
+  const text = JSON.stringify(answer.body);
+  const headers: Record<string, string> = {
+    'content-type': JSON_CONTENT_TYPE,
+    'content-length': String(Buffer.byteLength(text)),
+  };
+  if (answer.retryAfter !== undefined) headers['retry-after'] = answer.retryAfter;
+  response.writeHead(answer.status, headers).end(text);
+}
+
 // The body stays a stream: the core reads it after authentication and admission.
 function passBody(_request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void): void {
   done(null, payload);
@@ -105,21 +116,24 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   };
   // The generate route may answer an event stream the core writes itself: the reply is taken
   // over from Fastify (hijacked) and a JSON answer is written on the raw response too.
+  // A taken-over reply is not answered by Fastify's error handler: whatever fails here (the core's
+  // answer, or an answer JSON cannot hold, such as a bigint in a model's output) is answered with
+  // the core's error body, so the request never waits for an answer that will not come.
   const generate = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     reply.hijack();
     // Taken over: headers go straight to the Node response, which this route writes itself.
-    const answer = await core.generate(new FastifyExchange(request.raw, reply.raw, undefined), request.params.name, request.params.version);
-    if (answer.answered === true || reply.raw.headersSent) {
-      if (!reply.raw.writableEnded) reply.raw.end();
-      return;
+    const exchange = new FastifyExchange(request.raw, reply.raw, undefined);
+    try {
+      const answer = await core.generate(exchange, request.params.name, request.params.version);
+      if (answer.answered === true || reply.raw.headersSent) {
+        if (!reply.raw.writableEnded) reply.raw.end();
+        return;
+      }
+      writeJson(reply.raw, answer);
+    } catch (error) {
+      if (reply.raw.headersSent) reply.raw.destroy();
+      else writeJson(reply.raw, core.fail(exchange, error));
     }
-    const text = JSON.stringify(answer.body);
-    const headers: Record<string, string> = {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': String(Buffer.byteLength(text)),
-    };
-    if (answer.retryAfter !== undefined) headers['retry-after'] = answer.retryAfter;
-    reply.raw.writeHead(answer.status, headers).end(text);
   };
   const model = (route: 'infer' | 'metadata' | 'modelReady') => {
     // Looked up once: `core[route]` on every request is a property read by a varying name.

@@ -38,6 +38,19 @@ async function infer(url: string, path: string): Promise<{ status: number; body:
 }
 
 describe('ballastFastify model routes', () => {
+  it('answers 500 with a JSON body when an answer cannot be written, rather than leaving the request hanging', async () => {
+    const app = Fastify();
+    // Metadata that JSON cannot hold (a bigint): writing the answer throws.
+    const metadata = { mlp: { inputs: [{ name: 'x', datatype: 'INT64', shape: [1n as unknown as number] }] } };
+    const errors: string[] = [];
+    await app.register(ballastFastify({ models: [echo('mlp')], metadata, log: (line) => errors.push(line) }));
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    close = () => app.close();
+    const response = await fetch(`${url}/v2/models/mlp`, { signal: AbortSignal.timeout(5_000) });
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ error: expect.any(String) });
+  });
+
   it('answers every model by name, by version, and names a static path cannot hold', async () => {
     const url = await start();
     expect(await infer(url, '/v2/models/mlp/infer')).toMatchObject({ status: 200, body: { model_name: 'mlp', model_version: '2' } });

@@ -555,6 +555,7 @@ export function httpSuite(name: string, start: AdapterFactory): void {
         scriptedStreamModel('fails-late', 2, new BallastError('UPSTREAM', 'the upstream cut the stream')),
         scriptedStreamModel('fails-early', 0, new BallastError('RATE_LIMITED', 'upstream is busy', { retryAfterMs: 2000 })),
         scriptedStreamModel('slow', 1, undefined, 10_000),
+        defineModel({ name: 'huge', infer: async () => ({ count: 2n ** 70n }) }),
       ];
       server = await start(models, {});
       const store = apiKeys({ secret: 'http-suite-secret-with-32-characters!', store: memoryKeyStore() });
@@ -566,6 +567,12 @@ export function httpSuite(name: string, start: AdapterFactory): void {
       await Promise.all([server?.close(), audited?.close()]);
       await upstream?.close();
     });
+
+    it('answers 500 with a JSON error body when a JSON answer cannot be written (a bigint in the output), and does not hang', async () => {
+      const answer = await call(server.url, 'POST', '/v2/models/huge/generate', JSON.stringify({ prompt: 'x' }));
+      expect(answer.status).toBe(500);
+      expect(answer.body).toMatchObject({ error: expect.any(String) });
+    }, 5_000);
 
     it('sends each chunk as its own event, in order, before the upstream finished, then usage in the end event', async () => {
       const answer = await callStream(server.url, '/v2/models/chat/generate', {
