@@ -92,6 +92,9 @@ describe('apiKeys', () => {
     // The cache is looked up before the key's format is checked: a malformed secret for a cached id is still malformed.
     expect(await reasonOf(keys.verify(`${key.slice(0, -1)}!`))).toBe('malformed');
     expect(await reasonOf(keys.verify(`${key}A`))).toBe('malformed');
+    // Nor a character whose low byte is the right one (the cache keeps the secret as bytes).
+    const lookalike = `${key.slice(0, -1)}${String.fromCharCode(0x100 + key.charCodeAt(key.length - 1))}`;
+    expect(await reasonOf(keys.verify(lookalike))).toBe('malformed');
     // After the TTL the store is read again.
     clock += 1000;
     await keys.verify(key);
