@@ -42,8 +42,8 @@ describe('ballastFastify model routes', () => {
     const app = Fastify();
     // Metadata that JSON cannot hold (a bigint): writing the answer throws.
     const metadata = { mlp: { inputs: [{ name: 'x', datatype: 'INT64', shape: [1n as unknown as number] }] } };
-    const errors: string[] = [];
-    await app.register(ballastFastify({ models: [echo('mlp')], metadata, log: (line) => errors.push(line) }));
+    // The 500's report goes nowhere: it is expected here.
+    await app.register(ballastFastify({ models: [echo('mlp')], metadata, log: () => undefined }));
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     close = () => app.close();
     const response = await fetch(`${url}/v2/models/mlp`, { signal: AbortSignal.timeout(5_000) });

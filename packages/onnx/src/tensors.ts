@@ -604,8 +604,9 @@ export function splitOutputs(outputs: readonly Feed[], n: number): OnnxOutputs[]
       // Views, not copies: the batch's output buffer is fresh per run and owned by no one else.
       // Every other type is returned as the runtime gave it, so no conversion call per row.
       // Each view is made with the output's own constructor, read once: subarray() looks the
-      // constructor up again for every row (its species), and the 64 rows of bench/onnx.ts's
-      // batches took 36-40 ns a row that way against 22-24 ns (Node 20).
+      // constructor up again for every row (its species): 36-40 ns a row against 22-24 ns in a
+      // microbenchmark of this function on 64 rows (Node 20); bench/_onnx-call-cost.ts shows it
+      // in the whole call.
       const typed = data as Exclude<Feed['data'], string[]>;
       const View = typed.constructor as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorValue['data'];
       const { buffer, byteOffset, BYTES_PER_ELEMENT } = typed;
