@@ -60,6 +60,39 @@ describe('checkInput', () => {
     await expect(classified).rejects.toMatchObject({ details: { issues: [expect.objectContaining({ code: 'prompt-injection' })] } });
   });
 
+  it('keeps nothing from one check to the next, and a check started while another walks reports only its own issues', async () => {
+    const policy = { ranges: { x: { min: 0, max: 1 } }, maxTextLength: 3 };
+    // A failing check, then a passing one: the first one's issues do not carry over.
+    expect((await issuesOf(checkInput(policy, 'm', { x: 5, note: 'long' }))).map((i) => i.path)).toEqual(['x', 'note']);
+    expect(checkInputNow(policy, 'm', { x: 0.5, note: 'ok' })).toEqual({ x: 0.5, note: 'ok' });
+    // A getter in the input that checks an input of its own while the outer walk runs.
+    let inner: unknown;
+    const outer = {
+      x: 2,
+      get nested() {
+        try {
+          checkInputNow(policy, 'm', { x: -1 });
+        } catch (error) {
+          inner = error;
+        }
+        return { x: 0.5 };
+      },
+      after: 7,
+    };
+    expect(inner).toBeUndefined();
+    const outerIssues = await issuesOf(checkInput({ ranges: { x: { min: 0, max: 1 }, after: { max: 1 } } }, 'm', outer));
+    expect(outerIssues.map((i) => i.path)).toEqual(['x', 'after']);
+    expect((inner as { details: { issues: { path: string }[] } }).details.issues.map((i) => i.path)).toEqual(['x']);
+    // A getter that throws ends the walk: the next check starts clean.
+    const throwing = {
+      get x(): number {
+        throw new Error('boom');
+      },
+    };
+    expect(() => checkInputNow(policy, 'm', throwing)).toThrow('boom');
+    expect(checkInputNow(policy, 'm', { x: 1 })).toEqual({ x: 1 });
+    expect((await issuesOf(checkInput(policy, 'm', { x: 3 }))).map((i) => i.path)).toEqual(['x']);
+  });
   it('limits text length', async () => {
     const issues = await issuesOf(checkInput({ maxTextLength: 5 }, 'm', { text: 'too long' }));
     expect(issues[0]).toMatchObject({ path: 'text', code: 'text-length' });

@@ -72,22 +72,62 @@ const MAX_DEPTH = 64;
 // The walk's state, passed to module-level functions rather than captured by closures made per
 // call: checkInput runs on every request, and per-call closures cost an allocation each (and,
 // under tools that keep function names, an Object.defineProperty each).
-interface Walk {
-  readonly ranges: Record<string, NumericRange> | undefined;
-  readonly maxText: number | undefined;
-  readonly injection: boolean;
-  readonly issues: InputIssue[];
-  readonly texts: { text: string; path: string }[];
+class Walk {
+  ranges: Record<string, NumericRange> | undefined = undefined;
+  maxText: number | undefined = undefined;
+  injection = false;
+  readonly issues: InputIssue[] = [];
+  readonly texts: { text: string; path: string }[] = [];
   // One shared path stack, turned into a string only when an issue or a text needs it: the walk
-  // runs over every element of numeric inputs, so it must not allocate per element.
-  readonly path: PropertyKey[];
+  // runs over every element of numeric inputs, so it must not allocate per element. A node at
+  // depth d has its path in the first d entries; entries are overwritten, never popped (an
+  // array emptied by pop() or `length = 0` gives its storage back, and the next push allocates).
+  readonly path: PropertyKey[] = [];
+  busy = false;
 }
 
-function checkNumber(walk: Walk, node: number, range: NumericRange): void {
-  if (!Number.isFinite(node)) walk.issues.push({ path: formatPath(walk.path), message: 'must be a finite number', code: 'not-finite' });
+// One walk serves every check in turn: its arrays are emptied and kept, so a check that finds
+// nothing allocates nothing (the state and its three arrays were about 0.5 KB a request, and
+// garbage). A check that starts while another one walks (code reached from the input, such as a
+// getter, checking an input of its own) gets a walk of its own.
+const reusable = new Walk();
+
+function startWalk(ranges: Record<string, NumericRange> | undefined, maxText: number | undefined, injection: boolean): Walk {
+  const walk = reusable.busy ? new Walk() : reusable;
+  walk.busy = true;
+  walk.ranges = ranges;
+  walk.maxText = maxText;
+  walk.injection = injection;
+  return walk;
+}
+
+// Ends a walk: hands back copies of what it found, and empties the walk (it holds no texts or
+// keys of the input afterwards).
+function endWalk(walk: Walk): { issues: InputIssue[]; texts: { text: string; path: string }[] } | undefined {
+  const { issues, texts, path } = walk;
+  let found: { issues: InputIssue[]; texts: { text: string; path: string }[] } | undefined;
+  // Emptied only when there is something to empty: setting an array's length is a slow path.
+  if (issues.length !== 0 || texts.length !== 0) {
+    found = { issues: issues.slice(), texts: texts.slice() };
+    issues.length = 0;
+    texts.length = 0;
+  }
+  for (let i = 0; i < path.length; i++) path[i] = 0;
+  walk.ranges = undefined;
+  walk.busy = false;
+  return found;
+}
+
+// The path of a node at `depth`, as text (for an issue or a text to score).
+function pathAt(walk: Walk, depth: number): string {
+  return formatPath(walk.path.length === depth ? walk.path : walk.path.slice(0, depth));
+}
+
+function checkNumber(walk: Walk, node: number, range: NumericRange, depth: number): void {
+  if (!Number.isFinite(node)) walk.issues.push({ path: pathAt(walk, depth), message: 'must be a finite number', code: 'not-finite' });
   else if ((range.min !== undefined && node < range.min) || (range.max !== undefined && node > range.max)) {
     walk.issues.push({
-      path: formatPath(walk.path),
+      path: pathAt(walk, depth),
       message: `must be between ${range.min ?? '-Infinity'} and ${range.max ?? 'Infinity'}, got ${node}`,
       code: 'range',
     });
@@ -109,13 +149,13 @@ function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, de
   const { issues, path, maxText, ranges } = walk;
   if (issues.length >= 20) return;
   if (typeof node === 'number') {
-    if (range !== undefined) checkNumber(walk, node, range);
+    if (range !== undefined) checkNumber(walk, node, range, depth);
     return;
   }
   if (typeof node === 'string') {
     if (maxText !== undefined && node.length > maxText) {
-      issues.push({ path: formatPath(path), message: `must be at most ${maxText} characters, got ${node.length}`, code: 'text-length' });
-    } else if (walk.injection) walk.texts.push({ text: node, path: formatPath(path) });
+      issues.push({ path: pathAt(walk, depth), message: `must be at most ${maxText} characters, got ${node.length}`, code: 'text-length' });
+    } else if (walk.injection) walk.texts.push({ text: node, path: pathAt(walk, depth) });
     return;
   }
   if (typeof node !== 'object' || node === null || depth > MAX_DEPTH) return;
@@ -127,9 +167,8 @@ function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, de
       const item = node[i];
       // Numbers without a range and other scalars that cannot fail are skipped without a push.
       if (typeof item === 'number' && range === undefined) continue;
-      path.push(i);
+      path[depth] = i;
       walkNode(walk, item, range, depth + 1);
-      path.pop();
     }
     return;
   }
@@ -138,17 +177,17 @@ function walkNode(walk: Walk, node: unknown, range: NumericRange | undefined, de
     const list = node as unknown as ArrayLike<number>;
     if (allWithin(list, range)) return;
     for (let i = 0; i < list.length; i++) {
-      path.push(i);
-      checkNumber(walk, Number(list[i]), range);
-      path.pop();
+      path[depth] = i;
+      checkNumber(walk, Number(list[i]), range, depth + 1);
     }
     return;
   }
-  for (const key of Object.keys(node)) {
+  // `for…in` over own keys rather than `Object.keys()`: no array of the keys per object.
+  for (const key in node) {
+    if (!Object.hasOwn(node, key)) continue;
     const childRange = ranges !== undefined && Object.hasOwn(ranges, key) ? ranges[key] : range;
-    path.push(key);
+    path[depth] = key;
     walkNode(walk, (node as Record<string, unknown>)[key], childRange, depth + 1);
-    path.pop();
   }
 }
 
@@ -198,10 +237,16 @@ function checkParsed(policy: InputPolicy, model: string, value: unknown): unknow
   const chat = isChatInput(value);
   if (ranges === undefined && maxText === undefined && injection === undefined && !chat) return value;
 
-  const walk: Walk = { ranges, maxText, injection: injection !== undefined, issues: [], texts: [], path: [] };
-  walkNode(walk, value, undefined, 0);
-  const { issues } = walk;
-  let texts = walk.texts;
+  const walk = startWalk(ranges, maxText, injection !== undefined);
+  let found: ReturnType<typeof endWalk>;
+  try {
+    walkNode(walk, value, undefined, 0);
+  } finally {
+    found = endWalk(walk);
+  }
+  if (found === undefined && !chat && injection === undefined) return value;
+  const issues = found?.issues ?? [];
+  let texts = found?.texts ?? [];
   if (chat) {
     // The messages' shapes are checked, and the injection check scores the caller's messages.
     const read = readChat((value as { messages: unknown[] }).messages, policy.scoredRoles ?? DEFAULT_SCORED_ROLES);
