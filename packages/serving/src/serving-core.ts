@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BallastError, type Model, now, type Usage } from '@ballast/core';
-import type { GuardAction, GuardPrincipal } from '@ballast/guard';
+import type { Guard, GuardAction, GuardPrincipal } from '@ballast/guard';
 import { auditRequest, type RequestAudit } from './audit.js';
 import { type OpenBreakers, trackOpenBreakers } from './breakers.js';
 import { type CallState, createCallState, releaseCallState, requestBudgetMs, type ServeOptions } from './call-state.js';
@@ -173,6 +173,10 @@ class ServedRequest<R extends IncomingMessage> {
   constructor(
     readonly exchange: ServingExchange<R>,
     readonly requestId: string,
+    /** What the route does with the drain, the guard and the audit log. */
+    readonly kind: RouteKind,
+    /** Where the core's response headers go (see ServingExchange.setHeader). */
+    readonly headers: HeaderTarget,
   ) {}
 
   get request(): R {
@@ -309,69 +313,73 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
   };
 
   /*
-   * The one prologue of every model route: the request id, the drain (model work is counted and
-   * refused once shutdown began; metadata and readiness are not), the budget (reading the body
-   * counts against it: 408 when a slow body spends it), authentication, the model, admission;
-   * then the route's work; then the one error answer and the one audit line. Runs under `around`
-   * (trace context). The request's state is one object, not closures, and what the route's work
-   * needs travels in it.
+   * Every model route runs one prologue, its own work, then one epilogue: the request id, the
+   * drain (model work is counted and refused once shutdown began; metadata and readiness are
+   * not), the budget (reading the body counts against it: 408 when a slow body spends it),
+   * authentication, the model, admission; then the route's work; then the one error answer and
+   * the one audit line. Runs under `around` (trace context). The request's state is one object,
+   * not closures, and what the route's work needs travels in it. The prologue and epilogue are
+   * plain functions, so a route's whole request is one async function (see serveInfer).
    */
-  const serve = (
-    exchange: ServingExchange<R>,
-    kind: RouteKind,
-    name: string,
-    version: string | undefined,
-    work: (served: ServedRequest<R>) => Promise<ServingAnswer>,
-  ): Promise<ServingAnswer> => {
-    if (options.around === undefined) return serveNow(exchange, kind, name, version, work);
-    return options.around(exchange.request, () => serveNow(exchange, kind, name, version, work));
+  const aroundOf = (exchange: ServingExchange<R>, run: () => Promise<ServingAnswer>): Promise<ServingAnswer> =>
+    (options.around as NonNullable<ServeOptions<R>['around']>)(exchange.request, run);
+
+  // The request's state, with its id; model work is counted by the drain from here.
+  const open = (exchange: ServingExchange<R>, kind: RouteKind): ServedRequest<R> => {
+    const headers = headerTargetOf(exchange);
+    const served = new ServedRequest(exchange, requestIdOf(exchange.request, headers, options.requestIdHeader), kind, headers);
+    if (kind !== 'read') drain.enter();
+    return served;
   };
 
-  const serveNow = async (
-    exchange: ServingExchange<R>,
-    kind: RouteKind,
+  // The checks before the route's work; a promise only when authentication or admission waits
+  // (a cached key and an in-process limiter answer at once: no tick spent on a promise).
+  const admit = (served: ServedRequest<R>, name: string, version: string | undefined): Promise<void> | undefined => {
+    // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
+    // another replica) instead of reusing a connection the server is about to close.
+    if (drain.draining) {
+      served.headers.setHeader('Connection', 'close');
+      if (served.kind !== 'read')
+        throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: RETRY_AFTER_MS });
+    }
+    served.deadline = served.startedAt + requestBudgetMs(served.request, options as ServeOptions<never>);
+    const action = guard === undefined ? false : served.kind === 'read' ? (protectMetadata ? 'read' : false) : 'infer';
+    if (action === false) return admitTo(served, name, version, false, undefined);
+    const authenticated = (guard as Guard).authenticateNow(served.request);
+    if (authenticated instanceof Promise) return authenticated.then((principal) => admitTo(served, name, version, action, principal));
+    return admitTo(served, name, version, action, authenticated);
+  };
+
+  // The rest of the prologue, once the principal is known (`action` false: no guard applies).
+  const admitTo = (
+    served: ServedRequest<R>,
     name: string,
     version: string | undefined,
-    work: (served: ServedRequest<R>) => Promise<ServingAnswer>,
-  ): Promise<ServingAnswer> => {
-    const { request } = exchange;
-    const headers = headerTargetOf(exchange);
-    const served = new ServedRequest(exchange, requestIdOf(request, headers, options.requestIdHeader));
-    const counted = kind !== 'read';
-    if (counted) drain.enter();
-    let answer: ServingAnswer & { error?: BallastError };
-    try {
-      // During shutdown every answer closes its connection, so keep-alive clients reconnect (to
-      // another replica) instead of reusing a connection the server is about to close.
-      if (drain.draining) {
-        headers.setHeader('Connection', 'close');
-        if (counted) throw new BallastError('MODEL_UNAVAILABLE', 'the server is shutting down', { retryAfterMs: RETRY_AFTER_MS });
-      }
-      served.deadline = served.startedAt + requestBudgetMs(request, options as ServeOptions<never>);
-      const action = kind === 'read' ? (protectMetadata ? 'read' : false) : 'infer';
-      if (guard !== undefined && action !== false) {
-        // A cached key answers without a promise: no tick spent waiting on one.
-        const authenticated = guard.authenticateNow(request);
-        const principal = authenticated instanceof Promise ? await authenticated : authenticated;
-        served.principal = principal;
-        guard.authorize(principal, action, name);
-      }
-      const entry = registry.resolve(name, version);
-      served.entry = entry;
-      if (counted && guard !== undefined && served.principal !== undefined) {
-        // In-process limiters answer synchronously: no promise hop unless the limiter is shared.
-        const admitted = guard.admit(served.principal, name);
-        if (admitted !== undefined) await admitted;
-      }
-      answer = await work(served);
-      if (drain.draining && !headers.headersSent) headers.setHeader('Connection', 'close');
-    } catch (error) {
-      answer = fail(exchange, error);
-    } finally {
-      if (served.call !== undefined) releaseCallState(served.call);
-      if (counted) drain.leave();
+    action: GuardAction | false,
+    principal: GuardPrincipal | undefined,
+  ): Promise<void> | undefined => {
+    if (action !== false) {
+      served.principal = principal;
+      (guard as Guard).authorize(principal as GuardPrincipal, action, name);
     }
-    if (counted && guard?.auditLog !== undefined) {
+    served.entry = registry.resolve(name, version);
+    if (served.kind === 'read' || principal === undefined) return undefined;
+    // In-process limiters answer synchronously: no promise hop unless the limiter is shared.
+    const admitted = (guard as Guard).admit(principal, name);
+    return admitted === undefined ? undefined : admitted;
+  };
+
+  // After the route's work, answered or failed: the call state is released and the drain's
+  // count ended (called in `finally`).
+  const release = (served: ServedRequest<R>): void => {
+    if (served.call !== undefined) releaseCallState(served.call);
+    if (served.kind !== 'read') drain.leave();
+  };
+
+  // The epilogue of an answer: `Connection: close` during shutdown, and the audit line.
+  const conclude = (served: ServedRequest<R>, name: string, answer: ServingAnswer & { error?: BallastError }): ServingAnswer => {
+    if (drain.draining && !served.headers.headersSent) served.headers.setHeader('Connection', 'close');
+    if (served.kind !== 'read' && guard?.auditLog !== undefined) {
       const { principal } = served;
       const audit: RequestAudit = {
         requestId: served.requestId,
@@ -391,31 +399,81 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     return answer;
   };
 
-  const inferWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
-    const entry = served.entry as RegisteredModel;
-    const name = entry.original.name;
-    const read = served.exchange.readBody(guard?.maxBodyBytes(name), served.deadline);
-    const body = read instanceof Promise ? await read : read;
-    const v2: InferV2Options = {
-      name,
-      version: entry.original.version,
-      guard,
-      maxBatch,
-      inputs: registry.declaredInputs(entry, overrideOf(name)),
-      perExample: registry.perExample(entry),
-      record: served,
-      call: startCall,
-      context: served,
-    };
-    // inferV2's steps run here, so the request waits only on its body and its model.
-    const prepared = prepareV2(body, v2);
-    const decoded = prepared instanceof Promise ? await prepared : (prepared as DecodedV2Request);
-    const result = answerV2(decoded, await callV2(entry.served, decoded, v2), v2);
-    const encoded = encodeV2Answer(result, body);
-    if (encoded.json !== undefined) return { status: 200, body: encoded.json };
-    const headers: Record<string, string> = { 'content-type': encoded.contentType };
-    if (encoded.headerLength !== undefined) headers[V2_HEADER_LENGTH] = String(encoded.headerLength);
-    return { status: 200, body: encoded.bytes, headers };
+  // A route whose work is a function of its own (generate, metadata, model readiness).
+  const serve = (
+    exchange: ServingExchange<R>,
+    kind: RouteKind,
+    name: string,
+    version: string | undefined,
+    work: (served: ServedRequest<R>) => Promise<ServingAnswer>,
+  ): Promise<ServingAnswer> => {
+    if (options.around === undefined) return serveNow(exchange, kind, name, version, work);
+    return aroundOf(exchange, () => serveNow(exchange, kind, name, version, work));
+  };
+
+  const serveNow = async (
+    exchange: ServingExchange<R>,
+    kind: RouteKind,
+    name: string,
+    version: string | undefined,
+    work: (served: ServedRequest<R>) => Promise<ServingAnswer>,
+  ): Promise<ServingAnswer> => {
+    const served = open(exchange, kind);
+    let answer: ServingAnswer & { error?: BallastError };
+    try {
+      const admitting = admit(served, name, version);
+      if (admitting !== undefined) await admitting;
+      answer = await work(served);
+    } catch (error) {
+      answer = fail(exchange, error);
+    } finally {
+      release(served);
+    }
+    return conclude(served, name, answer);
+  };
+
+  /*
+   * The v2 infer route: the prologue, inferV2's steps, the epilogue, in one async function (the
+   * busiest route: a second async function for its work cost a promise, a suspended frame and a
+   * tick per request, about 0.4 KB of garbage). The request waits only on its body (when it
+   * is not in yet), on the guard's checks that are promises, and on its model.
+   */
+  const serveInfer = async (exchange: ServingExchange<R>, name: string, version: string | undefined): Promise<ServingAnswer> => {
+    const served = open(exchange, 'infer');
+    let answer: ServingAnswer & { error?: BallastError };
+    try {
+      const admitting = admit(served, name, version);
+      if (admitting !== undefined) await admitting;
+      const entry = served.entry as RegisteredModel;
+      const model = entry.original.name;
+      const read = exchange.readBody(guard?.maxBodyBytes(model), served.deadline);
+      const body = read instanceof Promise ? await read : read;
+      const v2: InferV2Options = {
+        name: model,
+        version: entry.original.version,
+        guard,
+        maxBatch,
+        inputs: registry.declaredInputs(entry, overrideOf(model)),
+        perExample: registry.perExample(entry),
+        record: served,
+        call: startCall,
+        context: served,
+      };
+      const prepared = prepareV2(body, v2);
+      const decoded = prepared instanceof Promise ? await prepared : (prepared as DecodedV2Request);
+      const encoded = encodeV2Answer(answerV2(decoded, await callV2(entry.served, decoded, v2), v2), body);
+      if (encoded.json !== undefined) answer = { status: 200, body: encoded.json };
+      else {
+        const headers: Record<string, string> = { 'content-type': encoded.contentType };
+        if (encoded.headerLength !== undefined) headers[V2_HEADER_LENGTH] = String(encoded.headerLength);
+        answer = { status: 200, body: encoded.bytes, headers };
+      }
+    } catch (error) {
+      answer = fail(exchange, error);
+    } finally {
+      release(served);
+    }
+    return conclude(served, name, answer);
   };
 
   const generateWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
@@ -486,7 +544,8 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     metadata: (exchange, name, version) => serve(exchange, 'read', name, version, metadataWork),
     modelReady: (exchange, name, version) => serve(exchange, 'read', name, version, modelReadyWork),
     readinessOf: (name, version) => readinessOf(name, registry.resolve(name, version)),
-    infer: (exchange, name, version) => serve(exchange, 'infer', name, version, inferWork),
+    infer: (exchange, name, version) =>
+      options.around === undefined ? serveInfer(exchange, name, version) : aroundOf(exchange, () => serveInfer(exchange, name, version)),
     generate: (exchange, name, version) => serve(exchange, 'generate', name, version, generateWork),
     authenticate,
     fail,
