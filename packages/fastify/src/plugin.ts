@@ -54,28 +54,56 @@ function passBody(_request: FastifyRequest, payload: IncomingMessage, done: (err
   done(null, payload);
 }
 
+// An answer written through the reply: Fastify writes every header in one `writeHead`.
+function send(reply: FastifyReply, answer: ServingAnswer): FastifyReply {
+  if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
+  // Bytes written as they are (binary tensor data, or JSON with exact 64-bit integers).
+  if (answer.headers !== undefined) return reply.headers(answer.headers).code(answer.status).send(answer.body);
+  // Serialised here, with its content type: Fastify sends a string as it is (no serializer
+  // lookup for a route without a response schema).
+  return reply.header('content-type', JSON_CONTENT_TYPE).code(answer.status).send(JSON.stringify(answer.body));
+}
+
 /**
- * The exchange the core reads. The body stays a stream until the infer route reads it (after
- * authentication and admission, under the model's own size limit), like body-parser under
- * Express. A class, so `readBody` is on the prototype, not a closure per request.
+ * The exchange the core reads, while Fastify writes the answer: headers go through the reply (one
+ * `writeHead` with all of them, Node's fast path) and the core hands the answer to `respond`, so
+ * a route's handler returns at once instead of waiting on the core's promise (no suspended
+ * frame, promise or `then` of Fastify's per request). The body stays a stream until the infer
+ * route reads it (after authentication and admission, under the model's own size limit), like
+ * body-parser under Express. A class, so its methods are on the prototype, not closures per request.
  */
 class FastifyExchange implements ServingExchange<IncomingMessage> {
-  constructor(
-    readonly request: IncomingMessage,
-    readonly response: ServerResponse,
-    // The reply, while Fastify writes the answer: headers then go through it (one `writeHead`
-    // with all of them, Node's fast path). Undefined once the route took the response over.
-    private readonly reply: FastifyReply | undefined,
-  ) {}
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+
+  constructor(private readonly reply: FastifyReply) {
+    this.request = reply.request.raw;
+    this.response = reply.raw;
+  }
 
   get headersSent(): boolean {
     return this.response.headersSent;
   }
 
   setHeader(name: string, value: string): void {
-    if (this.reply === undefined) this.response.setHeader(name, value);
-    else this.reply.header(name, value);
+    this.reply.header(name, value);
   }
+
+  readBody(limitBytes: number | undefined, deadline: number): unknown {
+    return readJsonBodyNow(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+  }
+
+  respond(answer: ServingAnswer): void {
+    if (answer.answered !== true) send(this.reply, answer);
+  }
+}
+
+/** The exchange of a reply taken over from Fastify (the generate route writes the response itself). */
+class TakenExchange implements ServingExchange<IncomingMessage> {
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+  ) {}
 
   readBody(limitBytes: number | undefined, deadline: number): unknown {
     return readJsonBodyNow(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
@@ -98,21 +126,12 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const core = createServingCore<IncomingMessage>({ ...options, owner: 'ballastFastify' });
   const header = (options.requestIdHeader ?? 'x-request-id').toLowerCase();
 
-  const exchangeOf = (request: FastifyRequest, reply: FastifyReply) => new FastifyExchange(request.raw, reply.raw, reply);
   // The model routes get their request id (and, while draining, `Connection: close`) from the
   // core; the others here, without a hook of their own that every request would pay for.
   const plain = (request: FastifyRequest, reply: FastifyReply, answer: ServingAnswer) => {
-    requestIdOf(request.raw, exchangeOf(request, reply), header);
+    requestIdOf(request.raw, new FastifyExchange(reply), header);
     if (core.draining) reply.header('connection', 'close');
     return send(reply, answer);
-  };
-  const send = (reply: FastifyReply, answer: ServingAnswer) => {
-    if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
-    // Bytes written as they are (binary tensor data, or JSON with exact 64-bit integers).
-    if (answer.headers !== undefined) return reply.headers(answer.headers).code(answer.status).send(answer.body);
-    // Serialised here, with its content type: Fastify sends a string as it is (no serializer
-    // lookup for a route without a response schema).
-    return reply.header('content-type', JSON_CONTENT_TYPE).code(answer.status).send(JSON.stringify(answer.body));
   };
   // The generate route may answer an event stream the core writes itself: the reply is taken
   // over from Fastify (hijacked) and a JSON answer is written on the raw response too.
@@ -122,7 +141,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const generate = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     reply.hijack();
     // Taken over: headers go straight to the Node response, which this route writes itself.
-    const exchange = new FastifyExchange(request.raw, reply.raw, undefined);
+    const exchange = new TakenExchange(request.raw, reply.raw);
     try {
       const answer = await core.generate(exchange, request.params.name, request.params.version);
       if (answer.answered === true || reply.raw.headersSent) {
@@ -135,11 +154,14 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
       else writeJson(reply.raw, core.fail(exchange, error));
     }
   };
+  // The other model routes hand their exchange to the core and return: the core answers through
+  // it (FastifyExchange.respond), and its promise never rejects for an exchange that responds.
   const model = (route: 'infer' | 'metadata' | 'modelReady') => {
     // Looked up once: `core[route]` on every request is a property read by a varying name.
     const answer = core[route];
-    return async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, name = request.params.name) =>
-      send(reply, await answer(exchangeOf(request, reply), name, request.params.version));
+    return (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, name = request.params.name): void => {
+      void answer(new FastifyExchange(reply), name, request.params.version);
+    };
   };
 
   const plugin = async function ballastPlugin(app: FastifyInstance): Promise<void> {
@@ -148,7 +170,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     // type by name, but looks the catch-all up again (parsing the header) on every request.
     app.addContentTypeParser(['application/json', 'application/octet-stream'], passBody);
     app.addContentTypeParser('*', passBody);
-    app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail(exchangeOf(request, reply), error)));
+    app.setErrorHandler((error, request, reply) => plain(request, reply, core.fail(new FastifyExchange(reply), error)));
     // The infer route of each served model also by its own name: Fastify's router finds a
     // static path without matching and decoding a parameter. The parametric route stays for
     // names a static path cannot hold as they are (they answer the same).
@@ -174,7 +196,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
     app.get('/v2', async (request, reply) => plain(request, reply, core.serverMetadata()));
     app.all('/v2/*', async (request, reply) => {
       const error = Object.assign(new Error(`no route ${request.method} ${request.url.split('?')[0]}`), { statusCode: 404 });
-      return plain(request, reply, core.fail(exchangeOf(request, reply), error));
+      return plain(request, reply, core.fail(new FastifyExchange(reply), error));
     });
   } as BallastFastifyPlugin;
   Object.defineProperty(plugin, 'inFlight', { get: () => core.inFlight });

@@ -66,6 +66,16 @@ export interface ServingExchange<R extends IncomingMessage = IncomingMessage> {
    * (`performance.now()` clock) rejects with `TIMEOUT` (`details.reason` `body-timeout`).
    */
   readBody(limitBytes: number | undefined, deadline: number): unknown;
+  /**
+   * Writes an answer with the framework. When an exchange has it, the core hands it the answer of
+   * every model route (infer, generate, metadata, model readiness) itself, so the framework's
+   * handler need not wait on the promise the route returns: it may return at once (Fastify's
+   * plugin does; a handler that awaits costs a suspended frame and a promise per request). An
+   * answer it throws on (JSON cannot hold it) is replaced by the core's error answer; if that
+   * throws too, the response is destroyed. With `respond`, the route's promise never rejects.
+   * An answer with `answered: true` (an event stream) was written by the core already.
+   */
+  respond?(answer: ServingAnswer): void;
 }
 
 /** What to answer: the adapter writes it as JSON with its framework. */
@@ -399,6 +409,42 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     return answer;
   };
 
+  // The end of every model route: the epilogue, then, when the exchange writes answers itself,
+  // the answer handed to it. With `respond` nothing here throws (see ServingExchange.respond):
+  // the adapter does not wait on the route's promise, so a rejection would go unhandled.
+  const finish = (served: ServedRequest<R>, name: string, answer: ServingAnswer & { error?: BallastError }): ServingAnswer => {
+    const { exchange } = served;
+    if (exchange.respond === undefined) return conclude(served, name, answer);
+    let final: ServingAnswer;
+    try {
+      final = conclude(served, name, answer);
+    } catch (error) {
+      // The audit line could not be written: answered as any failure of the request is.
+      final = failQuietly(exchange, error);
+    }
+    try {
+      exchange.respond(final);
+    } catch (error) {
+      // An answer the framework cannot write (JSON cannot hold a bigint): the error body instead.
+      final = failQuietly(exchange, error);
+      try {
+        exchange.respond(final);
+      } catch {
+        exchange.response.destroy();
+      }
+    }
+    return final;
+  };
+
+  // `fail`, for the paths that must not throw: a report hook that throws still gets a 500 answered.
+  const failQuietly = (exchange: HeaderedExchange<R>, error: unknown): ServingAnswer => {
+    try {
+      return fail(exchange, error);
+    } catch {
+      return { status: 500, body: errorBodyFor(toHttpError(error), exchange.request.url) };
+    }
+  };
+
   // A route whose work is a function of its own (generate, metadata, model readiness).
   const serve = (
     exchange: ServingExchange<R>,
@@ -429,7 +475,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     } finally {
       release(served);
     }
-    return conclude(served, name, answer);
+    return finish(served, name, answer);
   };
 
   /*
@@ -473,7 +519,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     } finally {
       release(served);
     }
-    return conclude(served, name, answer);
+    return finish(served, name, answer);
   };
 
   const generateWork = async (served: ServedRequest<R>): Promise<ServingAnswer> => {
