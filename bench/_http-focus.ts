@@ -6,10 +6,13 @@
  * The servers are those of bench/http.ts (the same guard, model, request and telemetry): the
  * profile is the server's alone, autocannon runs as a child process. Prints requests/s and the
  * server's CPU per request; sum the profile's self time by function (`nodes`, `samples`,
- * `timeDeltas`) to see where a request's CPU goes.
+ * `timeDeltas`) to see where a request's CPU goes. `alloc` (after the seconds) also prints the bytes
+ * each request allocates in the server's process, in all and by function (bench/_alloc.ts; the
+ * CPU figure is then not comparable).
  */
 import 'reflect-metadata';
 import { instrument } from '@ballast/otel';
+import { sampleAllocations } from './_alloc.js';
 import { autocannon } from './_http-request.js';
 import { startHttpServer } from './_http-servers.js';
 
@@ -19,9 +22,11 @@ const seconds = Number(process.argv[3] ?? 5);
 const server = await startHttpServer(which);
 const telemetry = which.startsWith('bare') || process.env.BALLAST_FOCUS_NO_OTEL === '1' ? undefined : instrument();
 await autocannon(server, ['-a', '2000']);
+const stopSampling = process.argv.includes('alloc') ? await sampleAllocations() : undefined;
 const cpu = process.cpuUsage();
 const result = await autocannon(server, ['-d', String(seconds)]);
 const used = process.cpuUsage(cpu);
+await stopSampling?.(result.requests.total);
 console.log(
   `${which}: ${result.requests.average} requests/s, ${((used.user + used.system) / result.requests.total).toFixed(1)} µs CPU/request, ${result.non2xx} non-2xx`,
 );

@@ -10,11 +10,11 @@
  * time, does not move with the machine's load.
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { Session } from 'node:inspector/promises';
 import { Socket } from 'node:net';
 import { defineModel } from '@ballast/core';
 import { instrument } from '@ballast/otel';
 import { createServingCore, readJsonBodyNow, type ServingExchange } from '../packages/serving/src/index.js';
+import { sampleAllocations } from './_alloc.js';
 import { BENCH_BODY, benchGuard, checkedReference, v2Answer } from './_http-request.js';
 
 const requests = Number(process.argv[2] ?? 200_000);
@@ -69,21 +69,7 @@ async function once(): Promise<void> {
 
 for (let i = 0; i < 20_000; i++) await once();
 
-/** A node of a sampled heap profile (the fields read here). */
-interface SampleNode {
-  callFrame: { functionName: string; url: string };
-  selfSize: number;
-  children?: SampleNode[];
-}
-const sampling = process.argv.includes('alloc') ? new Session() : undefined;
-if (sampling !== undefined) {
-  sampling.connect();
-  await sampling.post('HeapProfiler.startSampling', {
-    samplingInterval: 128,
-    includeObjectsCollectedByMinorGC: true,
-    includeObjectsCollectedByMajorGC: true,
-  } as never);
-}
+const stopSampling = process.argv.includes('alloc') ? await sampleAllocations() : undefined;
 let best = Number.POSITIVE_INFINITY;
 for (let round = 0; round < 5; round++) {
   const started = process.hrtime.bigint();
@@ -91,22 +77,7 @@ for (let round = 0; round < 5; round++) {
   best = Math.min(best, Number(process.hrtime.bigint() - started) / (requests / 5) / 1000);
 }
 console.log(
-  `${useReference ? 'hand-written reference' : 'serving core infer flow'}: ${best.toFixed(2)} µs per request${telemetry === undefined ? '' : ' (instrumented)'}${sampling === undefined ? '' : ' (timed while sampling: not comparable)'}`,
+  `${useReference ? 'hand-written reference' : 'serving core infer flow'}: ${best.toFixed(2)} µs per request${telemetry === undefined ? '' : ' (instrumented)'}${stopSampling === undefined ? '' : ' (timed while sampling: not comparable)'}`,
 );
-if (sampling !== undefined) {
-  const { profile } = (await sampling.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: SampleNode } };
-  const byFunction = new Map<string, number>();
-  const visit = (node: SampleNode) => {
-    const { functionName, url } = node.callFrame;
-    const where = `${functionName || '(anonymous)'} ${url.split('/').slice(-3).join('/')}`;
-    byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
-    for (const child of node.children ?? []) visit(child);
-  };
-  visit(profile.head);
-  const total = [...byFunction.values()].reduce((sum, bytes) => sum + bytes, 0);
-  console.log(`allocated: ${Math.round(total / requests)} bytes per request (sampled), by function:`);
-  for (const [where, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
-    console.log(`${String(Math.round(bytes / requests)).padStart(7)}  ${where}`);
-  }
-}
+await stopSampling?.(requests);
 telemetry?.shutdown();
