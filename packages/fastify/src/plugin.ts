@@ -65,20 +65,32 @@ function send(reply: FastifyReply, answer: ServingAnswer): FastifyReply {
 }
 
 /**
- * The exchange the core reads, while Fastify writes the answer: headers go through the reply (one
- * `writeHead` with all of them, Node's fast path) and the core hands the answer to `respond`, so
- * a route's handler returns at once instead of waiting on the core's promise (no suspended
- * frame, promise or `then` of Fastify's per request). The body stays a stream until the infer
- * route reads it (after authentication and admission, under the model's own size limit), like
- * body-parser under Express. A class, so its methods are on the prototype, not closures per request.
+ * The exchange of the Node request and response, for a reply taken over from Fastify (the
+ * generate route writes the response itself): headers go straight to the response. The body
+ * stays a stream until the infer route reads it (after authentication and admission, under the
+ * model's own size limit), like body-parser under Express. A class, so its methods are on the
+ * prototype, not closures per request.
  */
-class FastifyExchange implements ServingExchange<IncomingMessage> {
-  readonly request: IncomingMessage;
-  readonly response: ServerResponse;
+class RawExchange implements ServingExchange<IncomingMessage> {
+  constructor(
+    readonly request: IncomingMessage,
+    readonly response: ServerResponse,
+  ) {}
 
+  readBody(limitBytes: number | undefined, deadline: number): unknown {
+    return readJsonBodyNow(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
+  }
+}
+
+/**
+ * The exchange while Fastify writes the answer: headers go through the reply (one `writeHead`
+ * with all of them, Node's fast path) and the core hands the answer to `respond`, so a route's
+ * handler returns at once instead of waiting on the core's promise (no suspended frame, promise
+ * or `then` of Fastify's per request).
+ */
+class FastifyExchange extends RawExchange {
   constructor(private readonly reply: FastifyReply) {
-    this.request = reply.request.raw;
-    this.response = reply.raw;
+    super(reply.request.raw, reply.raw);
   }
 
   get headersSent(): boolean {
@@ -89,24 +101,8 @@ class FastifyExchange implements ServingExchange<IncomingMessage> {
     this.reply.header(name, value);
   }
 
-  readBody(limitBytes: number | undefined, deadline: number): unknown {
-    return readJsonBodyNow(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
-  }
-
   respond(answer: ServingAnswer): void {
     if (answer.answered !== true) send(this.reply, answer);
-  }
-}
-
-/** The exchange of a reply taken over from Fastify (the generate route writes the response itself). */
-class TakenExchange implements ServingExchange<IncomingMessage> {
-  constructor(
-    readonly request: IncomingMessage,
-    readonly response: ServerResponse,
-  ) {}
-
-  readBody(limitBytes: number | undefined, deadline: number): unknown {
-    return readJsonBodyNow(this.request, limitBytes ?? DEFAULT_MAX_BODY_BYTES, deadline);
   }
 }
 
@@ -141,7 +137,7 @@ export function ballastFastify(options: BallastFastifyOptions): BallastFastifyPl
   const generate = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     reply.hijack();
     // Taken over: headers go straight to the Node response, which this route writes itself.
-    const exchange = new TakenExchange(request.raw, reply.raw);
+    const exchange = new RawExchange(request.raw, reply.raw);
     try {
       const answer = await core.generate(exchange, request.params.name, request.params.version);
       if (answer.answered === true || reply.raw.headersSent) {

@@ -100,6 +100,34 @@ describe('createServingCore: an exchange that responds', () => {
     expect(audited.written).toEqual([expect.objectContaining({ status: 500, body: expect.objectContaining({ code: 'INTERNAL' }) })]);
   });
 
+  it('answers through it when `around` fails, and does not answer twice when `around` fails after the route answered', async () => {
+    const before = createServingCore({
+      models: [model],
+      ...quiet,
+      around: <T>(): Promise<T> => Promise.reject(new Error('no trace context')),
+    });
+    const early = responding('/v2/models/m/infer', () => undefined);
+    await expect(before.infer(early.exchange, 'm', undefined)).resolves.toMatchObject({ status: 500 });
+    expect(early.written).toEqual([expect.objectContaining({ status: 500 })]);
+
+    const after = createServingCore({
+      models: [model],
+      ...quiet,
+      around: async <T>(_request: unknown, run: () => Promise<T>): Promise<T> => {
+        await run();
+        throw new Error('the trace context failed to close');
+      },
+    });
+    // As a framework does once it wrote an answer: its headers are sent.
+    const late = responding('/v2/models/m/infer', () => undefined);
+    late.exchange.respond = (answer) => {
+      late.written.push(answer);
+      late.response.writeHead(answer.status);
+    };
+    await expect(after.infer(late.exchange, 'm', undefined)).resolves.toMatchObject({ status: 500 });
+    expect(late.written.map((a) => a.status)).toEqual([200]);
+  });
+
   it('leaves an exchange without respond to the adapter: a failing audit line still rejects to it', async () => {
     const failing: AuditLog = {
       record() {

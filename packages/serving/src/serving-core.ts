@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { BallastError, type Model, now, type Usage } from '@ballast/core';
+import { BallastError, type Model, now, promised, type Usage } from '@ballast/core';
 import type { Guard, GuardAction, GuardPrincipal } from '@ballast/guard';
 import { auditRequest, type RequestAudit } from './audit.js';
 import { type OpenBreakers, trackOpenBreakers } from './breakers.js';
@@ -214,6 +214,12 @@ function headerTargetOf(exchange: HeaderedExchange<IncomingMessage>): HeaderTarg
   return exchange.setHeader !== undefined && exchange.headersSent !== undefined ? (exchange as HeaderTarget) : exchange.response;
 }
 
+// The path an error body names: Express's `originalUrl` (the path before a router's mount point
+// was taken off), else the request's own.
+function pathOf(request: IncomingMessage): string | undefined {
+  return (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url;
+}
+
 /** The server metadata a v2 server answers (`GET /v2`). */
 export interface V2ServerMetadata {
   /** The server's name. */
@@ -287,7 +293,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     if ((drain.draining || stalled) && !headers.headersSent) headers.setHeader('Connection', 'close');
     reportServedError(ballast, exchange.request, requestIdOf(exchange.request, headers, options.requestIdHeader), onError, log);
     if (!headers.headersSent) headers.setHeader(ERROR_CODE_HEADER, ballast.code);
-    const path = (exchange.request as IncomingMessage & { originalUrl?: string }).originalUrl ?? exchange.request.url;
+    const path = pathOf(exchange.request);
     const answer: ServingAnswer & { error: BallastError } = { status, body: errorBodyFor(ballast, path), error: ballast };
     if (status === 429 || status === 503) answer.retryAfter = String(retryAfterSeconds(ballast.retryAfterMs));
     return answer;
@@ -331,8 +337,18 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
    * not closures, and what the route's work needs travels in it. The prologue and epilogue are
    * plain functions, so a route's whole request is one async function (see serveInfer).
    */
-  const aroundOf = (exchange: ServingExchange<R>, run: () => Promise<ServingAnswer>): Promise<ServingAnswer> =>
-    (options.around as NonNullable<ServeOptions<R>['around']>)(exchange.request, run);
+  const aroundOf = (exchange: ServingExchange<R>, run: () => Promise<ServingAnswer>): Promise<ServingAnswer> => {
+    const around = options.around as NonNullable<ServeOptions<R>['around']>;
+    if (exchange.respond === undefined) return around(exchange.request, run);
+    // The route's promise must not reject for an exchange that responds: a failure of `around`
+    // itself (the route's own are answered inside `run`) is answered here, unless `run` already
+    // answered (then it is only reported).
+    return promised(() => around(exchange.request, run)).catch((error: unknown) => {
+      const failure = failQuietly(exchange, error);
+      if (!exchange.response.headersSent) deliver(exchange, failure);
+      return failure;
+    });
+  };
 
   // The request's state, with its id; model work is counted by the drain from here.
   const open = (exchange: ServingExchange<R>, kind: RouteKind): ServedRequest<R> => {
@@ -375,8 +391,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     served.entry = registry.resolve(name, version);
     if (served.kind === 'read' || principal === undefined) return undefined;
     // In-process limiters answer synchronously: no promise hop unless the limiter is shared.
-    const admitted = (guard as Guard).admit(principal, name);
-    return admitted === undefined ? undefined : admitted;
+    return (guard as Guard).admit(principal, name) as Promise<void> | undefined;
   };
 
   // After the route's work, answered or failed: the call state is released and the drain's
@@ -422,18 +437,25 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       // The audit line could not be written: answered as any failure of the request is.
       final = failQuietly(exchange, error);
     }
+    return deliver(exchange, final);
+  };
+
+  // Hands an answer to the exchange's `respond`; one it cannot write (JSON cannot hold a bigint)
+  // is replaced by the error answer, and if that fails too the response is destroyed.
+  const deliver = (exchange: ServingExchange<R>, answer: ServingAnswer): ServingAnswer => {
+    const respond = exchange.respond as NonNullable<ServingExchange<R>['respond']>;
     try {
-      exchange.respond(final);
+      respond.call(exchange, answer);
+      return answer;
     } catch (error) {
-      // An answer the framework cannot write (JSON cannot hold a bigint): the error body instead.
-      final = failQuietly(exchange, error);
+      const failure = failQuietly(exchange, error);
       try {
-        exchange.respond(final);
+        respond.call(exchange, failure);
       } catch {
         exchange.response.destroy();
       }
+      return failure;
     }
-    return final;
   };
 
   // `fail`, for the paths that must not throw: a report hook that throws still gets a 500 answered.
@@ -441,7 +463,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     try {
       return fail(exchange, error);
     } catch {
-      return { status: 500, body: errorBodyFor(toHttpError(error), exchange.request.url) };
+      return { status: 500, body: errorBodyFor(toHttpError(error), pathOf(exchange.request)) };
     }
   };
 
