@@ -43,6 +43,15 @@ function responding(path: string, write: (answer: ServingAnswer) => void) {
 
 const quiet: Pick<ServingCoreOptions, 'log'> = { log: () => undefined };
 
+// An audit log whose sink throws (the built-in one never does; an app's own may).
+const failingAudit: AuditLog = {
+  record() {
+    throw new Error('the audit sink is gone');
+  },
+  failures: 0,
+  async close() {},
+};
+
 describe('createServingCore: an exchange that responds', () => {
   it('gets the answer of every model route once, the same the route resolves to', async () => {
     const core = createServingCore({ models: [model] });
@@ -80,14 +89,7 @@ describe('createServingCore: an exchange that responds', () => {
   });
 
   it('answers 500 through it when the audit line cannot be written, and when the report hook throws', async () => {
-    const failing: AuditLog = {
-      record() {
-        throw new Error('the audit sink is gone');
-      },
-      failures: 0,
-      async close() {},
-    };
-    const guard = createGuard({ anonymous: { id: 'anyone', roles: ['infer'] }, audit: failing });
+    const guard = createGuard({ anonymous: { id: 'anyone', roles: ['infer'] }, audit: failingAudit });
     const core = createServingCore({
       models: [model],
       guard,
@@ -129,14 +131,7 @@ describe('createServingCore: an exchange that responds', () => {
   });
 
   it('leaves an exchange without respond to the adapter: a failing audit line still rejects to it', async () => {
-    const failing: AuditLog = {
-      record() {
-        throw new Error('the audit sink is gone');
-      },
-      failures: 0,
-      async close() {},
-    };
-    const guard = createGuard({ anonymous: { id: 'anyone', roles: ['infer'] }, audit: failing });
+    const guard = createGuard({ anonymous: { id: 'anyone', roles: ['infer'] }, audit: failingAudit });
     const core = createServingCore({ models: [model], guard });
     const { request, response } = requestOf('/v2/models/m/infer');
     const exchange: ServingExchange = {
