@@ -179,7 +179,9 @@ export type ServedErrorReporter = (error: BallastError, request: unknown) => voi
  * `CONFIG`, `INTEGRITY`: the answers that say only `internal error`) is logged to stderr with the
  * request id and the error's cause (through `log`, default `console.error`), so a failure is never silent; 502, 503 and 504 are
  * operational answers (an upstream down, shedding, a spent budget) whose message the client
- * already got, and logging each would flood the log during an outage.
+ * already got, and logging each would flood the log during an outage. Reporting never throws:
+ * an `onError` that throws is logged through `log` (its failure does not change the answer), and
+ * a `log` that throws is ignored.
  *
  * @example
  * reportServedError(error, request, requestId, onError);
@@ -193,14 +195,29 @@ export function reportServedError<R>(
 ): void {
   const status = answerStatus(error);
   if (status < 500) return;
+  const which = requestId === undefined ? '' : ` (request ${requestId})`;
   if (onError !== undefined) {
-    onError(error, request);
+    try {
+      onError(error, request);
+    } catch (hookError) {
+      logSafely(log, `ballast: onError threw while reporting ${error.code} answered with ${status}${which}:${describeCause(hookError)}`);
+    }
     return;
   }
   if (status !== 500) return;
-  const { cause: reason } = error;
-  const cause = reason === undefined ? '' : `\n${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
-  log(
-    `ballast: ${error.code} answered with 500${requestId === undefined ? '' : ` (request ${requestId})`}: ${error.message}${cause}\n${error.stack ?? ''}`,
-  );
+  logSafely(log, `ballast: ${error.code} answered with 500${which}: ${error.message}${describeCause(error.cause)}\n${error.stack ?? ''}`);
+}
+
+// A cause as the lines that follow a report's first line (empty when there is none).
+function describeCause(reason: unknown): string {
+  return reason === undefined ? '' : `\n${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`;
+}
+
+// The report is the last thing said about a failed request: a log that throws has nowhere to go.
+function logSafely(log: (line: string) => void, line: string): void {
+  try {
+    log(line);
+  } catch {
+    // Nothing left to report to.
+  }
 }

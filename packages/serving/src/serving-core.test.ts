@@ -102,6 +102,27 @@ describe('createServingCore: an exchange that responds', () => {
     expect(audited.written).toEqual([expect.objectContaining({ status: 500, body: expect.objectContaining({ code: 'INTERNAL' }) })]);
   });
 
+  it('answers a failing model through it with a 500 when the report hook throws too', async () => {
+    const lines: string[] = [];
+    const failing = defineModel({
+      name: 'm',
+      infer: async () => {
+        throw new Error('the model broke');
+      },
+    });
+    const core = createServingCore({
+      models: [failing],
+      log: (line) => lines.push(line),
+      onError: () => {
+        throw new Error('the report hook fails');
+      },
+    });
+    const broken = responding('/v2/models/m/infer', () => undefined);
+    await expect(core.infer(broken.exchange, 'm', undefined)).resolves.toMatchObject({ status: 500 });
+    expect(broken.written).toEqual([expect.objectContaining({ status: 500 })]);
+    expect(lines).toEqual([expect.stringContaining('onError threw while reporting INTERNAL answered with 500')]);
+  });
+
   it('answers through it when `around` fails, and does not answer twice when `around` fails after the route answered', async () => {
     const before = createServingCore({
       models: [model],

@@ -34,7 +34,10 @@ export interface ServingCoreOptions<R extends IncomingMessage = IncomingMessage>
   protectMetadata?: boolean;
   /** How long a model's `health()` may take before it counts as not ready, ms. Default 2000. */
   healthTimeoutMs?: number;
-  /** Called with every error answered with a 5xx. Replaces the default report (500s to stderr with the request id). */
+  /**
+   * Called with every error answered with a 5xx. Replaces the default report (500s to stderr with
+   * the request id). If it throws, that is logged through `log` and the answer stays the same.
+   */
   onError?: (error: BallastError, request: R) => void;
   /** Tie readiness to circuit breakers even when a fallback answers (default false; keyed breakers never count). */
   readinessFollowsBreakers?: boolean;
@@ -214,12 +217,6 @@ function headerTargetOf(exchange: HeaderedExchange<IncomingMessage>): HeaderTarg
   return exchange.setHeader !== undefined && exchange.headersSent !== undefined ? (exchange as HeaderTarget) : exchange.response;
 }
 
-// The path an error body names: Express's `originalUrl` (the path before a router's mount point
-// was taken off), else the request's own.
-function pathOf(request: IncomingMessage): string | undefined {
-  return (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url;
-}
-
 /** The server metadata a v2 server answers (`GET /v2`). */
 export interface V2ServerMetadata {
   /** The server's name. */
@@ -293,7 +290,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     if ((drain.draining || stalled) && !headers.headersSent) headers.setHeader('Connection', 'close');
     reportServedError(ballast, exchange.request, requestIdOf(exchange.request, headers, options.requestIdHeader), onError, log);
     if (!headers.headersSent) headers.setHeader(ERROR_CODE_HEADER, ballast.code);
-    const path = pathOf(exchange.request);
+    const path = (exchange.request as IncomingMessage & { originalUrl?: string }).originalUrl ?? exchange.request.url;
     const answer: ServingAnswer & { error: BallastError } = { status, body: errorBodyFor(ballast, path), error: ballast };
     if (status === 429 || status === 503) answer.retryAfter = String(retryAfterSeconds(ballast.retryAfterMs));
     return answer;
@@ -344,7 +341,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
     // itself (the route's own are answered inside `run`) is answered here, unless `run` already
     // answered (then it is only reported).
     return promised(() => around(exchange.request, run)).catch((error: unknown) => {
-      const failure = failQuietly(exchange, error);
+      const failure = fail(exchange, error);
       if (!exchange.response.headersSent) deliver(exchange, failure);
       return failure;
     });
@@ -425,8 +422,9 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
   };
 
   // The end of every model route: the epilogue, then, when the exchange writes answers itself,
-  // the answer handed to it. With `respond` nothing here throws (see ServingExchange.respond):
-  // the adapter does not wait on the route's promise, so a rejection would go unhandled.
+  // the answer handed to it. With `respond` nothing here throws (`fail` does not: reporting
+  // never throws), since the adapter does not wait on the route's promise and a rejection would
+  // go unhandled (see ServingExchange.respond).
   const finish = (served: ServedRequest<R>, name: string, answer: ServingAnswer & { error?: BallastError }): ServingAnswer => {
     const { exchange } = served;
     if (exchange.respond === undefined) return conclude(served, name, answer);
@@ -435,7 +433,7 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       final = conclude(served, name, answer);
     } catch (error) {
       // The audit line could not be written: answered as any failure of the request is.
-      final = failQuietly(exchange, error);
+      final = fail(exchange, error);
     }
     return deliver(exchange, final);
   };
@@ -448,22 +446,13 @@ export function createServingCore<R extends IncomingMessage = IncomingMessage>(o
       respond.call(exchange, answer);
       return answer;
     } catch (error) {
-      const failure = failQuietly(exchange, error);
+      const failure = fail(exchange, error);
       try {
         respond.call(exchange, failure);
       } catch {
         exchange.response.destroy();
       }
       return failure;
-    }
-  };
-
-  // `fail`, for the paths that must not throw: a report hook that throws still gets a 500 answered.
-  const failQuietly = (exchange: HeaderedExchange<R>, error: unknown): ServingAnswer => {
-    try {
-      return fail(exchange, error);
-    } catch {
-      return { status: 500, body: errorBodyFor(toHttpError(error), pathOf(exchange.request)) };
     }
   };
 
