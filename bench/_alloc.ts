@@ -8,13 +8,19 @@ import { Session } from 'node:inspector/promises';
 
 /** A node of a sampled heap profile (the fields read here). */
 interface SampleNode {
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
   children?: SampleNode[];
 }
 
 /** Starts sampling; the returned function stops and prints the bytes per request of `requests()`. */
-export async function sampleAllocations(): Promise<(requests: number) => Promise<void>> {
+export async function sampleAllocations({
+  lines = false,
+  top = 15,
+}: {
+  lines?: boolean;
+  top?: number;
+} = {}): Promise<(requests: number) => Promise<void>> {
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.startSampling', {
@@ -28,14 +34,15 @@ export async function sampleAllocations(): Promise<(requests: number) => Promise
     const byFunction = new Map<string, number>();
     const visit = (node: SampleNode) => {
       const { functionName, url } = node.callFrame;
-      const where = `${functionName || '(anonymous)'} ${url.split('/').slice(-3).join('/')}`;
+      const line = lines ? `:${node.callFrame.lineNumber + 1}` : '';
+      const where = `${functionName || '(anonymous)'} ${url.split('/').slice(-3).join('/')}${line}`;
       byFunction.set(where, (byFunction.get(where) ?? 0) + node.selfSize);
       for (const child of node.children ?? []) visit(child);
     };
     visit(profile.head);
     const total = [...byFunction.values()].reduce((sum, bytes) => sum + bytes, 0);
     console.log(`allocated: ${Math.round(total / requests)} bytes per request (sampled), by function:`);
-    for (const [where, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    for (const [where, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
       console.log(`${String(Math.round(bytes / requests)).padStart(7)}  ${where}`);
     }
   };

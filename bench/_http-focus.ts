@@ -22,7 +22,9 @@ const seconds = Number(process.argv[3] ?? 5);
 const server = await startHttpServer(which);
 const telemetry = which.startsWith('bare') || process.env.BALLAST_FOCUS_NO_OTEL === '1' ? undefined : instrument();
 await autocannon(server, ['-a', '2000']);
-const stopSampling = process.argv.includes('alloc') ? await sampleAllocations() : undefined;
+const stopSampling = process.argv.includes('alloc')
+  ? await sampleAllocations({ lines: process.argv.includes('lines'), top: process.argv.includes('lines') ? 60 : 15 })
+  : undefined;
 const cpu = process.cpuUsage();
 const result = await autocannon(server, ['-d', String(seconds)]);
 const used = process.cpuUsage(cpu);

@@ -69,7 +69,9 @@ async function once(): Promise<void> {
 
 for (let i = 0; i < 20_000; i++) await once();
 
-const stopSampling = process.argv.includes('alloc') ? await sampleAllocations() : undefined;
+const stopSampling = process.argv.includes('alloc')
+  ? await sampleAllocations({ lines: process.argv.includes('lines'), top: process.argv.includes('lines') ? 60 : 15 })
+  : undefined;
 let best = Number.POSITIVE_INFINITY;
 for (let round = 0; round < 5; round++) {
   const started = process.hrtime.bigint();

@@ -213,7 +213,8 @@ export function createCallState<R extends IncomingMessage>(
     startedAt,
     controller,
     options,
-    [HOLDS]: shared,
   };
+  // Stored after the literal, not as a computed key in it (see scopedCopy in core's deadline.ts).
+  state[HOLDS] = shared;
   return state;
 }
