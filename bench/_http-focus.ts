@@ -8,7 +8,8 @@
  * server's CPU per request; sum the profile's self time by function (`nodes`, `samples`,
  * `timeDeltas`) to see where a request's CPU goes. `alloc` (after the seconds) also prints the bytes
  * each request allocates in the server's process, in all and by function (bench/_alloc.ts; the
- * CPU figure is then not comparable).
+ * CPU figure is then not comparable); `lines` with it adds each function's first line (run
+ * without `--conditions=source`, over the built packages, for real line numbers).
  */
 import 'reflect-metadata';
 import { instrument } from '@ballast/otel';
@@ -22,9 +23,7 @@ const seconds = Number(process.argv[3] ?? 5);
 const server = await startHttpServer(which);
 const telemetry = which.startsWith('bare') || process.env.BALLAST_FOCUS_NO_OTEL === '1' ? undefined : instrument();
 await autocannon(server, ['-a', '2000']);
-const stopSampling = process.argv.includes('alloc')
-  ? await sampleAllocations({ lines: process.argv.includes('lines'), top: process.argv.includes('lines') ? 60 : 15 })
-  : undefined;
+const stopSampling = process.argv.includes('alloc') ? await sampleAllocations({ lines: process.argv.includes('lines') }) : undefined;
 const cpu = process.cpuUsage();
 const result = await autocannon(server, ['-d', String(seconds)]);
 const used = process.cpuUsage(cpu);
