@@ -50,6 +50,38 @@ describe('BoundedCommands', () => {
     commands.close();
   });
 
+  it('holds a command on its own limit back after a stall of this process, for an answer sent after the stall', async () => {
+    const commands = new BoundedCommands('test');
+    let answer!: (value: string) => void;
+    const reading = commands.run('get', 20, 'command', () => new Promise<string>((resolve) => (answer = resolve)));
+    const until = performance.now() + 150;
+    while (performance.now() < until); // the process stalls past the budget (and past STALL_MS over it)
+    // The answer comes only after the stall (a command queued during it is written after it).
+    setTimeout(() => answer('value'), 2);
+    await expect(reading).resolves.toBe('value');
+    commands.close();
+  });
+
+  it('still ends a hung command after a stall, once held back for at most STALL_MS', async () => {
+    const commands = new BoundedCommands('test');
+    const hung = commands.run('get', 20, 'command', never);
+    const caller = commands.run('get', 20, 'caller', never);
+    const order: string[] = [];
+    hung.catch(() => order.push('hung'));
+    caller.catch(() => order.push('caller'));
+    const until = performance.now() + 150;
+    while (performance.now() < until);
+    const resumed = performance.now();
+    await expect(hung).rejects.toMatchObject({ code: 'TIMEOUT', limitedBy: 'command' });
+    const hungAt = performance.now() - resumed;
+    await expect(caller).rejects.toMatchObject({ code: 'TIMEOUT', limitedBy: 'caller' });
+    // The caller's time is up either way: a command on the caller's limit is not held back.
+    expect(order).toEqual(['caller', 'hung']);
+    expect(hungAt).toBeGreaterThanOrEqual(45);
+    expect(hungAt).toBeLessThan(1000);
+    expect(commands.inFlight).toBe(0);
+  });
+
   it('drops an answer that comes after the budget ended', async () => {
     const commands = new BoundedCommands('test');
     let answer!: (value: string) => void;

@@ -42,10 +42,12 @@ export type BoundedOutcome = 'ok' | 'error' | 'timeout';
  */
 export type SettledListener = (op: string, outcome: BoundedOutcome, startedAt: number, error: unknown) => void;
 
-// A timer that fires this late means this process stalled (GC, a busy loop, a starved CPU): a
-// command on the store's own limit is judged a little later, so Redis is not blamed (and skipped
-// as hung) for the process' own delay. A command on the caller's limit ends at once: the
-// caller's time is up either way.
+// A timer that fires this late means this process stalled (GC, a busy loop, a starved CPU): each
+// command on the store's own limit that is overdue then is held back once, for at most STALL_MS
+// from then (looked at every RECHECK_MS), so Redis is not blamed (and skipped as hung) for the
+// process' own delay: a command issued during the stall may not even have been written to the
+// socket before it (node-redis writes its queue on a later tick), so its answer can only come
+// after. A command on the caller's limit ends at once: the caller's time is up either way.
 const STALL_MS = 50;
 const RECHECK_MS = 5;
 
@@ -56,6 +58,8 @@ class BoundedCommand<T> {
   private reject!: (error: unknown) => void;
   settled = false;
   onAbort: (() => void) | undefined;
+  /** Until when the command is held back for a stall of this process (set once, at the stall). */
+  heldUntil: number | undefined;
   // Links of the owner's list of commands in flight.
   previous: BoundedCommand<unknown> | undefined;
   next: BoundedCommand<unknown> | undefined;
@@ -216,9 +220,7 @@ export class BoundedCommands {
       const following = command.next; // finish() unlinks the command
       if (command.end > at) {
         if (command.end < next) next = command.end;
-      } else if (this.stalled && command.limitedBy === 'command' && at - command.end < STALL_MS) {
-        // Once, and never more than STALL_MS: a process that lags all the time must not keep
-        // a hung Redis' commands (and their callers) waiting for ever.
+      } else if (command.limitedBy === 'command' && this.heldBack(command, at)) {
         next = Math.min(next, at + RECHECK_MS);
       } else {
         command.finish('timeout', new CommandTimeout(this.store, command.op, command.budgetMs, command.limitedBy));
@@ -226,5 +228,15 @@ export class BoundedCommands {
       command = following;
     }
     if (next < this.armedFor) this.arm(next);
+  }
+
+  // Once per command, and never more than STALL_MS: a process that lags all the time must not
+  // keep a hung Redis' commands (and their callers) waiting for ever.
+  private heldBack(command: BoundedCommand<unknown>, at: number): boolean {
+    if (command.heldUntil === undefined) {
+      if (!this.stalled) return false;
+      command.heldUntil = at + STALL_MS;
+    }
+    return at < command.heldUntil;
   }
 }
