@@ -254,6 +254,16 @@ describe('deadlines (fake clock)', () => {
     expect(wheelStats().stored).toBe(0);
   });
 
+  it('sweeps settled entries early while few calls are live', async () => {
+    const model = pipeline(defineModel({ name: 'fast', infer: async (x: number) => x }));
+    // One call at a time, each with a long budget: its entry stays in a slot a minute away.
+    for (let i = 0; i < 3000; i++) await model.infer(i, { timeoutMs: 60_000 });
+    expect(wheelStats().live).toBe(0);
+    expect(wheelStats().stored).toBeLessThanOrEqual(256);
+    await vi.advanceTimersByTimeAsync(60_001);
+    expect(wheelStats().stored).toBe(0);
+  });
+
   it('guards arbitrary work with withDeadline', async () => {
     const outcome = withDeadline({ timeoutMs: 20 }, () => new Promise(() => {})).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(21);
