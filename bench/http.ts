@@ -19,11 +19,12 @@
  * Each framework runs in a process of its own, as an app would: its bare server, its Ballast
  * server (and, for Fastify, the checked reference) call one in-process ONNX MLP (16→64→4) with
  * micro-batching. autocannon (a child process, so the CPU measured is the servers' alone) drives
- * each with the same single-row v2 request. A round gives each server the same time in short
- * slices taken in turn (the order reversed every slice), so load from other processes on this
- * shared machine falls on all of them alike rather than on whichever ran during a spike; a
- * round's ratio is its requests served, Ballast over bare. Every round's ratio is printed; the
- * goal is each adapter ≥ 85 % of its bare framework's throughput in every round.
+ * each with the same single-row v2 request (its API key header too, which a bare server ignores).
+ * A round gives each server the same time in short slices taken in turn (the order reversed every
+ * slice), so load from other processes on this shared machine falls on all of them alike rather
+ * than on whichever ran during a spike; a round's ratio is its requests served, Ballast over bare.
+ * Every round's ratio is printed; the goal is each adapter ≥ 85 % of its bare framework's
+ * throughput in every round.
  *
  *   pnpm bench http            full run (3 rounds of 6 one-second slices per server)
  *   pnpm bench http --smoke    one short round each
