@@ -13,8 +13,8 @@ import type { InferOptions } from './model.js';
  * Node 20, more than a small model's run).
  *
  * Settled scopes are not removed from their slot (removal would cost a search); they are skipped
- * when the slot fires, and the wheel compacts itself when dead entries outnumber live ones, so
- * memory stays proportional to the calls in flight.
+ * when the slot fires, and the wheel sweeps them out once it holds COMPACT_FLOOR entries and four
+ * times as many as there are calls in flight, so memory stays proportional to the calls in flight.
  *
  * A caller's AbortSignal is watched lazily: the scope first sits in the wheel for
  * SIGNAL_GRACE_MS; if the call is still running then, it joins the signal's one abort listener
@@ -277,9 +277,9 @@ export interface DeadlineEntry {
 }
 
 /*
- * The fewest entries the wheel holds before it sweeps settled ones (it also waits until they
- * outnumber the live ones four to one, so a sweep costs O(1) per entry added). A settled scope
- * stays in its slot until the slot fires or a sweep: with a long budget, until a sweep. Kept
+ * The fewest entries the wheel holds before it sweeps settled ones (it also waits until it holds
+ * four times as many as there are live calls, so sweeping costs O(1) per entry added). A settled
+ * scope stays in its slot until the slot fires or a sweep: with a long budget, until a sweep. Kept
  * small so that settled scopes, and what they hold, die young: with a floor of 4096 a call with
  * a 5 s budget left its scope for about 4,000 calls, long enough to survive young-generation
  * collections and be promoted (`pnpm bench deadline`: 269–286 ns of budget overhead a call
